@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Tether's one set-up script, for a fresh Debian 12 machine (run as root, or
+# with sudo available). Usage:
+#   ./setup.sh demo    install dependencies, build, run the bundled demo backend
+#   ./setup.sh test    install dependencies, build, run the whole test suite
+#   ./setup.sh build   install dependencies and build only
+set -euo pipefail
+
+cd "$(dirname "$0")"
+BUILD_DIR=${BUILD_DIR:-_build}
+
+# Debian 12 packages: build tools, libraries, and what the tests use.
+PACKAGES=(
+  meson ninja-build pkg-config gcc gettext
+  libglib2.0-dev libglib2.0-bin libjson-glib-dev
+  python3
+)
+
+install_deps () {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup.sh: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build () {
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR"
+  fi
+  ninja -C "$BUILD_DIR"
+}
+
+case "${1:-}" in
+  demo)
+    install_deps
+    build
+    echo "setup.sh: running the demo backend; press Ctrl-C to stop it (gracefully)."
+    exec "$BUILD_DIR/src/cli/tetherctl" run examples/demo.json
+    ;;
+  test)
+    install_deps
+    build
+    # --num-processes 2: the process-tree tests measure timeouts; a 2-core
+    # machine gives each a core.
+    exec meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2
+    ;;
+  build)
+    install_deps
+    build
+    ;;
+  *)
+    sed -n '2,7p' "$0" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,60 @@
+/* tether-notify.h: an sd_notify-compatible NOTIFY_SOCKET server
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* One datagram, parsed. Fields not present in the datagram keep the
+ * "absent" values documented here. */
+typedef struct
+{
+  pid_t sender;              /* from SCM_CREDENTIALS */
+  gboolean ready;            /* READY=1 */
+  gboolean stopping;         /* STOPPING=1 */
+  gboolean reloading;        /* RELOADING=1 */
+  gboolean watchdog;         /* WATCHDOG=1 */
+  gboolean watchdog_trigger; /* WATCHDOG=trigger */
+  const char *status;        /* STATUS=..., NULL when absent */
+  gint64 watchdog_usec;      /* WATCHDOG_USEC=, -1 when absent */
+  gint64 extend_timeout_usec;/* EXTEND_TIMEOUT_USEC=, -1 when absent */
+  pid_t mainpid;             /* MAINPID=, 0 when absent */
+  int errno_value;           /* ERRNO=, -1 when absent */
+  const char *checkpoint_id;    /* X_TETHER_CHECKPOINT=<id>[ <label>], NULL when absent */
+  const char *checkpoint_label; /* NULL when there is no label */
+} TetherNotifyMessage;
+
+/* Decides whether a sender is heard: TRUE when pid belongs to the owned tree. */
+typedef gboolean (*TetherNotifySenderFilter) (pid_t    pid,
+                                              gpointer user_data);
+
+#define TETHER_TYPE_NOTIFY (tether_notify_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherNotify, tether_notify, TETHER, NOTIFY, GObject)
+
+/* Binds a fresh datagram socket (mode 0600) in dir, or in
+ * $XDG_RUNTIME_DIR/tether when dir is NULL (created 0700). */
+TetherNotify *tether_notify_new                  (const char               *dir,
+                                                  GError                  **error);
+const char   *tether_notify_get_socket_path      (TetherNotify             *self);
+void          tether_notify_set_sender_filter    (TetherNotify             *self,
+                                                  TetherNotifySenderFilter  filter,
+                                                  gpointer                  user_data,
+                                                  GDestroyNotify            destroy);
+guint         tether_notify_get_n_dropped        (TetherNotify             *self);
+guint         tether_notify_get_n_malformed      (TetherNotify             *self);
+
+/* Parses one datagram; exposed for tests. Returns FALSE with a message
+ * naming the offending line/key when it is malformed. The strings in msg
+ * point into a copy owned by *storage (free it with g_free). */
+gboolean      tether_notify_parse                (const char               *data,
+                                                  gsize                     length,
+                                                  TetherNotifyMessage      *msg,
+                                                  char                    **storage,
+                                                  GError                  **error);
+
+G_END_DECLS

@@ -1,0 +1,63 @@
+/* tether-procfs.h: small /proc and pidfd helpers shared by the core and tether-shim
+ *
+ * Plain C, no GLib: tether-shim links this file too and must stay tiny.
+ * Every function returns 0 (or a count) on success and -errno on failure.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct
+{
+  pid_t pid;
+  pid_t ppid;
+  char state;                   /* R, S, D, T, t, Z, X, I ... */
+  unsigned long long starttime; /* clock ticks after boot */
+} TetherProcStat;
+
+/* Parses /proc/PID/stat (robust against ')' and spaces in comm). */
+int  tether_procfs_read_stat        (pid_t                 pid,
+                                     TetherProcStat       *out);
+int  tether_procfs_parse_stat       (const char           *buf,
+                                     size_t                len,
+                                     TetherProcStat       *out);
+
+/* Every live (non-zombie) descendant of ancestor, not ancestor itself, from
+ * one scan of /proc. *out is malloc'd; free it. */
+int  tether_procfs_descendants      (pid_t                 ancestor,
+                                     pid_t               **out,
+                                     size_t               *n_out);
+
+/* TRUE (1) when pid is a live descendant of ancestor, 0 when not, -errno. */
+int  tether_procfs_is_descendant    (pid_t                 pid,
+                                     pid_t                 ancestor);
+
+/* The pids listed in a cgroup.procs file. *out is malloc'd; free it. */
+int  tether_procfs_read_pid_list    (const char           *path,
+                                     pid_t               **out,
+                                     size_t               *n_out);
+
+/* 1 when pid's cgroup v2 path (the "0::" line of /proc/PID/cgroup) is
+ * cgroup_rel or below it, 0 when not, -errno. */
+int  tether_procfs_in_cgroup        (pid_t                 pid,
+                                     const char           *cgroup_rel);
+
+int  tether_pidfd_open              (pid_t                 pid);
+int  tether_pidfd_send_signal       (int                   pidfd,
+                                     int                   sig);
+
+/* Writes a short string to a (cgroupfs) file with open+write: cgroupfs
+ * rejects the rename that "atomic" writers do. */
+int  tether_procfs_write_file       (const char           *path,
+                                     const char           *text);
+
+#ifdef __cplusplus
+}
+#endif

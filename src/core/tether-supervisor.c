@@ -1,0 +1,1239 @@
+/* tether-supervisor.c: the lifecycle state machine
+ *
+ * Every front end (buttons, tetherctl, D-Bus actions) drives the backend
+ * through these verbs and nothing else. The stop ladder is event-driven: each
+ * step arms one timer for its deadline, and the owner's "empty" signal (the
+ * shim saw the last process go) ends the stop at once, whichever step it is.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "tether-supervisor.h"
+
+#include <glib/gi18n-lib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tether-error.h"
+#include "tether-notify.h"
+
+#define KILL_RETRIES 3
+
+struct _TetherSupervisor
+{
+  GObject parent_instance;
+
+  TetherProfile *profile;
+  TetherOwnerKind owner_kind;
+  TetherOwner *owner;
+  TetherNotify *notify;
+
+  TetherState state;
+  TetherPhase phase;
+  gint64 phase_deadline;
+  guint phase_timer;
+  guint kill_attempts;
+  guint phase_start_count;
+
+  char *status_text;
+  char *message;
+  pid_t main_pid;
+  gboolean main_exited;
+  int main_wait_status;
+
+  GTask *start_task;
+  guint start_timer;
+  GPtrArray *stop_tasks;
+  gboolean stop_requested;
+  gboolean stop_ends_failed;  /* the stop cleans up after a failure */
+  gint64 stop_started;
+  TetherStopReport stop_report;
+
+  guint watchdog_timer;
+  gint64 watchdog_usec;
+
+  guint restart_timer;
+  guint n_restarts;
+
+  GPtrArray *checkpoints;
+};
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_PHASE,
+  PROP_PHASE_DEADLINE,
+  PROP_STATUS_TEXT,
+  PROP_MESSAGE,
+  PROP_MAIN_PID,
+  PROP_OWNER_KIND,
+  N_PROPS
+};
+
+enum {
+  CHECKPOINT,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (TetherSupervisor, tether_supervisor, G_TYPE_OBJECT)
+
+static void enter_phase (TetherSupervisor *self, TetherPhase phase);
+static void begin_stop  (TetherSupervisor *self, gboolean forced);
+
+const char *
+tether_state_to_string (TetherState state)
+{
+  static const char *names[] = {
+    "stopped", "starting", "running", "not-responding",
+    "stopping", "killing", "failed", "frozen",
+  };
+  g_return_val_if_fail (state <= TETHER_STATE_FROZEN, "unknown");
+  return names[state];
+}
+
+const char *
+tether_state_to_label (TetherState state)
+{
+  switch (state)
+    {
+    case TETHER_STATE_STOPPED: return _("Stopped");
+    case TETHER_STATE_STARTING: return _("Starting");
+    case TETHER_STATE_RUNNING: return _("Running");
+    case TETHER_STATE_NOT_RESPONDING: return _("Not responding");
+    case TETHER_STATE_STOPPING: return _("Stopping");
+    case TETHER_STATE_KILLING: return _("Killing");
+    case TETHER_STATE_FAILED: return _("Failed");
+    case TETHER_STATE_FROZEN: return _("Frozen");
+    default: return _("Unknown");
+    }
+}
+
+const char *
+tether_phase_to_string (TetherPhase phase)
+{
+  static const char *names[] = { "none", "graceful", "term", "kill" };
+  g_return_val_if_fail (phase < TETHER_N_PHASES, "unknown");
+  return names[phase];
+}
+
+static void
+checkpoint_free (gpointer data)
+{
+  TetherCheckpoint *cp = data;
+  g_free (cp->id);
+  g_free (cp->label);
+  g_free (cp);
+}
+
+/* ---- property setters: compare, then notify ---------------------------- */
+
+static void
+set_state (TetherSupervisor *self,
+           TetherState       state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("%s: %s → %s", self->profile->name,
+           tether_state_to_string (self->state), tether_state_to_string (state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+set_message (TetherSupervisor *self,
+             const char       *message)
+{
+  if (g_strcmp0 (self->message, message) == 0)
+    return;
+  g_free (self->message);
+  self->message = g_strdup (message);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+}
+
+static void
+set_status_text (TetherSupervisor *self,
+                 const char       *text)
+{
+  if (g_strcmp0 (self->status_text, text) == 0)
+    return;
+  g_free (self->status_text);
+  self->status_text = g_strdup (text);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS_TEXT]);
+}
+
+static void
+set_main_pid (TetherSupervisor *self,
+              pid_t             pid)
+{
+  if (self->main_pid == pid)
+    return;
+  self->main_pid = pid;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAIN_PID]);
+}
+
+static void
+set_phase (TetherSupervisor *self,
+           TetherPhase       phase,
+           gint64            deadline)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  if (self->phase != phase)
+    {
+      self->phase = phase;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PHASE]);
+    }
+  if (self->phase_deadline != deadline)
+    {
+      self->phase_deadline = deadline;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PHASE_DEADLINE]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *
+describe_wait_status (int status)
+{
+  if (WIFEXITED (status))
+    {
+      if (WEXITSTATUS (status) == 0)
+        return g_strdup (_("Exited successfully"));
+      return g_strdup_printf (_("Exited with status %d"), WEXITSTATUS (status));
+    }
+  if (WIFSIGNALED (status))
+    return g_strdup_printf (_("Killed by signal %d (%s)"),
+                            WTERMSIG (status), g_strsignal (WTERMSIG (status)));
+  return g_strdup_printf (_("Ended with wait status %d"), status);
+}
+
+static guint
+count_members (TetherSupervisor *self)
+{
+  g_autoptr(GArray) members = NULL;
+
+  if (self->owner == NULL || !tether_owner_is_running (self->owner))
+    return 0;
+  members = tether_owner_list_members (self->owner, NULL);
+  return members != NULL ? members->len : 0;
+}
+
+static guint
+timeout_add_seconds_precise (double      seconds,
+                             GSourceFunc func,
+                             gpointer    data)
+{
+  guint ms = (guint) MAX (0.0, seconds * 1000.0 + 0.5);
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, func, data, NULL);
+}
+
+static void
+return_start (TetherSupervisor *self,
+              GError           *error)
+{
+  GTask *task = g_steal_pointer (&self->start_task);
+
+  g_clear_handle_id (&self->start_timer, g_source_remove);
+  if (task == NULL)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+/* ---- watchdog ---------------------------------------------------------- */
+
+static gboolean
+on_watchdog_missed (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+
+  self->watchdog_timer = 0;
+  if (self->state == TETHER_STATE_RUNNING)
+    {
+      set_message (self, _("The backend missed its watchdog heartbeat"));
+      set_state (self, TETHER_STATE_NOT_RESPONDING);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_watchdog (TetherSupervisor *self)
+{
+  g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  if (self->watchdog_usec > 0 &&
+      (self->state == TETHER_STATE_RUNNING || self->state == TETHER_STATE_NOT_RESPONDING))
+    self->watchdog_timer = timeout_add_seconds_precise (self->watchdog_usec / 1e6,
+                                                        on_watchdog_missed, self);
+}
+
+static void
+become_running (TetherSupervisor *self)
+{
+  set_state (self, TETHER_STATE_RUNNING);
+  arm_watchdog (self);
+  return_start (self, NULL);
+}
+
+/* ---- notify ------------------------------------------------------------ */
+
+static gboolean
+sender_is_member (pid_t    pid,
+                  gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+
+  return self->owner != NULL && tether_owner_is_member (self->owner, pid);
+}
+
+static void     extend_phase     (TetherSupervisor *self,
+                                  gint64            usec);
+static gboolean on_start_timeout (gpointer          user_data);
+
+static void
+on_notify_message (TetherNotify              *notify,
+                   const TetherNotifyMessage *msg,
+                   TetherSupervisor          *self)
+{
+  if (msg->status != NULL)
+    set_status_text (self, msg->status);
+
+  if (msg->mainpid > 0 && self->owner != NULL &&
+      tether_owner_is_member (self->owner, msg->mainpid))
+    set_main_pid (self, msg->mainpid);
+
+  if (msg->errno_value > 0)
+    {
+      g_autofree char *text = g_strdup_printf (_("The backend reported error %d (%s)"),
+                                               msg->errno_value, g_strerror (msg->errno_value));
+      set_message (self, text);
+    }
+
+  if (msg->checkpoint_id != NULL)
+    {
+      TetherCheckpoint *cp = g_new0 (TetherCheckpoint, 1);
+
+      cp->id = g_strdup (msg->checkpoint_id);
+      cp->label = g_strdup (msg->checkpoint_label);
+      cp->time = g_get_real_time ();
+      g_ptr_array_add (self->checkpoints, cp);
+      g_signal_emit (self, signals[CHECKPOINT], 0, cp->id, cp->label);
+    }
+
+  if (msg->watchdog_usec >= 0)
+    self->watchdog_usec = msg->watchdog_usec;
+
+  if (msg->extend_timeout_usec >= 0)
+    extend_phase (self, msg->extend_timeout_usec);
+
+  if (msg->ready && self->state == TETHER_STATE_STARTING)
+    become_running (self);
+
+  if (msg->watchdog)
+    {
+      if (self->state == TETHER_STATE_NOT_RESPONDING)
+        {
+          set_message (self, NULL);
+          set_state (self, TETHER_STATE_RUNNING);
+        }
+      arm_watchdog (self);
+    }
+  else if (msg->watchdog_trigger && self->state == TETHER_STATE_RUNNING)
+    on_watchdog_missed (self);
+}
+
+/* ---- the stop ladder --------------------------------------------------- */
+
+static gboolean
+on_phase_deadline (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+
+  self->phase_timer = 0;
+  switch (self->phase)
+    {
+    case TETHER_PHASE_GRACEFUL:
+      enter_phase (self, TETHER_PHASE_TERM);
+      break;
+    case TETHER_PHASE_TERM:
+      enter_phase (self, TETHER_PHASE_KILL);
+      break;
+    case TETHER_PHASE_KILL:
+      if (++self->kill_attempts < KILL_RETRIES)
+        enter_phase (self, TETHER_PHASE_KILL);
+      else
+        {
+          g_autofree char *text =
+            g_strdup_printf (_("%u processes survived the forced kill (stuck in the kernel?)"),
+                             count_members (self));
+          set_message (self, text);
+          /* Waiters are told; the ladder keeps waiting for "empty". */
+          while (self->stop_tasks->len > 0)
+            {
+              GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
+              g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED, "%s", text);
+              g_object_unref (task);
+            }
+        }
+      break;
+    case TETHER_PHASE_NONE:
+    case TETHER_N_PHASES:
+    default:
+      break;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_phase_timer (TetherSupervisor *self,
+                 double            seconds)
+{
+  g_clear_handle_id (&self->phase_timer, g_source_remove);
+  self->phase_timer = timeout_add_seconds_precise (seconds, on_phase_deadline, self);
+  set_phase (self, self->phase,
+             g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC));
+}
+
+static void
+extend_phase (TetherSupervisor *self,
+              gint64            usec)
+{
+  gint64 wanted = g_get_monotonic_time () + usec;
+
+  /* Only the polite steps may be extended, as with systemd. */
+  if (self->phase == TETHER_PHASE_GRACEFUL && self->phase_timer != 0 &&
+      wanted > self->phase_deadline)
+    arm_phase_timer (self, usec / 1e6);
+  else if (self->state == TETHER_STATE_STARTING && self->start_timer != 0)
+    {
+      g_source_remove (self->start_timer);
+      self->start_timer = timeout_add_seconds_precise (usec / 1e6, on_start_timeout, self);
+    }
+}
+
+static void
+enter_phase (TetherSupervisor *self,
+             TetherPhase       phase)
+{
+  g_autoptr(GError) error = NULL;
+  guint remaining = count_members (self);
+  guint n = 0;
+  double timeout = 0;
+
+  if (self->phase != TETHER_PHASE_NONE && self->phase != phase)
+    self->stop_report.ended[self->phase] +=
+      self->phase_start_count > remaining ? self->phase_start_count - remaining : 0;
+  self->phase_start_count = remaining;
+  set_phase (self, phase, 0);
+
+  switch (phase)
+    {
+    case TETHER_PHASE_GRACEFUL:
+      timeout = self->profile->stop.graceful_timeout;
+      if (timeout <= 0 || self->main_exited ||
+          !tether_owner_signal (self->owner, self->main_pid,
+                                self->profile->stop.signal, &error))
+        {
+          if (error != NULL)
+            g_debug ("Skipping the graceful step: %s", error->message);
+          enter_phase (self, TETHER_PHASE_TERM);
+          return;
+        }
+      break;
+
+    case TETHER_PHASE_TERM:
+      timeout = self->profile->stop.term_timeout;
+      if (timeout <= 0)
+        {
+          enter_phase (self, TETHER_PHASE_KILL);
+          return;
+        }
+      if (!tether_owner_signal_all (self->owner, SIGTERM, &n, &error))
+        g_debug ("SIGTERM to all failed: %s", error->message);
+      break;
+
+    case TETHER_PHASE_KILL:
+      timeout = self->profile->stop.kill_timeout;
+      self->stop_report.forced = TRUE;
+      set_state (self, TETHER_STATE_KILLING);
+      if (!tether_owner_kill_all (self->owner, &n, &error))
+        g_debug ("Forced kill failed: %s", error->message);
+      break;
+
+    case TETHER_PHASE_NONE:
+    case TETHER_N_PHASES:
+    default:
+      g_return_if_reached ();
+    }
+
+  arm_phase_timer (self, timeout);
+}
+
+static void
+begin_stop (TetherSupervisor *self,
+            gboolean          forced)
+{
+  if (self->phase != TETHER_PHASE_NONE)
+    {
+      /* Already on the ladder: "kill" jumps ahead, "stop" just waits. */
+      if (forced && self->phase != TETHER_PHASE_KILL)
+        enter_phase (self, TETHER_PHASE_KILL);
+      return;
+    }
+
+  self->stop_requested = TRUE;
+  self->kill_attempts = 0;
+  memset (&self->stop_report, 0, sizeof self->stop_report);
+  self->stop_started = g_get_monotonic_time ();
+  g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  g_clear_handle_id (&self->restart_timer, g_source_remove);
+
+  if (self->state != TETHER_STATE_KILLING)
+    set_state (self, TETHER_STATE_STOPPING);
+  enter_phase (self, forced ? TETHER_PHASE_KILL : TETHER_PHASE_GRACEFUL);
+}
+
+/* ---- owner events ------------------------------------------------------ */
+
+static void
+on_main_exited (TetherOwner      *owner,
+                int               pid,
+                int               wait_status,
+                TetherSupervisor *self)
+{
+  self->main_exited = TRUE;
+  self->main_wait_status = wait_status;
+
+  if (!self->stop_requested)
+    {
+      g_autofree char *text = describe_wait_status (wait_status);
+      guint left = count_members (self);
+
+      if (left > 0)
+        {
+          g_autofree char *full =
+            g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                          "Main process: %s; %u process is still running",
+                                          "Main process: %s; %u processes are still running",
+                                          left),
+                             text, left);
+          set_message (self, full);
+        }
+      else
+        set_message (self, text);
+    }
+}
+
+static void schedule_restart (TetherSupervisor *self);
+
+static void
+on_tree_empty (TetherOwner      *owner,
+               TetherSupervisor *self)
+{
+  gboolean was_stopping = self->stop_requested;
+
+  g_clear_handle_id (&self->phase_timer, g_source_remove);
+  g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+
+  if (was_stopping)
+    {
+      if (self->phase != TETHER_PHASE_NONE)
+        self->stop_report.ended[self->phase] += self->phase_start_count;
+      self->stop_report.elapsed =
+        (g_get_monotonic_time () - self->stop_started) / (double) G_USEC_PER_SEC;
+      self->stop_requested = FALSE;
+      self->phase_start_count = 0;
+      set_phase (self, TETHER_PHASE_NONE, 0);
+
+      if (self->start_task != NULL)
+        return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_FAILED, "%s",
+                                         self->message ? self->message
+                                                       : _("The backend was stopped before it was ready")));
+      /* A start timeout ends in FAILED; an asked-for stop in STOPPED. */
+      if (self->stop_ends_failed)
+        set_state (self, TETHER_STATE_FAILED);
+      else
+        {
+          set_message (self, self->stop_report.forced ? _("Stopped by force") : _("Stopped"));
+          set_state (self, TETHER_STATE_STOPPED);
+        }
+      self->stop_ends_failed = FALSE;
+
+      while (self->stop_tasks->len > 0)
+        {
+          GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
+          TetherStopReport *report = g_memdup2 (&self->stop_report, sizeof *report);
+
+          g_task_return_pointer (task, report, g_free);
+          g_object_unref (task);
+        }
+      return;
+    }
+
+  /* The backend ended on its own. */
+  {
+    gboolean success = self->main_exited && WIFEXITED (self->main_wait_status) &&
+                       WEXITSTATUS (self->main_wait_status) == 0;
+    g_autofree char *text = self->main_exited ? describe_wait_status (self->main_wait_status)
+                                              : g_strdup (_("The backend’s processes all ended"));
+
+    set_message (self, text);
+    set_state (self, success ? TETHER_STATE_STOPPED : TETHER_STATE_FAILED);
+    if (self->start_task != NULL)
+      return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
+                                       _("The backend ended while starting: %s"), text));
+    if ((self->profile->restart.policy == TETHER_RESTART_ALWAYS) ||
+        (self->profile->restart.policy == TETHER_RESTART_ON_FAILURE && !success))
+      schedule_restart (self);
+  }
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+static gboolean
+on_start_timeout (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+  g_autofree char *text = NULL;
+
+  self->start_timer = 0;
+  text = g_strdup_printf (_("The backend did not report READY=1 within %g s"),
+                          self->profile->start_timeout);
+  set_message (self, text);
+  return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_FAILED, text));
+  self->stop_ends_failed = TRUE;
+  begin_stop (self, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_spawned (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  pid_t pid;
+
+  pid = tether_owner_spawn_finish (TETHER_OWNER (source), result, &error);
+  if (source != (GObject *) self->owner)
+    return; /* a run that was already abandoned */
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OWNER_KIND]);
+
+  if (pid <= 0)
+    {
+      set_message (self, error->message);
+      set_state (self, TETHER_STATE_FAILED);
+      self->stop_requested = FALSE;
+      while (self->stop_tasks->len > 0)
+        {
+          GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
+          g_task_return_pointer (task, g_new0 (TetherStopReport, 1), g_free);
+          g_object_unref (task);
+        }
+      return_start (self, g_steal_pointer (&error));
+      return;
+    }
+
+  set_main_pid (self, pid);
+  if (self->state != TETHER_STATE_STARTING)
+    return; /* already ended meanwhile */
+
+  if (self->stop_requested && self->phase == TETHER_PHASE_NONE)
+    {
+      /* A stop arrived before the tree existed: honour it now. */
+      begin_stop (self, FALSE);
+      return;
+    }
+
+  if (self->profile->ready == TETHER_READY_SPAWN)
+    become_running (self);
+}
+
+static char **
+build_environment (TetherSupervisor *self)
+{
+  char **env = g_get_environ ();
+
+  for (guint i = 0; self->profile->env[i] != NULL; i++)
+    {
+      const char *eq = strchr (self->profile->env[i], '=');
+      g_autofree char *key = g_strndup (self->profile->env[i], eq - self->profile->env[i]);
+      env = g_environ_setenv (env, key, eq + 1, TRUE);
+    }
+
+  env = g_environ_setenv (env, "NOTIFY_SOCKET",
+                          tether_notify_get_socket_path (self->notify), TRUE);
+  env = g_environ_unsetenv (env, "WATCHDOG_PID");
+  if (self->profile->health.watchdog > 0)
+    {
+      g_autofree char *usec = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                               (gint64) (self->profile->health.watchdog * G_USEC_PER_SEC));
+      env = g_environ_setenv (env, "WATCHDOG_USEC", usec, TRUE);
+    }
+  else
+    env = g_environ_unsetenv (env, "WATCHDOG_USEC");
+  /* Tether's own bookkeeping never leaks into the backend. */
+  env = g_environ_unsetenv (env, "TETHER_SHIM");
+  return env;
+}
+
+static gboolean
+launch (TetherSupervisor  *self,
+        GError           **error)
+{
+  g_autofree char *executable = NULL;
+  g_auto(GStrv) env = NULL;
+
+  executable = tether_profile_find_executable (self->profile, error);
+  if (executable == NULL)
+    return FALSE;
+
+  if (!g_file_test (self->profile->cwd, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
+                   _("The working directory %s does not exist"), self->profile->cwd);
+      return FALSE;
+    }
+
+  if (self->notify == NULL)
+    {
+      self->notify = tether_notify_new (NULL, error);
+      if (self->notify == NULL)
+        return FALSE;
+      tether_notify_set_sender_filter (self->notify, sender_is_member, self, NULL);
+      g_signal_connect (self->notify, "message", G_CALLBACK (on_notify_message), self);
+    }
+
+  if (self->owner != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->owner, self);
+      g_clear_object (&self->owner);
+    }
+
+  env = build_environment (self);
+  self->owner = tether_owner_new (self->owner_kind);
+  g_signal_connect (self->owner, "main-exited", G_CALLBACK (on_main_exited), self);
+  g_signal_connect (self->owner, "empty", G_CALLBACK (on_tree_empty), self);
+
+  self->main_exited = FALSE;
+  self->main_wait_status = 0;
+  self->stop_requested = FALSE;
+  self->stop_ends_failed = FALSE;
+  self->watchdog_usec = (gint64) (self->profile->health.watchdog * G_USEC_PER_SEC);
+  set_main_pid (self, 0);
+  set_status_text (self, NULL);
+  set_message (self, NULL);
+  set_state (self, TETHER_STATE_STARTING);
+  g_clear_handle_id (&self->start_timer, g_source_remove);
+  if (self->profile->ready == TETHER_READY_NOTIFY)
+    self->start_timer = timeout_add_seconds_precise (self->profile->start_timeout,
+                                                     on_start_timeout, self);
+
+  tether_owner_spawn_async (self->owner,
+                            (const char * const *) self->profile->command,
+                            (const char * const *) env,
+                            self->profile->cwd,
+                            NULL, on_spawned, g_object_ref (self));
+  return TRUE;
+}
+
+static gboolean
+on_restart_timer (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->restart_timer = 0;
+  if (!launch (self, &error))
+    {
+      set_message (self, error->message);
+      set_state (self, TETHER_STATE_FAILED);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_restart (TetherSupervisor *self)
+{
+  const TetherProfile *p = self->profile;
+  double delay;
+
+  if (self->n_restarts >= p->restart.max_restarts)
+    {
+      g_autofree char *text = g_strdup_printf (_("%s; gave up after %u restarts"),
+                                               self->message, self->n_restarts);
+      set_message (self, text);
+      return;
+    }
+  delay = p->restart.backoff[MIN (self->n_restarts, p->restart.n_backoff - 1)];
+  self->n_restarts++;
+  self->restart_timer = timeout_add_seconds_precise (delay, on_restart_timer, self);
+}
+
+gboolean
+tether_supervisor_is_active (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return (self->owner != NULL && tether_owner_is_running (self->owner)) ||
+         self->state == TETHER_STATE_STARTING;
+}
+
+void
+tether_supervisor_start (TetherSupervisor    *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_supervisor_start);
+
+  switch (self->state)
+    {
+    case TETHER_STATE_RUNNING:
+    case TETHER_STATE_NOT_RESPONDING:
+    case TETHER_STATE_FROZEN:
+      g_task_return_boolean (task, TRUE);
+      return;
+    case TETHER_STATE_STARTING:
+      if (self->start_task == NULL)
+        break;
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("The backend is already starting"));
+      return;
+    case TETHER_STATE_STOPPING:
+    case TETHER_STATE_KILLING:
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("The backend is still stopping"));
+      return;
+    case TETHER_STATE_STOPPED:
+    case TETHER_STATE_FAILED:
+    default:
+      break;
+    }
+
+  if (self->owner != NULL && tether_owner_is_running (self->owner))
+    {
+      /* Failed, but some of its processes remain: stop them first. */
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("Processes of the previous run are still alive; stop them first"));
+      return;
+    }
+
+  g_clear_handle_id (&self->restart_timer, g_source_remove);
+  self->n_restarts = 0;
+  self->start_task = g_steal_pointer (&task);
+  if (!launch (self, &error))
+    {
+      set_message (self, error->message);
+      set_state (self, TETHER_STATE_FAILED);
+      return_start (self, g_steal_pointer (&error));
+    }
+}
+
+gboolean
+tether_supervisor_start_finish (TetherSupervisor  *self,
+                                GAsyncResult      *result,
+                                GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+stop_common (TetherSupervisor    *self,
+             gboolean             forced,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tether_supervisor_stop);
+  g_clear_handle_id (&self->restart_timer, g_source_remove);
+
+  if (self->owner == NULL || !tether_owner_is_running (self->owner))
+    {
+      if (self->state == TETHER_STATE_STARTING)
+        {
+          /* The shim has not reported yet; wait for the tree to exist. */
+          g_ptr_array_add (self->stop_tasks, task);
+          self->stop_requested = TRUE;
+          return;
+        }
+      g_task_return_pointer (task, g_new0 (TetherStopReport, 1), g_free);
+      g_object_unref (task);
+      return;
+    }
+
+  g_ptr_array_add (self->stop_tasks, task);
+  begin_stop (self, forced);
+}
+
+void
+tether_supervisor_stop (TetherSupervisor    *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  stop_common (self, FALSE, cancellable, callback, user_data);
+}
+
+void
+tether_supervisor_kill (TetherSupervisor    *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  stop_common (self, TRUE, cancellable, callback, user_data);
+}
+
+gboolean
+tether_supervisor_stop_finish (TetherSupervisor  *self,
+                               GAsyncResult      *result,
+                               TetherStopReport  *report,
+                               GError           **error)
+{
+  g_autofree TetherStopReport *r = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  r = g_task_propagate_pointer (G_TASK (result), error);
+  if (r == NULL)
+    return FALSE;
+  if (report != NULL)
+    *report = *r;
+  return TRUE;
+}
+
+static void
+restart_started (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+restart_stopped (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  tether_supervisor_start (TETHER_SUPERVISOR (source), g_task_get_cancellable (task),
+                           restart_started, g_object_ref (task));
+}
+
+void
+tether_supervisor_restart (TetherSupervisor    *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_supervisor_restart);
+  tether_supervisor_stop (self, cancellable, restart_stopped, task);
+}
+
+gboolean
+tether_supervisor_restart_finish (TetherSupervisor  *self,
+                                  GAsyncResult      *result,
+                                  GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+require_running_owner (TetherSupervisor  *self,
+                       GError           **error)
+{
+  if (self->owner == NULL || !tether_owner_is_running (self->owner))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_BUSY, _("The backend is not running"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+tether_supervisor_kill_subtree (TetherSupervisor  *self,
+                                pid_t              pid,
+                                guint             *n_killed,
+                                GError           **error)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return require_running_owner (self, error) &&
+         tether_owner_kill_subtree (self->owner, pid, n_killed, error);
+}
+
+gboolean
+tether_supervisor_stop_subtree (TetherSupervisor  *self,
+                                pid_t              pid,
+                                guint             *n_signalled,
+                                GError           **error)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return require_running_owner (self, error) &&
+         tether_owner_signal_subtree (self->owner, pid, SIGTERM, n_signalled, error);
+}
+
+/* ---- getters ----------------------------------------------------------- */
+
+TetherProfile *
+tether_supervisor_get_profile (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->profile;
+}
+
+TetherState
+tether_supervisor_get_state (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), TETHER_STATE_STOPPED);
+  return self->state;
+}
+
+TetherPhase
+tether_supervisor_get_phase (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), TETHER_PHASE_NONE);
+  return self->phase;
+}
+
+gint64
+tether_supervisor_get_phase_deadline (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), 0);
+  return self->phase_deadline;
+}
+
+const char *
+tether_supervisor_get_status_text (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->status_text;
+}
+
+const char *
+tether_supervisor_get_message (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->message;
+}
+
+pid_t
+tether_supervisor_get_main_pid (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), 0);
+  return self->main_pid;
+}
+
+TetherOwner *
+tether_supervisor_get_owner (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->owner;
+}
+
+TetherOwnerKind
+tether_supervisor_get_owner_kind (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), TETHER_OWNER_AUTO);
+  return self->owner != NULL ? tether_owner_get_kind (self->owner) : self->owner_kind;
+}
+
+const char *
+tether_supervisor_get_notify_socket (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->notify != NULL ? tether_notify_get_socket_path (self->notify) : NULL;
+}
+
+const TetherStopReport *
+tether_supervisor_get_last_stop_report (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return &self->stop_report;
+}
+
+GPtrArray *
+tether_supervisor_get_checkpoints (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->checkpoints;
+}
+
+/* ---- GObject ----------------------------------------------------------- */
+
+static void
+tether_supervisor_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  TetherSupervisor *self = TETHER_SUPERVISOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_int (value, self->state);
+      break;
+    case PROP_PHASE:
+      g_value_set_int (value, self->phase);
+      break;
+    case PROP_PHASE_DEADLINE:
+      g_value_set_int64 (value, self->phase_deadline);
+      break;
+    case PROP_STATUS_TEXT:
+      g_value_set_string (value, self->status_text);
+      break;
+    case PROP_MESSAGE:
+      g_value_set_string (value, self->message);
+      break;
+    case PROP_MAIN_PID:
+      g_value_set_int (value, self->main_pid);
+      break;
+    case PROP_OWNER_KIND:
+      g_value_set_int (value, tether_supervisor_get_owner_kind (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_supervisor_dispose (GObject *object)
+{
+  TetherSupervisor *self = TETHER_SUPERVISOR (object);
+
+  g_clear_handle_id (&self->phase_timer, g_source_remove);
+  g_clear_handle_id (&self->start_timer, g_source_remove);
+  g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  g_clear_handle_id (&self->restart_timer, g_source_remove);
+
+  if (self->owner != NULL)
+    {
+      /* Dropping the last reference to a running backend kills its tree:
+       * the shim sees its control socket close. */
+      g_signal_handlers_disconnect_by_data (self->owner, self);
+      tether_owner_abandon (self->owner);
+      g_clear_object (&self->owner);
+    }
+  if (self->notify != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->notify, self);
+      tether_notify_set_sender_filter (self->notify, NULL, NULL, NULL);
+      g_clear_object (&self->notify);
+    }
+
+  G_OBJECT_CLASS (tether_supervisor_parent_class)->dispose (object);
+}
+
+static void
+tether_supervisor_finalize (GObject *object)
+{
+  TetherSupervisor *self = TETHER_SUPERVISOR (object);
+
+  g_clear_pointer (&self->profile, tether_profile_unref);
+  g_ptr_array_unref (self->stop_tasks);
+  g_ptr_array_unref (self->checkpoints);
+  g_free (self->status_text);
+  g_free (self->message);
+
+  G_OBJECT_CLASS (tether_supervisor_parent_class)->finalize (object);
+}
+
+static void
+tether_supervisor_class_init (TetherSupervisorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = tether_supervisor_get_property;
+  object_class->dispose = tether_supervisor_dispose;
+  object_class->finalize = tether_supervisor_finalize;
+
+  properties[PROP_STATE] =
+    g_param_spec_int ("state", NULL, NULL, 0, TETHER_STATE_FROZEN, 0,
+                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PHASE] =
+    g_param_spec_int ("phase", NULL, NULL, 0, TETHER_N_PHASES - 1, 0,
+                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PHASE_DEADLINE] =
+    g_param_spec_int64 ("phase-deadline", NULL, NULL, 0, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATUS_TEXT] =
+    g_param_spec_string ("status-text", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MESSAGE] =
+    g_param_spec_string ("message", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MAIN_PID] =
+    g_param_spec_int ("main-pid", NULL, NULL, 0, G_MAXINT, 0,
+                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_OWNER_KIND] =
+    g_param_spec_int ("owner-kind", NULL, NULL, 0, TETHER_OWNER_REAPER, 0,
+                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* "checkpoint" (id, label-or-NULL): the backend reported X_TETHER_CHECKPOINT= */
+  signals[CHECKPOINT] =
+    g_signal_new ("checkpoint", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+tether_supervisor_init (TetherSupervisor *self)
+{
+  self->stop_tasks = g_ptr_array_new ();
+  self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
+}
+
+TetherSupervisor *
+tether_supervisor_new (TetherProfile   *profile,
+                       TetherOwnerKind  owner_kind)
+{
+  TetherSupervisor *self;
+
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  self = g_object_new (TETHER_TYPE_SUPERVISOR, NULL);
+  self->profile = tether_profile_ref (profile);
+  self->owner_kind = owner_kind;
+  return self;
+}

@@ -1,0 +1,121 @@
+/* tether-supervisor.h: the lifecycle state machine, the one entry point
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+#include "tether-owner.h"
+#include "tether-profile.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  TETHER_STATE_STOPPED,
+  TETHER_STATE_STARTING,
+  TETHER_STATE_RUNNING,
+  TETHER_STATE_NOT_RESPONDING,
+  TETHER_STATE_STOPPING,
+  TETHER_STATE_KILLING,
+  TETHER_STATE_FAILED,
+  TETHER_STATE_FROZEN,
+} TetherState;
+
+/* The step of the stop ladder under way. */
+typedef enum
+{
+  TETHER_PHASE_NONE,
+  TETHER_PHASE_GRACEFUL,  /* stop signal to the main process */
+  TETHER_PHASE_TERM,      /* SIGTERM to every member */
+  TETHER_PHASE_KILL,      /* freeze and kill */
+  TETHER_N_PHASES
+} TetherPhase;
+
+typedef struct
+{
+  guint ended[TETHER_N_PHASES]; /* processes each step ended; [NONE] = exited before */
+  gboolean forced;              /* the kill step ran */
+  double elapsed;               /* seconds from the stop request to the empty tree */
+} TetherStopReport;
+
+typedef struct
+{
+  char *id;
+  char *label;        /* may be NULL */
+  gint64 time;        /* g_get_real_time () when it arrived */
+} TetherCheckpoint;
+
+#define TETHER_TYPE_SUPERVISOR (tether_supervisor_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherSupervisor, tether_supervisor, TETHER, SUPERVISOR, GObject)
+
+TetherSupervisor *tether_supervisor_new                (TetherProfile        *profile,
+                                                        TetherOwnerKind       owner_kind);
+
+TetherProfile    *tether_supervisor_get_profile        (TetherSupervisor     *self);
+TetherState       tether_supervisor_get_state          (TetherSupervisor     *self);
+TetherPhase       tether_supervisor_get_phase          (TetherSupervisor     *self);
+/* Monotonic time (µs) at which the current phase escalates, or 0. */
+gint64            tether_supervisor_get_phase_deadline (TetherSupervisor     *self);
+const char       *tether_supervisor_get_status_text    (TetherSupervisor     *self);
+/* Why the backend is STOPPED or FAILED ("exited with status 3"), or NULL. */
+const char       *tether_supervisor_get_message        (TetherSupervisor     *self);
+pid_t             tether_supervisor_get_main_pid       (TetherSupervisor     *self);
+TetherOwner      *tether_supervisor_get_owner          (TetherSupervisor     *self);
+TetherOwnerKind   tether_supervisor_get_owner_kind     (TetherSupervisor     *self);
+const char       *tether_supervisor_get_notify_socket  (TetherSupervisor     *self);
+const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor *self);
+/* Checkpoints reported by the backend, oldest first. */
+GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *self);
+gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
+
+/* Completes when the backend is RUNNING (or could not get there). */
+void              tether_supervisor_start              (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+gboolean          tether_supervisor_start_finish       (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
+/* The graceful ladder; completes once the tree is empty. */
+void              tether_supervisor_stop               (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+/* Skips to the forced step; completes once the tree is empty. */
+void              tether_supervisor_kill               (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+/* Finishes stop and kill. */
+gboolean          tether_supervisor_stop_finish        (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        TetherStopReport     *report,
+                                                        GError              **error);
+
+void              tether_supervisor_restart            (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+gboolean          tether_supervisor_restart_finish     (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
+gboolean          tether_supervisor_kill_subtree       (TetherSupervisor     *self,
+                                                        pid_t                 pid,
+                                                        guint                *n_killed,
+                                                        GError              **error);
+gboolean          tether_supervisor_stop_subtree       (TetherSupervisor     *self,
+                                                        pid_t                 pid,
+                                                        guint                *n_signalled,
+                                                        GError              **error);
+
+const char       *tether_state_to_string               (TetherState           state);
+const char       *tether_state_to_label                (TetherState           state);
+const char       *tether_phase_to_string               (TetherPhase           phase);
+
+G_END_DECLS

@@ -1,0 +1,320 @@
+/* test-cli.c: tetherctl end to end, as support staff would use it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test-util.h"
+
+typedef struct
+{
+  TetherOwnerKind kind;
+  char *marker;
+  char *pidfile;
+  char *profile;
+  GSubprocess *run;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->kind = *(const TetherOwnerKind *) data;
+  f->marker = test_util_marker ();
+  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  if (f->run != NULL)
+    {
+      g_subprocess_force_exit (f->run);
+      g_subprocess_wait (f->run, NULL, NULL);
+      g_clear_object (&f->run);
+    }
+  test_util_kill_marked (f->marker);
+  g_free (f->marker);
+  g_free (f->pidfile);
+  g_free (f->profile);
+}
+
+static void
+write_tree_profile (Fixture    *f,
+                    const char *extra,
+                    const char *mode,
+                    const char *arg)
+{
+  const char *argv[] = { test_util_tree_helper (), f->marker, mode, arg ? arg : "--pidfile",
+                         arg ? "--pidfile" : f->pidfile, arg ? f->pidfile : NULL, NULL };
+  f->profile = test_util_write_profile (extra, argv);
+}
+
+static GSubprocess *
+spawn_ctl (GError     **error,
+           const char  *first,
+           ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("TETHERCTL"));
+  va_start (args, first);
+  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  return g_subprocess_newv ((const char * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            error);
+}
+
+/* Runs tetherctl to completion; returns its exit status. */
+static int
+run_ctl (char       **out,
+         char       **err,
+         const char  *first,
+         ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("TETHERCTL"));
+  va_start (args, first);
+  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_exit_status (proc);
+}
+
+static const char *
+owner_option (Fixture *f)
+{
+  return f->kind == TETHER_OWNER_CGROUP ? "--owner=cgroup" : "--owner=reaper";
+}
+
+static void
+start_run (Fixture    *f,
+           const char *mode,
+           const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+
+  write_tree_profile (f, "\"stop\": {\"graceful_timeout\": 3, \"term_timeout\": 3}", mode, arg);
+  f->run = spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+}
+
+/* SIGKILL tetherctl mid-run: the shim sees its control socket close and the
+ * whole tree is gone within 2 s. */
+static void
+test_sigkill_run (Fixture       *f,
+                  gconstpointer  data)
+{
+  gint64 t0, deadline;
+  double elapsed;
+
+  start_run (f, "children", "5");
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 6);
+
+  t0 = g_get_monotonic_time ();
+  g_subprocess_send_signal (f->run, SIGKILL);
+  g_assert_true (g_subprocess_wait (f->run, NULL, NULL));
+  deadline = t0 + 2 * G_USEC_PER_SEC;
+  while (test_util_count_marked (f->marker) > 0 && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  elapsed = (g_get_monotonic_time () - t0) / 1e6;
+  g_test_message ("tree gone %.3f s after SIGKILL (%s)", elapsed,
+                  tether_owner_kind_to_string (f->kind));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  g_clear_object (&f->run);
+}
+
+/* Ctrl-C runs the stop ladder and exits 0 once the tree is empty. */
+static void
+test_sigint_run (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  start_run (f, "children", "2");
+  g_subprocess_send_signal (f->run, SIGINT);
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (f->run));
+  g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  g_assert_nonnull (strstr (out, "\"event\":\"stopped\""));
+  g_assert_nonnull (strstr (out, "\"state\":\"running\""));
+  g_clear_object (&f->run);
+}
+
+static JsonObject *
+parse_object (JsonParser *parser,
+              const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* status, tree and stop against a running supervisor, found by --profile. */
+static void
+test_control (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GArray) marked = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *run_out = NULL;
+  JsonObject *o;
+  JsonArray *procs;
+  pid_t main_pid;
+
+  start_run (f, "children", "3");
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  o = parse_object (parser, out);
+  g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "running");
+  g_assert_cmpstr (json_object_get_string_member (o, "owner"), ==, tether_owner_kind_to_string (f->kind));
+  g_assert_cmpint (json_object_get_int_member (o, "main_pid"), ==, main_pid);
+  g_assert_cmpint (json_object_get_int_member (o, "members"), ==, 4);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* The tree lists exactly the backend's processes. */
+  g_assert_cmpint (run_ctl (&out, &err, "tree", "--json", "--profile", f->profile, NULL), ==, 0);
+  o = parse_object (parser, out);
+  procs = json_object_get_array_member (o, "processes");
+  marked = test_util_find_marked (f->marker);
+  g_assert_cmpuint (json_array_get_length (procs), ==, marked->len);
+  for (guint i = 0; i < json_array_get_length (procs); i++)
+    {
+      JsonObject *p = json_array_get_object_element (procs, i);
+      pid_t pid = (pid_t) json_object_get_int_member (p, "pid");
+      gboolean found = FALSE;
+
+      for (guint j = 0; j < marked->len; j++)
+        found |= g_array_index (marked, pid_t, j) == pid;
+      g_assert_true (found);
+      g_assert_nonnull (strstr (json_object_get_string_member (p, "cmdline"), f->marker));
+    }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* A pid outside the tree is refused with a clear message. */
+  {
+    g_autofree char *self_pid = g_strdup_printf ("%d", (int) getpid ());
+    g_assert_cmpint (run_ctl (&out, &err, "kill-subtree", self_pid, "--profile", f->profile, NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "is not part of the backend"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  g_assert_cmpint (run_ctl (&out, &err, "stop", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Stopped in"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+
+  /* run leaves by itself once the backend has stopped. */
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
+  g_clear_object (&f->run);
+}
+
+/* A backend that cannot start makes run fail with the reason. */
+static void
+test_run_missing_executable (Fixture       *f,
+                             gconstpointer  data)
+{
+  const char *argv[] = { "tether-no-such-program", NULL };
+  g_autofree char *path = test_util_write_profile (NULL, argv);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "run", owner_option (f), path, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "tether-no-such-program"));
+  g_assert_nonnull (strstr (err, ":2:15"));
+}
+
+static void
+test_validate (void)
+{
+  g_autofree char *dir = g_build_filename (test_util_tmpdir (), "validate", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.json", NULL);
+  g_autofree char *good = g_build_filename (dir, "good.json", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_mkdir_with_parents (dir, 0700);
+  g_assert_true (g_file_set_contents (bad, "{\n  \"command\": [\"true\"],\n  \"stop\": {\"grace\": 1}\n}\n", -1, NULL));
+  g_assert_true (g_file_set_contents (good, "{\"command\": [\"true\"]}", -1, NULL));
+
+  g_assert_cmpint (run_ctl (&out, &err, "validate", bad, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "bad.json:3:12"));
+  g_assert_nonnull (strstr (err, "grace"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_ctl (&out, &err, "validate", good, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* No supervisor for this profile: a message, not a hang. */
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", good, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Cannot reach a Tether supervisor"));
+}
+
+static void
+add (const char *name,
+     void (*func) (Fixture *, gconstpointer))
+{
+  for (guint i = 0; i < G_N_ELEMENTS (test_util_kinds); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cli/%s/%s",
+                                               tether_owner_kind_to_string (test_util_kinds[i]), name);
+      g_test_add (path, Fixture, &test_util_kinds[i], fixture_setup, func, fixture_teardown);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  test_util_init ();
+  g_test_init (&argc, &argv, NULL);
+
+  add ("sigkill-run", test_sigkill_run);
+  add ("sigint-run", test_sigint_run);
+  add ("control", test_control);
+  add ("run-missing-executable", test_run_missing_executable);
+  g_test_add_func ("/cli/validate", test_validate);
+
+  return g_test_run ();
+}

@@ -1,0 +1,563 @@
+/* test-supervisor.c: the lifecycle state machine against real process trees
+ *
+ * Every test runs twice, once per ownership backend (cgroup v2 leaf under
+ * /sys/fs/cgroup/unified as root here, and the subreaper shim), with real
+ * processes built by tether-test-tree and a unique marker in every argv so a
+ * survivor can never be confused with another process.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "tether-error.h"
+#include "tether-supervisor.h"
+#include "test-util.h"
+
+typedef struct
+{
+  TetherOwnerKind kind;
+  char *marker;
+  char *other_marker;    /* for processes outside the tree */
+  char *pidfile;
+  TetherSupervisor *supervisor;
+  gboolean started;
+  gboolean start_ok;
+  GError *start_error;
+  gboolean stopped;
+  gboolean stop_ok;
+  GError *stop_error;
+  TetherStopReport report;
+  GArray *phases;        /* TetherPhase, in the order they were entered */
+  GPtrArray *statuses;   /* every STATUS= text seen */
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->kind = *(const TetherOwnerKind *) data;
+  f->marker = test_util_marker ();
+  f->other_marker = test_util_marker ();
+  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+  f->phases = g_array_new (FALSE, FALSE, sizeof (TetherPhase));
+  f->statuses = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  if (f->supervisor != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (f->supervisor, f);
+      g_clear_object (&f->supervisor);
+    }
+  /* A failed test must not leak processes into the next one. */
+  test_util_kill_marked (f->marker);
+  test_util_kill_marked (f->other_marker);
+  g_free (f->other_marker);
+  g_clear_error (&f->start_error);
+  g_clear_error (&f->stop_error);
+  g_array_unref (f->phases);
+  g_ptr_array_unref (f->statuses);
+  g_unlink (f->pidfile);
+  g_free (f->pidfile);
+  g_free (f->marker);
+}
+
+static void
+on_phase (TetherSupervisor *s,
+          GParamSpec       *pspec,
+          Fixture          *f)
+{
+  TetherPhase phase = tether_supervisor_get_phase (s);
+  if (phase != TETHER_PHASE_NONE &&
+      (f->phases->len == 0 || g_array_index (f->phases, TetherPhase, f->phases->len - 1) != phase))
+    g_array_append_val (f->phases, phase);
+}
+
+static void
+on_status (TetherSupervisor *s,
+           GParamSpec       *pspec,
+           Fixture          *f)
+{
+  if (tether_supervisor_get_status_text (s) != NULL)
+    g_ptr_array_add (f->statuses, g_strdup (tether_supervisor_get_status_text (s)));
+}
+
+/* Builds the supervisor for tether-test-tree MARKER mode args... */
+static void
+make_supervisor (Fixture    *f,
+                 const char *extra_json,
+                 ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autofree char *path = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (char *) test_util_tree_helper ());
+  g_ptr_array_add (argv, f->marker);
+  va_start (args, extra_json);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, (char *) "--pidfile");
+  g_ptr_array_add (argv, f->pidfile);
+  g_ptr_array_add (argv, NULL);
+
+  path = test_util_write_profile (extra_json, (const char * const *) argv->pdata);
+  profile = tether_profile_load (path, &error);
+  g_assert_no_error (error);
+  f->supervisor = tether_supervisor_new (profile, f->kind);
+  g_signal_connect (f->supervisor, "notify::phase", G_CALLBACK (on_phase), f);
+  g_signal_connect (f->supervisor, "notify::status-text", G_CALLBACK (on_status), f);
+}
+
+static void
+on_started (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Fixture *f = user_data;
+  f->start_ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &f->start_error);
+  f->started = TRUE;
+}
+
+static void
+on_stopped (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Fixture *f = user_data;
+  f->stop_ok = tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result,
+                                              &f->report, &f->stop_error);
+  f->stopped = TRUE;
+}
+
+static void
+start_and_wait (Fixture *f)
+{
+  tether_supervisor_start (f->supervisor, NULL, on_started, f);
+  g_assert_true (test_util_wait_flag (&f->started, 10));
+  g_assert_no_error (f->start_error);
+  g_assert_true (f->start_ok);
+  g_assert_cmpint (tether_supervisor_get_owner_kind (f->supervisor), ==, f->kind);
+}
+
+static void
+stop_and_wait (Fixture  *f,
+               gboolean  forced,
+               double    timeout_s)
+{
+  f->stopped = FALSE;
+  if (forced)
+    tether_supervisor_kill (f->supervisor, NULL, on_stopped, f);
+  else
+    tether_supervisor_stop (f->supervisor, NULL, on_stopped, f);
+  g_assert_true (test_util_wait_flag (&f->stopped, timeout_s));
+  g_assert_no_error (f->stop_error);
+  g_assert_true (f->stop_ok);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STOPPED);
+  /* The stop completes when the tree is empty: nothing may be left now. */
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
+static gboolean
+array_has_pid (GArray *pids,
+               pid_t   pid)
+{
+  for (guint i = 0; i < pids->len; i++)
+    if (g_array_index (pids, pid_t, i) == pid)
+      return TRUE;
+  return FALSE;
+}
+
+static guint
+total_ended (const TetherStopReport *r)
+{
+  return r->ended[TETHER_PHASE_GRACEFUL] + r->ended[TETHER_PHASE_TERM] + r->ended[TETHER_PHASE_KILL];
+}
+
+/* A double-forked, setsid'd grandchild outlives its parents: it is still a
+ * member and the stop kills it. */
+static void
+test_double_fork (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GArray) members = NULL;
+  pid_t grandchild;
+
+  make_supervisor (f, NULL, "double-fork", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  grandchild = test_util_wait_role (f->pidfile, "grandchild", 1);
+  g_assert_cmpint (grandchild, >, 0);
+
+  /* Let the main process exit: the run must go on while the escapee lives. */
+  while (tether_supervisor_get_message (f->supervisor) == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  members = tether_owner_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
+  g_assert_nonnull (members);
+  g_assert_true (array_has_pid (members, grandchild));
+  g_assert_true (tether_owner_is_member (tether_supervisor_get_owner (f->supervisor), grandchild));
+  g_assert_cmpuint (members->len, ==, 1);
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_false (test_util_pid_alive (grandchild));
+  g_assert_cmpuint (total_ended (&f->report), ==, 1);
+}
+
+/* Killing only a bootloader would orphan its server: stop leaves nothing. */
+static void
+test_bootloader (Fixture       *f,
+                 gconstpointer  data)
+{
+  pid_t server;
+
+  make_supervisor (f, "\"stop\": {\"graceful_timeout\": 5, \"term_timeout\": 5}", "bootloader", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  server = test_util_wait_role (f->pidfile, "server", 1);
+  g_assert_cmpint (test_util_count_marked (f->marker), ==, 2);
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_false (test_util_pid_alive (server));
+  /* SIGTERM ended the bootloader; the orphaned server went in step two. */
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], >=, 1);
+  g_assert_cmpuint (total_ended (&f->report), ==, 2);
+  g_assert_false (f->report.forced);
+}
+
+/* A tree that ignores SIGTERM goes through every step of the ladder and is
+ * killed once the configured timeouts have passed, not much later. */
+static void
+test_ignore_term (Fixture       *f,
+                  gconstpointer  data)
+{
+  const double graceful = 0.6, term = 0.6;
+  g_autofree char *stop_json =
+    g_strdup_printf ("\"stop\": {\"graceful_timeout\": %g, \"term_timeout\": %g, \"kill_timeout\": 5}",
+                     graceful, term);
+  gint64 t0;
+  double elapsed;
+
+  make_supervisor (f, stop_json, "ignore-term", "3", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 4);
+
+  t0 = g_get_monotonic_time ();
+  stop_and_wait (f, FALSE, 20);
+  elapsed = (g_get_monotonic_time () - t0) / 1e6;
+
+  g_assert_cmpuint (f->phases->len, ==, 3);
+  g_assert_cmpint (g_array_index (f->phases, TetherPhase, 0), ==, TETHER_PHASE_GRACEFUL);
+  g_assert_cmpint (g_array_index (f->phases, TetherPhase, 1), ==, TETHER_PHASE_TERM);
+  g_assert_cmpint (g_array_index (f->phases, TetherPhase, 2), ==, TETHER_PHASE_KILL);
+  g_assert_true (f->report.forced);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], ==, 0);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_TERM], ==, 0);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], ==, 4);
+  /* Budget: both polite steps, plus a margin for a loaded 2-core machine. */
+  g_assert_cmpfloat (elapsed, >=, graceful + term - 0.05);
+  g_assert_cmpfloat (elapsed, <, graceful + term + 2.0);
+  g_assert_cmpfloat (f->report.elapsed, <=, elapsed);
+}
+
+/* A tree that forks all the time still ends up empty after a forced kill. */
+static void
+test_fork_forever (Fixture       *f,
+                   gconstpointer  data)
+{
+  make_supervisor (f, NULL, "fork-forever", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  /* Let it get going. */
+  test_util_wait_flag (&f->stopped, 0.3);
+  g_assert_cmpuint (test_util_count_marked (f->marker), >, 1);
+
+  stop_and_wait (f, TRUE, 20);
+  g_assert_true (f->report.forced);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], >=, 1);
+}
+
+/* Processes outside the tree are never signalled, even one that took over
+ * the pid of a member that died (pid reuse, forced with ns_last_pid). */
+static void
+test_outsider_and_pid_reuse (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GArray) children = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherOwner *owner;
+  pid_t victim, outsider = 0;
+  guint n = 0;
+  int status;
+
+  make_supervisor (f, NULL, "children", "2", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  children = test_util_read_role (f->pidfile, "child");
+  g_assert_cmpuint (children->len, ==, 2);
+  owner = tether_supervisor_get_owner (f->supervisor);
+
+  /* Kill one member behind Tether's back and wait until it is reaped. */
+  victim = g_array_index (children, pid_t, 0);
+  g_assert_cmpint (kill (victim, SIGKILL), ==, 0);
+  while (kill (victim, 0) == 0)
+    g_main_context_iteration (NULL, FALSE);
+
+  /* Fork an outsider that gets exactly the victim's pid. */
+  for (int attempt = 0; attempt < 50 && outsider != victim; attempt++)
+    {
+      g_autofree char *last = g_strdup_printf ("%d", victim - 1);
+      int fd = open ("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (write (fd, last, strlen (last)), ==, (ssize_t) strlen (last));
+      outsider = fork ();
+      close (fd);
+      if (outsider == 0)
+        {
+          execl (test_util_tree_helper (), test_util_tree_helper (), f->other_marker, "sleep", NULL);
+          _exit (127);
+        }
+      if (outsider != victim)
+        {
+          kill (outsider, SIGKILL);
+          waitpid (outsider, &status, 0);
+        }
+    }
+  g_assert_cmpint (outsider, ==, victim);
+  g_assert_false (tether_owner_is_member (owner, outsider));
+
+  /* Each verb refuses the reused pid... */
+  g_assert_false (tether_owner_signal (owner, outsider, SIGKILL, &error));
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
+  g_clear_error (&error);
+  g_assert_false (tether_supervisor_kill_subtree (f->supervisor, outsider, &n, &error));
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
+  g_clear_error (&error);
+  g_assert_false (tether_supervisor_stop_subtree (f->supervisor, outsider, &n, &error));
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
+  g_clear_error (&error);
+  /* ...and so does one for our own (outside) pid. */
+  g_assert_false (tether_supervisor_kill_subtree (f->supervisor, getpid (), &n, &error));
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
+  g_clear_error (&error);
+
+  /* The whole-tree verbs pass it by too. */
+  g_assert_true (tether_owner_signal_all (owner, SIGCONT, &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 2);
+  stop_and_wait (f, TRUE, 20);
+
+  g_assert_true (test_util_pid_alive (outsider));
+  g_assert_cmpint (kill (outsider, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (outsider, &status, 0), ==, outsider);
+  g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+}
+
+/* Kill subtree ends a member and its descendants, and nothing else. */
+static void
+test_kill_subtree (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GArray) children = NULL;
+  g_autoptr(GError) error = NULL;
+  pid_t main_pid;
+  guint n = 0;
+
+  make_supervisor (f, NULL, "children", "3", NULL);
+  start_and_wait (f);
+  main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  g_assert_cmpint (main_pid, >, 0);
+  children = test_util_read_role (f->pidfile, "child");
+  g_assert_cmpuint (children->len, ==, 3);
+
+  g_assert_true (tether_supervisor_kill_subtree (f->supervisor, g_array_index (children, pid_t, 1), &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 1);
+  while (test_util_pid_alive (g_array_index (children, pid_t, 1)))
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (test_util_pid_alive (main_pid));
+  g_assert_true (test_util_pid_alive (g_array_index (children, pid_t, 0)));
+  g_assert_true (test_util_pid_alive (g_array_index (children, pid_t, 2)));
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  stop_and_wait (f, FALSE, 20);
+}
+
+/* READY=1 moves STARTING to RUNNING; STATUS= is shown; datagrams from
+ * outside the tree and garbage are dropped without harm. */
+static void
+test_notify_ready_status (Fixture       *f,
+                          gconstpointer  data)
+{
+  const char *socket_path;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd;
+
+  make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 20",
+                   "notify", "STATUS=warming up", "+300", "READY=1\\nSTATUS=serving", "+600",
+                   "STATUS=still serving", NULL);
+  tether_supervisor_start (f->supervisor, NULL, on_started, f);
+
+  /* STARTING until READY=1 arrives, ~300 ms in. */
+  while (f->statuses->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STARTING);
+  g_assert_false (f->started);
+  g_assert_true (test_util_wait_flag (&f->started, 10));
+  g_assert_no_error (f->start_error);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+  g_assert_cmpstr (tether_supervisor_get_status_text (f->supervisor), ==, "serving");
+
+  /* This test process is not in the tree: its datagram must be ignored. */
+  socket_path = tether_supervisor_get_notify_socket (f->supervisor);
+  g_assert_nonnull (socket_path);
+  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (sendto (fd, "STATUS=intruder", 15, 0, (struct sockaddr *) &addr, sizeof addr), ==, 15);
+  g_assert_cmpint (sendto (fd, "\xff\x00garbage", 9, 0, (struct sockaddr *) &addr, sizeof addr), ==, 9);
+  close (fd);
+
+  while (g_strcmp0 (tether_supervisor_get_status_text (f->supervisor), "still serving") != 0)
+    g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < f->statuses->len; i++)
+    g_assert_cmpstr (g_ptr_array_index (f->statuses, i), !=, "intruder");
+  g_assert_cmpuint (f->statuses->len, ==, 3);
+
+  stop_and_wait (f, FALSE, 20);
+}
+
+/* EXTEND_TIMEOUT_USEC pushes the start deadline out; without it the same
+ * backend would fail to start. */
+static void
+test_notify_extend_timeout (Fixture       *f,
+                            gconstpointer  data)
+{
+  make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 0.5",
+                   "notify", "EXTEND_TIMEOUT_USEC=5000000", "+1200", "READY=1", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+  stop_and_wait (f, FALSE, 20);
+
+  /* Control: the same backend without the extension times out. */
+  g_clear_object (&f->supervisor);
+  f->started = FALSE;
+  make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 0.5",
+                   "notify", "+1200", "READY=1", NULL);
+  tether_supervisor_start (f->supervisor, NULL, on_started, f);
+  g_assert_true (test_util_wait_flag (&f->started, 10));
+  g_assert_false (f->start_ok);
+  g_assert_error (f->start_error, TETHER_ERROR, TETHER_ERROR_FAILED);
+  g_assert_nonnull (strstr (f->start_error->message, "READY=1"));
+  /* The failed start stops what it started. */
+  while (tether_supervisor_is_active (f->supervisor))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_FAILED);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
+/* A backend that exits on its own ends the run with its exit status. */
+static void
+test_exit_status (Fixture       *f,
+                  gconstpointer  data)
+{
+  make_supervisor (f, NULL, "notify", "--exit-after", "STATUS=bye", NULL);
+  start_and_wait (f);
+  while (tether_supervisor_is_active (f->supervisor))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STOPPED);
+  g_assert_cmpstr (tether_supervisor_get_message (f->supervisor), ==, "Exited successfully");
+}
+
+/* A command that is not there fails to start with the profile position. */
+static void
+test_missing_executable (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  const char *argv[] = { "tether-no-such-program", "x", NULL };
+
+  path = test_util_write_profile (NULL, argv);
+  profile = tether_profile_load (path, &error);
+  g_assert_no_error (error);
+  f->supervisor = tether_supervisor_new (profile, f->kind);
+  tether_supervisor_start (f->supervisor, NULL, on_started, f);
+  g_assert_true (test_util_wait_flag (&f->started, 10));
+  g_assert_false (f->start_ok);
+  g_assert_error (f->start_error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (f->start_error->message, ":2:15"));
+  g_assert_nonnull (strstr (f->start_error->message, "tether-no-such-program"));
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_FAILED);
+}
+
+/* Dropping the supervisor of a running tree (as a crash would) kills it. */
+static void
+test_dispose_kills_tree (Fixture       *f,
+                         gconstpointer  data)
+{
+  gint64 deadline;
+
+  make_supervisor (f, NULL, "children", "4", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 5);
+
+  g_clear_object (&f->supervisor);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (test_util_count_marked (f->marker) > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
+static void
+add (const char *name,
+     void (*func) (Fixture *, gconstpointer))
+{
+  for (guint i = 0; i < G_N_ELEMENTS (test_util_kinds); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/supervisor/%s/%s",
+                                               tether_owner_kind_to_string (test_util_kinds[i]), name);
+      g_test_add (path, Fixture, &test_util_kinds[i], fixture_setup, func, fixture_teardown);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  test_util_init ();
+  g_test_init (&argc, &argv, NULL);
+
+  add ("double-fork", test_double_fork);
+  add ("bootloader", test_bootloader);
+  add ("ignore-term", test_ignore_term);
+  add ("fork-forever", test_fork_forever);
+  add ("outsider-and-pid-reuse", test_outsider_and_pid_reuse);
+  add ("kill-subtree", test_kill_subtree);
+  add ("notify-ready-status", test_notify_ready_status);
+  add ("notify-extend-timeout", test_notify_extend_timeout);
+  add ("exit-status", test_exit_status);
+  add ("missing-executable", test_missing_executable);
+  add ("dispose-kills-tree", test_dispose_kills_tree);
+
+  return g_test_run ();
+}

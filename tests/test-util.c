@@ -1,0 +1,212 @@
+/* test-util.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "test-util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const TetherOwnerKind test_util_kinds[2] = { TETHER_OWNER_CGROUP, TETHER_OWNER_REAPER };
+
+static char *tmpdir;
+
+void
+test_util_init (void)
+{
+  g_autofree char *runtime = NULL;
+
+  tmpdir = g_dir_make_tmp ("tether-test-XXXXXX", NULL);
+  g_assert_nonnull (tmpdir);
+  runtime = g_build_filename (tmpdir, "runtime", NULL);
+  g_mkdir_with_parents (runtime, 0700);
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+}
+
+const char *
+test_util_tmpdir (void)
+{
+  return tmpdir;
+}
+
+char *
+test_util_marker (void)
+{
+  static guint counter;
+  return g_strdup_printf ("tether-mark-%d-%u-%08x", (int) getpid (), ++counter, g_random_int ());
+}
+
+const char *
+test_util_tree_helper (void)
+{
+  const char *path = g_getenv ("TETHER_TEST_TREE");
+  g_assert_nonnull (path);
+  return path;
+}
+
+GArray *
+test_util_find_marked (const char *marker)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *cmdline = NULL;
+      g_autofree char *stat = NULL;
+      gsize len;
+      char *end;
+      pid_t pid = (pid_t) strtol (name, &end, 10);
+      const char *rparen;
+
+      if (*end != '\0' || pid == getpid ())
+        continue;
+      path = g_strdup_printf ("/proc/%s/cmdline", name);
+      if (!g_file_get_contents (path, &cmdline, &len, NULL) || len == 0)
+        continue;
+      for (gsize i = 0; i + 1 < len; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (strstr (cmdline, marker) == NULL)
+        continue;
+
+      /* tether-shim carries the backend's argv too; it is Tether's own
+       * process, not the backend's, and exits right after reporting. */
+      g_free (path);
+      path = g_strdup_printf ("/proc/%s/comm", name);
+      g_free (stat);
+      stat = NULL;
+      if (g_file_get_contents (path, &stat, NULL, NULL) && g_str_has_prefix (stat, "tether-shim"))
+        continue;
+
+      /* Zombies have already died; they only wait for their reaper. */
+      g_free (path);
+      path = g_strdup_printf ("/proc/%s/stat", name);
+      if (g_file_get_contents (path, &stat, NULL, NULL) &&
+          (rparen = strrchr (stat, ')')) != NULL && rparen[2] == 'Z')
+        continue;
+      g_array_append_val (pids, pid);
+    }
+
+  return pids;
+}
+
+guint
+test_util_count_marked (const char *marker)
+{
+  g_autoptr(GArray) pids = test_util_find_marked (marker);
+  return pids->len;
+}
+
+GArray *
+test_util_read_role (const char *pidfile,
+                     const char *role)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize role_len = strlen (role);
+
+  if (!g_file_get_contents (pidfile, &contents, NULL, NULL))
+    return pids;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strncmp (lines[i], role, role_len) == 0 && lines[i][role_len] == ' ')
+      {
+        pid_t pid = (pid_t) atoi (lines[i] + role_len + 1);
+        g_array_append_val (pids, pid);
+      }
+  return pids;
+}
+
+pid_t
+test_util_wait_role (const char *pidfile,
+                     const char *role,
+                     double      timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GArray) pids = test_util_read_role (pidfile, role);
+
+      if (pids->len > 0)
+        return g_array_index (pids, pid_t, 0);
+      /* Keep the supervisor's main loop turning while we wait. */
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  return 0;
+}
+
+char *
+test_util_write_profile (const char         *extra_json_members,
+                         const char * const *argv)
+{
+  static guint counter;
+  g_autoptr(GString) json = g_string_new ("{\n  \"command\": [");
+  g_autofree char *name = g_strdup_printf ("profile-%u.json", ++counter);
+  char *path = g_build_filename (tmpdir, name, NULL);
+
+  for (guint i = 0; argv[i] != NULL; i++)
+    {
+      g_autofree char *escaped = g_strescape (argv[i], NULL);
+      g_string_append_printf (json, "%s\"%s\"", i ? ", " : "", escaped);
+    }
+  g_string_append (json, "]");
+  if (extra_json_members != NULL && *extra_json_members != '\0')
+    g_string_append_printf (json, ",\n  %s", extra_json_members);
+  g_string_append (json, "\n}\n");
+
+  g_assert_true (g_file_set_contents (path, json->str, -1, NULL));
+  return path;
+}
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  gboolean *expired = user_data;
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+test_util_wait_flag (gboolean *flag,
+                     double    timeout_s)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add ((guint) (timeout_s * 1000), on_wait_timeout, &expired);
+
+  while (!*flag && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return *flag;
+}
+
+gboolean
+test_util_pid_alive (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *rparen;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  rparen = strrchr (stat, ')');
+  return rparen != NULL && rparen[2] != 'Z';
+}
+
+void
+test_util_kill_marked (const char *marker)
+{
+  g_autoptr(GArray) pids = test_util_find_marked (marker);
+
+  for (guint i = 0; i < pids->len; i++)
+    kill (g_array_index (pids, pid_t, i), SIGKILL);
+}

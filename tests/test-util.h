@@ -1,0 +1,46 @@
+/* test-util.h: helpers shared by the process-tree tests
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+#include "tether-owner.h"
+
+G_BEGIN_DECLS
+
+/* Sets XDG_RUNTIME_DIR to a private temp dir; call before g_test_init. */
+void     test_util_init               (void);
+const char *test_util_tmpdir          (void);
+
+/* A string no other process on this machine carries in its argv. */
+char    *test_util_marker             (void);
+/* Path of the tether-test-tree helper. */
+const char *test_util_tree_helper     (void);
+/* Every live (non-zombie) process whose cmdline contains marker. */
+GArray  *test_util_find_marked        (const char   *marker);
+guint    test_util_count_marked       (const char   *marker);
+/* Waits (up to timeout_s) for "ROLE PID" in the pidfile; returns the pid. */
+pid_t    test_util_wait_role          (const char   *pidfile,
+                                       const char   *role,
+                                       double        timeout_s);
+/* All pids written under role so far. */
+GArray  *test_util_read_role          (const char   *pidfile,
+                                       const char   *role);
+/* Writes a profile JSON (with "command" built from argv) to a temp file. */
+char    *test_util_write_profile      (const char   *extra_json_members,
+                                       const char * const *argv);
+/* Iterates the default main context until *flag becomes TRUE or the
+ * timeout passes; returns *flag. */
+gboolean test_util_wait_flag          (gboolean     *flag,
+                                       double        timeout_s);
+gboolean test_util_pid_alive          (pid_t         pid);
+/* SIGKILLs what a failed test left behind, by marker. */
+void     test_util_kill_marked        (const char   *marker);
+
+/* Owner kinds the tests run for; the names are used in test paths. */
+extern const TetherOwnerKind test_util_kinds[2];
+
+G_END_DECLS
