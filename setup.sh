@@ -4,6 +4,7 @@
 #   ./setup.sh demo    install dependencies, build, run the bundled demo backend
 #   ./setup.sh test    install dependencies, build, run the whole test suite
 #   ./setup.sh build   install dependencies and build only
+#   ./setup.sh bench   build and run the benchmarks in bench/ (not part of the tests)
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -54,8 +55,14 @@ case "${1:-}" in
     install_deps
     build
     ;;
+  bench)
+    install_deps
+    build
+    export TETHER_TEST_TREE="$PWD/$BUILD_DIR/tests/tether-test-tree"
+    "$BUILD_DIR/bench/bench-kill"
+    ;;
   *)
-    sed -n '2,7p' "$0" >&2
+    sed -n '2,8p' "$0" >&2
     exit 2
     ;;
 esac

@@ -239,6 +239,9 @@ test_bootloader (Fixture       *f,
   g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], >=, 1);
   g_assert_cmpuint (total_ended (&f->report), ==, 2);
   g_assert_false (f->report.forced);
+  /* Once the bootloader is gone its orphan gets SIGTERM at once, rather than
+   * after the 5 s graceful timeout. */
+  g_assert_cmpfloat (f->report.elapsed, <, 4.0);
 }
 
 /* A tree that ignores SIGTERM goes through every step of the ladder and is
@@ -486,6 +489,49 @@ test_exit_status (Fixture       *f,
   g_assert_cmpstr (tether_supervisor_get_message (f->supervisor), ==, "Exited successfully");
 }
 
+static void
+on_state_count_starting (TetherSupervisor *s,
+                         GParamSpec       *pspec,
+                         guint            *n_starting)
+{
+  if (tether_supervisor_get_state (s) == TETHER_STATE_STARTING)
+    (*n_starting)++;
+}
+
+/* restart "on-failure" restarts a failing backend with backoff, up to
+ * max_restarts, then gives up and says so; a clean exit is not restarted. */
+static void
+test_restart_policy (Fixture       *f,
+                     gconstpointer  data)
+{
+  guint n_starting = 0;
+
+  make_supervisor (f, "\"restart\": {\"policy\": \"on-failure\", \"max_restarts\": 2, \"backoff\": [0.05, 0.1]}",
+                   "no-such-mode", NULL);
+  g_signal_connect (f->supervisor, "notify::state", G_CALLBACK (on_state_count_starting), &n_starting);
+  start_and_wait (f);
+  while (tether_supervisor_is_active (f->supervisor))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (n_starting, ==, 3);
+  g_assert_cmpuint (tether_supervisor_get_n_restarts (f->supervisor), ==, 2);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_FAILED);
+  g_assert_nonnull (strstr (tether_supervisor_get_message (f->supervisor), "gave up after 2 restarts"));
+  g_signal_handlers_disconnect_by_func (f->supervisor, on_state_count_starting, &n_starting);
+  g_clear_object (&f->supervisor);
+
+  /* Exit status 0 is not a failure. */
+  n_starting = 0;
+  make_supervisor (f, "\"restart\": {\"policy\": \"on-failure\", \"backoff\": [0.05]}",
+                   "notify", "--exit-after", "STATUS=done", NULL);
+  g_signal_connect (f->supervisor, "notify::state", G_CALLBACK (on_state_count_starting), &n_starting);
+  start_and_wait (f);
+  while (tether_supervisor_is_active (f->supervisor))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (n_starting, ==, 1);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STOPPED);
+  g_signal_handlers_disconnect_by_func (f->supervisor, on_state_count_starting, &n_starting);
+}
+
 /* A command that is not there fails to start with the profile position. */
 static void
 test_missing_executable (Fixture       *f,
@@ -557,6 +603,7 @@ main (int    argc,
   add ("notify-extend-timeout", test_notify_extend_timeout);
   add ("exit-status", test_exit_status);
   add ("missing-executable", test_missing_executable);
+  add ("restart-policy", test_restart_policy);
   add ("dispose-kills-tree", test_dispose_kills_tree);
 
   return g_test_run ();

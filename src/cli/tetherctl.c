@@ -28,7 +28,6 @@ typedef struct
   TetherSupervisor *supervisor;
   gboolean json;
   gboolean stopping;
-  gboolean start_failed;
   int exit_code;
   gint64 t0;
 } Run;
@@ -127,14 +126,6 @@ on_state_changed (TetherSupervisor *supervisor,
                "owner", tether_owner_kind_to_string (tether_supervisor_get_owner_kind (supervisor)),
                "message", tether_supervisor_get_message (supervisor),
                NULL);
-
-  if ((state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED) &&
-      !tether_supervisor_is_active (supervisor) && !run->stopping)
-    {
-      /* The backend ended on its own (no restart pending): so does run. */
-      if (state == TETHER_STATE_FAILED)
-        run->exit_code = 1;
-    }
 }
 
 static void
@@ -227,7 +218,6 @@ on_started (GObject      *source,
   if (!tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
     {
       g_printerr (_("tetherctl: %s\n"), error->message);
-      run->start_failed = TRUE;
       run->exit_code = 1;
       if (!tether_supervisor_is_active (run->supervisor))
         g_main_loop_quit (run->loop);
@@ -241,13 +231,16 @@ on_notify_active (TetherSupervisor *supervisor,
 {
   TetherState state = tether_supervisor_get_state (supervisor);
 
-  /* Leave when the backend is gone and nothing will bring it back. */
+  /* Leave when the backend ended on its own and no restart will bring it
+   * back; a failure is our failure too. */
   if (!run->stopping &&
       (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED) &&
-      !tether_supervisor_is_active (supervisor) &&
-      (tether_supervisor_get_profile (supervisor)->restart.policy == TETHER_RESTART_NO ||
-       run->start_failed))
-    g_main_loop_quit (run->loop);
+      !tether_supervisor_is_active (supervisor))
+    {
+      if (state == TETHER_STATE_FAILED)
+        run->exit_code = 1;
+      g_main_loop_quit (run->loop);
+    }
 }
 
 static int
@@ -376,9 +369,9 @@ print_status (JsonObject *o)
 
   g_print (_("%s: %s\n"), json_object_get_string_member_with_default (o, "name", "?"),
            json_object_get_string_member_with_default (o, "state_label", "?"));
-  g_print (_("  main pid: %" G_GINT64_FORMAT "  processes: %" G_GINT64_FORMAT "  owner: %s\n"),
-           json_object_get_int_member_with_default (o, "main_pid", 0),
-           json_object_get_int_member_with_default (o, "members", 0),
+  g_print (_("  main pid: %d  processes: %d  owner: %s\n"),
+           (int) json_object_get_int_member_with_default (o, "main_pid", 0),
+           (int) json_object_get_int_member_with_default (o, "members", 0),
            json_object_get_string_member_with_default (o, "owner", "?"));
   if (status != NULL)
     g_print (_("  status: %s\n"), status);
@@ -459,12 +452,11 @@ cmd_client (const char *method,
     {
       JsonObject *o = json_node_get_object (result);
       JsonObject *ended = json_object_get_object_member (o, "ended");
-      g_print (_("Stopped in %.3f s: %" G_GINT64_FORMAT " ended gracefully, %" G_GINT64_FORMAT
-                 " on SIGTERM, %" G_GINT64_FORMAT " by force\n"),
+      g_print (_("Stopped in %.3f s: %d ended gracefully, %d on SIGTERM, %d by force\n"),
                json_object_get_double_member_with_default (o, "elapsed", 0),
-               json_object_get_int_member_with_default (ended, "graceful", 0),
-               json_object_get_int_member_with_default (ended, "term", 0),
-               json_object_get_int_member_with_default (ended, "kill", 0));
+               (int) json_object_get_int_member_with_default (ended, "graceful", 0),
+               (int) json_object_get_int_member_with_default (ended, "term", 0),
+               (int) json_object_get_int_member_with_default (ended, "kill", 0));
     }
   else
     print_status (json_node_get_object (result));

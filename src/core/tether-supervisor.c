@@ -511,8 +511,22 @@ on_main_exited (TetherOwner      *owner,
                 int               wait_status,
                 TetherSupervisor *self)
 {
+  /* After MAINPID= the first process may be a launcher that was meant to
+   * exit; only the declared main process's exit counts. */
+  if (pid != self->main_pid)
+    return;
+
   self->main_exited = TRUE;
   self->main_wait_status = wait_status;
+
+  /* The main process has finished its graceful shutdown; whatever is left
+   * was orphaned by it and will not hear from it again. Waiting out the
+   * graceful timeout would only keep a port busy. */
+  if (self->phase == TETHER_PHASE_GRACEFUL)
+    {
+      enter_phase (self, TETHER_PHASE_TERM);
+      return;
+    }
 
   if (!self->stop_requested)
     {
@@ -588,13 +602,15 @@ on_tree_empty (TetherOwner      *owner,
                                               : g_strdup (_("The backend’s processes all ended"));
 
     set_message (self, text);
+    /* Decide on a restart before announcing the state, so that whoever
+     * watches the state sees is_active() tell the truth. */
+    if ((self->profile->restart.policy == TETHER_RESTART_ALWAYS) ||
+        (self->profile->restart.policy == TETHER_RESTART_ON_FAILURE && !success))
+      schedule_restart (self);
     set_state (self, success ? TETHER_STATE_STOPPED : TETHER_STATE_FAILED);
     if (self->start_task != NULL)
       return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
                                        _("The backend ended while starting: %s"), text));
-    if ((self->profile->restart.policy == TETHER_RESTART_ALWAYS) ||
-        (self->profile->restart.policy == TETHER_RESTART_ON_FAILURE && !success))
-      schedule_restart (self);
   }
 }
 
@@ -787,7 +803,8 @@ tether_supervisor_is_active (TetherSupervisor *self)
 {
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
   return (self->owner != NULL && tether_owner_is_running (self->owner)) ||
-         self->state == TETHER_STATE_STARTING;
+         self->state == TETHER_STATE_STARTING ||
+         self->restart_timer != 0;
 }
 
 void
@@ -1090,6 +1107,13 @@ tether_supervisor_get_last_stop_report (TetherSupervisor *self)
 {
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
   return &self->stop_report;
+}
+
+guint
+tether_supervisor_get_n_restarts (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), 0);
+  return self->n_restarts;
 }
 
 GPtrArray *

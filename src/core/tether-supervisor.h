@@ -70,7 +70,9 @@ const char       *tether_supervisor_get_notify_socket  (TetherSupervisor     *se
 const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor *self);
 /* Checkpoints reported by the backend, oldest first. */
 GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *self);
+/* TRUE while the backend runs, starts, or waits for an automatic restart. */
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
+guint             tether_supervisor_get_n_restarts     (TetherSupervisor     *self);
 
 /* Completes when the backend is RUNNING (or could not get there). */
 void              tether_supervisor_start              (TetherSupervisor     *self,
