@@ -145,7 +145,7 @@ on_phase (TetherSupervisor *supervisor,
   gint64 deadline = tether_supervisor_get_phase_deadline (supervisor);
   g_autofree char *seconds = NULL;
 
-  if (phase == TETHER_PHASE_NONE)
+  if (phase == TETHER_PHASE_NONE || deadline == 0)
     return;
   if (deadline > 0)
     seconds = g_strdup_printf ("%.1f", MAX (0, deadline - g_get_monotonic_time ()) / 1e6);
@@ -283,7 +283,8 @@ cmd_run (const char *path)
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_state_changed), &run);
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_notify_active), &run);
   g_signal_connect (supervisor, "notify::status-text", G_CALLBACK (on_status_text), &run);
-  g_signal_connect (supervisor, "notify::phase", G_CALLBACK (on_phase), &run);
+  /* The deadline is set (and moved by EXTEND_TIMEOUT_USEC) after the phase. */
+  g_signal_connect (supervisor, "notify::phase-deadline", G_CALLBACK (on_phase), &run);
   g_signal_connect (supervisor, "checkpoint", G_CALLBACK (on_checkpoint), &run);
 
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, &run);

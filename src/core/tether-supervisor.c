@@ -751,17 +751,19 @@ launch (TetherSupervisor  *self,
   set_main_pid (self, 0);
   set_status_text (self, NULL);
   set_message (self, NULL);
-  set_state (self, TETHER_STATE_STARTING);
-  g_clear_handle_id (&self->start_timer, g_source_remove);
-  if (self->profile->ready == TETHER_READY_NOTIFY)
-    self->start_timer = timeout_add_seconds_precise (self->profile->start_timeout,
-                                                     on_start_timeout, self);
 
+  /* Spawning resolves the owner kind at once; announce STARTING after it so
+   * the first state report already names the real kind. */
   tether_owner_spawn_async (self->owner,
                             (const char * const *) self->profile->command,
                             (const char * const *) env,
                             self->profile->cwd,
                             NULL, on_spawned, g_object_ref (self));
+  set_state (self, TETHER_STATE_STARTING);
+  g_clear_handle_id (&self->start_timer, g_source_remove);
+  if (self->profile->ready == TETHER_READY_NOTIFY)
+    self->start_timer = timeout_add_seconds_precise (self->profile->start_timeout,
+                                                     on_start_timeout, self);
   return TRUE;
 }
 
