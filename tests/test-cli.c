@@ -248,6 +248,28 @@ test_control (Fixture       *f,
   g_clear_object (&f->run);
 }
 
+/* A second supervisor for the same profile is refused, and the first one
+ * keeps running undisturbed. */
+static void
+test_second_run_refused (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  start_run (f, "children", "1");
+  g_assert_cmpint (run_ctl (&out, &err, "run", owner_option (f), f->profile, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Another Tether already supervises this profile"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* kill: the forced verb over the socket. */
+  g_assert_cmpint (run_ctl (&out, &err, "kill", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "2 by force"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
 /* A backend that cannot start makes run fail with the reason. */
 static void
 test_run_missing_executable (Fixture       *f,
@@ -314,6 +336,7 @@ main (int    argc,
   add ("sigint-run", test_sigint_run);
   add ("control", test_control);
   add ("run-missing-executable", test_run_missing_executable);
+  add ("second-run-refused", test_second_run_refused);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

@@ -574,6 +574,101 @@ test_dispose_kills_tree (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
+/* A stop that arrives while the backend is still STARTING stops it; the
+ * start reports that it did not complete. */
+static void
+test_stop_while_starting (Fixture       *f,
+                          gconstpointer  data)
+{
+  make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 30", "children", "2", NULL);
+  tether_supervisor_start (f->supervisor, NULL, on_started, f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STARTING);
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_true (f->started);
+  g_assert_false (f->start_ok);
+  g_assert_nonnull (f->start_error);
+}
+
+/* "kill" during the graceful step skips the rest of the ladder. */
+static void
+test_kill_during_graceful (Fixture       *f,
+                           gconstpointer  data)
+{
+  make_supervisor (f, "\"stop\": {\"graceful_timeout\": 60, \"term_timeout\": 60}", "ignore-term", "2", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+
+  tether_supervisor_stop (f->supervisor, NULL, on_stopped, f);
+  g_assert_cmpint (tether_supervisor_get_phase (f->supervisor), ==, TETHER_PHASE_GRACEFUL);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_STOPPING);
+  g_assert_cmpint (tether_supervisor_get_phase_deadline (f->supervisor), >,
+                   g_get_monotonic_time () + 50 * G_USEC_PER_SEC);
+
+  /* Both the stop and the kill complete, with the same report. */
+  stop_and_wait (f, TRUE, 10);
+  g_assert_true (f->report.forced);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], ==, 3);
+  g_assert_cmpfloat (f->report.elapsed, <, 30);
+}
+
+/* Processes left in a leaf by a Tether that died with its shim are killed
+ * by the next Tether that uses the same parent. */
+static void
+test_stale_leaf (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *mount_leaf = NULL;
+  g_autofree char *procs = NULL;
+  g_autofree char *own = NULL;
+  g_auto(GStrv) lines = NULL;
+  pid_t dead, orphan;
+  int status;
+
+  /* A pid that surely belongs to no Tether now. */
+  dead = fork ();
+  if (dead == 0)
+    _exit (0);
+  waitpid (dead, &status, 0);
+
+  g_assert_true (g_file_get_contents ("/proc/self/cgroup", &own, NULL, NULL));
+  lines = g_strsplit (own, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (g_str_has_prefix (lines[i], "0::"))
+      mount_leaf = g_strdup_printf ("/sys/fs/cgroup/unified%s%stether-%d-1",
+                                    lines[i] + 3, g_str_has_suffix (lines[i], "/") ? "" : "/", (int) dead);
+  g_assert_nonnull (mount_leaf);
+  g_assert_cmpint (g_mkdir (mount_leaf, 0755), ==, 0);
+  procs = g_build_filename (mount_leaf, "cgroup.procs", NULL);
+
+  orphan = fork ();
+  if (orphan == 0)
+    {
+      g_autofree char *me = g_strdup_printf ("%d", (int) getpid ());
+      int fd = open (procs, O_WRONLY);
+      if (fd < 0 || write (fd, me, strlen (me)) < 0)
+        _exit (1);
+      close (fd);
+      execl (test_util_tree_helper (), test_util_tree_helper (), f->other_marker, "sleep", NULL);
+      _exit (127);
+    }
+  while (test_util_count_marked (f->other_marker) == 0)
+    g_usleep (1000);
+
+  make_supervisor (f, NULL, "sleep", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (waitpid (orphan, &status, 0), ==, orphan);
+  g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  stop_and_wait (f, FALSE, 20);
+  /* Empty now: the next start removes it. */
+  g_clear_object (&f->supervisor);
+  make_supervisor (f, NULL, "sleep", NULL);
+  start_and_wait (f);
+  g_assert_false (g_file_test (mount_leaf, G_FILE_TEST_EXISTS));
+  stop_and_wait (f, FALSE, 20);
+}
+
 static void
 add (const char *name,
      void (*func) (Fixture *, gconstpointer))
@@ -604,6 +699,11 @@ main (int    argc,
   add ("exit-status", test_exit_status);
   add ("missing-executable", test_missing_executable);
   add ("restart-policy", test_restart_policy);
+  add ("stop-while-starting", test_stop_while_starting);
+  add ("kill-during-graceful", test_kill_during_graceful);
+  /* Reaper mode has no leaves: this one exists for cgroup only. */
+  g_test_add ("/supervisor/cgroup/stale-leaf", Fixture, &test_util_kinds[0],
+              fixture_setup, test_stale_leaf, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
 
   return g_test_run ();

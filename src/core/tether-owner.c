@@ -184,6 +184,48 @@ own_cgroup_path (void)
   return NULL;
 }
 
+/* Leaves are named tether-<pid of the Tether that made them>-<n>. One whose
+ * Tether is gone was normally removed by its shim; if the shim was killed
+ * too (OOM killer, a kill -9 of everything), its processes are orphans
+ * nobody supervises any more: kill them and remove what is empty. */
+static void
+reap_stale_leaves (const char *parent_dir)
+{
+  g_autoptr(GDir) dir = g_dir_open (parent_dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *proc = NULL;
+      int pid = 0;
+      guint n = 0;
+
+      if (sscanf (name, "tether-%d-%u", &pid, &n) != 2 || pid <= 0 || pid == getpid ())
+        continue;
+      proc = g_strdup_printf ("/proc/%d", pid);
+      if (g_file_test (proc, G_FILE_TEST_EXISTS))
+        continue; /* its Tether (or a process that reused the pid) lives */
+
+      path = g_build_filename (parent_dir, name, NULL);
+      if (rmdir (path) == 0 || errno != EBUSY)
+        continue;
+
+      {
+        g_autofree char *procs = g_build_filename (path, "cgroup.procs", NULL);
+        g_autofree char *kill_path = g_build_filename (path, "cgroup.kill", NULL);
+        pid_t *pids = NULL;
+        size_t n_pids = 0;
+
+        tether_procfs_read_pid_list (procs, &pids, &n_pids);
+        free (pids);
+        if (n_pids > 0 && tether_procfs_write_file (kill_path, "1") == 0)
+          g_message ("Killed %zu processes left behind in %s by a Tether (pid %d) that is gone",
+                     n_pids, path, pid);
+      }
+    }
+}
+
 static gboolean
 create_cgroup_leaf (TetherOwner  *self,
                     GError      **error)
@@ -233,6 +275,7 @@ create_cgroup_leaf (TetherOwner  *self,
     }
 
   parent_dir = g_build_filename (mount, parent_rel, NULL);
+  reap_stale_leaves (parent_dir);
   leaf_name = g_strdup_printf ("tether-%d-%u", (int) getpid (), ++counter);
   self->cgroup_dir = g_build_filename (parent_dir, leaf_name, NULL);
   self->cgroup_rel = g_build_filename (parent_rel, leaf_name, NULL);
