@@ -59,6 +59,7 @@ test_util_find_marked (const char *marker)
       g_autofree char *path = NULL;
       g_autofree char *cmdline = NULL;
       g_autofree char *stat = NULL;
+      g_autofree char *comm = NULL;
       gsize len;
       char *end;
       pid_t pid = (pid_t) strtol (name, &end, 10);
@@ -79,9 +80,7 @@ test_util_find_marked (const char *marker)
        * process, not the backend's, and exits right after reporting. */
       g_free (path);
       path = g_strdup_printf ("/proc/%s/comm", name);
-      g_free (stat);
-      stat = NULL;
-      if (g_file_get_contents (path, &stat, NULL, NULL) && g_str_has_prefix (stat, "tether-shim"))
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "tether-shim"))
         continue;
 
       /* Zombies have already died; they only wait for their reaper. */
