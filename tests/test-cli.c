@@ -55,24 +55,34 @@ write_tree_profile (Fixture    *f,
 }
 
 static GSubprocess *
-spawn_ctl (GError     **error,
-           const char  *first,
-           ...)
+spawn_ctlv (const char *first,
+            va_list     args,
+            GError    **error)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  const char *arg;
-  va_list args;
 
   g_ptr_array_add (argv, (char *) g_getenv ("TETHERCTL"));
-  va_start (args, first);
-  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
+  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (char *) arg);
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
   return g_subprocess_newv ((const char * const *) argv->pdata,
                             G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                             error);
+}
+
+static GSubprocess *
+spawn_ctl (GError     **error,
+           const char  *first,
+           ...)
+{
+  GSubprocess *proc;
+  va_list args;
+
+  va_start (args, first);
+  proc = spawn_ctlv (first, args, error);
+  va_end (args);
+  return proc;
 }
 
 /* Runs tetherctl to completion; returns its exit status. */
@@ -82,22 +92,13 @@ run_ctl (char       **out,
          const char  *first,
          ...)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
-  const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) g_getenv ("TETHERCTL"));
   va_start (args, first);
-  for (arg = first; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (char *) arg);
+  proc = spawn_ctlv (first, args, &error);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  proc = g_subprocess_newv ((const char * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error);
   g_assert_no_error (error);
@@ -313,17 +314,8 @@ test_validate (void)
   g_assert_nonnull (strstr (err, "Cannot reach a Tether supervisor"));
 }
 
-static void
-add (const char *name,
-     void (*func) (Fixture *, gconstpointer))
-{
-  for (guint i = 0; i < G_N_ELEMENTS (test_util_kinds); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/cli/%s/%s",
-                                               tether_owner_kind_to_string (test_util_kinds[i]), name);
-      g_test_add (path, Fixture, &test_util_kinds[i], fixture_setup, func, fixture_teardown);
-    }
-}
+#define add(name, func) \
+  test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
 int
 main (int    argc,

@@ -669,17 +669,8 @@ test_stale_leaf (Fixture       *f,
   stop_and_wait (f, FALSE, 20);
 }
 
-static void
-add (const char *name,
-     void (*func) (Fixture *, gconstpointer))
-{
-  for (guint i = 0; i < G_N_ELEMENTS (test_util_kinds); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/supervisor/%s/%s",
-                                               tether_owner_kind_to_string (test_util_kinds[i]), name);
-      g_test_add (path, Fixture, &test_util_kinds[i], fixture_setup, func, fixture_teardown);
-    }
-}
+#define add(name, func) \
+  test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
 int
 main (int    argc,

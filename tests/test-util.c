@@ -209,3 +209,20 @@ test_util_kill_marked (const char *marker)
   for (guint i = 0; i < pids->len; i++)
     kill (g_array_index (pids, pid_t, i), SIGKILL);
 }
+
+void
+test_util_add_for_kinds (const char *prefix,
+                         const char *name,
+                         gsize       fixture_size,
+                         gpointer    setup,
+                         gpointer    func,
+                         gpointer    teardown)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (test_util_kinds); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s/%s", prefix,
+                                               tether_owner_kind_to_string (test_util_kinds[i]), name);
+      g_test_add_vtable (path, fixture_size, &test_util_kinds[i],
+                         (GTestFixtureFunc) setup, (GTestFixtureFunc) func, (GTestFixtureFunc) teardown);
+    }
+}

@@ -43,4 +43,13 @@ void     test_util_kill_marked        (const char   *marker);
 /* Owner kinds the tests run for; the names are used in test paths. */
 extern const TetherOwnerKind test_util_kinds[2];
 
+/* Adds PREFIX/<kind>/NAME for every kind; the fixture's setup receives a
+ * const TetherOwnerKind * as its data. */
+void     test_util_add_for_kinds      (const char   *prefix,
+                                       const char   *name,
+                                       gsize         fixture_size,
+                                       gpointer      setup,
+                                       gpointer      func,
+                                       gpointer      teardown);
+
 G_END_DECLS
