@@ -476,6 +476,56 @@ test_notify_extend_timeout (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
+static void
+on_state_record (TetherSupervisor *s,
+                 GParamSpec       *pspec,
+                 GArray           *states)
+{
+  TetherState state = tether_supervisor_get_state (s);
+  g_array_append_val (states, state);
+}
+
+/* With "health.watchdog", WATCHDOG_USEC is exported; a missed heartbeat
+ * makes the backend NOT_RESPONDING and the next one brings it back. */
+static void
+test_watchdog (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GArray) states = g_array_new (FALSE, FALSE, sizeof (TetherState));
+  g_autofree char *environ_path = NULL;
+  g_autofree char *environ = NULL;
+  gsize len = 0;
+  gboolean found_usec = FALSE, found_socket = FALSE;
+
+  make_supervisor (f, "\"ready\": \"notify\", \"health\": {\"watchdog\": 0.3}",
+                   "notify", "READY=1\\nWATCHDOG=1", "+1000", "WATCHDOG=1\\nSTATUS=alive again", NULL);
+  g_signal_connect (f->supervisor, "notify::state", G_CALLBACK (on_state_record), states);
+  start_and_wait (f);
+
+  environ_path = g_strdup_printf ("/proc/%d/environ", tether_supervisor_get_main_pid (f->supervisor));
+  g_assert_true (g_file_get_contents (environ_path, &environ, &len, NULL));
+  for (const char *p = environ; p < environ + len; p += strlen (p) + 1)
+    {
+      found_usec |= g_str_equal (p, "WATCHDOG_USEC=300000");
+      found_socket |= g_str_has_prefix (p, "NOTIFY_SOCKET=/");
+    }
+  g_assert_true (found_usec);
+  g_assert_true (found_socket);
+
+  while (g_strcmp0 (tether_supervisor_get_status_text (f->supervisor), "alive again") != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  /* STARTING, RUNNING, NOT_RESPONDING (~0.3 s in), RUNNING (~1 s in). */
+  g_assert_cmpuint (states->len, ==, 4);
+  g_assert_cmpint (g_array_index (states, TetherState, 1), ==, TETHER_STATE_RUNNING);
+  g_assert_cmpint (g_array_index (states, TetherState, 2), ==, TETHER_STATE_NOT_RESPONDING);
+  g_assert_cmpint (g_array_index (states, TetherState, 3), ==, TETHER_STATE_RUNNING);
+
+  g_signal_handlers_disconnect_by_func (f->supervisor, on_state_record, states);
+  stop_and_wait (f, FALSE, 20);
+}
+
 /* A backend that exits on its own ends the run with its exit status. */
 static void
 test_exit_status (Fixture       *f,
@@ -688,6 +738,7 @@ main (int    argc,
   add ("notify-ready-status", test_notify_ready_status);
   add ("notify-extend-timeout", test_notify_extend_timeout);
   add ("exit-status", test_exit_status);
+  add ("watchdog", test_watchdog);
   add ("missing-executable", test_missing_executable);
   add ("restart-policy", test_restart_policy);
   add ("stop-while-starting", test_stop_while_starting);
