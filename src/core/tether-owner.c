@@ -482,6 +482,9 @@ shim_command (TetherOwner  *self,
         }
     }
 
+  /* The read that brought the reply may have brought events after it too;
+   * the fd watch will not fire for data already read, so queue them now. */
+  split_lines (self, NULL);
   if (!g_queue_is_empty (&self->pending_events) && self->dispatch_idle == 0)
     self->dispatch_idle = g_idle_add_full (G_PRIORITY_HIGH, on_dispatch_idle, self, NULL);
 
@@ -503,6 +506,7 @@ shim_command (TetherOwner  *self,
   return reply;
 
 lost:
+  split_lines (self, NULL);
   if (!g_queue_is_empty (&self->pending_events) && self->dispatch_idle == 0)
     self->dispatch_idle = g_idle_add_full (G_PRIORITY_HIGH, on_dispatch_idle, self, NULL);
   g_set_error (error, TETHER_ERROR, TETHER_ERROR_OWNER,

@@ -48,6 +48,7 @@ struct _TetherSupervisor
   GPtrArray *stop_tasks;
   gboolean stop_requested;
   gboolean stop_ends_failed;  /* the stop cleans up after a failure */
+  gboolean ready_early;       /* READY=1 came before the shim reported the pid */
   gint64 stop_started;
   TetherStopReport stop_report;
 
@@ -337,7 +338,14 @@ on_notify_message (TetherNotify              *notify,
     extend_phase (self, msg->extend_timeout_usec);
 
   if (msg->ready && self->state == TETHER_STATE_STARTING)
-    become_running (self);
+    {
+      /* A quick backend can be ready before the shim has told us its pid:
+       * RUNNING is announced with the pid, so wait for it. */
+      if (self->main_pid > 0)
+        become_running (self);
+      else
+        self->ready_early = TRUE;
+    }
 
   if (msg->watchdog)
     {
@@ -430,6 +438,8 @@ enter_phase (TetherSupervisor *self,
   guint n = 0;
   double timeout = 0;
 
+  g_debug ("Stop step %s: %u processes left", tether_phase_to_string (phase), remaining);
+
   if (self->phase != TETHER_PHASE_NONE && self->phase != phase)
     self->stop_report.ended[self->phase] +=
       self->phase_start_count > remaining ? self->phase_start_count - remaining : 0;
@@ -511,6 +521,9 @@ on_main_exited (TetherOwner      *owner,
                 int               wait_status,
                 TetherSupervisor *self)
 {
+  g_debug ("Process %d exited (wait status %d); main is %d, phase %s",
+           pid, wait_status, self->main_pid, tether_phase_to_string (self->phase));
+
   /* After MAINPID= the first process may be a launcher that was meant to
    * exit; only the declared main process's exit counts. */
   if (pid != self->main_pid)
@@ -673,7 +686,7 @@ on_spawned (GObject      *source,
       return;
     }
 
-  if (self->profile->ready == TETHER_READY_SPAWN)
+  if (self->profile->ready == TETHER_READY_SPAWN || self->ready_early)
     become_running (self);
 }
 
@@ -747,6 +760,7 @@ launch (TetherSupervisor  *self,
   self->main_wait_status = 0;
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
+  self->ready_early = FALSE;
   self->watchdog_usec = (gint64) (self->profile->health.watchdog * G_USEC_PER_SEC);
   set_main_pid (self, 0);
   set_status_text (self, NULL);
