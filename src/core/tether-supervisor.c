@@ -440,7 +440,9 @@ enter_phase (TetherSupervisor *self,
 
   g_debug ("Stop step %s: %u processes left", tether_phase_to_string (phase), remaining);
 
-  if (self->phase != TETHER_PHASE_NONE && self->phase != phase)
+  /* Whatever left since the current step began, it ended (a repeated kill
+   * step included). */
+  if (self->phase != TETHER_PHASE_NONE)
     self->stop_report.ended[self->phase] +=
       self->phase_start_count > remaining ? self->phase_start_count - remaining : 0;
   self->phase_start_count = remaining;
