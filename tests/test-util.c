@@ -5,6 +5,8 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,22 @@
 const TetherOwnerKind test_util_kinds[2] = { TETHER_OWNER_CGROUP, TETHER_OWNER_REAPER };
 
 static char *tmpdir;
+
+static int
+remove_entry (const char        *path,
+              const struct stat *st,
+              int                type,
+              struct FTW        *ftw)
+{
+  return remove (path);
+}
+
+static void
+remove_tmpdir (void)
+{
+  if (tmpdir != NULL)
+    nftw (tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 void
 test_util_init (void)
@@ -24,6 +42,7 @@ test_util_init (void)
   runtime = g_build_filename (tmpdir, "runtime", NULL);
   g_mkdir_with_parents (runtime, 0700);
   g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+  atexit (remove_tmpdir);
 }
 
 const char *

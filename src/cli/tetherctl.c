@@ -299,6 +299,13 @@ cmd_run (const char *path)
   g_source_remove (sigterm);
   g_source_remove (sighup);
   g_signal_handlers_disconnect_by_data (supervisor, &run);
+
+  /* A control client's "stop" may be what ended the run: let its reply go
+   * out, then take the sockets down even if a client still holds on. */
+  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_object_run_dispose (G_OBJECT (control));
+  g_object_run_dispose (G_OBJECT (supervisor));
   g_main_loop_unref (run.loop);
   return run.exit_code;
 }
