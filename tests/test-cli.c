@@ -193,12 +193,14 @@ test_control (Fixture       *f,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autofree char *run_out = NULL;
+  g_autofree char *run_pid = NULL;
   JsonObject *o;
   JsonArray *procs;
   pid_t main_pid;
 
   start_run (f, "children", "3");
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  run_pid = g_strdup (g_subprocess_get_identifier (f->run));
 
   g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
   o = parse_object (parser, out);
@@ -247,6 +249,23 @@ test_control (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
   g_clear_object (&f->run);
+
+  /* ...and takes its control and notify sockets with it. */
+  {
+    g_autofree char *dir = g_build_filename (g_get_user_runtime_dir (), "tether", NULL);
+    g_autofree char *notify_prefix = g_strdup_printf ("notify-%s-", run_pid);
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+    const char *socket_line = strstr (run_out, "\"socket\":\"");
+    g_autofree char *control_socket = NULL;
+
+    g_assert_nonnull (socket_line);
+    control_socket = g_strndup (socket_line + 10, strcspn (socket_line + 10, "\""));
+    g_assert_true (g_str_has_suffix (control_socket, ".sock"));
+    g_assert_false (g_file_test (control_socket, G_FILE_TEST_EXISTS));
+    while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+      g_assert_false (g_str_has_prefix (name, notify_prefix));
+  }
 }
 
 /* A second supervisor for the same profile is refused, and the first one
