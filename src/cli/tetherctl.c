@@ -147,8 +147,7 @@ on_phase (TetherSupervisor *supervisor,
 
   if (phase == TETHER_PHASE_NONE || deadline == 0)
     return;
-  if (deadline > 0)
-    seconds = g_strdup_printf ("%.1f", MAX (0, deadline - g_get_monotonic_time ()) / 1e6);
+  seconds = g_strdup_printf ("%.1f", MAX (0, deadline - g_get_monotonic_time ()) / 1e6);
   print_event (run, "phase", "phase", tether_phase_to_string (phase), "timeout", seconds, NULL);
 }
 

@@ -440,6 +440,17 @@ on_dispatch_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The read that brought a reply may have brought events after it too; the
+ * fd watch will not fire for data already read, so queue them for an idle
+ * dispatch now (never re-entrantly from inside a command). */
+static void
+queue_leftover_events (TetherOwner *self)
+{
+  split_lines (self, NULL);
+  if (!g_queue_is_empty (&self->pending_events) && self->dispatch_idle == 0)
+    self->dispatch_idle = g_idle_add_full (G_PRIORITY_HIGH, on_dispatch_idle, self, NULL);
+}
+
 /* One request, one reply. The shim answers at once (a freeze sweep of a
  * forking tree is the slowest, a few ms), so waiting in place is simpler and
  * safer for the callers than an async dance; events that arrive meanwhile
@@ -482,11 +493,7 @@ shim_command (TetherOwner  *self,
         }
     }
 
-  /* The read that brought the reply may have brought events after it too;
-   * the fd watch will not fire for data already read, so queue them now. */
-  split_lines (self, NULL);
-  if (!g_queue_is_empty (&self->pending_events) && self->dispatch_idle == 0)
-    self->dispatch_idle = g_idle_add_full (G_PRIORITY_HIGH, on_dispatch_idle, self, NULL);
+  queue_leftover_events (self);
 
   if (g_str_has_prefix (reply, "error "))
     {
@@ -506,9 +513,7 @@ shim_command (TetherOwner  *self,
   return reply;
 
 lost:
-  split_lines (self, NULL);
-  if (!g_queue_is_empty (&self->pending_events) && self->dispatch_idle == 0)
-    self->dispatch_idle = g_idle_add_full (G_PRIORITY_HIGH, on_dispatch_idle, self, NULL);
+  queue_leftover_events (self);
   g_set_error (error, TETHER_ERROR, TETHER_ERROR_OWNER,
                _("tether-shim did not answer “%s”"), command);
   return NULL;
