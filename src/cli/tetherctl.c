@@ -4,6 +4,7 @@
  *   tetherctl validate PROFILE
  *   tetherctl status|tree|start|stop|kill|restart [--json] [--profile=P | --socket=S]
  *   tetherctl kill-subtree|stop-subtree PID [--profile=P | --socket=S]
+ *   tetherctl top [--interval=S] [--iterations=N] [--profile=P | --socket=S]
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,11 +16,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "tether-control.h"
 #include "tether-error.h"
 #include "tether-owner.h"
 #include "tether-profile.h"
+#include "tether-sampler.h"
 #include "tether-supervisor.h"
 
 typedef struct
@@ -36,10 +40,19 @@ static gboolean opt_json;
 static char *opt_owner;
 static char *opt_profile;
 static char *opt_socket;
+static double opt_interval;
+static int opt_iterations;
 
 static GOptionEntry run_entries[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, N_("Print events as JSON lines"), NULL },
   { "owner", 0, 0, G_OPTION_ARG_STRING, &opt_owner, N_("Tree ownership: auto, cgroup or reaper"), N_("KIND") },
+  { "interval", 'i', 0, G_OPTION_ARG_DOUBLE, &opt_interval, N_("Seconds between CPU and memory samples (0.1 to 10, default 1)"), N_("SECONDS") },
+  { NULL }
+};
+
+static GOptionEntry top_entries[] = {
+  { "interval", 'i', 0, G_OPTION_ARG_DOUBLE, &opt_interval, N_("Seconds between refreshes (0.1 to 10, default 1)"), N_("SECONDS") },
+  { "iterations", 'n', 0, G_OPTION_ARG_INT, &opt_iterations, N_("Stop after this many refreshes (default: until Ctrl-C)"), N_("N") },
   { NULL }
 };
 
@@ -242,6 +255,20 @@ on_notify_active (TetherSupervisor *supervisor,
     }
 }
 
+/* 0 means "not given". */
+static gboolean
+check_interval (void)
+{
+  if (opt_interval != 0 &&
+      (opt_interval < TETHER_SAMPLER_MIN_INTERVAL / 1000.0 - 1e-9 ||
+       opt_interval > TETHER_SAMPLER_MAX_INTERVAL / 1000.0 + 1e-9))
+    {
+      g_printerr (_("tetherctl: --interval must be between 0.1 and 10 seconds (got %g)\n"), opt_interval);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static int
 cmd_run (const char *path)
 {
@@ -258,6 +285,8 @@ cmd_run (const char *path)
       g_printerr (_("tetherctl: --owner must be auto, cgroup or reaper (got “%s”)\n"), opt_owner);
       return 2;
     }
+  if (!check_interval ())
+    return 2;
 
   profile = tether_profile_load (path, &error);
   if (profile == NULL)
@@ -270,6 +299,9 @@ cmd_run (const char *path)
   run.json = opt_json;
   run.t0 = g_get_monotonic_time ();
   run.supervisor = supervisor = tether_supervisor_new (profile, kind);
+  if (opt_interval > 0)
+    tether_sampler_set_interval (tether_supervisor_get_sampler (supervisor),
+                                 (guint) (opt_interval * 1000 + 0.5));
 
   control = tether_control_new (supervisor, NULL, &error);
   if (control == NULL)
@@ -386,21 +418,135 @@ print_status (JsonObject *o)
     g_print (_("  message: %s\n"), message);
 }
 
+static char *
+format_bytes (gint64 bytes)
+{
+  return g_format_size_full ((guint64) MAX (bytes, 0), G_FORMAT_SIZE_IEC_UNITS);
+}
+
+static int
+terminal_columns (void)
+{
+  struct winsize ws;
+
+  if (isatty (STDOUT_FILENO) && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  return G_MAXINT; /* a pipe or a file: never cut lines */
+}
+
+/* One row; the last column (name or command) is cut at the terminal edge. */
+static void
+print_process_row (JsonObject *p,
+                   const char *indent,
+                   gboolean    with_command,
+                   int         columns)
+{
+  g_autofree char *rss = format_bytes (json_object_get_int_member_with_default (p, "rss_bytes", 0));
+  const char *name = json_object_get_string_member_with_default (p, "name", "?");
+  const char *cmdline = json_object_get_string_member_with_default (p, "cmdline", NULL);
+  g_autofree char *head = g_strdup_printf ("%8" G_GINT64_FORMAT " %6.1f %10s %4" G_GINT64_FORMAT " %-2s ",
+                                           json_object_get_int_member_with_default (p, "pid", 0),
+                                           json_object_get_double_member_with_default (p, "cpu_percent", 0),
+                                           rss,
+                                           json_object_get_int_member_with_default (p, "threads", 0),
+                                           json_object_get_string_member_with_default (p, "state", "?"));
+  g_autofree char *tail = g_strdup_printf ("%s%s%s%s", indent, name,
+                                           with_command && cmdline != NULL ? "  " : "",
+                                           with_command && cmdline != NULL ? cmdline : "");
+  g_autofree char *line = g_strconcat (head, tail, NULL);
+
+  if (columns != G_MAXINT && g_utf8_strlen (line, -1) > columns)
+    *g_utf8_offset_to_pointer (line, MAX (columns - 1, 0)) = '\0';
+  g_print ("%s\n", line);
+}
+
+static void
+print_header (void)
+{
+  g_print ("%8s %6s %10s %4s %-2s %s\n", _("PID"), _("CPU%"), _("RSS"), _("THR"), _("S"), _("NAME / COMMAND"));
+}
+
+static void
+print_subtree (GHashTable *children,
+               JsonObject *p,
+               guint       depth,
+               int         columns)
+{
+  g_autofree char *indent = g_strnfill (depth * 2, ' ');
+  GPtrArray *kids = g_hash_table_lookup (children, GINT_TO_POINTER (json_object_get_int_member (p, "pid")));
+
+  print_process_row (p, indent, TRUE, columns);
+  for (guint i = 0; kids != NULL && i < kids->len; i++)
+    print_subtree (children, g_ptr_array_index (kids, i), depth + 1, columns);
+}
+
+static void
+print_totals (JsonObject *o)
+{
+  JsonObject *totals = json_object_get_object_member (o, "totals");
+  g_autofree char *rss = NULL;
+
+  if (totals == NULL)
+    return;
+  rss = format_bytes (json_object_get_int_member_with_default (totals, "rss_bytes", 0));
+  g_print (_("%s, %d processes, %d threads, CPU %.1f %%, RSS %s (owner: %s)\n"),
+           json_object_get_string_member_with_default (o, "state", "?"),
+           (int) json_object_get_int_member_with_default (totals, "processes", 0),
+           (int) json_object_get_int_member_with_default (totals, "threads", 0),
+           json_object_get_double_member_with_default (totals, "cpu_percent", 0),
+           rss,
+           json_object_get_string_member_with_default (o, "owner", "?"));
+}
+
+/* The tree as the sampler links it: children under their parent, orphans
+ * and escapees under the backend's main process. */
 static void
 print_tree (JsonObject *o)
 {
   JsonArray *procs = json_object_get_array_member (o, "processes");
+  g_autoptr(GHashTable) children = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GPtrArray) roots = g_ptr_array_new ();
+  int columns = terminal_columns ();
 
-  g_print ("%8s %8s %-16s %s\n", _("PID"), _("PPID"), _("NAME"), _("COMMAND"));
   for (guint i = 0; procs != NULL && i < json_array_get_length (procs); i++)
     {
       JsonObject *p = json_array_get_object_element (procs, i);
-      g_print ("%8" G_GINT64_FORMAT " %8" G_GINT64_FORMAT " %-16s %s\n",
-               json_object_get_int_member_with_default (p, "pid", 0),
-               json_object_get_int_member_with_default (p, "ppid", 0),
-               json_object_get_string_member_with_default (p, "name", "?"),
-               json_object_get_string_member_with_default (p, "cmdline", ""));
+      gint64 parent = json_object_get_int_member_with_default (p, "parent", 0);
+      GPtrArray *kids;
+
+      if (parent == 0)
+        {
+          g_ptr_array_add (roots, p);
+          continue;
+        }
+      kids = g_hash_table_lookup (children, GINT_TO_POINTER (parent));
+      if (kids == NULL)
+        g_hash_table_insert (children, GINT_TO_POINTER (parent), kids = g_ptr_array_new ());
+      g_ptr_array_add (kids, p);
     }
+
+  print_totals (o);
+  print_header ();
+  for (guint i = 0; i < roots->len; i++)
+    print_subtree (children, g_ptr_array_index (roots, i), 0, columns);
+}
+
+static JsonNode *
+build_request (const char *method,
+               gint64      pid)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "method");
+  json_builder_add_string_value (b, method);
+  if (pid > 0)
+    {
+      json_builder_set_member_name (b, "pid");
+      json_builder_add_int_value (b, pid);
+    }
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
 }
 
 static int
@@ -409,9 +555,9 @@ cmd_client (const char *method,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *socket_path = find_socket (&error);
-  g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) request = NULL;
   g_autoptr(JsonNode) result = NULL;
+  gint64 pid = 0;
   gboolean waits = g_str_equal (method, "stop") || g_str_equal (method, "kill") ||
                    g_str_equal (method, "restart") || g_str_equal (method, "start");
 
@@ -421,24 +567,18 @@ cmd_client (const char *method,
       return 1;
     }
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "method");
-  json_builder_add_string_value (b, method);
   if (pid_arg != NULL)
     {
       char *end;
-      gint64 pid = g_ascii_strtoll (pid_arg, &end, 10);
 
+      pid = g_ascii_strtoll (pid_arg, &end, 10);
       if (*end != '\0' || pid <= 0)
         {
           g_printerr (_("tetherctl: “%s” is not a process id\n"), pid_arg);
           return 2;
         }
-      json_builder_set_member_name (b, "pid");
-      json_builder_add_int_value (b, pid);
     }
-  json_builder_end_object (b);
-  request = json_builder_get_root (b);
+  request = build_request (method, pid);
 
   /* A stop may legitimately take the whole ladder (minutes if configured). */
   result = tether_control_call (socket_path, request, waits ? 3600 : 10, &error);
@@ -470,14 +610,154 @@ cmd_client (const char *method,
   return 0;
 }
 
+/* ---- top ---------------------------------------------------------------- */
+
+typedef struct
+{
+  GMainLoop *loop;
+  char *socket_path;
+  int remaining;     /* refreshes left, -1: until Ctrl-C */
+  guint timer;
+  gboolean tty;
+  int exit_code;
+} Top;
+
+static int
+compare_by_cpu (gconstpointer a,
+                gconstpointer b)
+{
+  JsonObject *pa = *(JsonObject **) a;
+  JsonObject *pb = *(JsonObject **) b;
+  double ca = json_object_get_double_member_with_default (pa, "cpu_percent", 0);
+  double cb = json_object_get_double_member_with_default (pb, "cpu_percent", 0);
+  gint64 ia = json_object_get_int_member_with_default (pa, "pid", 0);
+  gint64 ib = json_object_get_int_member_with_default (pb, "pid", 0);
+
+  if (ca != cb)
+    return ca < cb ? 1 : -1;
+  return (ia > ib) - (ia < ib);
+}
+
+/* FALSE when top should end. */
+static gboolean
+top_refresh (Top *top)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) request = build_request ("tree", 0);
+  g_autoptr(JsonNode) result = tether_control_call (top->socket_path, request, 10, &error);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+  JsonObject *o;
+  JsonArray *procs;
+  int columns = terminal_columns ();
+
+  if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
+    {
+      g_printerr ("tetherctl: %s\n", error != NULL ? error->message : _("unexpected reply"));
+      top->exit_code = 1;
+      return FALSE;
+    }
+  if (opt_json)
+    {
+      /* One compact document per line, for scripts. */
+      g_autofree char *text = json_to_string (result, FALSE);
+      g_print ("%s\n", text);
+      fflush (stdout);
+      goto next;
+    }
+
+  o = json_node_get_object (result);
+  procs = json_object_get_array_member (o, "processes");
+  for (guint i = 0; procs != NULL && i < json_array_get_length (procs); i++)
+    g_ptr_array_add (rows, json_array_get_object_element (procs, i));
+  g_ptr_array_sort (rows, compare_by_cpu);
+
+  /* A terminal gets a redrawn screen; a pipe gets one block per refresh. */
+  if (top->tty)
+    g_print ("\033[H\033[2J");
+  else
+    g_print ("\n");
+  g_print ("%s  ", json_object_get_string_member_with_default (o, "sampled_at", ""));
+  print_totals (o);
+  print_header ();
+  for (guint i = 0; i < rows->len; i++)
+    print_process_row (g_ptr_array_index (rows, i), "", TRUE, columns);
+  fflush (stdout);
+
+next:
+  return top->remaining < 0 || --top->remaining > 0;
+}
+
+static gboolean
+on_top_timer (gpointer user_data)
+{
+  Top *top = user_data;
+
+  if (top_refresh (top))
+    return G_SOURCE_CONTINUE;
+  top->timer = 0;
+  g_main_loop_quit (top->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+top_on_signal (gpointer user_data)
+{
+  Top *top = user_data;
+
+  g_main_loop_quit (top->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+cmd_top (void)
+{
+  g_autoptr(GError) error = NULL;
+  Top top = { 0 };
+  guint sigint, sigterm;
+
+  if (!check_interval ())
+    return 2;
+  if (opt_iterations < 0)
+    {
+      g_printerr (_("tetherctl: --iterations must be positive (got %d)\n"), opt_iterations);
+      return 2;
+    }
+  top.socket_path = find_socket (&error);
+  if (top.socket_path == NULL)
+    {
+      g_printerr ("tetherctl: %s\n", error->message);
+      return 1;
+    }
+  top.remaining = opt_iterations > 0 ? opt_iterations : -1;
+  top.tty = isatty (STDOUT_FILENO);
+  top.loop = g_main_loop_new (NULL, FALSE);
+
+  sigint = g_unix_signal_add (SIGINT, top_on_signal, &top);
+  sigterm = g_unix_signal_add (SIGTERM, top_on_signal, &top);
+  if (top_refresh (&top))
+    {
+      top.timer = g_timeout_add ((guint) ((opt_interval > 0 ? opt_interval : 1.0) * 1000 + 0.5),
+                                 on_top_timer, &top);
+      g_main_loop_run (top.loop);
+      g_clear_handle_id (&top.timer, g_source_remove);
+    }
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+
+  g_main_loop_unref (top.loop);
+  g_free (top.socket_path);
+  return top.exit_code;
+}
+
 static void
 usage (void)
 {
   g_printerr (_("Usage:\n"
-                "  tetherctl run [--json] [--owner=auto|cgroup|reaper] PROFILE\n"
+                "  tetherctl run [--json] [--owner=auto|cgroup|reaper] [--interval=SECONDS] PROFILE\n"
                 "  tetherctl validate PROFILE\n"
                 "  tetherctl status|tree|start|stop|kill|restart [--json] [--profile=FILE|--socket=PATH]\n"
-                "  tetherctl stop-subtree|kill-subtree PID [--profile=FILE|--socket=PATH]\n"));
+                "  tetherctl stop-subtree|kill-subtree PID [--profile=FILE|--socket=PATH]\n"
+                "  tetherctl top [--interval=SECONDS] [--iterations=N] [--profile=FILE|--socket=PATH]\n"));
 }
 
 int
@@ -507,6 +787,8 @@ main (int    argc,
     g_option_context_add_main_entries (context, run_entries, GETTEXT_PACKAGE);
   else if (!g_str_equal (command, "validate"))
     g_option_context_add_main_entries (context, client_entries, GETTEXT_PACKAGE);
+  if (g_str_equal (command, "top"))
+    g_option_context_add_main_entries (context, top_entries, GETTEXT_PACKAGE);
 
   /* Parse the options after the subcommand. */
   argv[1] = argv[0];
@@ -544,6 +826,15 @@ main (int    argc,
           return 2;
         }
       ret = cmd_client (command, NULL);
+    }
+  else if (g_str_equal (command, "top"))
+    {
+      if (argc != 1)
+        {
+          usage ();
+          return 2;
+        }
+      ret = cmd_top ();
     }
   else
     {

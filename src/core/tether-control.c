@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "tether-error.h"
-#include "tether-procfs.h"
 
 struct _TetherControl
 {
@@ -149,61 +148,92 @@ tether_control_status_json (TetherSupervisor *supervisor)
   return json_builder_get_root (b);
 }
 
-static char *
-read_proc_text (pid_t       pid,
-                const char *what,
-                gsize      *length)
+static void
+add_time (JsonBuilder *b,
+          const char  *name,
+          gint64       real_time_usec)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, what);
-  char *contents = NULL;
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (real_time_usec / G_USEC_PER_SEC);
 
-  if (!g_file_get_contents (path, &contents, length, NULL))
-    return NULL;
-  return contents;
+  json_builder_set_member_name (b, name);
+  if (dt == NULL || real_time_usec <= 0)
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  {
+    g_autofree char *text = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+    g_autofree char *full = g_strdup_printf ("%s.%03dZ", text, (int) (real_time_usec % G_USEC_PER_SEC / 1000));
+    json_builder_add_string_value (b, full);
+  }
+}
+
+static double
+round_tenth (double v)
+{
+  return (double) (gint64) (v * 10.0 + 0.5) / 10.0;
 }
 
 JsonNode *
 tether_control_tree_json (TetherSupervisor *supervisor)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GArray) members = NULL;
-  TetherOwner *owner = tether_supervisor_get_owner (supervisor);
+  g_autoptr(GPtrArray) processes = NULL;
+  TetherSampler *sampler = tether_supervisor_get_sampler (supervisor);
+  const TetherSamplerTotals *totals;
 
-  if (owner != NULL && tether_owner_is_running (owner))
-    members = tether_owner_list_members (owner, NULL);
+  /* A fresh tick: the tree as it is now, not as of the last timer tick
+   * (CPU% still spans at least half an interval). */
+  if (tether_sampler_get_owner (sampler) != NULL)
+    tether_sampler_refresh (sampler);
+  processes = tether_sampler_get_processes (sampler);
+  totals = tether_sampler_get_totals (sampler);
 
   json_builder_begin_object (b);
   add_string_or_null (b, "state", tether_state_to_string (tether_supervisor_get_state (supervisor)));
   add_string_or_null (b, "owner", tether_owner_kind_to_string (tether_supervisor_get_owner_kind (supervisor)));
   json_builder_set_member_name (b, "main_pid");
   json_builder_add_int_value (b, tether_supervisor_get_main_pid (supervisor));
+  add_time (b, "sampled_at", totals->real_time);
+  json_builder_set_member_name (b, "interval_ms");
+  json_builder_add_int_value (b, tether_sampler_get_interval (sampler));
+
+  json_builder_set_member_name (b, "totals");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "processes");
+  json_builder_add_int_value (b, processes->len);
+  json_builder_set_member_name (b, "threads");
+  json_builder_add_int_value (b, totals->n_threads);
+  json_builder_set_member_name (b, "cpu_percent");
+  json_builder_add_double_value (b, round_tenth (totals->cpu_percent));
+  json_builder_set_member_name (b, "rss_bytes");
+  json_builder_add_int_value (b, (gint64) totals->rss_bytes);
+  json_builder_end_object (b);
+
   json_builder_set_member_name (b, "processes");
   json_builder_begin_array (b);
-  for (guint i = 0; members != NULL && i < members->len; i++)
+  for (guint i = 0; i < processes->len; i++)
     {
-      pid_t pid = g_array_index (members, pid_t, i);
-      TetherProcStat st;
-      g_autofree char *comm = NULL;
-      g_autofree char *cmdline = NULL;
-      gsize len = 0;
-
-      if (tether_procfs_read_stat (pid, &st) < 0)
-        continue; /* gone since the list was read */
-      comm = read_proc_text (pid, "comm", NULL);
-      cmdline = read_proc_text (pid, "cmdline", &len);
-      for (gsize j = 0; cmdline != NULL && j + 1 < len; j++)
-        if (cmdline[j] == '\0')
-          cmdline[j] = ' ';
+      TetherProcess *p = g_ptr_array_index (processes, i);
 
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "pid");
-      json_builder_add_int_value (b, pid);
+      json_builder_add_int_value (b, tether_process_get_pid (p));
       json_builder_set_member_name (b, "ppid");
-      json_builder_add_int_value (b, st.ppid);
-      add_string_or_null (b, "name", comm != NULL ? g_strchomp (comm) : NULL);
-      add_string_or_null (b, "cmdline", cmdline != NULL && g_utf8_validate (cmdline, -1, NULL) ? cmdline : NULL);
+      json_builder_add_int_value (b, tether_process_get_ppid (p));
+      json_builder_set_member_name (b, "parent");
+      json_builder_add_int_value (b, tether_process_get_parent (p));
+      add_string_or_null (b, "name", tether_process_get_name (p));
+      add_string_or_null (b, "cmdline", tether_process_get_cmdline (p));
       json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, (char[]) { st.state, '\0' });
+      json_builder_add_string_value (b, (char[]) { tether_process_get_state (p), '\0' });
+      json_builder_set_member_name (b, "threads");
+      json_builder_add_int_value (b, tether_process_get_threads (p));
+      json_builder_set_member_name (b, "cpu_percent");
+      json_builder_add_double_value (b, round_tenth (tether_process_get_cpu_percent (p)));
+      json_builder_set_member_name (b, "rss_bytes");
+      json_builder_add_int_value (b, (gint64) tether_process_get_rss_bytes (p));
+      add_time (b, "started_at", tether_process_get_started_at (p));
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

@@ -648,6 +648,12 @@ on_shim_exited (GObject      *source,
 
 /* ---- spawn ------------------------------------------------------------- */
 
+static void
+restore_nofile_limit (gpointer user_data)
+{
+  tether_procfs_restore_nofile_limit ();
+}
+
 void
 tether_owner_spawn_async (TetherOwner         *self,
                           const char * const  *argv,
@@ -729,6 +735,9 @@ tether_owner_spawn_async (TetherOwner         *self,
   if (cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
   g_subprocess_launcher_take_fd (launcher, pair[1], 3);
+  /* The backend gets the fd limit Tether started with, not the one the
+   * sampler raised for itself. */
+  g_subprocess_launcher_set_child_setup (launcher, restore_nofile_limit, NULL, NULL);
 
   self->shim = g_subprocess_launcher_spawnv (launcher,
                                              (const char * const *) shim_argv->pdata,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -42,41 +43,104 @@ read_small_file (const char *path,
   return n;
 }
 
+/* Fields of /proc/PID/stat after "pid (comm) ", numbered as in proc(5). */
+enum
+{
+  STAT_STATE = 3,
+  STAT_PPID = 4,
+  STAT_UTIME = 14,
+  STAT_STIME = 15,
+  STAT_NUM_THREADS = 20,
+  STAT_STARTTIME = 22,
+  STAT_RSS = 24,
+};
+
 int
 tether_procfs_parse_stat (const char     *buf,
                           size_t          len,
                           TetherProcStat *out)
 {
+  const char *end = buf + len;
+  const char *lparen, *rparen = NULL;
   const char *p;
-  const char *rparen = NULL;
+  size_t comm_len;
   int field;
 
-  /* comm may hold anything, ')' included: the real end is the last ')'. */
-  for (p = buf; p < buf + len; p++)
-    if (*p == ')')
-      rparen = p;
-  if (rparen == NULL || rparen + 4 > buf + len)
+  /* comm may hold anything, ')' and spaces included: the real end is the
+   * last ')', searched from the back (the numeric tail has none). */
+  for (p = end; p > buf; p--)
+    if (p[-1] == ')')
+      {
+        rparen = p - 1;
+        break;
+      }
+  lparen = memchr (buf, '(', len);
+  if (rparen == NULL || lparen == NULL || lparen > rparen || rparen + 4 > end)
     return -EINVAL;
 
+  memset (out, 0, sizeof *out);
   out->pid = (pid_t) strtol (buf, NULL, 10);
+  comm_len = (size_t) (rparen - lparen - 1);
+  if (comm_len >= sizeof out->comm)
+    comm_len = sizeof out->comm - 1;
+  memcpy (out->comm, lparen + 1, comm_len);
+  out->comm[comm_len] = '\0';
+
   p = rparen + 2;
   out->state = *p;
-  out->ppid = 0;
-  out->starttime = 0;
 
-  /* Field 3 is state; walk to field 4 (ppid) and 22 (starttime). */
-  for (field = 3; field < 22 && p < buf + len; p++)
+  /* One walk over the numeric fields; only the wanted ones are converted. */
+  for (field = STAT_STATE; field < STAT_RSS; )
     {
-      if (*p != ' ')
-        continue;
+      while (p < end && *p != ' ')
+        p++;
+      if (p >= end)
+        break;
+      p++;
       field++;
-      if (field == 4)
-        out->ppid = (pid_t) strtol (p + 1, NULL, 10);
-      else if (field == 22)
-        out->starttime = strtoull (p + 1, NULL, 10);
+
+      switch (field)
+        {
+        case STAT_PPID:
+          out->ppid = (pid_t) strtol (p, NULL, 10);
+          break;
+        case STAT_UTIME:
+          out->utime = strtoull (p, NULL, 10);
+          break;
+        case STAT_STIME:
+          out->stime = strtoull (p, NULL, 10);
+          break;
+        case STAT_NUM_THREADS:
+          out->num_threads = strtol (p, NULL, 10);
+          break;
+        case STAT_STARTTIME:
+          out->starttime = strtoull (p, NULL, 10);
+          break;
+        case STAT_RSS:
+          out->rss_pages = strtoll (p, NULL, 10);
+          break;
+        default:
+          break;
+        }
     }
 
-  return field == 22 ? 0 : -EINVAL;
+  return field == STAT_RSS ? 0 : -EINVAL;
+}
+
+int
+tether_procfs_pread_stat (int             fd,
+                          TetherProcStat *out)
+{
+  char buf[1024];
+  ssize_t n;
+
+  do
+    n = pread (fd, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  buf[n] = '\0';
+  return tether_procfs_parse_stat (buf, (size_t) n, out);
 }
 
 int
@@ -92,6 +156,66 @@ tether_procfs_read_stat (pid_t           pid,
   if (n < 0)
     return (int) n;
   return tether_procfs_parse_stat (buf, (size_t) n, out);
+}
+
+int
+tether_procfs_read_pss (pid_t               pid,
+                        unsigned long long *pss_bytes)
+{
+  char path[64];
+  char buf[4096];
+  const char *line;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/%d/smaps_rollup", (int) pid);
+  n = read_small_file (path, buf, sizeof buf);
+  if (n < 0)
+    return (int) n;
+  for (line = buf; line != NULL && *line != '\0'; line = strchr (line, '\n'))
+    {
+      if (*line == '\n')
+        line++;
+      if (strncmp (line, "Pss:", 4) == 0)
+        {
+          *pss_bytes = strtoull (line + 4, NULL, 10) * 1024;
+          return 0;
+        }
+    }
+  return -ENODATA;
+}
+
+static struct rlimit original_nofile;
+static int nofile_raised;
+
+long
+tether_procfs_raise_nofile_limit (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) < 0)
+    return 1024;
+  if (!nofile_raised)
+    {
+      struct rlimit raised = rl;
+
+      original_nofile = rl;
+      raised.rlim_cur = rl.rlim_max;
+      if (raised.rlim_cur == RLIM_INFINITY || raised.rlim_cur > (1 << 20))
+        raised.rlim_cur = 1 << 20;
+      if (raised.rlim_cur > rl.rlim_cur && setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        {
+          rl = raised;
+          nofile_raised = 1;
+        }
+    }
+  return rl.rlim_cur == RLIM_INFINITY ? (1 << 20) : (long) rl.rlim_cur;
+}
+
+void
+tether_procfs_restore_nofile_limit (void)
+{
+  if (nofile_raised)
+    setrlimit (RLIMIT_NOFILE, &original_nofile);
 }
 
 typedef struct

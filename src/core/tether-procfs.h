@@ -19,15 +19,31 @@ typedef struct
   pid_t pid;
   pid_t ppid;
   char state;                   /* R, S, D, T, t, Z, X, I ... */
+  char comm[64];                /* the kernel's name, at most 15 bytes for tasks */
+  unsigned long long utime;     /* clock ticks in user mode */
+  unsigned long long stime;     /* clock ticks in kernel mode */
+  long num_threads;
   unsigned long long starttime; /* clock ticks after boot */
+  long long rss_pages;          /* resident set, in pages */
 } TetherProcStat;
 
-/* Parses /proc/PID/stat (robust against ')' and spaces in comm). */
+/* Parses /proc/PID/stat (robust against ')' and spaces in comm) in one pass:
+ * the sampler calls it for every process on every tick. */
 int  tether_procfs_read_stat        (pid_t                 pid,
                                      TetherProcStat       *out);
 int  tether_procfs_parse_stat       (const char           *buf,
                                      size_t                len,
                                      TetherProcStat       *out);
+/* Reads stat from an fd kept open on /proc/PID/stat. Once the process is
+ * reaped this fails with -ESRCH, even if the pid has been reused since: the
+ * fd is bound to the process, not to the number. */
+int  tether_procfs_pread_stat       (int                   fd,
+                                     TetherProcStat       *out);
+
+/* Proportional set size in bytes from /proc/PID/smaps_rollup. Walks every
+ * mapping of the process: milliseconds for big ones, so on demand only. */
+int  tether_procfs_read_pss         (pid_t                 pid,
+                                     unsigned long long   *pss_bytes);
 
 /* Every live (non-zombie) descendant of ancestor, not ancestor itself, from
  * one scan of /proc. *out is malloc'd; free it. */
@@ -48,6 +64,14 @@ int  tether_procfs_read_pid_list    (const char           *path,
  * cgroup_rel or below it, 0 when not, -errno. */
 int  tether_procfs_in_cgroup        (pid_t                 pid,
                                      const char           *cgroup_rel);
+
+/* The sampler keeps one fd per process: raise the soft RLIMIT_NOFILE to
+ * the hard limit (at most 1 << 20), once. Returns the soft limit now in
+ * force. Children must not inherit the raised limit (programs using
+ * select() break): restore_nofile_limit, async-signal-safe, puts back the
+ * original in a forked child before exec. */
+long tether_procfs_raise_nofile_limit   (void);
+void tether_procfs_restore_nofile_limit (void);
 
 int  tether_pidfd_open              (pid_t                 pid);
 int  tether_pidfd_send_signal       (int                   pidfd,

@@ -29,6 +29,7 @@ struct _TetherSupervisor
   TetherOwnerKind owner_kind;
   TetherOwner *owner;
   TetherNotify *notify;
+  TetherSampler *sampler;
 
   TetherState state;
   TetherPhase phase;
@@ -678,6 +679,7 @@ on_spawned (GObject      *source,
     }
 
   set_main_pid (self, pid);
+  tether_sampler_set_owner (self->sampler, self->owner);
   if (self->state != TETHER_STATE_STARTING)
     return; /* already ended meanwhile */
 
@@ -1106,6 +1108,13 @@ tether_supervisor_get_owner (TetherSupervisor *self)
   return self->owner;
 }
 
+TetherSampler *
+tether_supervisor_get_sampler (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->sampler;
+}
+
 TetherOwnerKind
 tether_supervisor_get_owner_kind (TetherSupervisor *self)
 {
@@ -1197,6 +1206,8 @@ tether_supervisor_dispose (GObject *object)
       tether_owner_abandon (self->owner);
       g_clear_object (&self->owner);
     }
+  if (self->sampler != NULL)
+    tether_sampler_set_owner (self->sampler, NULL);
   if (self->notify != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->notify, self);
@@ -1215,6 +1226,7 @@ tether_supervisor_finalize (GObject *object)
   g_clear_pointer (&self->profile, tether_profile_unref);
   g_ptr_array_unref (self->stop_tasks);
   g_ptr_array_unref (self->checkpoints);
+  g_clear_object (&self->sampler);
   g_free (self->status_text);
   g_free (self->message);
 
@@ -1264,6 +1276,7 @@ tether_supervisor_init (TetherSupervisor *self)
 {
   self->stop_tasks = g_ptr_array_new ();
   self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
+  self->sampler = tether_sampler_new ();
 }
 
 TetherSupervisor *

@@ -9,6 +9,7 @@
 
 #include "tether-owner.h"
 #include "tether-profile.h"
+#include "tether-sampler.h"
 
 G_BEGIN_DECLS
 
@@ -65,6 +66,9 @@ const char       *tether_supervisor_get_status_text    (TetherSupervisor     *se
 const char       *tether_supervisor_get_message        (TetherSupervisor     *self);
 pid_t             tether_supervisor_get_main_pid       (TetherSupervisor     *self);
 TetherOwner      *tether_supervisor_get_owner          (TetherSupervisor     *self);
+/* Samples the running tree (CPU, memory, parent links); lives as long as
+ * the supervisor, across restarts, so its history is continuous. */
+TetherSampler    *tether_supervisor_get_sampler        (TetherSupervisor     *self);
 TetherOwnerKind   tether_supervisor_get_owner_kind     (TetherSupervisor     *self);
 const char       *tether_supervisor_get_notify_socket  (TetherSupervisor     *self);
 const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor *self);
