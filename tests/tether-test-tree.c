@@ -22,6 +22,7 @@
  *                         -> setsid'd grandchild that sleeps forever; main
  *                         reaps the intermediate and exits 0 after the
  *                         grandchild has reported.
+ *   double-fork stay      the same, but main sleeps forever instead of exiting.
  *   bootloader            main forks a "server" that sleeps forever and
  *                         waitpid()s for it; SIGTERM kills only the main (not
  *                         forwarded).  When the server dies, main exits with
@@ -43,6 +44,12 @@
  *                         then sleeps forever (--exit-after: exits 0).
  *   term-exit             SIGTERM handler: appends "term-received PID", waits
  *                         --cleanup-ms (default 50) and exits 0.
+ *   busy                  main forks a "busy" child spinning on the CPU and
+ *                         a "sleeper" child; main sleeps.
+ *   alloc MIB             main allocates MIB MiB, writes every page, then
+ *                         sleeps.
+ *   spawner               main sleeps; each SIGUSR1 forks one more "late"
+ *                         child that sleeps forever.
  *
  * Options:
  *   --pidfile PATH        report file (see above).
@@ -106,9 +113,10 @@ usage (void)
 {
   fprintf (stderr,
            "usage: %s MARKER MODE [ARGS...] [--pidfile PATH] [--ignore-term]\n"
-           "  modes: sleep | children N | double-fork | bootloader |\n"
+           "  modes: sleep | children N | double-fork [stay] | bootloader |\n"
            "         ignore-term [N] | fork-forever [MS] | tree N |\n"
-           "         notify [--exit-after] ARGS... | term-exit [--cleanup-ms MS]\n",
+           "         notify [--exit-after] ARGS... | term-exit [--cleanup-ms MS] |\n"
+           "         busy | alloc MIB | spawner\n",
            prog);
   exit (2);
 }
@@ -362,7 +370,7 @@ mode_dfork_mid (void)
 }
 
 static int
-mode_double_fork (void)
+mode_double_fork (int stay)
 {
   int fds[2], status;
   pid_t mid;
@@ -379,6 +387,8 @@ mode_double_fork (void)
   while (waitpid (mid, &status, 0) < 0)
     if (errno != EINTR)
       die ("waitpid");
+  if (stay)
+    return mode_sleep ();
   report ("main");
   signal_ready ();
   return 0;
@@ -628,6 +638,71 @@ mode_term_exit (void)
   return 0;
 }
 
+/* Internal: reports ROLE, then spins on the CPU forever. */
+static int
+mode_busy_child (const char *role)
+{
+  volatile unsigned long spin = 0;
+
+  report (role);
+  signal_ready ();
+  for (;;)
+    spin++;
+  return 0;
+}
+
+static int
+mode_busy (void)
+{
+  int fds[2];
+
+  spawn_child ("_busy", "busy", make_ready_pipe (fds));
+  spawn_child ("_sleeper", "sleeper", fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], 2) < 0)
+    die ("children did not report");
+  close (fds[0]);
+  return mode_sleep ();
+}
+
+static int
+mode_alloc (long mib)
+{
+  size_t size = (size_t) mib << 20;
+  char *mem = malloc (size);
+  long page = sysconf (_SC_PAGESIZE);
+
+  if (mem == NULL)
+    die ("malloc");
+  /* Touch every page so it is resident, not just reserved. */
+  for (size_t off = 0; off < size; off += (size_t) page)
+    mem[off] = (char) off | 1;
+  return mode_sleep ();
+}
+
+static int
+mode_spawner (void)
+{
+  sigset_t set;
+  int sig;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGUSR1);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  report ("main");
+  signal_ready ();
+  for (;;)
+    {
+      sig = sigwaitinfo (&set, NULL);
+      if (sig == SIGUSR1)
+        spawn_child ("_sleeper", "late", -1);
+      while (waitpid (-1, NULL, WNOHANG) > 0)
+        ;
+    }
+  return 0;
+}
+
 /* ---- argument parsing ------------------------------------------------- */
 
 static int
@@ -681,7 +756,9 @@ run (int argc, char **argv)
   if (strcmp (mode, "children") == 0 && n_mode_args == 1)
     return mode_children (parse_count (mode_args[0], 0, 10000));
   if (strcmp (mode, "double-fork") == 0 && n_mode_args == 0)
-    return mode_double_fork ();
+    return mode_double_fork (0);
+  if (strcmp (mode, "double-fork") == 0 && n_mode_args == 1 && strcmp (mode_args[0], "stay") == 0)
+    return mode_double_fork (1);
   if (strcmp (mode, "bootloader") == 0 && n_mode_args == 0)
     return mode_bootloader ();
   if (strcmp (mode, "ignore-term") == 0 && n_mode_args <= 1)
@@ -695,7 +772,15 @@ run (int argc, char **argv)
     return mode_notify ();
   if (strcmp (mode, "term-exit") == 0 && n_mode_args == 0)
     return mode_term_exit ();
+  if (strcmp (mode, "busy") == 0 && n_mode_args == 0)
+    return mode_busy ();
+  if (strcmp (mode, "alloc") == 0 && n_mode_args == 1)
+    return mode_alloc (parse_count (mode_args[0], 1, 4096));
+  if (strcmp (mode, "spawner") == 0 && n_mode_args == 0)
+    return mode_spawner ();
   /* Internal modes, used by re-exec'd children. */
+  if (strcmp (mode, "_busy") == 0 && n_mode_args == 1)
+    return mode_busy_child (mode_args[0]);
   if (strcmp (mode, "_sleeper") == 0 && n_mode_args == 1)
     return mode_sleeper (mode_args[0]);
   if (strcmp (mode, "_dfork-mid") == 0 && n_mode_args == 0)

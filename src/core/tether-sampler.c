@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "tether-sampler.h"
+#include "tether-sampler-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +215,7 @@ struct _TetherSampler
 
   guint n_fds;
   guint fd_budget;
+  gint64 boot_real_time;       /* wall-clock µs of boot: start times */
   long page_size;
 };
 
@@ -367,7 +369,7 @@ process_new (TetherSampler *self,
     gint64 start_boot = (gint64) (st.starttime * G_USEC_PER_SEC / (guint64) hz);
     gint64 age = now_boot - start_boot;
 
-    process->started_at = now_real - MAX (age, 0);
+    process->started_at = self->boot_real_time + start_boot;
     if (age >= G_USEC_PER_SEC / hz)
       process->cpu_percent = 100.0 * ((double) process->cpu_ticks / hz) / ((double) age / G_USEC_PER_SEC);
   }
@@ -880,6 +882,23 @@ tether_sampler_get_n_ticks (TetherSampler *self)
   return self->n_ticks;
 }
 
+void
+tether_sampler_set_fd_budget (TetherSampler *self,
+                              guint          budget)
+{
+  g_return_if_fail (TETHER_IS_SAMPLER (self));
+
+  self->fd_budget = budget;
+}
+
+guint
+tether_sampler_get_n_fds (TetherSampler *self)
+{
+  g_return_val_if_fail (TETHER_IS_SAMPLER (self), 0);
+
+  return self->n_fds;
+}
+
 /* ---- GObject ------------------------------------------------------------ */
 
 static void
@@ -1005,6 +1024,9 @@ tether_sampler_init (TetherSampler *self)
   self->span = TETHER_SAMPLER_DEFAULT_SPAN;
   self->history = tether_history_new (history_capacity (self));
   self->page_size = sysconf (_SC_PAGESIZE);
+  /* Once, so every start time derives from the same origin and equal
+   * kernel start ticks give equal times. */
+  self->boot_real_time = g_get_real_time () - boottime_usec ();
   /* Half the fd limit at most, so the rest of the app never runs out:
    * beyond it, stat is read by path and identity checked by start time. */
   self->fd_budget = (guint) MAX (limit / 2 - 64, 0);
