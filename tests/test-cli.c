@@ -227,7 +227,28 @@ test_control (Fixture       *f,
         found |= g_array_index (marked, pid_t, j) == pid;
       g_assert_true (found);
       g_assert_nonnull (strstr (json_object_get_string_member (p, "cmdline"), f->marker));
+      g_assert_cmpint (json_object_get_int_member (p, "rss_bytes"), >, 0);
+      g_assert_cmpint (json_object_get_int_member (p, "parent"), ==, pid == main_pid ? 0 : main_pid);
     }
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "totals"), "processes"), ==,
+                   marked->len);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* Without --json: a header, then the children indented under main. */
+  g_assert_cmpint (run_ctl (&out, &err, "tree", "--profile", f->profile, NULL), ==, 0);
+  {
+    g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+    g_autofree char *main_col = g_strdup_printf (" %d ", (int) main_pid);
+
+    g_assert_cmpuint (g_strv_length (lines), ==, 2 + 4 + 1);
+    g_assert_nonnull (strstr (lines[0], "running, 4 processes"));
+    g_assert_nonnull (strstr (lines[1], "PID"));
+    g_assert_nonnull (strstr (lines[2], main_col));
+    g_assert_nonnull (strstr (lines[2], " S  tether-test-tre  "));
+    for (guint i = 3; i < 6; i++)
+      g_assert_nonnull (strstr (lines[i], " S    exe  "));
+  }
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
@@ -305,6 +326,60 @@ test_run_missing_executable (Fixture       *f,
   g_assert_nonnull (strstr (err, ":2:15"));
 }
 
+/* top refreshes until told to stop: here after two rounds, as text and as
+ * JSON lines. Bad intervals are refused before anything runs. */
+static void
+test_top (Fixture       *f,
+          gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *main_col = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *p;
+  guint n_headers = 0, n_main = 0;
+  pid_t main_pid;
+
+  start_run (f, "children", "2");
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  main_col = g_strdup_printf ("\n%8d ", (int) main_pid);
+
+  g_assert_cmpint (run_ctl (&out, &err, "top", "-n", "2", "--interval", "0.2", "--profile", f->profile, NULL), ==, 0);
+  for (p = out; (p = strstr (p, "NAME / COMMAND")) != NULL; p++)
+    n_headers++;
+  for (p = out; (p = strstr (p, main_col)) != NULL; p++)
+    n_main++;
+  g_assert_cmpuint (n_headers, ==, 2);
+  g_assert_cmpuint (n_main, ==, 2);
+  g_assert_nonnull (strstr (out, "running, 3 processes"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_ctl (&out, &err, "top", "-n", "2", "-i", "0.2", "--json", "--profile", f->profile, NULL), ==, 0);
+  lines = g_strsplit (g_strchomp (out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *o = parse_object (parser, lines[i]);
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "processes")), ==, 3);
+    }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_ctl (&out, &err, "top", "--interval", "20", "--profile", f->profile, NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--interval must be between 0.1 and 10 seconds"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "run", "--interval", "0.01", f->profile, NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--interval must be between 0.1 and 10 seconds"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_ctl (&out, &err, "stop", "--profile", f->profile, NULL), ==, 0);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
 static void
 test_validate (void)
 {
@@ -346,6 +421,7 @@ main (int    argc,
   add ("sigkill-run", test_sigkill_run);
   add ("sigint-run", test_sigint_run);
   add ("control", test_control);
+  add ("top", test_top);
   add ("run-missing-executable", test_run_missing_executable);
   add ("second-run-refused", test_second_run_refused);
   g_test_add_func ("/cli/validate", test_validate);
