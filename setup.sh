@@ -17,9 +17,12 @@ PACKAGES=(
   python3
 )
 
+# Only for ./setup.sh bench: what the sampler benchmark compares against.
+BENCH_PACKAGES=(libgtop2-dev procps)
+
 install_deps () {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -56,10 +59,16 @@ case "${1:-}" in
     build
     ;;
   bench)
-    install_deps
+    install_deps "${BENCH_PACKAGES[@]}"
+    # A build dir configured before libgtop was installed must look again.
+    if [ -f "$BUILD_DIR/build.ninja" ]; then
+      meson setup --reconfigure "$BUILD_DIR" >/dev/null
+    fi
     build
     export TETHER_TEST_TREE="$PWD/$BUILD_DIR/tests/tether-test-tree"
     "$BUILD_DIR/bench/bench-kill"
+    echo
+    "$BUILD_DIR/bench/bench-sampler"
     ;;
   *)
     sed -n '2,8p' "$0" >&2

@@ -53,6 +53,8 @@ enum
   STAT_NUM_THREADS = 20,
   STAT_STARTTIME = 22,
   STAT_RSS = 24,
+  STAT_STARTCODE = 26,
+  STAT_ENDCODE = 27,
 };
 
 int
@@ -90,7 +92,7 @@ tether_procfs_parse_stat (const char     *buf,
   out->state = *p;
 
   /* One walk over the numeric fields; only the wanted ones are converted. */
-  for (field = STAT_STATE; field < STAT_RSS; )
+  for (field = STAT_STATE; field < STAT_ENDCODE; )
     {
       while (p < end && *p != ' ')
         p++;
@@ -119,12 +121,18 @@ tether_procfs_parse_stat (const char     *buf,
         case STAT_RSS:
           out->rss_pages = strtoll (p, NULL, 10);
           break;
+        case STAT_STARTCODE:
+          out->startcode = strtoull (p, NULL, 10);
+          break;
+        case STAT_ENDCODE:
+          out->endcode = strtoull (p, NULL, 10);
+          break;
         default:
           break;
         }
     }
 
-  return field == STAT_RSS ? 0 : -EINVAL;
+  return field == STAT_ENDCODE ? 0 : -EINVAL;
 }
 
 int

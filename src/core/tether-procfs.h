@@ -25,6 +25,8 @@ typedef struct
   long num_threads;
   unsigned long long starttime; /* clock ticks after boot */
   long long rss_pages;          /* resident set, in pages */
+  unsigned long long startcode; /* text segment: changes on exec; 0 when */
+  unsigned long long endcode;   /* the reader may not ptrace the process */
 } TetherProcStat;
 
 /* Parses /proc/PID/stat (robust against ')' and spaces in comm) in one pass:

@@ -40,6 +40,8 @@ struct _TetherProcess
   gboolean alive;
   guint threads;
   unsigned long long starttime; /* ticks after boot: identity with the pid */
+  unsigned long long startcode; /* text segment: a change means an exec */
+  unsigned long long endcode;
   unsigned long long cpu_ticks; /* utime + stime */
   unsigned long long base_ticks; /* cpu_ticks when cpu_percent was computed */
   gint64 base_time;             /* ... and the monotonic time then */
@@ -354,6 +356,8 @@ process_new (TetherSampler *self,
   process->state = st.state;
   process->threads = (guint) MAX (st.num_threads, 0);
   process->starttime = st.starttime;
+  process->startcode = st.startcode;
+  process->endcode = st.endcode;
   process->cpu_ticks = st.utime + st.stime;
   process->base_ticks = process->cpu_ticks;
   process->base_time = now;
@@ -446,19 +450,22 @@ process_update (TetherSampler        *self,
 
   process->ppid = st->ppid;
 
-  /* A new name means an exec. So can a young process keeping its name (a
-   * script named like the interpreter it execs, a wrapper): most execs
-   * follow the fork closely, so the command line of a process younger than
-   * YOUNG_USEC is read again on every tick. */
-  if (strcmp (st->comm, process->name) != 0)
+  /* An exec maps a new text segment (and usually renames): read the
+   * command line again. Where the kernel hides the text addresses (no
+   * ptrace access), a young process's command line is read on every tick
+   * instead: most execs follow the fork closely. */
+  if (strcmp (st->comm, process->name) != 0 ||
+      st->startcode != process->startcode || st->endcode != process->endcode)
     {
       g_free (process->name);
       process->name = g_utf8_make_valid (st->comm, -1);
       g_free (process->cmdline);
       process->cmdline = read_cmdline (process->pid);
+      process->startcode = st->startcode;
+      process->endcode = st->endcode;
       process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
     }
-  else if (now_real - process->started_at < YOUNG_USEC)
+  else if (st->startcode == 0 && now_real - process->started_at < YOUNG_USEC)
     {
       g_autofree char *cmdline = read_cmdline (process->pid);
 
