@@ -433,6 +433,39 @@ test_appear_and_exit (Fixture       *f,
   g_assert_cmpuint (lates->len, ==, 1);
 }
 
+/* An exec that keeps the name (same program) still refreshes the command
+ * line: the text segment moved. */
+static void
+test_exec (Fixture       *f,
+           gconstpointer  data)
+{
+  pid_t main_pid;
+  TetherProcess *p;
+  g_autoptr(GArray) mains = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  start_tree (f, 100, "spawner", NULL);
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  p = tether_sampler_lookup (f->sampler, main_pid);
+  g_assert_nonnull (strstr (tether_process_get_cmdline (p), " spawner "));
+
+  g_assert_cmpint (kill (main_pid, SIGUSR2), ==, 0);
+  do
+    {
+      g_clear_pointer (&mains, g_array_unref);
+      mains = test_util_read_role (f->pidfile, "main");
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+  while (mains->len < 2);
+  wait_ticks (f, 1);
+
+  g_assert_true (tether_sampler_lookup (f->sampler, main_pid) == p);
+  g_assert_cmpstr (tether_process_get_name (p), ==, "tether-test-tre");
+  g_assert_nonnull (strstr (tether_process_get_cmdline (p), " sleep "));
+  g_assert_null (strstr (tether_process_get_cmdline (p), " spawner "));
+}
+
 /* First tick: every process added, parents before their children; a tree
  * of sleepers then ticks with nothing changed (rows are left alone). */
 static void
@@ -753,6 +786,7 @@ main (int    argc,
   add ("cpu", test_cpu);
   add ("rss", test_rss);
   add ("appear-and-exit", test_appear_and_exit);
+  add ("exec", test_exec);
   add ("tree-diff", test_tree_diff);
   add ("escapee", test_escapee);
   add ("pid-reuse", test_pid_reuse);

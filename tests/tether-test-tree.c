@@ -49,7 +49,8 @@
  *   alloc MIB             main allocates MIB MiB, writes every page, then
  *                         sleeps.
  *   spawner               main sleeps; each SIGUSR1 forks one more "late"
- *                         child that sleeps forever.
+ *                         child that sleeps forever; SIGUSR2 makes main exec
+ *                         itself (same program, so same name) in sleep mode.
  *
  * Options:
  *   --pidfile PATH        report file (see above).
@@ -688,6 +689,7 @@ mode_spawner (void)
 
   sigemptyset (&set);
   sigaddset (&set, SIGUSR1);
+  sigaddset (&set, SIGUSR2);
   sigaddset (&set, SIGCHLD);
   sigprocmask (SIG_BLOCK, &set, NULL);
   report ("main");
@@ -697,6 +699,16 @@ mode_spawner (void)
       sig = sigwaitinfo (&set, NULL);
       if (sig == SIGUSR1)
         spawn_child ("_sleeper", "late", -1);
+      else if (sig == SIGUSR2)
+        {
+          char *argv[] = { (char *) argv0, (char *) marker, (char *) "sleep",
+                           (char *) "--pidfile", (char *) pidfile, NULL };
+
+          if (pidfile == NULL)
+            argv[3] = NULL;
+          execv (argv0, argv);
+          die ("execv");
+        }
       while (waitpid (-1, NULL, WNOHANG) > 0)
         ;
     }
