@@ -11,11 +11,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "tether-control.h"
+#include "tether-error.h"
 #include "tether-history.h"
 #include "tether-sampler.h"
 #include "tether-sampler-private.h"
@@ -384,6 +386,58 @@ test_rss (Fixture       *f,
   g_assert_cmpuint (tether_sampler_get_totals (f->sampler)->rss_bytes, >=, 100u << 20);
   g_assert_cmpuint (tether_history_get_last (tether_process_get_history (p))->rss_bytes, ==,
                     tether_process_get_rss_bytes (p));
+
+  /* Private, touched pages: the proportional size holds them all too. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TetherProcess) gone = NULL;
+    guint64 pss = 0;
+
+    g_assert_true (tether_process_read_pss (p, &pss, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (pss, >=, 100u << 20);
+
+    gone = tether_process_ref (p);
+    g_assert_cmpint (kill (tether_process_get_pid (p), SIGKILL), ==, 0);
+    wait_reaped (tether_process_get_pid (p));
+    g_assert_false (tether_process_read_pss (gone, &pss, &error));
+    g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND);
+  }
+}
+
+static rlim_t session_soft_nofile;   /* set by main() */
+
+static guint64
+soft_nofile_of (const char *limits_path)
+{
+  g_autofree char *limits = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (limits_path, &limits, NULL, NULL));
+  line = strstr (limits, "Max open files");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("Max open files"), NULL, 10);
+}
+
+/* The sampler raised Tether's own fd limit (main() set the soft limit to
+ * 1024 as a desktop session does); the backend still gets the original. */
+static void
+test_fd_limit (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *path = NULL;
+  struct rlimit rl;
+
+  /* The first sampler raises the limit: make sure that happened before
+   * the spawn, whichever tests ran first. */
+  g_object_unref (tether_sampler_new ());
+  start_tree (f, 1000, "sleep", NULL);
+  path = g_strdup_printf ("/proc/%d/limits", (int) f->main_pid);
+  g_assert_cmpuint (soft_nofile_of (path), ==, session_soft_nofile);
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  if (rl.rlim_max > session_soft_nofile)
+    g_assert_cmpuint (soft_nofile_of ("/proc/self/limits"), >, session_soft_nofile);
 }
 
 /* A child appears (with its parent link) and dies between timer ticks. */
@@ -773,8 +827,19 @@ int
 main (int    argc,
       char **argv)
 {
+  struct rlimit rl;
+
   test_util_init ();
   g_test_init (&argc, &argv, NULL);
+
+  /* A desktop session's soft fd limit, under a higher hard one. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1024)
+    {
+      rl.rlim_cur = 1024;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+    }
+  session_soft_nofile = rl.rlim_cur;
 
   g_test_add_func ("/history/capacity", test_history_capacity);
   g_test_add_func ("/history/wrap", test_history_wrap);
@@ -785,6 +850,7 @@ main (int    argc,
   test_util_add_for_kinds ("/sampler", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
   add ("cpu", test_cpu);
   add ("rss", test_rss);
+  add ("fd-limit", test_fd_limit);
   add ("appear-and-exit", test_appear_and_exit);
   add ("exec", test_exec);
   add ("tree-diff", test_tree_diff);

@@ -22,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib/gi18n-lib.h>
+
+#include "tether-error.h"
 #include "tether-procfs.h"
 
 #define YOUNG_USEC (3 * G_USEC_PER_SEC)
@@ -185,6 +188,44 @@ gboolean
 tether_process_is_alive (TetherProcess *process)
 {
   return process->alive;
+}
+
+static int read_stat (TetherProcess  *process,
+                      TetherProcStat *st);
+
+gboolean
+tether_process_read_pss (TetherProcess  *process,
+                         guint64        *pss_bytes,
+                         GError        **error)
+{
+  TetherProcStat st;
+  unsigned long long pss = 0;
+  int r = -ESRCH;
+
+  g_return_val_if_fail (process != NULL, FALSE);
+
+  /* The pid must name this process before and after the read. */
+  if (process->alive && read_stat (process, &st) == 0)
+    {
+      r = tether_procfs_read_pss (process->pid, &pss);
+      if (r == 0 && read_stat (process, &st) < 0)
+        r = -ESRCH;
+    }
+  if (r == -ESRCH || r == -ENOENT)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
+                   _("Process %d has exited"), (int) process->pid);
+      return FALSE;
+    }
+  if (r < 0)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
+                   _("Cannot read the memory map of process %d: %s"),
+                   (int) process->pid, g_strerror (-r));
+      return FALSE;
+    }
+  *pss_bytes = pss;
+  return TRUE;
 }
 
 TetherHistory *

@@ -66,6 +66,11 @@ gint64                tether_process_get_started_at  (TetherProcess *process);
 TetherProcessChanges  tether_process_get_changes     (TetherProcess *process);
 /* FALSE once the process has left the tree. */
 gboolean              tether_process_is_alive        (TetherProcess *process);
+/* Proportional set size, read now from smaps_rollup: it walks every
+ * mapping (milliseconds for a big process), so only on request. */
+gboolean              tether_process_read_pss        (TetherProcess *process,
+                                                      guint64       *pss_bytes,
+                                                      GError       **error);
 /* CPU and RSS of this process over the history span. */
 TetherHistory        *tether_process_get_history     (TetherProcess *process);
 
