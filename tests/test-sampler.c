@@ -735,8 +735,10 @@ on_started (GObject      *source,
   gboolean *done = user_data;
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error));
+  gboolean ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
+
   g_assert_no_error (error);
+  g_assert_true (ok);
   *done = TRUE;
 }
 
