@@ -10,6 +10,7 @@
  *     to a pipe that is drained);
  *   - libgtop: glibtop_get_proc_time + _mem + _state + _args per pid
  *     (only when built with libgtop2-dev, which ./setup.sh bench installs).
+ * and, as the floor, a bare pread + parse of each /proc/PID/stat fd.
  * Prints µs per process, the ratios, and the targets next to them.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -28,7 +29,10 @@
 #include <glibtop/proctime.h>
 #endif
 
+#include <fcntl.h>
+
 #include "tether-owner.h"
+#include "tether-procfs.h"
 #include "tether-sampler.h"
 
 #define TETHER_TARGET_US   5.0
@@ -171,6 +175,35 @@ bench_tether (Tree   *tree,
   tether_sampler_set_owner (sampler, NULL);
 }
 
+/* What the kernel charges for the stat text alone: the sampler's floor. */
+static double
+bench_floor (Tree *tree)
+{
+  g_autofree int *fds = g_new (int, tree->pids->len);
+  double t[50];
+
+  for (guint i = 0; i < tree->pids->len; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) g_array_index (tree->pids, pid_t, i));
+      fds[i] = open (path, O_RDONLY | O_CLOEXEC);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+
+      for (guint j = 0; j < tree->pids->len; j++)
+        {
+          TetherProcStat st;
+          if (tether_procfs_pread_stat (fds[j], &st) < 0)
+            g_error ("pread of a sleeping member failed");
+        }
+      t[i] = (double) (g_get_monotonic_time () - t0) / tree->pids->len;
+    }
+  for (guint i = 0; i < tree->pids->len; i++)
+    close (fds[i]);
+  return median (t, G_N_ELEMENTS (t));
+}
+
 static double
 bench_ps (Tree *tree)
 {
@@ -246,7 +279,7 @@ main (int    argc,
 {
   const char *helper = g_getenv ("TETHER_TEST_TREE");
   double tether[G_N_ELEMENTS (sizes)], cold[G_N_ELEMENTS (sizes)], reaper[G_N_ELEMENTS (sizes)];
-  double ps[G_N_ELEMENTS (sizes)], gtop[G_N_ELEMENTS (sizes)];
+  double ps[G_N_ELEMENTS (sizes)], gtop[G_N_ELEMENTS (sizes)], floor_us[G_N_ELEMENTS (sizes)];
   gboolean all_ok = TRUE;
 
   if (helper == NULL)
@@ -265,6 +298,7 @@ main (int    argc,
 
       tree_start (&tree, helper, TETHER_OWNER_CGROUP, sizes[s]);
       bench_tether (&tree, &tether[s], &cold[s]);
+      floor_us[s] = bench_floor (&tree);
       ps[s] = bench_ps (&tree);
       gtop[s] = bench_libgtop (&tree);
       tree_stop (&tree);
@@ -294,6 +328,7 @@ main (int    argc,
   } while (0)
 
   ROW ("Tether sampler (cgroup owner)", tether);
+  ROW ("  floor: bare pread + parse", floor_us);
   ROW ("Tether, first tick (opens fds)", cold);
   ROW ("Tether sampler (reaper owner)", reaper);
   ROW ("ps -o ... -p PIDS", ps);
