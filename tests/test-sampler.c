@@ -324,8 +324,25 @@ wait_reaped (pid_t pid)
 
 /* ---- sampler tests ------------------------------------------------------- */
 
-/* A spinning child shows ~100 % of a core, a sleeping one ~0 %. The timer's
- * 2 s window makes the kernel's 10 ms CPU ticks a 0.5 % step. */
+/* CPU time the kernel's scheduler charged to pid, in ns: a different
+ * source from the tick-counted utime + stime the sampler reads. */
+static guint64
+runtime_ns (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/schedstat", (int) pid);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+/* A spinning child shows the CPU it really got, a sleeping one ~0 %.
+ *
+ * "Really got" is the scheduler's own runtime over the same 2 s window:
+ * on an idle machine that is ~100 % of a core, and the sampler must show
+ * it within 5 points; on a loaded CI host the spinner may get 80 % and the
+ * sampler must say 80 %, not 100 %. At least half a core is always asked:
+ * a setsid'd spinner is its own autogroup and gets a fair share. */
 static void
 test_cpu (Fixture       *f,
           gconstpointer  data)
@@ -334,32 +351,47 @@ test_cpu (Fixture       *f,
   TetherProcess *p;
   const TetherSamplerTotals *totals;
   const TetherSample *last;
+  guint64 busy0, busy1, sleeper0, sleeper1;
+  gint64 t0, t1;
+  double truth_busy, truth_sleeper;
 
+  /* Ticks by hand: the main loop is not iterated, the timer never runs. */
   start_tree (f, 2000, "busy", NULL);
-  busy = test_util_wait_role (f->pidfile, "busy", 5);
-  sleeper = test_util_wait_role (f->pidfile, "sleeper", 5);
+  t0 = g_get_monotonic_time ();
+  busy = test_util_wait_role (f->pidfile, "busy", 1);
+  sleeper = test_util_wait_role (f->pidfile, "sleeper", 1);
+  busy0 = runtime_ns (busy);
+  sleeper0 = runtime_ns (sleeper);
   g_assert_nonnull (tether_sampler_lookup (f->sampler, busy));
-  wait_ticks (f, 1);
 
+  g_usleep (2 * G_USEC_PER_SEC);
+  busy1 = runtime_ns (busy);
+  sleeper1 = runtime_ns (sleeper);
+  t1 = g_get_monotonic_time ();
+  tether_sampler_refresh (f->sampler);
+
+  truth_busy = 100.0 * (double) (busy1 - busy0) / ((double) (t1 - t0) * 1000.0);
+  truth_sleeper = 100.0 * (double) (sleeper1 - sleeper0) / ((double) (t1 - t0) * 1000.0);
   p = tether_sampler_lookup (f->sampler, busy);
-  g_test_message ("busy %.1f %%, sleeper %.1f %%, tree %.1f %%",
-                  tether_process_get_cpu_percent (p),
+  g_test_message ("busy %.1f %% (scheduler: %.1f %%), sleeper %.1f %%, tree %.1f %%",
+                  tether_process_get_cpu_percent (p), truth_busy,
                   tether_process_get_cpu_percent (tether_sampler_lookup (f->sampler, sleeper)),
                   tether_sampler_get_totals (f->sampler)->cpu_percent);
-  g_assert_cmpfloat (tether_process_get_cpu_percent (p), >=, 85.0);
+  g_assert_cmpfloat (ABS (tether_process_get_cpu_percent (p) - truth_busy), <=, 5.0);
+  g_assert_cmpfloat (tether_process_get_cpu_percent (p), >=, 50.0);
   g_assert_cmpfloat (tether_process_get_cpu_percent (p), <=, 105.0);
   g_assert_cmpuint (tether_process_get_cpu_time (p), >=, G_USEC_PER_SEC);
   g_assert_cmpint (tether_process_get_state (p), ==, 'R');
 
   p = tether_sampler_lookup (f->sampler, sleeper);
+  g_assert_cmpfloat (truth_sleeper, <, 1.0);
   g_assert_cmpfloat (tether_process_get_cpu_percent (p), <, 5.0);
   g_assert_cmpint (tether_process_get_state (p), ==, 'S');
 
   /* The whole tree (the cgroup's cpu.stat, or the sum) carries the spinner. */
   totals = tether_sampler_get_totals (f->sampler);
   g_assert_cmpuint (totals->n_processes, ==, 3);
-  g_assert_cmpfloat (totals->cpu_percent, >=, 85.0);
-  g_assert_cmpfloat (totals->cpu_percent, <=, 115.0);
+  g_assert_cmpfloat (ABS (totals->cpu_percent - truth_busy), <=, 7.0);
 
   /* Both ticks are in the histories, the newest equal to the values shown. */
   g_assert_cmpuint (tether_history_get_length (tether_sampler_get_history (f->sampler)), ==, 2);
