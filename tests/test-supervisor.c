@@ -324,26 +324,7 @@ test_outsider_and_pid_reuse (Fixture       *f,
     g_main_context_iteration (NULL, FALSE);
 
   /* Fork an outsider that gets exactly the victim's pid. */
-  for (int attempt = 0; attempt < 50 && outsider != victim; attempt++)
-    {
-      g_autofree char *last = g_strdup_printf ("%d", victim - 1);
-      int fd = open ("/proc/sys/kernel/ns_last_pid", O_WRONLY);
-
-      g_assert_cmpint (fd, >=, 0);
-      g_assert_cmpint (write (fd, last, strlen (last)), ==, (ssize_t) strlen (last));
-      outsider = fork ();
-      close (fd);
-      if (outsider == 0)
-        {
-          execl (test_util_tree_helper (), test_util_tree_helper (), f->other_marker, "sleep", NULL);
-          _exit (127);
-        }
-      if (outsider != victim)
-        {
-          kill (outsider, SIGKILL);
-          waitpid (outsider, &status, 0);
-        }
-    }
+  outsider = test_util_spawn_with_pid (victim, f->other_marker);
   g_assert_cmpint (outsider, ==, victim);
   g_assert_false (tether_owner_is_member (owner, outsider));
 
@@ -672,7 +653,7 @@ test_stale_leaf (Fixture       *f,
   g_autofree char *mount_leaf = NULL;
   g_autofree char *procs = NULL;
   g_autofree char *parent = NULL;
-  pid_t dead, orphan;
+  pid_t dead, orphan, impostor;
   int status;
 
   /* A pid that surely belongs to no Tether now. */
@@ -706,10 +687,27 @@ test_stale_leaf (Fixture       *f,
   while (test_util_count_marked (f->other_marker) == 0)
     g_usleep (1000);
 
+  /* An unrelated process now holds the dead Tether's pid: it started after
+   * the leaf was made, so the leaf is still known to be stale. */
+  g_usleep (50000); /* start times tick every 10 ms */
+  impostor = test_util_spawn_with_pid (dead, f->other_marker);
+  g_assert_cmpint (impostor, ==, dead);
+
   f->started = FALSE;
   make_supervisor (f, NULL, "sleep", NULL);
   start_and_wait (f);
-  g_assert_cmpint (waitpid (orphan, &status, 0), ==, orphan);
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    pid_t r;
+
+    /* Bounded: a leaf wrongly thought alive would leave the orphan be. */
+    while ((r = waitpid (orphan, &status, WNOHANG)) == 0)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (2000);
+      }
+    g_assert_cmpint (r, ==, orphan);
+  }
   g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
   stop_and_wait (f, FALSE, 20);
   /* Empty now: the next start removes it. */
@@ -719,6 +717,9 @@ test_stale_leaf (Fixture       *f,
   start_and_wait (f);
   g_assert_false (g_file_test (mount_leaf, G_FILE_TEST_EXISTS));
   stop_and_wait (f, FALSE, 20);
+  g_assert_true (test_util_pid_alive (impostor));
+  kill (impostor, SIGKILL);
+  waitpid (impostor, &status, 0);
 }
 
 #define add(name, func) \

@@ -5,6 +5,8 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <signal.h>
@@ -244,4 +246,33 @@ test_util_add_for_kinds (const char *prefix,
       g_test_add_vtable (path, fixture_size, &test_util_kinds[i],
                          (GTestFixtureFunc) setup, (GTestFixtureFunc) func, (GTestFixtureFunc) teardown);
     }
+}
+
+pid_t
+test_util_spawn_with_pid (pid_t       pid,
+                          const char *marker)
+{
+  g_autofree char *last = g_strdup_printf ("%d", pid - 1);
+
+  for (int attempt = 0; attempt < 50; attempt++)
+    {
+      int fd = open ("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+      pid_t child;
+      int status;
+
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (write (fd, last, strlen (last)), ==, (ssize_t) strlen (last));
+      child = fork ();
+      close (fd);
+      if (child == 0)
+        {
+          execl (test_util_tree_helper (), test_util_tree_helper (), marker, "sleep", NULL);
+          _exit (127);
+        }
+      if (child == pid)
+        return child;
+      kill (child, SIGKILL);
+      waitpid (child, &status, 0);
+    }
+  return 0;
 }

@@ -37,6 +37,12 @@ char    *test_util_write_profile      (const char   *extra_json_members,
 gboolean test_util_wait_flag          (gboolean     *flag,
                                        double        timeout_s);
 gboolean test_util_pid_alive          (pid_t         pid);
+/* Starts `tether-test-tree MARKER sleep` as our child with exactly pid
+ * (free: its process was reaped), steering the kernel with ns_last_pid;
+ * other forks on the machine can win the race, so it retries. Returns
+ * the pid, or 0 if it never got it. */
+pid_t    test_util_spawn_with_pid     (pid_t         pid,
+                                       const char   *marker);
 /* SIGKILLs what a failed test left behind, by marker. */
 void     test_util_kill_marked        (const char   *marker);
 

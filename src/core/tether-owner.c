@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tether-error.h"
@@ -188,6 +189,37 @@ own_cgroup_path (void)
  * Tether is gone was normally removed by its shim; if the shim was killed
  * too (OOM killer, a kill -9 of everything), its processes are orphans
  * nobody supervises any more: kill them and remove what is empty. */
+/* TRUE when pid still names the Tether that created the leaf at path. A
+ * process that merely reused the pid started after the leaf was made (the
+ * leaf's ctime never changes: kernfs leaves it alone when tasks move). */
+static gboolean
+leaf_creator_lives (pid_t       pid,
+                    const char *path)
+{
+  TetherProcStat st;
+  struct stat leaf;
+  struct timespec boot_now;
+  gint64 boot_offset, started, created;
+  long hz = sysconf (_SC_CLK_TCK);
+
+  if (tether_procfs_read_stat (pid, &st) < 0)
+    return FALSE;
+  if (stat (path, &leaf) < 0 || hz <= 0)
+    return TRUE; /* cannot tell: leave it alone */
+
+  /* Start ticks count from boot; bring the leaf's wall-clock ctime there. */
+  clock_gettime (CLOCK_BOOTTIME, &boot_now);
+  boot_offset = g_get_real_time () - ((gint64) boot_now.tv_sec * G_USEC_PER_SEC + boot_now.tv_nsec / 1000);
+  started = (gint64) (st.starttime * G_USEC_PER_SEC / (guint64) hz);
+  created = (gint64) leaf.st_ctim.tv_sec * G_USEC_PER_SEC + leaf.st_ctim.tv_nsec / 1000 - boot_offset;
+
+  /* Start ticks round down, so the creator (which started well before its
+   * mkdir) always compares earlier; 1 ms covers the clock reads. A process
+   * reusing the pid within one 10 ms tick of the mkdir would pass for the
+   * creator: then the leaf waits for the next Tether. */
+  return started <= created + 1000;
+}
+
 static void
 reap_stale_leaves (const char *parent_dir)
 {
@@ -197,17 +229,15 @@ reap_stale_leaves (const char *parent_dir)
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = NULL;
-      g_autofree char *proc = NULL;
       int pid = 0;
       guint n = 0;
 
       if (sscanf (name, "tether-%d-%u", &pid, &n) != 2 || pid <= 0 || pid == getpid ())
         continue;
-      proc = g_strdup_printf ("/proc/%d", pid);
-      if (g_file_test (proc, G_FILE_TEST_EXISTS))
-        continue; /* its Tether (or a process that reused the pid) lives */
-
       path = g_build_filename (parent_dir, name, NULL);
+      if (leaf_creator_lives (pid, path))
+        continue;
+
       if (rmdir (path) == 0 || errno != EBUSY)
         continue;
 
