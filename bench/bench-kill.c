@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "tether-supervisor.h"
 
 typedef struct
@@ -42,19 +43,6 @@ on_stopped (GObject *source, GAsyncResult *result, gpointer data)
   w->done = TRUE;
 }
 
-static guint
-count_lines (const char *path)
-{
-  g_autofree char *contents = NULL;
-  guint n = 0;
-
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return 0;
-  for (const char *p = contents; *p; p++)
-    n += *p == '\n';
-  return n;
-}
-
 static double
 measure (const char      *helper,
          TetherOwnerKind  kind,
@@ -83,7 +71,7 @@ measure (const char      *helper,
     g_main_context_iteration (NULL, TRUE);
 
   /* Wait until the tree is complete (or, for fork-forever, busy). */
-  while (count_lines (pidfile) < expect_lines)
+  while (bench_count_lines (pidfile) < expect_lines)
     g_usleep (10000);
   if (expect_lines == 1)
     g_usleep (500000);
@@ -130,14 +118,8 @@ main (int argc, char **argv)
 
           for (guint r = 0; r < runs; r++)
             ms[r] = measure (helper, kinds[k], trees[t].mode, trees[t].arg, trees[t].lines, &killed);
-          for (guint i = 0; i < runs; i++)
-            for (guint j = i + 1; j < runs; j++)
-              if (ms[j] < ms[i])
-                {
-                  double tmp = ms[i]; ms[i] = ms[j]; ms[j] = tmp;
-                }
           printf ("%-8s %-22s %10u %10.1f\n", tether_owner_kind_to_string (kinds[k]),
-                  trees[t].label, killed, ms[runs / 2]);
+                  trees[t].label, killed, bench_median (ms, runs));
         }
     }
   return 0;

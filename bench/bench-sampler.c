@@ -31,6 +31,7 @@
 
 #include <fcntl.h>
 
+#include "bench-util.h"
 #include "tether-owner.h"
 #include "tether-procfs.h"
 #include "tether-sampler.h"
@@ -50,35 +51,6 @@ typedef struct
   char *pidfile;
   GArray *pids;
 } Tree;
-
-static int
-compare_double (gconstpointer a,
-                gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v,
-        guint   n)
-{
-  qsort (v, n, sizeof *v, compare_double);
-  return v[n / 2];
-}
-
-static guint
-count_lines (const char *path)
-{
-  g_autofree char *contents = NULL;
-  guint n = 0;
-
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return 0;
-  for (const char *p = contents; *p; p++)
-    n += *p == '\n';
-  return n;
-}
 
 static void
 on_spawned (GObject      *source,
@@ -122,7 +94,7 @@ tree_start (Tree            *tree,
   tether_owner_spawn_async (tree->owner, argv, NULL, NULL, NULL, on_spawned, tree);
   while (!tree->spawned)
     g_main_context_iteration (NULL, TRUE);
-  while (count_lines (tree->pidfile) < n)
+  while (bench_count_lines (tree->pidfile) < n)
     g_usleep (10000);
 
   tree->pids = tether_owner_list_members (tree->owner, &error);
@@ -171,7 +143,7 @@ bench_tether (Tree   *tree,
       tether_sampler_refresh (sampler);
       t[i] = (double) (g_get_monotonic_time () - t0) / tree->pids->len;
     }
-  *steady = median (t, G_N_ELEMENTS (t));
+  *steady = bench_median (t, G_N_ELEMENTS (t));
   tether_sampler_set_owner (sampler, NULL);
 }
 
@@ -201,7 +173,7 @@ bench_floor (Tree *tree)
     }
   for (guint i = 0; i < tree->pids->len; i++)
     close (fds[i]);
-  return median (t, G_N_ELEMENTS (t));
+  return bench_median (t, G_N_ELEMENTS (t));
 }
 
 static double
@@ -231,7 +203,7 @@ bench_ps (Tree *tree)
       if (!g_spawn_check_wait_status (status, NULL) || strlen (out) == 0)
         return -1;
     }
-  return median (t, G_N_ELEMENTS (t));
+  return bench_median (t, G_N_ELEMENTS (t));
 }
 
 static double
@@ -261,7 +233,7 @@ bench_libgtop (Tree *tree)
         }
       t[i] = (double) (g_get_monotonic_time () - t0) / tree->pids->len;
     }
-  return median (t, G_N_ELEMENTS (t));
+  return bench_median (t, G_N_ELEMENTS (t));
 #else
   return -1;
 #endif

@@ -442,9 +442,9 @@ min_cpu_window (TetherSampler *self)
   return MAX ((gint64) self->interval * 1000 / 2, 100 * 1000);
 }
 
-/* Updates process from a fresh stat; returns FALSE when the pid now names
- * a different process. Sets process->rebased when CPU% was recomputed. */
-static gboolean
+/* Updates process from a fresh stat of the same process (read_stat
+ * vouches for that). Sets process->rebased when CPU% was recomputed. */
+static void
 process_update (TetherSampler        *self,
                 TetherProcess        *process,
                 const TetherProcStat *st,
@@ -455,9 +455,6 @@ process_update (TetherSampler        *self,
   unsigned long long cpu_ticks = st->utime + st->stime;
   guint64 rss = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
   guint threads = (guint) MAX (st->num_threads, 0);
-
-  if (st->starttime != process->starttime)
-    return FALSE;
 
   process->changes = 0;
   process->rebased = FALSE;
@@ -517,8 +514,6 @@ process_update (TetherSampler        *self,
           process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
         }
     }
-
-  return TRUE;
 }
 
 /* ---- tree -------------------------------------------------------------- */
@@ -642,8 +637,9 @@ tether_sampler_refresh (TetherSampler *self)
 
       if (process != NULL)
         {
-          if (read_stat (process, &st) == 0 && process_update (self, process, &st, now, now_real))
+          if (read_stat (process, &st) == 0)
             {
+              process_update (self, process, &st, now, now_real);
               process->seen_tick = self->n_ticks;
               continue;
             }
