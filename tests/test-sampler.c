@@ -309,19 +309,6 @@ wait_ticks (Fixture *f,
     }
 }
 
-static void
-wait_reaped (pid_t pid)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (kill (pid, 0) == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
 /* ---- sampler tests ------------------------------------------------------- */
 
 /* CPU time the kernel's scheduler charged to pid, in ns: a different
@@ -431,7 +418,7 @@ test_rss (Fixture       *f,
 
     gone = tether_process_ref (p);
     g_assert_cmpint (kill (tether_process_get_pid (p), SIGKILL), ==, 0);
-    wait_reaped (tether_process_get_pid (p));
+    test_util_wait_reaped (tether_process_get_pid (p));
     g_assert_false (tether_process_read_pss (gone, &pss, &error));
     g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND);
   }
@@ -507,7 +494,7 @@ test_appear_and_exit (Fixture       *f,
   /* Dies (its parent reaps it): it leaves without an error or a warning
    * (G_DEBUG=fatal-warnings). */
   g_assert_cmpint (kill (late, SIGKILL), ==, 0);
-  wait_reaped (late);
+  test_util_wait_reaped (late);
   wait_ticks (f, 1);
   g_assert_cmpuint (f->removed->len, ==, 1);
   g_assert_true (g_ptr_array_index (f->removed, 0) == p);
@@ -610,7 +597,7 @@ test_escapee (Fixture       *f,
   g_assert_cmpint (tether_process_get_parent (p), ==, main_pid);
 
   g_assert_cmpint (kill (main_pid, SIGKILL), ==, 0);
-  wait_reaped (main_pid);
+  test_util_wait_reaped (main_pid);
   reset_log (f);
   wait_ticks (f, 1);
   g_assert_nonnull (find_in (f->removed, main_pid));
@@ -649,7 +636,7 @@ check_pid_reuse (Fixture  *f,
   if (!with_fds)
     g_usleep (30000);
   g_assert_cmpint (kill (victim, SIGKILL), ==, 0);
-  wait_reaped (victim);
+  test_util_wait_reaped (victim);
 
   /* The spawner forks right after SIGUSR1; other forks on the machine can
    * take the pid first, so retry. */
@@ -679,7 +666,7 @@ check_pid_reuse (Fixture  *f,
       if (reborn != victim)
         {
           kill (reborn, SIGKILL);
-          wait_reaped (reborn);
+          test_util_wait_reaped (reborn);
         }
     }
   g_assert_cmpint (reborn, ==, victim);

@@ -320,8 +320,7 @@ test_outsider_and_pid_reuse (Fixture       *f,
   /* Kill one member behind Tether's back and wait until it is reaped. */
   victim = g_array_index (children, pid_t, 0);
   g_assert_cmpint (kill (victim, SIGKILL), ==, 0);
-  while (kill (victim, 0) == 0)
-    g_main_context_iteration (NULL, FALSE);
+  test_util_wait_reaped (victim);
 
   /* Fork an outsider that gets exactly the victim's pid. */
   outsider = test_util_spawn_with_pid (victim, f->other_marker);

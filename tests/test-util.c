@@ -276,3 +276,16 @@ test_util_spawn_with_pid (pid_t       pid,
     }
   return 0;
 }
+
+void
+test_util_wait_reaped (pid_t pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (kill (pid, 0) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}

@@ -37,6 +37,9 @@ char    *test_util_write_profile      (const char   *extra_json_members,
 gboolean test_util_wait_flag          (gboolean     *flag,
                                        double        timeout_s);
 gboolean test_util_pid_alive          (pid_t         pid);
+/* Iterates the default main context until pid no longer exists (reaped
+ * by its parent); fails the test after 10 s. */
+void     test_util_wait_reaped        (pid_t         pid);
 /* Starts `tether-test-tree MARKER sleep` as our child with exactly pid
  * (free: its process was reaped), steering the kernel with ns_last_pid;
  * other forks on the machine can win the race, so it retries. Returns

@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tether-error.h"
@@ -198,26 +197,22 @@ leaf_creator_lives (pid_t       pid,
 {
   TetherProcStat st;
   struct stat leaf;
-  struct timespec boot_now;
-  gint64 boot_offset, started, created;
-  long hz = sysconf (_SC_CLK_TCK);
+  gint64 boot_offset, created;
 
   if (tether_procfs_read_stat (pid, &st) < 0)
     return FALSE;
-  if (stat (path, &leaf) < 0 || hz <= 0)
+  if (stat (path, &leaf) < 0)
     return TRUE; /* cannot tell: leave it alone */
 
-  /* Start ticks count from boot; bring the leaf's wall-clock ctime there. */
-  clock_gettime (CLOCK_BOOTTIME, &boot_now);
-  boot_offset = g_get_real_time () - ((gint64) boot_now.tv_sec * G_USEC_PER_SEC + boot_now.tv_nsec / 1000);
-  started = (gint64) (st.starttime * G_USEC_PER_SEC / (guint64) hz);
+  /* Start times count from boot; bring the leaf's wall-clock ctime there. */
+  boot_offset = g_get_real_time () - tether_procfs_boottime_usec ();
   created = (gint64) leaf.st_ctim.tv_sec * G_USEC_PER_SEC + leaf.st_ctim.tv_nsec / 1000 - boot_offset;
 
   /* Start ticks round down, so the creator (which started well before its
    * mkdir) always compares earlier; 1 ms covers the clock reads. A process
    * reusing the pid within one 10 ms tick of the mkdir would pass for the
    * creator: then the leaf waits for the next Tether. */
-  return started <= created + 1000;
+  return tether_procfs_start_usec (&st) <= created + 1000;
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -133,6 +134,34 @@ tether_procfs_parse_stat (const char     *buf,
     }
 
   return field == STAT_ENDCODE ? 0 : -EINVAL;
+}
+
+long
+tether_procfs_clock_ticks (void)
+{
+  static long hz;
+
+  if (hz == 0)
+    {
+      long v = sysconf (_SC_CLK_TCK);
+      hz = v > 0 ? v : 100;
+    }
+  return hz;
+}
+
+long long
+tether_procfs_boottime_usec (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_BOOTTIME, &ts);
+  return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+long long
+tether_procfs_start_usec (const TetherProcStat *st)
+{
+  return (long long) (st->starttime * 1000000ULL / (unsigned long long) tether_procfs_clock_ticks ());
 }
 
 int

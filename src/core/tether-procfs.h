@@ -36,6 +36,13 @@ int  tether_procfs_read_stat        (pid_t                 pid,
 int  tether_procfs_parse_stat       (const char           *buf,
                                      size_t                len,
                                      TetherProcStat       *out);
+/* Clock ticks per second of the CPU and start times in stat (_SC_CLK_TCK). */
+long tether_procfs_clock_ticks      (void);
+/* CLOCK_BOOTTIME now, µs: the clock stat's start times count on. */
+long long tether_procfs_boottime_usec (void);
+/* When the process started, µs after boot (10 ms resolution). */
+long long tether_procfs_start_usec  (const TetherProcStat *st);
+
 /* Reads stat from an fd kept open on /proc/PID/stat. Once the process is
  * reaped this fails with -ESRCH, even if the pid has been reused since: the
  * fd is bound to the process, not to the number. */

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -147,23 +146,10 @@ tether_process_get_cpu_percent (TetherProcess *process)
   return process->cpu_percent;
 }
 
-static long
-clock_ticks_per_second (void)
-{
-  static long hz;
-
-  if (hz == 0)
-    {
-      long v = sysconf (_SC_CLK_TCK);
-      hz = v > 0 ? v : 100;
-    }
-  return hz;
-}
-
 guint64
 tether_process_get_cpu_time (TetherProcess *process)
 {
-  return process->cpu_ticks * G_USEC_PER_SEC / (guint64) clock_ticks_per_second ();
+  return process->cpu_ticks * G_USEC_PER_SEC / (guint64) tether_procfs_clock_ticks ();
 }
 
 guint64
@@ -332,15 +318,6 @@ read_cmdline (pid_t pid)
   return g_utf8_make_valid (buf, n);
 }
 
-static gint64
-boottime_usec (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_BOOTTIME, &ts);
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
 static int
 read_stat (TetherProcess  *process,
            TetherProcStat *st)
@@ -410,8 +387,8 @@ process_new (TetherSampler *self,
   /* Start time in wall-clock terms, and a first CPU% averaged over the
    * process's life so far (there is no previous tick to diff against). */
   {
-    long hz = clock_ticks_per_second ();
-    gint64 start_boot = (gint64) (st.starttime * G_USEC_PER_SEC / (guint64) hz);
+    long hz = tether_procfs_clock_ticks ();
+    gint64 start_boot = tether_procfs_start_usec (&st);
     gint64 age = now_boot - start_boot;
 
     process->started_at = self->boot_real_time + start_boot;
@@ -451,7 +428,7 @@ process_update (TetherSampler        *self,
                 gint64                now,
                 gint64                now_real)
 {
-  long hz = clock_ticks_per_second ();
+  long hz = tether_procfs_clock_ticks ();
   unsigned long long cpu_ticks = st->utime + st->stime;
   guint64 rss = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
   guint threads = (guint) MAX (st->num_threads, 0);
@@ -607,7 +584,7 @@ tether_sampler_refresh (TetherSampler *self)
   g_autoptr(GError) error = NULL;
   gint64 now = g_get_monotonic_time ();
   gint64 now_real = g_get_real_time ();
-  gint64 now_boot = boottime_usec ();
+  gint64 now_boot = tether_procfs_boottime_usec ();
   pid_t main_pid = 0;
   TetherProcess *main_process;
   TetherSamplerTotals totals = { 0, };
@@ -1070,7 +1047,7 @@ tether_sampler_init (TetherSampler *self)
   self->page_size = sysconf (_SC_PAGESIZE);
   /* Once, so every start time derives from the same origin and equal
    * kernel start ticks give equal times. */
-  self->boot_real_time = g_get_real_time () - boottime_usec ();
+  self->boot_real_time = g_get_real_time () - tether_procfs_boottime_usec ();
   /* Half the fd limit at most, so the rest of the app never runs out:
    * beyond it, stat is read by path and identity checked by start time. */
   self->fd_budget = (guint) MAX (limit / 2 - 64, 0);
