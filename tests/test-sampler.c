@@ -164,7 +164,6 @@ typedef struct
   char *pidfile;
   TetherOwner *owner;
   TetherSampler *sampler;
-  gboolean spawned;
   pid_t main_pid;
   guint n_updates;
   GPtrArray *added;      /* every process added since the last reset */
@@ -242,51 +241,20 @@ find_in (GPtrArray *processes,
   return NULL;
 }
 
-static void
-on_spawned (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Fixture *f = user_data;
-  g_autoptr(GError) error = NULL;
-
-  f->main_pid = tether_owner_spawn_finish (TETHER_OWNER (source), result, &error);
-  g_assert_no_error (error);
-  f->spawned = TRUE;
-}
-
 /* Spawns tether-test-tree MARKER MODE ARGS... under an owner of the
- * fixture's kind, waits until the tree has reported ("main" is written
- * last), then hands the owner to a new sampler: its first tick sees the
- * whole tree. */
+ * fixture's kind (test_util_spawn_tree), then hands the owner to a new
+ * sampler: its first tick sees the whole tree. */
+#define start_tree(f, interval_ms, mode, ...) \
+  start_tree_owned (f, interval_ms, \
+                    test_util_spawn_tree ((f)->kind, (f)->marker, (f)->pidfile, mode, __VA_ARGS__))
+
 static void
-start_tree (Fixture    *f,
-            guint       interval_ms,
-            const char *mode,
-            ...)
+start_tree_owned (Fixture     *f,
+                  guint        interval_ms,
+                  TetherOwner *owner)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  va_list ap;
-  const char *arg;
-
-  g_ptr_array_add (argv, (char *) test_util_tree_helper ());
-  g_ptr_array_add (argv, f->marker);
-  g_ptr_array_add (argv, (char *) mode);
-  va_start (ap, mode);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, (char *) "--pidfile");
-  g_ptr_array_add (argv, f->pidfile);
-  g_ptr_array_add (argv, NULL);
-
-  f->owner = tether_owner_new (f->kind);
-  tether_owner_spawn_async (f->owner, (const char * const *) argv->pdata, NULL, NULL,
-                            NULL, on_spawned, f);
-  g_assert_true (test_util_wait_flag (&f->spawned, 10));
-  g_assert_cmpint (tether_owner_get_kind (f->owner), ==, f->kind);
-  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
-
+  f->owner = owner;
+  f->main_pid = test_util_wait_role (f->pidfile, "main", 1);
   f->sampler = tether_sampler_new ();
   tether_sampler_set_interval (f->sampler, interval_ms);
   g_signal_connect (f->sampler, "updated", G_CALLBACK (on_updated), f);

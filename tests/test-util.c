@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 const TetherOwnerKind test_util_kinds[2] = { TETHER_OWNER_CGROUP, TETHER_OWNER_REAPER };
@@ -288,4 +289,56 @@ test_util_wait_reaped (pid_t pid)
       g_main_context_iteration (NULL, FALSE);
       g_usleep (1000);
     }
+}
+
+typedef struct
+{
+  gboolean done;
+  pid_t pid;
+} SpawnWait;
+
+static void
+on_tree_spawned (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  SpawnWait *wait = user_data;
+  g_autoptr(GError) error = NULL;
+
+  wait->pid = tether_owner_spawn_finish (TETHER_OWNER (source), result, &error);
+  g_assert_no_error (error);
+  wait->done = TRUE;
+}
+
+TetherOwner *
+test_util_spawn_tree (TetherOwnerKind  kind,
+                      const char      *marker,
+                      const char      *pidfile,
+                      const char      *mode,
+                      ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  TetherOwner *owner;
+  SpawnWait wait = { FALSE, 0 };
+  va_list ap;
+  const char *arg;
+
+  g_ptr_array_add (argv, (char *) test_util_tree_helper ());
+  g_ptr_array_add (argv, (char *) marker);
+  g_ptr_array_add (argv, (char *) mode);
+  va_start (ap, mode);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, (char *) "--pidfile");
+  g_ptr_array_add (argv, (char *) pidfile);
+  g_ptr_array_add (argv, NULL);
+
+  owner = tether_owner_new (kind);
+  tether_owner_spawn_async (owner, (const char * const *) argv->pdata, NULL, NULL,
+                            NULL, on_tree_spawned, &wait);
+  g_assert_true (test_util_wait_flag (&wait.done, 10));
+  g_assert_cmpint (tether_owner_get_kind (owner), ==, kind);
+  g_assert_cmpint (test_util_wait_role (pidfile, "main", 10), >, 0);
+  return owner;
 }

@@ -46,6 +46,14 @@ void     test_util_wait_reaped        (pid_t         pid);
  * the pid, or 0 if it never got it. */
 pid_t    test_util_spawn_with_pid     (pid_t         pid,
                                        const char   *marker);
+/* Spawns `tether-test-tree MARKER MODE ARGS... --pidfile PIDFILE` under a
+ * new owner of kind and waits until the tree has reported ("main" is
+ * written last). */
+TetherOwner *test_util_spawn_tree     (TetherOwnerKind kind,
+                                       const char   *marker,
+                                       const char   *pidfile,
+                                       const char   *mode,
+                                       ...) G_GNUC_NULL_TERMINATED;
 /* SIGKILLs what a failed test left behind, by marker. */
 void     test_util_kill_marked        (const char   *marker);
 
