@@ -5,6 +5,7 @@
 #   ./setup.sh test    install dependencies, build, run the whole test suite
 #   ./setup.sh build   install dependencies and build only
 #   ./setup.sh bench   build and run the benchmarks in bench/ (not part of the tests)
+#   ./setup.sh screenshot  take data/screenshots/main.png of the app on the demo (Xvfb)
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -15,10 +16,19 @@ PACKAGES=(
   meson ninja-build pkg-config gcc gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
   python3
+  # the desktop app
+  libgtk-4-dev libadwaita-1-dev
+  # data validations (meson tests)
+  desktop-file-utils appstream
+  # the app's end-to-end test: a real window under Xvfb, driven through
+  # AT-SPI from Debian's python3 (the python3 first on PATH may lack gi)
+  xvfb xauth dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0
 )
 
 # Only for ./setup.sh bench: what the sampler benchmark compares against.
 BENCH_PACKAGES=(libgtop2-dev procps)
+# Only for ./setup.sh screenshot.
+SCREENSHOT_PACKAGES=(imagemagick)
 
 install_deps () {
   local missing=()
@@ -40,11 +50,20 @@ build () {
   ninja -C "$BUILD_DIR"
 }
 
+have_display () {
+  [ -n "${WAYLAND_DISPLAY:-}" ] || [ -n "${DISPLAY:-}" ]
+}
+
 case "${1:-}" in
   demo)
     install_deps
     build
-    echo "setup.sh: running the demo backend; press Ctrl-C to stop it (gracefully)."
+    if have_display; then
+      echo "setup.sh: starting Tether on the demo backend; closing the window offers to stop it."
+      exec "$BUILD_DIR/src/ui/tether" --start examples/demo.json
+    fi
+    echo "setup.sh: no display (neither WAYLAND_DISPLAY nor DISPLAY is set): running the demo"
+    echo "setup.sh: backend with tetherctl instead; press Ctrl-C to stop it (gracefully)."
     exec "$BUILD_DIR/src/cli/tetherctl" run examples/demo.json
     ;;
   test)
@@ -70,8 +89,13 @@ case "${1:-}" in
     echo
     "$BUILD_DIR/bench/bench-sampler"
     ;;
+  screenshot)
+    install_deps "${SCREENSHOT_PACKAGES[@]}"
+    build
+    exec tests/ui/take-screenshot.sh "$BUILD_DIR" data/screenshots/main.png
+    ;;
   *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,9p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,236 @@
+/* tether-actions.c: the lifecycle actions, and when they are enabled
+ *
+ * Application actions, so the same verbs are reachable from the buttons,
+ * the menus, keyboard shortcuts and D-Bus (org.gtk.Actions). Each calls one
+ * supervisor verb and nothing else; confirmation dialogs live in the window
+ * (D-Bus callers and tetherctl users confirm nothing).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tether-application-private.h"
+
+static const char *
+backend_name (TetherApplication *self)
+{
+  return tether_supervisor_get_profile (self->supervisor)->name;
+}
+
+static void
+report_error (TetherApplication *self,
+              const char        *what,
+              const GError      *error)
+{
+  g_autofree char *title = g_strdup_printf (what, backend_name (self));
+
+  tether_application_tell (self, title, error->message);
+}
+
+static void
+on_started (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
+    {
+      /* translators: %s is the backend's name */
+      report_error (self, _("Could not start %s"), error);
+    }
+}
+
+static void
+on_stopped (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+  TetherStopReport report;
+
+  if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, &report, &error))
+    /* translators: %s is the backend's name */
+    report_error (self, _("Could not stop %s"), error);
+  self->force_requested = FALSE;
+}
+
+static void
+on_restarted (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error))
+    /* translators: %s is the backend's name */
+    report_error (self, _("Could not restart %s"), error);
+}
+
+static void
+start_activated (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+
+  tether_supervisor_start (self->supervisor, NULL, on_started, g_object_ref (self));
+}
+
+static void
+stop_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+
+  tether_supervisor_stop (self->supervisor, NULL, on_stopped, g_object_ref (self));
+}
+
+static void
+force_stop_activated (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+
+  self->force_requested = TRUE;
+  tether_supervisor_kill (self->supervisor, NULL, on_stopped, g_object_ref (self));
+}
+
+static void
+restart_activated (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+
+  tether_supervisor_restart (self->supervisor, NULL, on_restarted, g_object_ref (self));
+}
+
+static void
+subtree_activated (TetherApplication *self,
+                   GVariant          *parameter,
+                   gboolean           kill)
+{
+  g_autoptr(GError) error = NULL;
+  int pid = g_variant_get_int32 (parameter);
+  guint n = 0;
+  gboolean ok;
+
+  ok = kill ? tether_supervisor_kill_subtree (self->supervisor, pid, &n, &error)
+            : tether_supervisor_stop_subtree (self->supervisor, pid, &n, &error);
+  if (!ok)
+    {
+      g_autofree char *title = kill ? g_strdup_printf (_("Could not kill process %d"), pid)
+                                    : g_strdup_printf (_("Could not stop process %d"), pid);
+      tether_application_tell (self, title, error->message);
+    }
+}
+
+static void
+stop_subtree_activated (GSimpleAction *action,
+                        GVariant      *parameter,
+                        gpointer       user_data)
+{
+  subtree_activated (user_data, parameter, FALSE);
+}
+
+static void
+kill_subtree_activated (GSimpleAction *action,
+                        GVariant      *parameter,
+                        gpointer       user_data)
+{
+  subtree_activated (user_data, parameter, TRUE);
+}
+
+static void
+open_profile_activated (GSimpleAction *action,
+                        GVariant      *parameter,
+                        gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (g_variant_get_string (parameter, NULL));
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_application_open_profile (self, file, &error))
+    tether_application_tell (self, _("Could not open the profile"), error->message);
+  g_application_activate (G_APPLICATION (self));
+}
+
+static void
+quit_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  tether_application_quit_after_stop (user_data);
+}
+
+static const GActionEntry app_actions[] = {
+  { "start", start_activated },
+  { "stop", stop_activated },
+  { "force-stop", force_stop_activated },
+  { "restart", restart_activated },
+  { "stop-subtree", stop_subtree_activated, "i" },
+  { "kill-subtree", kill_subtree_activated, "i" },
+  { "open-profile", open_profile_activated, "s" },
+  { "quit", quit_activated },
+};
+
+void
+tether_application_install_actions (TetherApplication *self)
+{
+  static const char *quit_accels[] = { "<Control>q", NULL };
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
+                                   G_N_ELEMENTS (app_actions), self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  tether_application_update_actions (self);
+}
+
+static void
+set_enabled (TetherApplication *self,
+             const char        *name,
+             gboolean           enabled)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}
+
+void
+tether_application_update_actions (TetherApplication *self)
+{
+  TetherState state = TETHER_STATE_STOPPED;
+  gboolean have = self->supervisor != NULL;
+  gboolean live = FALSE;
+
+  if (have)
+    {
+      TetherOwner *owner = tether_supervisor_get_owner (self->supervisor);
+
+      state = tether_supervisor_get_state (self->supervisor);
+      /* A failed backend may leave processes behind: they can still be
+       * stopped, and nothing new may start over them. */
+      live = owner != NULL && tether_owner_is_running (owner);
+    }
+
+  set_enabled (self, "start", have && !live && !self->quitting &&
+                              (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED));
+  set_enabled (self, "stop", have && (tether_supervisor_is_active (self->supervisor) &&
+                                      state != TETHER_STATE_STOPPING &&
+                                      state != TETHER_STATE_KILLING));
+  set_enabled (self, "force-stop", have && (live || state == TETHER_STATE_STARTING) &&
+                                   state != TETHER_STATE_KILLING);
+  set_enabled (self, "restart", have && !self->quitting &&
+                                (state == TETHER_STATE_RUNNING ||
+                                 state == TETHER_STATE_NOT_RESPONDING));
+  set_enabled (self, "stop-subtree", have && live && state != TETHER_STATE_KILLING);
+  set_enabled (self, "kill-subtree", have && live && state != TETHER_STATE_KILLING);
+}

@@ -1,0 +1,527 @@
+/* tether-application.c: the Tether desktop application
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+
+#include "tether-application-private.h"
+#include "tether-error.h"
+#include "tether-window.h"
+
+G_DEFINE_FINAL_TYPE (TetherApplication, tether_application, ADW_TYPE_APPLICATION)
+
+enum {
+  PROP_0,
+  PROP_SUPERVISOR,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static const GOptionEntry option_entries[] = {
+  { "start", 's', 0, G_OPTION_ARG_NONE, NULL,
+    N_("Start the backend once the profile is open"), NULL },
+  { "demo", 0, 0, G_OPTION_ARG_NONE, NULL,
+    N_("Open the bundled demo profile"), NULL },
+  { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
+    N_("Print the version and exit"), NULL },
+  { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_("[PROFILE.json]") },
+  { NULL }
+};
+
+static TetherWindow *
+get_window (TetherApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window == NULL)
+    {
+      GList *windows = gtk_application_get_windows (GTK_APPLICATION (self));
+      window = windows != NULL ? windows->data : NULL;
+    }
+  return window != NULL ? TETHER_WINDOW (window) : NULL;
+}
+
+static TetherWindow *
+ensure_window (TetherApplication *self)
+{
+  TetherWindow *window = get_window (self);
+
+  if (window == NULL)
+    window = tether_window_new (self);
+  return window;
+}
+
+GSettings *
+tether_application_get_settings (TetherApplication *self)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
+  return self->settings;
+}
+
+TetherSupervisor *
+tether_application_get_supervisor (TetherApplication *self)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
+  return self->supervisor;
+}
+
+const char *
+tether_application_get_control_path (TetherApplication *self)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
+  return self->control != NULL ? tether_control_get_socket_path (self->control) : NULL;
+}
+
+GFile *
+tether_application_get_demo_profile (TetherApplication *self)
+{
+  const char *env = g_getenv ("TETHER_DEMO_PROFILE");
+  g_autofree char *installed = g_build_filename (TETHER_DATADIR, "tether", "examples",
+                                                 "demo.json", NULL);
+
+  if (env != NULL && *env != '\0')
+    return g_file_new_for_path (env);
+  if (g_file_test (installed, G_FILE_TEST_EXISTS))
+    return g_file_new_for_path (installed);
+  return g_file_new_for_path (TETHER_DEMO_PROFILE_SOURCE);
+}
+
+void
+tether_application_tell (TetherApplication *self,
+                         const char        *title,
+                         const char        *body)
+{
+  TetherWindow *window = get_window (self);
+
+  g_return_if_fail (TETHER_IS_APPLICATION (self));
+
+  g_message ("%s%s%s", title, body != NULL ? ": " : "", body != NULL ? body : "");
+
+  if (window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)))
+    {
+      tether_window_toast (window, title, body);
+    }
+  else
+    {
+      g_autoptr(GNotification) notification = g_notification_new (title);
+
+      if (body != NULL)
+        g_notification_set_body (notification, body);
+      g_application_send_notification (G_APPLICATION (self), "backend", notification);
+    }
+}
+
+/* Turns state changes into news: a crash, an automatic restart, a stop that
+ * needed force. Whoever asked (a button, tetherctl, D-Bus), the same news. */
+static void
+on_state_changed (TetherSupervisor  *supervisor,
+                  GParamSpec        *pspec,
+                  TetherApplication *self)
+{
+  TetherState state = tether_supervisor_get_state (supervisor);
+  TetherState was = self->last_state;
+  const char *name = tether_supervisor_get_profile (supervisor)->name;
+  const char *message = tether_supervisor_get_message (supervisor);
+
+  self->last_state = state;
+  tether_application_update_actions (self);
+
+  if (state == TETHER_STATE_FAILED && was != TETHER_STATE_FAILED)
+    {
+      /* translators: %s is the backend's name */
+      g_autofree char *title = g_strdup_printf (_("%s failed"), name);
+      tether_application_tell (self, title, message);
+    }
+  else if (state == TETHER_STATE_STARTING && tether_supervisor_get_n_restarts (supervisor) > 0 &&
+           (was == TETHER_STATE_FAILED || was == TETHER_STATE_STOPPED))
+    {
+      /* translators: %s is the backend's name, %u how many restarts so far */
+      g_autofree char *title = g_strdup_printf (_("Restarting %s (attempt %u)"), name,
+                                                tether_supervisor_get_n_restarts (supervisor));
+      tether_application_tell (self, title, message);
+    }
+  else if (state == TETHER_STATE_STOPPED && was != TETHER_STATE_STOPPED &&
+           self->held_in_background && !tether_supervisor_is_active (supervisor))
+    {
+      /* translators: %s is the backend's name */
+      g_autofree char *title = g_strdup_printf (_("%s stopped"), name);
+      tether_application_tell (self, title, message);
+    }
+
+  /* Kept alive only for the backend: once it is gone for good, so is the
+   * windowless application. */
+  if (self->held_in_background && !tether_supervisor_is_active (supervisor))
+    tether_application_release_background (self);
+}
+
+static void
+on_phase_changed (TetherSupervisor  *supervisor,
+                  GParamSpec        *pspec,
+                  TetherApplication *self)
+{
+  tether_application_update_actions (self);
+
+  if (tether_supervisor_get_phase (supervisor) == TETHER_PHASE_KILL && !self->force_requested)
+    {
+      /* translators: %s is the backend's name */
+      g_autofree char *title = g_strdup_printf (_("%s did not stop in time"), tether_supervisor_get_profile (supervisor)->name);
+      tether_application_tell (self, title, _("Its remaining processes are being killed."));
+    }
+}
+
+gboolean
+tether_application_open_profile (TetherApplication  *self,
+                                 GFile              *file,
+                                 GError            **error)
+{
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autoptr(TetherSupervisor) supervisor = NULL;
+  g_autoptr(TetherControl) control = NULL;
+  g_autofree char *path = g_file_get_path (file);
+
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), FALSE);
+
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
+                   _("%s is not a local file"), uri);
+      return FALSE;
+    }
+
+  if (self->supervisor != NULL && tether_supervisor_is_active (self->supervisor))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_BUSY,
+                   _("Stop %s before opening another profile"),
+                   tether_supervisor_get_profile (self->supervisor)->name);
+      return FALSE;
+    }
+
+  profile = tether_profile_load (path, error);
+  if (profile == NULL)
+    return FALSE;
+
+  supervisor = tether_supervisor_new (profile, TETHER_OWNER_AUTO);
+
+  /* The socket tetherctl finds by profile: refused when another Tether
+   * (a `tetherctl run`, another session) already supervises this profile,
+   * so the same backend never runs twice. */
+  if (self->control != NULL &&
+      g_strcmp0 (tether_supervisor_get_profile (self->supervisor)->path, profile->path) == 0)
+    g_clear_object (&self->control);  /* our own socket for the same profile */
+  control = tether_control_new (supervisor, NULL, error);
+  if (control == NULL)
+    return FALSE;
+
+  g_clear_object (&self->control);
+  self->control = g_steal_pointer (&control);
+  g_set_object (&self->supervisor, supervisor);
+  self->last_state = tether_supervisor_get_state (supervisor);
+  g_signal_group_set_target (self->supervisor_signals, supervisor);
+  g_settings_set_string (self->settings, "last-profile", profile->path);
+
+  tether_application_update_actions (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUPERVISOR]);
+  return TRUE;
+}
+
+static void
+open_or_tell (TetherApplication *self,
+              GFile             *file)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_application_open_profile (self, file, &error))
+    {
+      g_autofree char *name = g_file_get_parse_name (file);
+      /* translators: %s is a file name */
+      g_autofree char *title = g_strdup_printf (_("Could not open %s"), name);
+      tether_window_show_error (ensure_window (self), title, error->message);
+    }
+}
+
+static void
+tether_application_activate (GApplication *application)
+{
+  TetherApplication *self = TETHER_APPLICATION (application);
+  TetherWindow *window = get_window (self);
+
+  if (window == NULL)
+    {
+      g_autofree char *last = g_settings_get_string (self->settings, "last-profile");
+
+      window = ensure_window (self);
+      if (self->supervisor == NULL && last[0] != '\0' && g_file_test (last, G_FILE_TEST_EXISTS))
+        {
+          g_autoptr(GFile) file = g_file_new_for_path (last);
+          g_autoptr(GError) error = NULL;
+
+          /* A last profile that no longer opens only leads to the welcome page. */
+          if (!tether_application_open_profile (self, file, &error))
+            g_message ("Not reopening %s: %s", last, error->message);
+        }
+    }
+
+  if (self->held_in_background)
+    tether_application_release_background (self);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+tether_application_open (GApplication  *application,
+                         GFile        **files,
+                         int            n_files,
+                         const char    *hint)
+{
+  TetherApplication *self = TETHER_APPLICATION (application);
+
+  ensure_window (self);
+  if (n_files > 0)
+    open_or_tell (self, files[0]);
+  tether_application_activate (application);
+}
+
+static int
+tether_application_command_line (GApplication            *application,
+                                 GApplicationCommandLine *command_line)
+{
+  TetherApplication *self = TETHER_APPLICATION (application);
+  GVariantDict *options = g_application_command_line_get_options_dict (command_line);
+  g_autofree const char **rest = NULL;
+  gboolean start = FALSE, demo = FALSE;
+
+  g_variant_dict_lookup (options, "start", "b", &start);
+  g_variant_dict_lookup (options, "demo", "b", &demo);
+  g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &rest);
+
+  if (rest != NULL && rest[0] != NULL)
+    {
+      g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (command_line, rest[0]);
+
+      ensure_window (self);
+      open_or_tell (self, file);
+    }
+  else if (demo)
+    {
+      g_autoptr(GFile) file = tether_application_get_demo_profile (self);
+
+      ensure_window (self);
+      open_or_tell (self, file);
+    }
+
+  tether_application_activate (application);
+
+  if (start && self->supervisor != NULL &&
+      g_action_group_get_action_enabled (G_ACTION_GROUP (self), "start"))
+    g_action_group_activate_action (G_ACTION_GROUP (self), "start", NULL);
+
+  return 0;
+}
+
+static int
+tether_application_handle_local_options (GApplication *application,
+                                         GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("tether %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  return -1;
+}
+
+static void
+on_stopped_for_quit (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
+    g_warning ("Stopping before quitting: %s", error->message);
+  g_application_quit (G_APPLICATION (self));
+}
+
+/* Quitting never leaves an orphan: the backend walks the stop ladder
+ * first (a second request skips to the forced step). */
+void
+tether_application_quit_after_stop (TetherApplication *self)
+{
+  if (self->supervisor == NULL || !tether_supervisor_is_active (self->supervisor))
+    {
+      g_application_quit (G_APPLICATION (self));
+      return;
+    }
+  if (self->quitting)
+    {
+      self->force_requested = TRUE;
+      tether_supervisor_kill (self->supervisor, NULL, on_stopped_for_quit, g_object_ref (self));
+      return;
+    }
+  self->quitting = TRUE;
+  tether_application_update_actions (self);
+  tether_supervisor_stop (self->supervisor, NULL, on_stopped_for_quit, g_object_ref (self));
+}
+
+void
+tether_application_release_background (TetherApplication *self)
+{
+  if (!self->held_in_background)
+    return;
+  self->held_in_background = FALSE;
+  g_application_release (G_APPLICATION (self));
+}
+
+void
+tether_application_keep_in_background (TetherApplication *self)
+{
+  if (self->held_in_background)
+    return;
+  self->held_in_background = TRUE;
+  g_application_hold (G_APPLICATION (self));
+}
+
+static gboolean
+on_unix_signal (gpointer user_data)
+{
+  tether_application_quit_after_stop (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+tether_application_startup (GApplication *application)
+{
+  TetherApplication *self = TETHER_APPLICATION (application);
+
+  G_APPLICATION_CLASS (tether_application_parent_class)->startup (application);
+
+  tether_application_install_actions (self);
+  /* SIGTERM/SIGINT (a session ending, Ctrl-C in a terminal) stop the
+   * backend like Quit does. */
+  g_unix_signal_add (SIGTERM, on_unix_signal, self);
+  g_unix_signal_add (SIGINT, on_unix_signal, self);
+}
+
+static void
+tether_application_shutdown (GApplication *application)
+{
+  TetherApplication *self = TETHER_APPLICATION (application);
+
+  /* Disposing the supervisor kills whatever is left of the tree. */
+  g_signal_group_set_target (self->supervisor_signals, NULL);
+  g_clear_object (&self->control);
+  g_clear_object (&self->supervisor);
+
+  G_APPLICATION_CLASS (tether_application_parent_class)->shutdown (application);
+}
+
+static void
+tether_application_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  TetherApplication *self = TETHER_APPLICATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_SUPERVISOR:
+      g_value_set_object (value, self->supervisor);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_application_dispose (GObject *object)
+{
+  TetherApplication *self = TETHER_APPLICATION (object);
+
+  g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->control);
+  g_clear_object (&self->supervisor);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (tether_application_parent_class)->dispose (object);
+}
+
+static void
+tether_application_class_init (TetherApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->get_property = tether_application_get_property;
+  object_class->dispose = tether_application_dispose;
+
+  app_class->startup = tether_application_startup;
+  app_class->shutdown = tether_application_shutdown;
+  app_class->activate = tether_application_activate;
+  app_class->open = tether_application_open;
+  app_class->command_line = tether_application_command_line;
+  app_class->handle_local_options = tether_application_handle_local_options;
+
+  properties[PROP_SUPERVISOR] =
+    g_param_spec_object ("supervisor", NULL, NULL, TETHER_TYPE_SUPERVISOR,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+/* The schema is installed with the application; a build directory has its
+ * own compiled copy (the README's demo runs from there). */
+static GSettings *
+new_settings (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchemaSource) build_source = NULL;
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, TETHER_APPLICATION_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      build_source = g_settings_schema_source_new_from_directory (TETHER_SCHEMA_BUILD_DIR, source,
+                                                                  FALSE, &error);
+      if (build_source != NULL)
+        schema = g_settings_schema_source_lookup (build_source, TETHER_APPLICATION_ID, FALSE);
+      if (schema == NULL)
+        g_error ("The settings schema %s is not installed (and not in %s)",
+                 TETHER_APPLICATION_ID, TETHER_SCHEMA_BUILD_DIR);
+    }
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+static void
+tether_application_init (TetherApplication *self)
+{
+  self->settings = new_settings ();
+  self->last_state = TETHER_STATE_STOPPED;
+
+  self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
+  g_signal_group_connect (self->supervisor_signals, "notify::state",
+                          G_CALLBACK (on_state_changed), self);
+  g_signal_group_connect (self->supervisor_signals, "notify::phase",
+                          G_CALLBACK (on_phase_changed), self);
+
+  g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[PROFILE.json]"));
+}
+
+TetherApplication *
+tether_application_new (void)
+{
+  return g_object_new (TETHER_TYPE_APPLICATION,
+                       "application-id", TETHER_APPLICATION_ID,
+                       "flags", G_APPLICATION_HANDLES_OPEN | G_APPLICATION_HANDLES_COMMAND_LINE,
+                       "resource-base-path", "/org/tether/Tether",
+                       NULL);
+}

@@ -1,0 +1,49 @@
+/* tether-application.h: the Tether desktop application
+ *
+ * Holds the one supervised backend (a profile, its TetherSupervisor and the
+ * control socket tetherctl talks to) and the lifecycle actions, which are
+ * application actions so they are exported on D-Bus (`gapplication action
+ * org.tether.Tether stop`). Windows only show and trigger them.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+#include "tether-supervisor.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_APPLICATION_ID "org.tether.Tether"
+
+#define TETHER_TYPE_APPLICATION (tether_application_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherApplication, tether_application, TETHER, APPLICATION, AdwApplication)
+
+TetherApplication *tether_application_new             (void);
+GSettings         *tether_application_get_settings    (TetherApplication *self);
+/* The backend being supervised, or NULL before a profile is opened. */
+TetherSupervisor  *tether_application_get_supervisor  (TetherApplication *self);
+/* The control socket served for tetherctl, or NULL. */
+const char        *tether_application_get_control_path (TetherApplication *self);
+/* Replaces the supervised profile; refused while the current backend runs. */
+gboolean           tether_application_open_profile    (TetherApplication *self,
+                                                       GFile             *file,
+                                                       GError           **error);
+/* The bundled demo profile (installed, or in the source tree when run from
+ * a build directory). */
+GFile             *tether_application_get_demo_profile (TetherApplication *self);
+/* A toast in the window when it is shown, else a desktop notification. */
+void               tether_application_tell            (TetherApplication *self,
+                                                       const char        *title,
+                                                       const char        *body);
+
+/* tether-actions.c */
+void               tether_application_install_actions (TetherApplication *self);
+/* Recomputes every action's enabled state from the supervisor state: the
+ * one place that decides what can be done when. */
+void               tether_application_update_actions  (TetherApplication *self);
+
+G_END_DECLS

@@ -1,0 +1,345 @@
+/* tether-process-item.c: one row of the process tree
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tether-process-item.h"
+
+struct _TetherProcessItem
+{
+  GObject parent_instance;
+
+  TetherProcess *process;
+  GListStore *children;
+  char *state_text;
+  char *cpu_text;
+  char *memory_text;
+  char *uptime_text;
+  gint64 uptime_seconds;
+};
+
+G_DEFINE_FINAL_TYPE (TetherProcessItem, tether_process_item, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_PID,
+  PROP_PARENT,
+  PROP_NAME,
+  PROP_CMDLINE,
+  PROP_STATE_TEXT,
+  PROP_CPU_PERCENT,
+  PROP_CPU_TEXT,
+  PROP_RSS_BYTES,
+  PROP_MEMORY_TEXT,
+  PROP_THREADS,
+  PROP_STARTED_AT,
+  PROP_UPTIME_TEXT,
+  PROP_ALIVE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+const char *
+tether_process_state_to_label (char state)
+{
+  switch (state)
+    {
+    case 'R': return C_("process state", "Running");
+    case 'S': return C_("process state", "Sleeping");
+    case 'D': return C_("process state", "Waiting for I/O");
+    case 'Z': return C_("process state", "Zombie");
+    case 'T': return C_("process state", "Stopped");
+    case 't': return C_("process state", "Traced");
+    case 'X': return C_("process state", "Dead");
+    case 'I': return C_("process state", "Idle");
+    default: return C_("process state", "Unknown");
+    }
+}
+
+char *
+tether_format_uptime (gint64 seconds)
+{
+  seconds = MAX (seconds, 0);
+  if (seconds < 60)
+    return g_strdup_printf (C_("uptime", "%d s"), (int) seconds);
+  if (seconds < 3600)
+    return g_strdup_printf (C_("uptime", "%d min"), (int) (seconds / 60));
+  if (seconds < 86400)
+    return g_strdup_printf (C_("uptime", "%d h %02d min"),
+                            (int) (seconds / 3600), (int) (seconds % 3600 / 60));
+  return g_strdup_printf (C_("uptime", "%d d %d h"),
+                          (int) (seconds / 86400), (int) (seconds % 86400 / 3600));
+}
+
+/* Replaces *field with value and notifies, only when the text differs:
+ * a tree of sleepers must not wake every bound label on every tick. */
+static void
+set_text (TetherProcessItem  *self,
+          char              **field,
+          char               *value,
+          guint               prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    {
+      g_free (value);
+      return;
+    }
+  g_free (*field);
+  *field = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+void
+tether_process_item_update (TetherProcessItem    *self,
+                            TetherProcessChanges  changes,
+                            gint64                now)
+{
+  TetherProcess *p;
+  gint64 uptime;
+
+  g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
+
+  p = self->process;
+  g_object_freeze_notify (G_OBJECT (self));
+
+  if (changes & TETHER_PROCESS_CHANGED_PARENT)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARENT]);
+  if (changes & TETHER_PROCESS_CHANGED_COMMAND)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CMDLINE]);
+    }
+  if (changes & TETHER_PROCESS_CHANGED_STATE)
+    set_text (self, &self->state_text,
+              g_strdup (tether_process_state_to_label (tether_process_get_state (p))),
+              PROP_STATE_TEXT);
+  if (changes & TETHER_PROCESS_CHANGED_CPU)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CPU_PERCENT]);
+      set_text (self, &self->cpu_text,
+                g_strdup_printf ("%.1f", tether_process_get_cpu_percent (p)),
+                PROP_CPU_TEXT);
+    }
+  if (changes & TETHER_PROCESS_CHANGED_MEMORY)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RSS_BYTES]);
+      set_text (self, &self->memory_text,
+                g_format_size_full (tether_process_get_rss_bytes (p), G_FORMAT_SIZE_IEC_UNITS),
+                PROP_MEMORY_TEXT);
+    }
+  if (changes & TETHER_PROCESS_CHANGED_THREADS)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
+
+  /* The uptime text changes at most once a second, and once a minute for
+   * anything older than a minute. */
+  uptime = (now - tether_process_get_started_at (p)) / G_USEC_PER_SEC;
+  if (uptime != self->uptime_seconds)
+    {
+      self->uptime_seconds = uptime;
+      set_text (self, &self->uptime_text, tether_format_uptime (uptime), PROP_UPTIME_TEXT);
+    }
+
+  if (!tether_process_is_alive (p))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALIVE]);
+
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+TetherProcessItem *
+tether_process_item_new (TetherProcess *process)
+{
+  TetherProcessItem *self;
+
+  g_return_val_if_fail (process != NULL, NULL);
+
+  self = g_object_new (TETHER_TYPE_PROCESS_ITEM, NULL);
+  self->process = tether_process_ref (process);
+  self->uptime_seconds = -1;
+  self->state_text = g_strdup (tether_process_state_to_label (tether_process_get_state (process)));
+  self->cpu_text = g_strdup_printf ("%.1f", tether_process_get_cpu_percent (process));
+  self->memory_text = g_format_size_full (tether_process_get_rss_bytes (process),
+                                          G_FORMAT_SIZE_IEC_UNITS);
+  self->uptime_seconds = (g_get_real_time () - tether_process_get_started_at (process)) / G_USEC_PER_SEC;
+  self->uptime_text = tether_format_uptime (self->uptime_seconds);
+  return self;
+}
+
+TetherProcess *
+tether_process_item_get_process (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return self->process;
+}
+
+int
+tether_process_item_get_pid (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_pid (self->process);
+}
+
+int
+tether_process_item_get_parent (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_parent (self->process);
+}
+
+const char *
+tether_process_item_get_name (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return tether_process_get_name (self->process);
+}
+
+const char *
+tether_process_item_get_cmdline (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return tether_process_get_cmdline (self->process);
+}
+
+double
+tether_process_item_get_cpu_percent (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_cpu_percent (self->process);
+}
+
+guint64
+tether_process_item_get_rss_bytes (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_rss_bytes (self->process);
+}
+
+guint
+tether_process_item_get_threads (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_threads (self->process);
+}
+
+gint64
+tether_process_item_get_started_at (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return tether_process_get_started_at (self->process);
+}
+
+GListStore *
+tether_process_item_get_children (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return self->children;
+}
+
+static void
+tether_process_item_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  TetherProcessItem *self = TETHER_PROCESS_ITEM (object);
+  TetherProcess *p = self->process;
+
+  switch (prop_id)
+    {
+    case PROP_PID:
+      g_value_set_int (value, tether_process_get_pid (p));
+      break;
+    case PROP_PARENT:
+      g_value_set_int (value, tether_process_get_parent (p));
+      break;
+    case PROP_NAME:
+      g_value_set_string (value, tether_process_get_name (p));
+      break;
+    case PROP_CMDLINE:
+      g_value_set_string (value, tether_process_get_cmdline (p));
+      break;
+    case PROP_STATE_TEXT:
+      g_value_set_string (value, self->state_text);
+      break;
+    case PROP_CPU_PERCENT:
+      g_value_set_double (value, tether_process_get_cpu_percent (p));
+      break;
+    case PROP_CPU_TEXT:
+      g_value_set_string (value, self->cpu_text);
+      break;
+    case PROP_RSS_BYTES:
+      g_value_set_uint64 (value, tether_process_get_rss_bytes (p));
+      break;
+    case PROP_MEMORY_TEXT:
+      g_value_set_string (value, self->memory_text);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, tether_process_get_threads (p));
+      break;
+    case PROP_STARTED_AT:
+      g_value_set_int64 (value, tether_process_get_started_at (p));
+      break;
+    case PROP_UPTIME_TEXT:
+      g_value_set_string (value, self->uptime_text);
+      break;
+    case PROP_ALIVE:
+      g_value_set_boolean (value, tether_process_is_alive (p));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_process_item_finalize (GObject *object)
+{
+  TetherProcessItem *self = TETHER_PROCESS_ITEM (object);
+
+  g_clear_pointer (&self->process, tether_process_unref);
+  g_clear_object (&self->children);
+  g_free (self->state_text);
+  g_free (self->cpu_text);
+  g_free (self->memory_text);
+  g_free (self->uptime_text);
+
+  G_OBJECT_CLASS (tether_process_item_parent_class)->finalize (object);
+}
+
+static void
+tether_process_item_class_init (TetherProcessItemClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = tether_process_item_get_property;
+  object_class->finalize = tether_process_item_finalize;
+
+  properties[PROP_PID] = g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0, flags);
+  properties[PROP_PARENT] = g_param_spec_int ("parent", NULL, NULL, 0, G_MAXINT, 0, flags);
+  properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  properties[PROP_CMDLINE] = g_param_spec_string ("cmdline", NULL, NULL, NULL, flags);
+  properties[PROP_STATE_TEXT] = g_param_spec_string ("state-text", NULL, NULL, NULL, flags);
+  properties[PROP_CPU_PERCENT] = g_param_spec_double ("cpu-percent", NULL, NULL,
+                                                      0, G_MAXDOUBLE, 0, flags);
+  properties[PROP_CPU_TEXT] = g_param_spec_string ("cpu-text", NULL, NULL, NULL, flags);
+  properties[PROP_RSS_BYTES] = g_param_spec_uint64 ("rss-bytes", NULL, NULL,
+                                                    0, G_MAXUINT64, 0, flags);
+  properties[PROP_MEMORY_TEXT] = g_param_spec_string ("memory-text", NULL, NULL, NULL, flags);
+  properties[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_STARTED_AT] = g_param_spec_int64 ("started-at", NULL, NULL,
+                                                    0, G_MAXINT64, 0, flags);
+  properties[PROP_UPTIME_TEXT] = g_param_spec_string ("uptime-text", NULL, NULL, NULL, flags);
+  properties[PROP_ALIVE] = g_param_spec_boolean ("alive", NULL, NULL, TRUE, flags);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+tether_process_item_init (TetherProcessItem *self)
+{
+  self->children = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
+}

@@ -1,0 +1,46 @@
+/* tether-process-item.h: one row of the process tree
+ *
+ * A GObject face of a TetherProcess for list models and expression
+ * bindings. The item for a pid lives as long as that process: each tick
+ * updates its properties in place (notifying only what changed), so rows,
+ * expansion and selection stay attached to it.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tether-sampler.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_PROCESS_ITEM (tether_process_item_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherProcessItem, tether_process_item, TETHER, PROCESS_ITEM, GObject)
+
+TetherProcessItem *tether_process_item_new           (TetherProcess     *process);
+TetherProcess     *tether_process_item_get_process   (TetherProcessItem *self);
+int                tether_process_item_get_pid       (TetherProcessItem *self);
+int                tether_process_item_get_parent    (TetherProcessItem *self);
+const char        *tether_process_item_get_name      (TetherProcessItem *self);
+const char        *tether_process_item_get_cmdline   (TetherProcessItem *self);
+double             tether_process_item_get_cpu_percent (TetherProcessItem *self);
+guint64            tether_process_item_get_rss_bytes (TetherProcessItem *self);
+guint              tether_process_item_get_threads   (TetherProcessItem *self);
+gint64             tether_process_item_get_started_at (TetherProcessItem *self);
+/* The children rows (TetherProcessItem), owned by this item. Never NULL,
+ * even for a leaf, so a row can grow children later. */
+GListStore        *tether_process_item_get_children  (TetherProcessItem *self);
+/* Re-reads the process after a tick; now is g_get_real_time () of the tick
+ * (for the uptime text). */
+void               tether_process_item_update        (TetherProcessItem *self,
+                                                      TetherProcessChanges changes,
+                                                      gint64             now);
+/* "1 h 02 min", "3 min", "12 s" */
+char              *tether_format_uptime              (gint64             seconds);
+/* "Running", "Sleeping", ... for a proc(5) state letter */
+const char        *tether_process_state_to_label     (char               state);
+
+G_END_DECLS

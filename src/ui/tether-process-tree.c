@@ -1,0 +1,429 @@
+/* tether-process-tree.c: the sampler's members as a live GtkTreeListModel
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include "tether-process-tree.h"
+
+typedef struct
+{
+  TetherProcessItem *item;  /* owned */
+  /* The store the item is in, a parent's children or the roots; a ref, as
+   * the parent may go first (its orphans move in the same tick). */
+  GListStore *container;
+} Entry;
+
+struct _TetherProcessTree
+{
+  GObject parent_instance;
+
+  TetherSampler *sampler;
+  gulong updated_id;
+  GListStore *roots;
+  GtkTreeListModel *model;
+  GHashTable *entries;      /* pid → Entry */
+};
+
+G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_SAMPLER,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  UPDATED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+entry_free (gpointer data)
+{
+  Entry *entry = data;
+
+  g_object_unref (entry->item);
+  g_clear_object (&entry->container);
+  g_free (entry);
+}
+
+static GListStore *
+container_for (TetherProcessTree *self,
+               TetherProcess     *process)
+{
+  Entry *parent = g_hash_table_lookup (self->entries,
+                                       GINT_TO_POINTER (tether_process_get_parent (process)));
+
+  return parent != NULL ? tether_process_item_get_children (parent->item) : self->roots;
+}
+
+/* Appends each new item to its container, one splice per container so the
+ * first tick of a 1000-process tree is one items-changed per parent, not
+ * one per process. */
+static void
+add_processes (TetherProcessTree *self,
+               GPtrArray         *processes)
+{
+  g_autoptr(GHashTable) batches = g_hash_table_new_full (NULL, NULL, NULL,
+                                                         (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  GPtrArray *new_entries = g_ptr_array_new ();
+
+  /* Every item first, so that a parent added in the same tick is found
+   * whatever the order of the array. */
+  for (guint i = 0; i < processes->len; i++)
+    {
+      TetherProcess *process = g_ptr_array_index (processes, i);
+      Entry *entry = g_new0 (Entry, 1);
+
+      entry->item = tether_process_item_new (process);
+      g_hash_table_replace (self->entries,
+                            GINT_TO_POINTER (tether_process_get_pid (process)), entry);
+      g_ptr_array_add (new_entries, entry);
+    }
+
+  for (guint i = 0; i < new_entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (new_entries, i);
+      GPtrArray *batch;
+
+      entry->container = g_object_ref (container_for (self, tether_process_item_get_process (entry->item)));
+      batch = g_hash_table_lookup (batches, entry->container);
+      if (batch == NULL)
+        {
+          batch = g_ptr_array_new ();
+          g_hash_table_insert (batches, entry->container, batch);
+          g_ptr_array_add (order, entry->container);
+        }
+      g_ptr_array_add (batch, entry->item);
+    }
+  g_ptr_array_unref (new_entries);
+
+  /* Parents' stores before children's, so a row's children exist by the
+   * time an autoexpanding model looks at it. */
+  for (guint i = 0; i < order->len; i++)
+    {
+      GListStore *container = g_ptr_array_index (order, i);
+      GPtrArray *batch = g_hash_table_lookup (batches, container);
+
+      g_list_store_splice (container, g_list_model_get_n_items (G_LIST_MODEL (container)), 0,
+                           batch->pdata, batch->len);
+    }
+}
+
+/* Removes the given items from container, walking backwards so indices of
+ * the rows still to visit do not shift. */
+static void
+remove_from_container (GListStore *container,
+                       GHashTable *doomed)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (container));
+
+  for (guint i = n; i > 0; i--)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (container), i - 1);
+
+      if (g_hash_table_contains (doomed, item))
+        g_list_store_remove (container, i - 1);
+    }
+}
+
+static void
+remove_processes (TetherProcessTree *self,
+                  GPtrArray         *processes)
+{
+  g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) containers = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (entry_free);
+  GHashTableIter iter;
+  gpointer container;
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      TetherProcess *process = g_ptr_array_index (processes, i);
+      gpointer pid = GINT_TO_POINTER (tether_process_get_pid (process));
+      Entry *entry = g_hash_table_lookup (self->entries, pid);
+
+      /* The same pid may already name a newer process (reuse): only the
+       * entry of this very process goes. */
+      if (entry == NULL || tether_process_item_get_process (entry->item) != process)
+        continue;
+      g_hash_table_steal (self->entries, pid);
+      g_ptr_array_add (gone, entry);
+      g_hash_table_add (doomed, entry->item);
+      g_hash_table_add (containers, entry->container);
+    }
+
+  g_hash_table_iter_init (&iter, containers);
+  while (g_hash_table_iter_next (&iter, &container, NULL))
+    remove_from_container (container, doomed);
+}
+
+static void
+move_entry (TetherProcessTree *self,
+            Entry             *entry)
+{
+  GListStore *target = container_for (self, tether_process_item_get_process (entry->item));
+  guint position;
+
+  if (target == entry->container ||
+      target == tether_process_item_get_children (entry->item))
+    return;
+  if (g_list_store_find (entry->container, entry->item, &position))
+    g_list_store_remove (entry->container, position);
+  g_set_object (&entry->container, target);
+  g_list_store_append (target, entry->item);
+}
+
+static void
+on_sampler_updated (TetherSampler     *sampler,
+                    GPtrArray         *added,
+                    GPtrArray         *removed,
+                    GPtrArray         *changed,
+                    TetherProcessTree *self)
+{
+  gint64 now = tether_sampler_get_totals (sampler)->real_time;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (removed->len > 0)
+    remove_processes (self, removed);
+  if (added->len > 0)
+    add_processes (self, added);
+
+  for (guint i = 0; i < changed->len; i++)
+    {
+      TetherProcess *process = g_ptr_array_index (changed, i);
+      Entry *entry = g_hash_table_lookup (self->entries,
+                                          GINT_TO_POINTER (tether_process_get_pid (process)));
+
+      if (entry == NULL || tether_process_item_get_process (entry->item) != process)
+        continue;
+      if (tether_process_get_changes (process) & TETHER_PROCESS_CHANGED_PARENT)
+        move_entry (self, entry);
+    }
+
+  /* Every item, not only the changed ones: the uptime text moves on by
+   * itself. Items notify only the texts that differ. */
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Entry *entry = value;
+      TetherProcess *process = tether_process_item_get_process (entry->item);
+
+      tether_process_item_update (entry->item, tether_process_get_changes (process), now);
+    }
+
+  g_signal_emit (self, signals[UPDATED], 0,
+                 added->len > 0 || removed->len > 0 || changed->len > 0);
+}
+
+static void
+clear (TetherProcessTree *self)
+{
+  g_list_store_remove_all (self->roots);
+  g_hash_table_remove_all (self->entries);
+}
+
+void
+tether_process_tree_set_sampler (TetherProcessTree *self,
+                                 TetherSampler     *sampler)
+{
+  g_return_if_fail (TETHER_IS_PROCESS_TREE (self));
+  g_return_if_fail (sampler == NULL || TETHER_IS_SAMPLER (sampler));
+
+  if (self->sampler == sampler)
+    return;
+
+  if (self->sampler != NULL)
+    g_clear_signal_handler (&self->updated_id, self->sampler);
+  clear (self);
+  g_set_object (&self->sampler, sampler);
+
+  if (sampler != NULL)
+    {
+      g_autoptr(GPtrArray) processes = tether_sampler_get_processes (sampler);
+
+      add_processes (self, processes);
+      self->updated_id = g_signal_connect (sampler, "updated",
+                                           G_CALLBACK (on_sampler_updated), self);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SAMPLER]);
+}
+
+TetherSampler *
+tether_process_tree_get_sampler (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return self->sampler;
+}
+
+GListModel *
+tether_process_tree_get_roots (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return G_LIST_MODEL (self->roots);
+}
+
+GtkTreeListModel *
+tether_process_tree_get_model (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return self->model;
+}
+
+GtkSingleSelection *
+tether_process_tree_create_selection (TetherProcessTree  *self,
+                                      GtkSorter          *sorter,
+                                      GtkSorter         **row_sorter)
+{
+  GtkTreeListRowSorter *rows_sorter;
+  GtkSortListModel *sorted;
+  GtkSingleSelection *selection;
+
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+
+  rows_sorter = gtk_tree_list_row_sorter_new (sorter != NULL ? g_object_ref (sorter) : NULL);
+  if (row_sorter != NULL)
+    *row_sorter = g_object_ref (GTK_SORTER (rows_sorter));
+  sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->model)),
+                                    GTK_SORTER (rows_sorter));
+  selection = gtk_single_selection_new (G_LIST_MODEL (sorted));
+  /* Autoselect would move the selection to a neighbour when the selected
+   * process dies (and the next Kill would hit the wrong process). It also
+   * selected the first row already, if there was one. */
+  gtk_single_selection_set_autoselect (selection, FALSE);
+  gtk_single_selection_set_can_unselect (selection, TRUE);
+  gtk_single_selection_set_selected (selection, GTK_INVALID_LIST_POSITION);
+  return selection;
+}
+
+TetherProcessItem *
+tether_process_tree_lookup (TetherProcessTree *self,
+                            int                pid)
+{
+  Entry *entry;
+
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  entry = g_hash_table_lookup (self->entries, GINT_TO_POINTER (pid));
+  return entry != NULL ? entry->item : NULL;
+}
+
+guint
+tether_process_tree_get_n_items (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), 0);
+  return g_hash_table_size (self->entries);
+}
+
+/* Always the item's own store, even when empty: a NULL here would make the
+ * row unexpandable for good, though the process may fork later. */
+static GListModel *
+create_children_model (gpointer item,
+                       gpointer user_data)
+{
+  return g_object_ref (G_LIST_MODEL (tether_process_item_get_children (item)));
+}
+
+static void
+tether_process_tree_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  TetherProcessTree *self = TETHER_PROCESS_TREE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SAMPLER:
+      g_value_set_object (value, self->sampler);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_process_tree_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  TetherProcessTree *self = TETHER_PROCESS_TREE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SAMPLER:
+      tether_process_tree_set_sampler (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_process_tree_dispose (GObject *object)
+{
+  TetherProcessTree *self = TETHER_PROCESS_TREE (object);
+
+  tether_process_tree_set_sampler (self, NULL);
+  g_clear_object (&self->model);
+
+  G_OBJECT_CLASS (tether_process_tree_parent_class)->dispose (object);
+}
+
+static void
+tether_process_tree_finalize (GObject *object)
+{
+  TetherProcessTree *self = TETHER_PROCESS_TREE (object);
+
+  g_clear_object (&self->roots);
+  g_clear_pointer (&self->entries, g_hash_table_unref);
+
+  G_OBJECT_CLASS (tether_process_tree_parent_class)->finalize (object);
+}
+
+static void
+tether_process_tree_class_init (TetherProcessTreeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = tether_process_tree_get_property;
+  object_class->set_property = tether_process_tree_set_property;
+  object_class->dispose = tether_process_tree_dispose;
+  object_class->finalize = tether_process_tree_finalize;
+
+  properties[PROP_SAMPLER] =
+    g_param_spec_object ("sampler", NULL, NULL, TETHER_TYPE_SAMPLER,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* After each tick has been applied; the argument says whether any row
+   * was added, removed or changed (a sorted view re-sorts then). */
+  signals[UPDATED] =
+    g_signal_new ("updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+}
+
+static void
+tether_process_tree_init (TetherProcessTree *self)
+{
+  self->roots = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
+  self->entries = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+  /* Autoexpand: support staff want the whole tree in view; a row someone
+   * collapses stays collapsed (only new rows expand). */
+  self->model = gtk_tree_list_model_new (g_object_ref (G_LIST_MODEL (self->roots)),
+                                         FALSE, TRUE, create_children_model, NULL, NULL);
+}
+
+TetherProcessTree *
+tether_process_tree_new (void)
+{
+  return g_object_new (TETHER_TYPE_PROCESS_TREE, NULL);
+}

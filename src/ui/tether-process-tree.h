@@ -1,0 +1,49 @@
+/* tether-process-tree.h: the sampler's members as a live GtkTreeListModel
+ *
+ * A pid → item table; each item owns the GListStore of its children. Every
+ * tick is applied in place from the sampler's diff ("updated"): new rows are
+ * spliced into their parent's store, gone rows removed, moved rows (a parent
+ * died, the orphan now hangs under the main process) moved, and the rest
+ * only get property notifications. Nothing is rebuilt, so expansion, scroll
+ * position and selection stay on their process; a selection model with
+ * autoselect off then loses the selection when the selected process dies,
+ * never moving it to a neighbour.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "tether-process-item.h"
+#include "tether-sampler.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_PROCESS_TREE (tether_process_tree_get_type ())
+
+G_DECLARE_FINAL_TYPE (TetherProcessTree, tether_process_tree, TETHER, PROCESS_TREE, GObject)
+
+TetherProcessTree *tether_process_tree_new           (void);
+/* Follows sampler's ticks; NULL empties the tree. */
+void               tether_process_tree_set_sampler   (TetherProcessTree *self,
+                                                      TetherSampler     *sampler);
+TetherSampler     *tether_process_tree_get_sampler   (TetherProcessTree *self);
+/* Top-level rows: the main process, and members whose parent is gone. */
+GListModel        *tether_process_tree_get_roots     (TetherProcessTree *self);
+/* The rows as a tree (items are GtkTreeListRow of TetherProcessItem). */
+GtkTreeListModel  *tether_process_tree_get_model     (TetherProcessTree *self);
+/* What the window shows: rows sorted among siblings by sorter (children
+ * stay under their parent), in a single selection that never selects by
+ * itself, so a dead row's selection never moves to a neighbour. The row
+ * sorter is returned for gtk_sorter_changed after ticks that changed
+ * values. */
+GtkSingleSelection *tether_process_tree_create_selection (TetherProcessTree  *self,
+                                                          GtkSorter          *sorter,
+                                                          GtkSorter         **row_sorter);
+TetherProcessItem *tether_process_tree_lookup        (TetherProcessTree *self,
+                                                      int                pid);
+guint              tether_process_tree_get_n_items   (TetherProcessTree *self);
+
+G_END_DECLS

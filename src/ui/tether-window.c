@@ -1,0 +1,1084 @@
+/* tether-window.c: the main window
+ *
+ * Shows the application's supervisor: state, STATUS= text, the stop
+ * ladder's countdown, whole-tree graphs and the live process tree. Every
+ * button is an action; the lifecycle ones are the application's (the same
+ * on D-Bus), the window adds only what needs a person: confirmations, the
+ * file chooser, the selected row.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tether-application-private.h"
+#include "tether-graph.h"
+#include "tether-preferences-window.h"
+#include "tether-process-tree.h"
+#include "tether-window.h"
+
+struct _TetherWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* template children */
+  AdwToastOverlay *toast_overlay;
+  AdwWindowTitle *window_title;
+  GtkStack *stack;
+  GtkLabel *state_pill;
+  GtkLabel *status_label;
+  GtkLabel *count_label;
+  GtkRevealer *countdown_revealer;
+  GtkLabel *countdown_label;
+  GtkProgressBar *countdown_bar;
+  GtkBox *graph_box;
+  GtkColumnView *column_view;
+  GtkBox *detail_box;
+  GtkLabel *detail_label;
+  GMenuModel *row_menu;
+
+  TetherApplication *application;   /* unowned: the application outlives its windows */
+  TetherSupervisor *supervisor;
+  GSignalGroup *supervisor_signals;
+  GSignalGroup *sampler_signals;
+  TetherProcessTree *tree;
+  GtkSingleSelection *selection;
+  GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
+  TetherGraph *cpu_graph;
+  TetherGraph *memory_graph;
+  TetherGraph *selected_graph;
+  GtkPopoverMenu *row_popover;
+
+  TetherPhase countdown_phase;
+  gint64 countdown_started;
+  guint countdown_timer;
+};
+
+G_DEFINE_FINAL_TYPE (TetherWindow, tether_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static TetherProcessItem *
+get_selected_item (TetherWindow *self)
+{
+  GtkTreeListRow *row = gtk_single_selection_get_selected_item (self->selection);
+
+  return row != NULL ? gtk_tree_list_row_get_item (row) : NULL;
+}
+
+static gboolean
+app_action_enabled (TetherWindow *self,
+                    const char   *name)
+{
+  return g_action_group_get_action_enabled (G_ACTION_GROUP (self->application), name);
+}
+
+/* The window's actions follow the application's, which are computed in one
+ * place (tether_application_update_actions); only the row adds a
+ * condition. */
+static void
+update_actions (TetherWindow *self)
+{
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  gboolean selected = item != NULL && tether_process_is_alive (tether_process_item_get_process (item));
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.force-stop",
+                                 app_action_enabled (self, "force-stop"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.stop-subtree",
+                                 selected && app_action_enabled (self, "stop-subtree"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.kill-subtree",
+                                 selected && app_action_enabled (self, "kill-subtree"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-pid", item != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.run-demo", app_action_enabled (self, "open-profile"));
+}
+
+/* ---- state, status and countdown --------------------------------------- */
+
+static const char *
+state_css_class (TetherState state)
+{
+  switch (state)
+    {
+    case TETHER_STATE_RUNNING: return "running";
+    case TETHER_STATE_STARTING: return "starting";
+    case TETHER_STATE_NOT_RESPONDING: return "not-responding";
+    case TETHER_STATE_STOPPING: return "stopping";
+    case TETHER_STATE_KILLING: return "killing";
+    case TETHER_STATE_FAILED: return "failed";
+    case TETHER_STATE_FROZEN: return "frozen";
+    case TETHER_STATE_STOPPED:
+    default: return "stopped";
+    }
+}
+
+static void
+update_status (TetherWindow *self)
+{
+  static const char *classes[] = { "running", "starting", "not-responding", "stopping",
+                                   "killing", "failed", "frozen", "stopped" };
+  TetherState state;
+  const char *status, *message;
+  g_autofree char *pill_label = NULL;
+
+  if (self->supervisor == NULL)
+    return;
+
+  state = tether_supervisor_get_state (self->supervisor);
+  for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_pill), classes[i]);
+  gtk_widget_add_css_class (GTK_WIDGET (self->state_pill), state_css_class (state));
+  gtk_label_set_label (self->state_pill, tether_state_to_label (state));
+  /* The pill's accessible name says what it is and what it shows. */
+  pill_label = g_strdup_printf (_("State: %s"), tether_state_to_label (state));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_pill),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, pill_label, -1);
+
+  status = tether_supervisor_get_status_text (self->supervisor);
+  message = tether_supervisor_get_message (self->supervisor);
+  if ((state == TETHER_STATE_FAILED || state == TETHER_STATE_STOPPED) && message != NULL)
+    status = message;
+  gtk_label_set_label (self->status_label, status != NULL ? status : "");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
+  adw_window_title_set_subtitle (self->window_title, status != NULL ? status : "");
+}
+
+static void
+update_countdown_text (TetherWindow *self)
+{
+  gint64 deadline = tether_supervisor_get_phase_deadline (self->supervisor);
+  gint64 now = g_get_monotonic_time ();
+  gint64 left_us = MAX (deadline - now, 0);
+  int left = (int) ((left_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+  double total = MAX (deadline - self->countdown_started, 1);
+  g_autofree char *text = NULL;
+
+  switch (self->countdown_phase)
+    {
+    case TETHER_PHASE_GRACEFUL:
+      text = g_strdup_printf (ngettext ("Asked the backend to exit; SIGTERM to every process in %d second",
+                                        "Asked the backend to exit; SIGTERM to every process in %d seconds",
+                                        left), left);
+      break;
+    case TETHER_PHASE_TERM:
+      text = g_strdup_printf (ngettext ("Sent SIGTERM to every process; killing them in %d second",
+                                        "Sent SIGTERM to every process; killing them in %d seconds",
+                                        left), left);
+      break;
+    case TETHER_PHASE_KILL:
+    default:
+      text = g_strdup (_("Killing the remaining processes…"));
+      break;
+    }
+  gtk_label_set_label (self->countdown_label, text);
+  gtk_progress_bar_set_fraction (self->countdown_bar,
+                                 deadline > 0 ? CLAMP (left_us / total, 0.0, 1.0) : 0.0);
+}
+
+static gboolean
+on_countdown_tick (gpointer user_data)
+{
+  update_countdown_text (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The countdown redraws four times a second only while a stop is under
+ * way; the phase and its deadline come from the supervisor. */
+static void
+update_countdown (TetherWindow *self)
+{
+  TetherPhase phase = self->supervisor != NULL ? tether_supervisor_get_phase (self->supervisor)
+                                               : TETHER_PHASE_NONE;
+
+  if (phase != self->countdown_phase)
+    {
+      self->countdown_phase = phase;
+      self->countdown_started = g_get_monotonic_time ();
+    }
+  gtk_revealer_set_reveal_child (self->countdown_revealer, phase != TETHER_PHASE_NONE);
+  if (phase == TETHER_PHASE_NONE)
+    {
+      g_clear_handle_id (&self->countdown_timer, g_source_remove);
+      return;
+    }
+  update_countdown_text (self);
+  if (self->countdown_timer == 0)
+    self->countdown_timer = g_timeout_add (250, on_countdown_tick, self);
+}
+
+static void
+on_supervisor_changed (TetherWindow *self)
+{
+  update_status (self);
+  update_countdown (self);
+  update_actions (self);
+}
+
+/* ---- the tree ----------------------------------------------------------- */
+
+static void
+update_detail (TetherWindow *self)
+{
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  g_autofree char *text = NULL;
+
+  if (item == NULL)
+    {
+      gtk_label_set_label (self->detail_label, _("No process selected"));
+      tether_graph_set_history (self->selected_graph, NULL);
+      gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), FALSE);
+      return;
+    }
+
+  text = g_strdup_printf ("%s (%d) — %s", tether_process_item_get_name (item),
+                          tether_process_item_get_pid (item),
+                          tether_process_item_get_cmdline (item) != NULL
+                            ? tether_process_item_get_cmdline (item) : "");
+  gtk_label_set_label (self->detail_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->detail_label), text);
+  tether_graph_set_history (self->selected_graph,
+                            tether_process_get_history (tether_process_item_get_process (item)));
+  gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), TRUE);
+}
+
+static void
+on_selection_changed (TetherWindow *self)
+{
+  update_detail (self);
+  update_actions (self);
+}
+
+static void
+on_tree_updated (TetherProcessTree *tree,
+                 gboolean           changed,
+                 TetherWindow      *self)
+{
+  const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
+  g_autofree char *count = NULL;
+
+  /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
+   * their identity, so the selection stays on its process. */
+  if (changed)
+    gtk_sorter_changed (self->sorter, GTK_SORTER_CHANGE_DIFFERENT);
+
+  count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
+                           totals->n_processes);
+  gtk_label_set_label (self->count_label, count);
+  update_actions (self);
+}
+
+static void
+on_cell_pressed (GtkGestureClick *gesture,
+                 int              n_press,
+                 double           x,
+                 double           y,
+                 GtkListItem     *list_item);
+
+typedef struct
+{
+  const char *property;  /* the TetherProcessItem text shown */
+  gboolean numeric;      /* right-aligned, tabular digits */
+} CellSpec;
+
+static void
+cell_setup (GtkSignalListItemFactory *factory,
+            GtkListItem              *list_item,
+            gpointer                  user_data)
+{
+  const CellSpec *spec = user_data;
+  GtkWidget *label = gtk_label_new (NULL);
+  GtkGesture *click = gtk_gesture_click_new ();
+  GtkWidget *child = label;
+
+  gtk_label_set_xalign (GTK_LABEL (label), spec->numeric ? 1.0 : 0.0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  if (spec->numeric)
+    gtk_widget_add_css_class (label, "numeric");
+
+  if (g_str_equal (spec->property, "name"))
+    {
+      child = gtk_tree_expander_new ();
+      gtk_tree_expander_set_child (GTK_TREE_EXPANDER (child), label);
+    }
+
+  /* Right-click (and long press) selects the row and opens its menu. */
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (on_cell_pressed), list_item);
+  gtk_widget_add_controller (child, GTK_EVENT_CONTROLLER (click));
+
+  g_object_set_data (G_OBJECT (list_item), "tether-label", label);
+  gtk_list_item_set_child (list_item, child);
+}
+
+/* GTK 4.8's expander shows an arrow on every expandable row, and each row
+ * is expandable (its store exists even while empty, so children can
+ * appear later). A leaf gets no list row, only the indentation the arrow
+ * and its ancestors' indents would have taken; it regains the arrow when
+ * its first child arrives. */
+#define TREE_INDENT 16  /* Adwaita's treeexpander indent and expander width */
+
+static void
+update_expander (GtkListItem *list_item)
+{
+  GtkTreeExpander *expander = GTK_TREE_EXPANDER (gtk_list_item_get_child (list_item));
+  GtkWidget *label = g_object_get_data (G_OBJECT (list_item), "tether-label");
+  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
+  g_autoptr(TetherProcessItem) item = NULL;
+  gboolean leaf;
+
+  if (row == NULL)
+    return;
+  item = gtk_tree_list_row_get_item (row);
+  leaf = g_list_model_get_n_items (G_LIST_MODEL (tether_process_item_get_children (item))) == 0;
+  gtk_tree_expander_set_list_row (expander, leaf ? NULL : row);
+  gtk_widget_set_margin_start (label, leaf ? (int) (gtk_tree_list_row_get_depth (row) + 1) * TREE_INDENT : 0);
+}
+
+static void
+cell_bind (GtkSignalListItemFactory *factory,
+           GtkListItem              *list_item,
+           gpointer                  user_data)
+{
+  const CellSpec *spec = user_data;
+  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
+  TetherProcessItem *item = gtk_tree_list_row_get_item (row);
+  GtkWidget *label = g_object_get_data (G_OBJECT (list_item), "tether-label");
+  GtkWidget *child = gtk_list_item_get_child (list_item);
+  GBinding *binding;
+
+  if (GTK_IS_TREE_EXPANDER (child))
+    {
+      gulong id = g_signal_connect_swapped (tether_process_item_get_children (item), "items-changed",
+                                            G_CALLBACK (update_expander), list_item);
+
+      g_object_set_data (G_OBJECT (list_item), "tether-children-handler", GSIZE_TO_POINTER (id));
+      update_expander (list_item);
+    }
+
+  /* int and uint properties (pid, threads) convert to the label's text
+   * through GValue's own transforms. */
+  binding = g_object_bind_property (item, spec->property, label, "label", G_BINDING_SYNC_CREATE);
+  g_object_set_data (G_OBJECT (list_item), "tether-binding", binding);
+  if (g_str_equal (spec->property, "cmdline"))
+    {
+      binding = g_object_bind_property (item, "cmdline", label, "tooltip-text", G_BINDING_SYNC_CREATE);
+      g_object_set_data (G_OBJECT (list_item), "tether-tooltip-binding", binding);
+    }
+  g_object_unref (item);
+}
+
+static void
+cell_unbind (GtkSignalListItemFactory *factory,
+             GtkListItem              *list_item,
+             gpointer                  user_data)
+{
+  GBinding *binding = g_object_steal_data (G_OBJECT (list_item), "tether-binding");
+  GBinding *tooltip = g_object_steal_data (G_OBJECT (list_item), "tether-tooltip-binding");
+  GtkWidget *child = gtk_list_item_get_child (list_item);
+
+  if (binding != NULL)
+    g_binding_unbind (binding);
+  if (tooltip != NULL)
+    g_binding_unbind (tooltip);
+  if (GTK_IS_TREE_EXPANDER (child))
+    {
+      GtkTreeListRow *row = gtk_list_item_get_item (list_item);
+      g_autoptr(TetherProcessItem) item = row != NULL ? gtk_tree_list_row_get_item (row) : NULL;
+      gulong id = GPOINTER_TO_SIZE (g_object_steal_data (G_OBJECT (list_item), "tether-children-handler"));
+
+      if (item != NULL && id != 0)
+        g_signal_handler_disconnect (tether_process_item_get_children (item), id);
+      gtk_tree_expander_set_list_row (GTK_TREE_EXPANDER (child), NULL);
+    }
+}
+
+static void
+add_column (TetherWindow   *self,
+            const char     *title,
+            const CellSpec *spec,
+            const char     *sort_property,
+            GtkSortType     first_order,
+            gboolean        expand,
+            int             fixed_width)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  g_autoptr(GtkColumnViewColumn) column = NULL;
+  GtkExpression *expression;
+  GtkSorter *sorter;
+  GType type;
+
+  g_signal_connect (factory, "setup", G_CALLBACK (cell_setup), (gpointer) spec);
+  g_signal_connect (factory, "bind", G_CALLBACK (cell_bind), (gpointer) spec);
+  g_signal_connect (factory, "unbind", G_CALLBACK (cell_unbind), (gpointer) spec);
+
+  column = gtk_column_view_column_new (title, factory);
+  gtk_column_view_column_set_resizable (column, TRUE);
+  gtk_column_view_column_set_expand (column, expand);
+  if (fixed_width > 0)
+    gtk_column_view_column_set_fixed_width (column, fixed_width);
+
+  expression = gtk_property_expression_new (TETHER_TYPE_PROCESS_ITEM, NULL, sort_property);
+  type = gtk_expression_get_value_type (expression);
+  if (type == G_TYPE_STRING)
+    sorter = GTK_SORTER (gtk_string_sorter_new (expression));
+  else
+    {
+      sorter = GTK_SORTER (gtk_numeric_sorter_new (expression));
+      gtk_numeric_sorter_set_sort_order (GTK_NUMERIC_SORTER (sorter), first_order);
+    }
+  gtk_column_view_column_set_sorter (column, sorter);
+  g_object_unref (sorter);
+
+  gtk_column_view_append_column (self->column_view, column);
+}
+
+static const CellSpec name_cell = { "name", FALSE };
+static const CellSpec pid_cell = { "pid", TRUE };
+static const CellSpec state_cell = { "state-text", FALSE };
+static const CellSpec cpu_cell = { "cpu-text", TRUE };
+static const CellSpec memory_cell = { "memory-text", TRUE };
+static const CellSpec threads_cell = { "threads", TRUE };
+static const CellSpec uptime_cell = { "uptime-text", TRUE };
+static const CellSpec cmdline_cell = { "cmdline", FALSE };
+
+static void
+setup_tree (TetherWindow *self)
+{
+  add_column (self, _("Name"), &name_cell, "name", GTK_SORT_ASCENDING, FALSE, 200);
+  add_column (self, _("PID"), &pid_cell, "pid", GTK_SORT_ASCENDING, FALSE, -1);
+  add_column (self, _("State"), &state_cell, "state-text", GTK_SORT_ASCENDING, FALSE, -1);
+  /* Numbers that matter most when large sort largest first. */
+  add_column (self, _("CPU %"), &cpu_cell, "cpu-percent", GTK_SORT_DESCENDING, FALSE, -1);
+  add_column (self, _("Memory"), &memory_cell, "rss-bytes", GTK_SORT_DESCENDING, FALSE, -1);
+  add_column (self, _("Threads"), &threads_cell, "threads", GTK_SORT_DESCENDING, FALSE, -1);
+  /* Longest uptime = earliest start. */
+  add_column (self, _("Uptime"), &uptime_cell, "started-at", GTK_SORT_ASCENDING, FALSE, -1);
+  add_column (self, _("Command Line"), &cmdline_cell, "cmdline", GTK_SORT_ASCENDING, TRUE, -1);
+
+  self->selection = tether_process_tree_create_selection (self->tree,
+                                                          gtk_column_view_get_sorter (self->column_view),
+                                                          &self->sorter);
+  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_swapped (self->selection, "notify::selected-item",
+                            G_CALLBACK (on_selection_changed), self);
+}
+
+static void
+popup_row_menu (TetherWindow *self,
+                GtkWidget    *widget,
+                double        x,
+                double        y)
+{
+  graphene_point_t point;
+  GdkRectangle rect;
+
+  if (!gtk_widget_compute_point (widget, GTK_WIDGET (self->column_view),
+                                 &GRAPHENE_POINT_INIT (x, y), &point))
+    return;
+  rect = (GdkRectangle) { (int) point.x, (int) point.y, 1, 1 };
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), &rect);
+  gtk_popover_popup (GTK_POPOVER (self->row_popover));
+}
+
+static void
+on_cell_pressed (GtkGestureClick *gesture,
+                 int              n_press,
+                 double           x,
+                 double           y,
+                 GtkListItem     *list_item)
+{
+  GtkWidget *widget = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
+  TetherWindow *self = TETHER_WINDOW (gtk_widget_get_root (widget));
+  guint position = gtk_list_item_get_position (list_item);
+
+  if (position == GTK_INVALID_LIST_POSITION)
+    return;
+  gtk_single_selection_set_selected (self->selection, position);
+  popup_row_menu (self, widget, x, y);
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+}
+
+static void
+row_menu_activated (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  if (get_selected_item (self) == NULL)
+    return;
+  /* Keyboard: the menu points at the middle of the view. */
+  popup_row_menu (self, GTK_WIDGET (self->column_view),
+                  gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
+                  gtk_widget_get_height (GTK_WIDGET (self->column_view)) / 3.0);
+}
+
+/* ---- the supervisor ----------------------------------------------------- */
+
+static void
+on_settings_changed (TetherWindow *self)
+{
+  GSettings *settings = tether_application_get_settings (self->application);
+  guint span = g_settings_get_uint (settings, "graph-span");
+  TetherSampler *sampler;
+
+  tether_graph_set_span (self->cpu_graph, span);
+  tether_graph_set_span (self->memory_graph, span);
+  tether_graph_set_span (self->selected_graph, span);
+  if (self->supervisor == NULL)
+    return;
+  sampler = tether_supervisor_get_sampler (self->supervisor);
+  tether_sampler_set_interval (sampler, g_settings_get_uint (settings, "refresh-interval"));
+  tether_sampler_set_history_span (sampler, span);
+}
+
+static void
+set_supervisor (TetherWindow     *self,
+                TetherSupervisor *supervisor)
+{
+  TetherSampler *sampler = supervisor != NULL ? tether_supervisor_get_sampler (supervisor) : NULL;
+
+  g_set_object (&self->supervisor, supervisor);
+  g_signal_group_set_target (self->supervisor_signals, supervisor);
+  tether_process_tree_set_sampler (self->tree, sampler);
+  g_signal_group_set_target (self->sampler_signals, sampler);
+  tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
+  tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
+
+  if (supervisor == NULL)
+    {
+      gtk_stack_set_visible_child_name (self->stack, "welcome");
+      adw_window_title_set_title (self->window_title, _("Tether"));
+      adw_window_title_set_subtitle (self->window_title, "");
+      gtk_window_set_title (GTK_WINDOW (self), _("Tether"));
+    }
+  else
+    {
+      const char *name = tether_supervisor_get_profile (supervisor)->name;
+      g_autofree char *title = g_strdup_printf (_("%s — Tether"), name);
+
+      gtk_stack_set_visible_child_name (self->stack, "backend");
+      adw_window_title_set_title (self->window_title, name);
+      gtk_window_set_title (GTK_WINDOW (self), title);
+      on_settings_changed (self);
+      gtk_label_set_label (self->count_label, "");
+    }
+  on_supervisor_changed (self);
+}
+
+static void
+on_app_supervisor_changed (TetherWindow *self)
+{
+  set_supervisor (self, tether_application_get_supervisor (self->application));
+}
+
+/* ---- window actions ----------------------------------------------------- */
+
+static void
+on_kill_confirmed (AdwMessageDialog *dialog,
+                   const char       *response,
+                   TetherWindow     *self)
+{
+  const char *action = g_object_get_data (G_OBJECT (dialog), "action");
+  GVariant *target = g_object_get_data (G_OBJECT (dialog), "target");
+
+  if (g_strcmp0 (response, "kill") == 0)
+    g_action_group_activate_action (G_ACTION_GROUP (self->application), action, target);
+}
+
+static void
+confirm_then (TetherWindow *self,
+              const char   *heading,
+              const char   *body,
+              const char   *action_name,
+              GVariant     *target)
+{
+  GSettings *settings = tether_application_get_settings (self->application);
+  AdwMessageDialog *dialog;
+
+  if (!g_settings_get_boolean (settings, "confirm-force-stop"))
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self->application), action_name, target);
+      return;
+    }
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, body));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "kill", _("_Kill"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "kill", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "action", g_strdup (action_name), g_free);
+  if (target != NULL)
+    g_object_set_data_full (G_OBJECT (dialog), "target", g_variant_ref_sink (target),
+                            (GDestroyNotify) g_variant_unref);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_kill_confirmed), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+force_stop_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  TetherSampler *sampler = tether_supervisor_get_sampler (self->supervisor);
+  const char *name = tether_supervisor_get_profile (self->supervisor)->name;
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  guint n;
+
+  /* Count what is alive now, not as of the last tick. */
+  tether_sampler_refresh (sampler);
+  n = tether_sampler_get_totals (sampler)->n_processes;
+  /* translators: %s is the backend's name */
+  heading = g_strdup_printf (_("Force Stop %s?"), name);
+  body = g_strdup_printf (ngettext ("%u process will be killed at once, without a chance to finish its work.",
+                                    "%u processes will be killed at once, without a chance to finish their work.",
+                                    n), n);
+  confirm_then (self, heading, body, "force-stop", NULL);
+}
+
+static guint
+count_subtree (TetherProcessItem *item)
+{
+  GListModel *children = G_LIST_MODEL (tether_process_item_get_children (item));
+  guint n = 1;
+
+  for (guint i = 0; i < g_list_model_get_n_items (children); i++)
+    {
+      g_autoptr(TetherProcessItem) child = g_list_model_get_item (children, i);
+      n += count_subtree (child);
+    }
+  return n;
+}
+
+static void
+kill_subtree_activated (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  guint n;
+
+  if (item == NULL)
+    return;
+  n = count_subtree (item);
+  heading = g_strdup_printf (_("Kill %s (%d)?"), tether_process_item_get_name (item),
+                             tether_process_item_get_pid (item));
+  body = g_strdup_printf (ngettext ("%u process will be killed at once.",
+                                    "This process and its descendants, %u processes, will be killed at once.",
+                                    n), n);
+  confirm_then (self, heading, body, "kill-subtree",
+                g_variant_new_int32 (tether_process_item_get_pid (item)));
+}
+
+static void
+stop_subtree_activated (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+
+  if (item != NULL)
+    g_action_group_activate_action (G_ACTION_GROUP (self->application), "stop-subtree",
+                                    g_variant_new_int32 (tether_process_item_get_pid (item)));
+}
+
+static void
+copy_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  g_autofree char *text = NULL;
+
+  if (item == NULL)
+    return;
+  if (g_str_equal (action_name, "win.copy-pid"))
+    text = g_strdup_printf ("%d", tether_process_item_get_pid (item));
+  else
+    text = g_strdup (tether_process_item_get_cmdline (item) ? tether_process_item_get_cmdline (item)
+                                                             : tether_process_item_get_name (item));
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+  tether_window_toast (self, g_str_equal (action_name, "win.copy-pid") ? _("PID copied")
+                                                                       : _("Command line copied"),
+                       NULL);
+}
+
+static void
+open_file (TetherWindow *self,
+           GFile        *file,
+           gboolean      start)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_application_open_profile (self->application, file, &error))
+    {
+      g_autofree char *name = g_file_get_parse_name (file);
+      g_autofree char *title = g_strdup_printf (_("Could not open %s"), name);
+
+      tether_window_show_error (self, title, error->message);
+      return;
+    }
+  if (start && app_action_enabled (self, "start"))
+    g_action_group_activate_action (G_ACTION_GROUP (self->application), "start", NULL);
+}
+
+#if GTK_CHECK_VERSION (4, 10, 0)
+static void
+on_file_dialog_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(TetherWindow) self = user_data;
+  g_autoptr(GFile) file = NULL;
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  file = gtk_file_dialog_open_finish (GTK_FILE_DIALOG (source), result, NULL);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  if (file != NULL)
+    open_file (self, file, FALSE);
+}
+#else
+static void
+on_file_chooser_response (GtkNativeDialog *native,
+                          int              response,
+                          TetherWindow    *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (native));
+
+      if (file != NULL)
+        open_file (self, file, FALSE);
+    }
+  g_object_unref (native);
+}
+#endif
+
+static void
+open_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("Tether profiles (JSON)"));
+  gtk_file_filter_add_pattern (filter, "*.json");
+  gtk_file_filter_add_mime_type (filter, "application/json");
+
+#if GTK_CHECK_VERSION (4, 10, 0)
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  {
+    g_autoptr(GtkFileDialog) dialog = gtk_file_dialog_new ();
+    g_autoptr(GListStore) filters = g_list_store_new (GTK_TYPE_FILE_FILTER);
+
+    g_list_store_append (filters, filter);
+    gtk_file_dialog_set_title (dialog, _("Open Profile"));
+    gtk_file_dialog_set_filters (dialog, G_LIST_MODEL (filters));
+    gtk_file_dialog_open (dialog, GTK_WINDOW (self), NULL, on_file_dialog_done, g_object_ref (self));
+  }
+  G_GNUC_END_IGNORE_DEPRECATIONS
+#else
+  {
+    GtkFileChooserNative *native;
+
+    native = gtk_file_chooser_native_new (_("Open Profile"), GTK_WINDOW (self),
+                                          GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+    gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
+    gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (native), TRUE);
+    g_signal_connect (native, "response", G_CALLBACK (on_file_chooser_response), self);
+    gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
+  }
+#endif
+}
+
+static void
+run_demo_activated (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(GFile) file = tether_application_get_demo_profile (self->application);
+
+  open_file (self, file, TRUE);
+}
+
+static void
+preferences_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  GtkWindow *prefs = tether_preferences_window_new (tether_application_get_settings (self->application));
+
+  gtk_window_set_transient_for (prefs, GTK_WINDOW (self));
+  gtk_window_present (prefs);
+}
+
+static void
+about_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  static const char *developers[] = { "The Tether developers", NULL };
+
+  adw_show_about_window (GTK_WINDOW (widget),
+                         "application-name", _("Tether"),
+                         "application-icon", TETHER_APPLICATION_ID,
+                         "version", PACKAGE_VERSION,
+                         "comments", _("Run a backend and own its whole process tree"),
+                         "developers", developers,
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         NULL);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void
+on_close_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   TetherWindow     *self)
+{
+  if (g_str_equal (response, "stop"))
+    tether_application_quit_after_stop (self->application);
+  else if (g_str_equal (response, "background"))
+    {
+      tether_application_keep_in_background (self->application);
+      gtk_widget_set_visible (GTK_WIDGET (self), FALSE);
+    }
+}
+
+static gboolean
+tether_window_close_request (GtkWindow *window)
+{
+  TetherWindow *self = TETHER_WINDOW (window);
+  AdwMessageDialog *dialog;
+  g_autofree char *heading = NULL;
+
+  if (self->supervisor == NULL || !tether_supervisor_is_active (self->supervisor))
+    return GTK_WINDOW_CLASS (tether_window_parent_class)->close_request (window);
+
+  heading = g_strdup_printf (_("Stop %s?"), tether_supervisor_get_profile (self->supervisor)->name);
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (window, heading,
+             _("The backend is still running. Stop it now, or keep it running in the "
+               "background: Tether then stays running without a window, and opening "
+               "Tether again shows it.")));
+  adw_message_dialog_add_responses (dialog,
+                                    "cancel", _("_Cancel"),
+                                    "background", _("_Keep Running"),
+                                    "stop", _("_Stop and Quit"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_close_response), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+void
+tether_window_toast (TetherWindow *self,
+                     const char   *title,
+                     const char   *body)
+{
+  g_autofree char *text = NULL;
+  AdwToast *toast;
+
+  g_return_if_fail (TETHER_IS_WINDOW (self));
+
+  text = body != NULL ? g_strdup_printf ("%s: %s", title, body) : g_strdup (title);
+  toast = adw_toast_new (text);
+  adw_toast_set_timeout (toast, body != NULL ? 8 : 3);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+void
+tether_window_show_error (TetherWindow *self,
+                          const char   *title,
+                          const char   *body)
+{
+  GtkWidget *dialog;
+
+  g_return_if_fail (TETHER_IS_WINDOW (self));
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), title, body);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_app_action_enabled_changed (TetherWindow *self)
+{
+  update_actions (self);
+}
+
+TetherWindow *
+tether_window_new (TetherApplication *application)
+{
+  TetherWindow *self = g_object_new (TETHER_TYPE_WINDOW, "application", application, NULL);
+  GSettings *settings = tether_application_get_settings (application);
+
+  self->application = application;
+  g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (settings, "changed", G_CALLBACK (on_settings_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (application, "notify::supervisor",
+                           G_CALLBACK (on_app_supervisor_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (application, "action-enabled-changed",
+                           G_CALLBACK (on_app_action_enabled_changed), self, G_CONNECT_SWAPPED);
+  set_supervisor (self, tether_application_get_supervisor (application));
+  return self;
+}
+
+static void
+tether_window_dispose (GObject *object)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  g_clear_handle_id (&self->countdown_timer, g_source_remove);
+  if (self->tree != NULL)
+    tether_process_tree_set_sampler (self->tree, NULL);
+  if (self->row_popover != NULL)
+    gtk_widget_unparent (GTK_WIDGET (self->row_popover));
+  self->row_popover = NULL;
+  g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->sampler_signals);
+  g_clear_object (&self->supervisor);
+  gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
+}
+
+static void
+tether_window_finalize (GObject *object)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  g_clear_object (&self->selection);
+  g_clear_object (&self->sorter);
+  g_clear_object (&self->tree);
+
+  G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
+}
+
+static void
+tether_window_class_init (TetherWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = tether_window_dispose;
+  object_class->finalize = tether_window_finalize;
+  window_class->close_request = tether_window_close_request;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/tether/Tether/tether-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_pill);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, count_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, graph_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_menu);
+
+  gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
+  gtk_widget_class_install_action (widget_class, "win.run-demo", NULL, run_demo_activated);
+  gtk_widget_class_install_action (widget_class, "win.force-stop", NULL, force_stop_activated);
+  gtk_widget_class_install_action (widget_class, "win.stop-subtree", NULL, stop_subtree_activated);
+  gtk_widget_class_install_action (widget_class, "win.kill-subtree", NULL, kill_subtree_activated);
+  gtk_widget_class_install_action (widget_class, "win.copy-cmdline", NULL, copy_activated);
+  gtk_widget_class_install_action (widget_class, "win.copy-pid", NULL, copy_activated);
+  gtk_widget_class_install_action (widget_class, "win.row-menu", NULL, row_menu_activated);
+  gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_activated);
+  gtk_widget_class_install_action (widget_class, "win.about", NULL, about_activated);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, GDK_CONTROL_MASK, "app.start", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK, "app.stop", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "app.restart", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_k, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.force-stop", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.stop-subtree", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, GDK_SHIFT_MASK,
+                                       "win.kill-subtree", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK,
+                                       "win.copy-cmdline", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.copy-pid", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Menu, 0, "win.row-menu", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F10, GDK_SHIFT_MASK, "win.row-menu", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
+                                       "win.preferences", NULL);
+
+  g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
+}
+
+static TetherGraph *
+add_graph (GtkBox             *box,
+           TetherHistoryField  field,
+           const char         *title)
+{
+  TetherGraph *graph = TETHER_GRAPH (tether_graph_new ());
+
+  tether_graph_set_field (graph, field);
+  tether_graph_set_title (graph, title);
+  gtk_widget_set_hexpand (GTK_WIDGET (graph), TRUE);
+  gtk_box_append (box, GTK_WIDGET (graph));
+  return graph;
+}
+
+static void
+tether_window_init (TetherWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->tree = tether_process_tree_new ();
+  g_signal_connect (self->tree, "updated", G_CALLBACK (on_tree_updated), self);
+  setup_tree (self);
+
+  self->cpu_graph = add_graph (self->graph_box, TETHER_HISTORY_CPU, _("CPU"));
+  self->memory_graph = add_graph (self->graph_box, TETHER_HISTORY_RSS, _("Memory"));
+  self->selected_graph = TETHER_GRAPH (tether_graph_new ());
+  tether_graph_set_compact (self->selected_graph, TRUE);
+  tether_graph_set_field (self->selected_graph, TETHER_HISTORY_CPU);
+  gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), FALSE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->selected_graph),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("CPU of the selected process"), -1);
+  gtk_box_append (self->detail_box, GTK_WIDGET (self->selected_graph));
+
+  self->row_popover = GTK_POPOVER_MENU (gtk_popover_menu_new_from_model (self->row_menu));
+  gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));
+  gtk_popover_set_has_arrow (GTK_POPOVER (self->row_popover), FALSE);
+  gtk_widget_set_halign (GTK_WIDGET (self->row_popover), GTK_ALIGN_START);
+
+  self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
+                                  G_CALLBACK (on_supervisor_changed), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::phase",
+                                  G_CALLBACK (on_supervisor_changed), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::status-text",
+                                  G_CALLBACK (update_status), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::message",
+                                  G_CALLBACK (update_status), self);
+  self->sampler_signals = g_signal_group_new (TETHER_TYPE_SAMPLER);
+
+  update_detail (self);
+}
