@@ -28,7 +28,7 @@ PACKAGES=(
 # Only for ./setup.sh bench: what the sampler benchmark compares against.
 BENCH_PACKAGES=(libgtop2-dev procps)
 # Only for ./setup.sh screenshot.
-SCREENSHOT_PACKAGES=(imagemagick)
+SCREENSHOT_PACKAGES=(imagemagick x11-utils)
 
 install_deps () {
   local missing=()

@@ -348,10 +348,14 @@ cell_bind (GtkSignalListItemFactory *factory,
 
   if (GTK_IS_TREE_EXPANDER (child))
     {
-      gulong id = g_signal_connect_swapped (tether_process_item_get_children (item), "items-changed",
-                                            G_CALLBACK (update_expander), list_item);
+      GListStore *children = tether_process_item_get_children (item);
 
-      g_object_set_data (G_OBJECT (list_item), "tether-children-handler", GSIZE_TO_POINTER (id));
+      /* Tied to the list item's life too: GTK may finalize a list item
+       * whose row is already gone, without a last unbind. */
+      g_signal_connect_object (children, "items-changed", G_CALLBACK (update_expander),
+                               list_item, G_CONNECT_SWAPPED);
+      g_object_set_data_full (G_OBJECT (list_item), "tether-children",
+                              g_object_ref (children), g_object_unref);
       update_expander (list_item);
     }
 
@@ -382,12 +386,10 @@ cell_unbind (GtkSignalListItemFactory *factory,
     g_binding_unbind (tooltip);
   if (GTK_IS_TREE_EXPANDER (child))
     {
-      GtkTreeListRow *row = gtk_list_item_get_item (list_item);
-      g_autoptr(TetherProcessItem) item = row != NULL ? gtk_tree_list_row_get_item (row) : NULL;
-      gulong id = GPOINTER_TO_SIZE (g_object_steal_data (G_OBJECT (list_item), "tether-children-handler"));
+      g_autoptr(GListStore) children = g_object_steal_data (G_OBJECT (list_item), "tether-children");
 
-      if (item != NULL && id != 0)
-        g_signal_handler_disconnect (tether_process_item_get_children (item), id);
+      if (children != NULL)
+        g_signal_handlers_disconnect_by_func (children, update_expander, list_item);
       gtk_tree_expander_set_list_row (GTK_TREE_EXPANDER (child), NULL);
     }
 }

@@ -1,0 +1,239 @@
+"""test-app.py: the real Tether window, driven like a person would.
+
+Runs inside tests/run-with-display.sh (private Xvfb, session bus, AT-SPI
+bus) under Debian's /usr/bin/python3. Real backends built by
+tether-test-tree, real signals, real cgroups: every button is found by its
+accessible name and clicked through AT-SPI, and every claim is checked
+against the processes themselves (a marker in each process's argv) and
+against `tetherctl`, which talks to the app's control socket.
+
+Environment (set by tests/meson.build): TETHER_APP, TETHERCTL,
+TETHER_TEST_TREE, TETHER_SHIM, TETHER_APP_G_DEBUG (the app's G_DEBUG:
+fatal warnings for the app, not for this process).
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tetheratspi as t  # noqa: E402
+
+APP = os.environ['TETHER_APP']
+TETHERCTL = os.environ['TETHERCTL']
+TREE = os.environ['TETHER_TEST_TREE']
+APP_ID = 'org.tether.Tether'
+tap = t.tap
+workdir = tempfile.mkdtemp(prefix='tether-ui-')
+
+
+def marked(marker):
+    """Live, non-zombie backend pids whose argv carries marker (tether-shim,
+    Tether's own helper at the root of the tree, carries the backend's argv
+    too; it is not part of the backend)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                if marker.encode() not in f.read():
+                    continue
+            with open(f'/proc/{entry}/comm') as f:
+                if f.read().startswith('tether-shim'):
+                    continue
+            with open(f'/proc/{entry}/stat') as f:
+                if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
+                    continue
+        except OSError:
+            continue
+        pids.append(int(entry))
+    return sorted(pids)
+
+
+def write_profile(name, mode_args, extra=None):
+    marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
+    profile = {'name': name, 'command': [TREE, marker] + mode_args}
+    profile.update(extra or {})
+    path = os.path.join(workdir, f'{name.replace(" ", "-")}.json')
+    with open(path, 'w') as f:
+        json.dump(profile, f)
+    return path, marker
+
+
+def tetherctl(*args, profile):
+    out = subprocess.run([TETHERCTL, *args, '--json', f'--profile={profile}'],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError(f'tetherctl {" ".join(args)}: exit {out.returncode}: {out.stderr.strip()}')
+    return json.loads(out.stdout)
+
+
+def gapplication_action(action, parameter=None):
+    argv = ['gapplication', 'action', APP_ID, action]
+    if parameter is not None:
+        argv.append(parameter)
+    subprocess.run(argv, check=True, timeout=30)
+
+
+def state_is(app, label):
+    """The state pill: its accessible name is 'State: <label>'."""
+    return t.find(app, 'label', f'State: {label}', timeout=30 * t.SCALE)
+
+
+def main_window(app):
+    return t.find(app, ('frame', 'window'), re.compile('Tether'))
+
+
+def kill_leftovers(marker):
+    for pid in marked(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# ---- 1. a backend that forks children: Start, the tree, Stop -------------------
+
+forking, forking_marker = write_profile('Forking backend', ['children', '3'],
+                                        {'stop': {'graceful_timeout': 5}})
+env = dict(os.environ, GSETTINGS_BACKEND='memory',
+           G_DEBUG=os.environ.get('TETHER_APP_G_DEBUG', ''))
+proc, app = t.launch([APP, forking], 'tether', env=env)
+tap.dump_root = app
+
+with tap.step('the window opens on the profile: title, state Stopped, Start enabled'):
+    main_window(app)
+    state_is(app, 'Stopped')
+    start = t.find(app, 'push button', 'Start', mapped=True)
+    t.wait_until(lambda: t.has_state(start, 'sensitive'), what='Start sensitive (enabled)')
+
+with tap.step('Start: the backend and its 3 children run, tetherctl tree (against the app) matches them'):
+    t.click(start)
+    state_is(app, 'Running')
+
+    def tree_complete():
+        tree = tetherctl('tree', profile=forking)
+        pids = sorted(p['pid'] for p in tree['processes'])
+        return tree if len(pids) == 4 and pids == marked(forking_marker) else None
+    tree = t.wait_until(tree_complete, 20 * t.SCALE, 'tetherctl tree == the 4 marked processes')
+    main_pid = tree['main_pid']
+    children = [p for p in tree['processes'] if p['pid'] != main_pid]
+    assert all(p['parent'] == main_pid for p in children), tree
+
+with tap.step('the tree view shows the backend and its children as rows'):
+    view = t.find(app, 'tree table', 'Processes')
+    want = {str(p['pid']) for p in tree['processes']}
+
+    def rows_shown():
+        shown = {cells[1] for _, cells in t.table_rows(view) if len(cells) > 1}
+        return want <= shown
+    t.wait_until(rows_shown, 20 * t.SCALE,
+                 lambda: f'rows for pids {sorted(want)} (shown: {t.table_rows(view)})')
+
+with tap.step('the process count and graphs are there'):
+    t.find(app, 'label', '4 processes')
+    t.find(app, 'image', 'CPU')
+    t.find(app, 'image', 'Memory')
+
+with tap.step('Stop: the ladder ends the tree, nothing survives'):
+    t.click(t.find(app, 'push button', 'Stop', mapped=True))
+    state_is(app, 'Stopped')
+    t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
+    assert tetherctl('status', profile=forking)['state'] == 'stopped'
+
+# ---- 2. the same verbs from D-Bus and tetherctl ------------------------------------
+
+with tap.step('gapplication action start (D-Bus) starts it; tetherctl stop stops it'):
+    gapplication_action('start')
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
+    report = tetherctl('stop', profile=forking)
+    assert report['forced'] is False, report
+    state_is(app, 'Stopped')
+    assert not marked(forking_marker), marked(forking_marker)
+
+# ---- 3. a backend that ignores SIGTERM: Force stop with its confirmation ----------
+
+stubborn, stubborn_marker = write_profile('Stubborn backend', ['ignore-term', '2'],
+                                          {'stop': {'graceful_timeout': 60, 'term_timeout': 60}})
+
+with tap.step('open a second profile over D-Bus (app.open-profile)'):
+    gapplication_action('open-profile', f"'{stubborn}'")
+    t.find(app, 'label', re.compile('^Stubborn backend'))
+    state_is(app, 'Stopped')
+
+with tap.step('Force stop asks first, saying how many processes will be killed'):
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
+    t.click(t.find(app, 'push button', 'Force Stop', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile('Force Stop Stubborn backend'))
+    t.find(dialog, 'label', re.compile(r'^3 processes will be killed'))
+    time.sleep(0.5)
+    assert len(marked(stubborn_marker)) == 3, 'killed before the confirmation'
+
+with tap.step('confirming kills the whole tree at once (not after the 60 s ladder)'):
+    began = time.monotonic()
+    t.click(t.find(dialog, 'push button', 'Kill', mapped=True))
+    t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
+    state_is(app, 'Stopped')
+    assert time.monotonic() - began < 10, time.monotonic() - began
+
+with tap.step('Stop on it shows the countdown; Force Now ends it'):
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
+    t.click(t.find(app, 'push button', 'Stop', mapped=True))
+    state_is(app, 'Stopping')
+    countdown = t.find(app, 'label', re.compile(r'^Asked the backend to exit; .* in \d+ seconds?$'))
+    first = int(re.search(r'(\d+) second', t.name_of(countdown) or t.text_of(countdown)).group(1))
+    assert 50 <= first <= 60, first
+    assert len(marked(stubborn_marker)) == 3
+    t.click(t.find(app, 'push button', 'Force Now', mapped=True))
+    t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
+    state_is(app, 'Stopped')
+
+# ---- 4. closing the window while the backend runs ---------------------------------
+
+with tap.step('closing the window asks; Keep Running hides it and the backend lives on'):
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
+    t.click(t.find(app, 'push button', 'Close', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile('^Stop Stubborn backend'))
+    t.click(t.find(dialog, 'push button', 'Keep Running', mapped=True))
+    time.sleep(1)
+    assert proc.poll() is None, 'the app quit'
+    assert tetherctl('status', profile=stubborn)['state'] == 'running'
+    assert len(marked(stubborn_marker)) == 3
+
+with tap.step('quitting over D-Bus stops the backend first, then the app exits 0, nothing left'):
+    gapplication_action('quit')
+    # The ladder: SIGTERM is ignored for 60 s, so quit's second request
+    # (a second quit) skips to the forced step.
+    time.sleep(1)
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    assert not marked(stubborn_marker), marked(stubborn_marker)
+    assert not marked(forking_marker), marked(forking_marker)
+
+# ---- 5. the app killed outright: the shim takes the tree with it ------------------
+
+with tap.step('SIGKILL to the app: the backend tree dies with it'):
+    proc, app = t.launch([APP, '--start', forking], 'tether', env=env)
+    t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
+    proc.kill()
+    proc.wait(10)
+    t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
+
+kill_leftovers(forking_marker)
+kill_leftovers(stubborn_marker)
+tap.done()
