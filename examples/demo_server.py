@@ -148,8 +148,10 @@ def start_helper(role, **kwargs):
     env.pop("NOTIFY_SOCKET", None)  # only the server talks to Tether
     env.pop("WATCHDOG_USEC", None)
     env.pop("WATCHDOG_PID", None)
+    # The script as it was given (the helpers share the server's cwd), so
+    # their command lines read as short as the server's own.
     return subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--helper", role],
+        [sys.executable, sys.argv[0], "--helper", role],
         env=env, close_fds=True, **kwargs)
 
 

@@ -14,7 +14,13 @@ command -v import >/dev/null || { echo "take-screenshot.sh: imagemagick's import
 TETHER_XVFB_SCREEN=1280x800x24 "$src/tests/run-with-display.sh" bash -s "$build" "$src" "$out" <<'INNER'
 set -eu
 build=$1 src=$2 out=$3
-export GSETTINGS_BACKEND=memory
+# Debian's python3 for the demo, so its command line shows a system path.
+export PATH="/usr/bin:/bin:$PATH"
+# A one-minute graph span: the 20 s run fills a third of the graphs.
+export GSETTINGS_BACKEND=keyfile XDG_CONFIG_HOME="$XDG_RUNTIME_DIR/config"
+mkdir -p "$XDG_CONFIG_HOME/glib-2.0/settings"
+printf '[org/tether/Tether]\ngraph-span=uint32 60\nwindow-width=900\nwindow-height=600\n' \
+  > "$XDG_CONFIG_HOME/glib-2.0/settings/keyfile"
 cd "$src/examples"
 "$build/src/ui/tether" --start demo.json &
 app=$!
