@@ -88,6 +88,8 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench-kill"
     echo
     "$BUILD_DIR/bench/bench-sampler"
+    echo
+    bench/app-footprint.sh "$BUILD_DIR"
     ;;
   screenshot)
     install_deps "${SCREENSHOT_PACKAGES[@]}"

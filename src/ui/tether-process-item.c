@@ -159,7 +159,6 @@ tether_process_item_new (TetherProcess *process)
 
   self = g_object_new (TETHER_TYPE_PROCESS_ITEM, NULL);
   self->process = tether_process_ref (process);
-  self->uptime_seconds = -1;
   self->state_text = g_strdup (tether_process_state_to_label (tether_process_get_state (process)));
   self->cpu_text = g_strdup_printf ("%.1f", tether_process_get_cpu_percent (process));
   self->memory_text = g_format_size_full (tether_process_get_rss_bytes (process),

@@ -267,13 +267,6 @@ on_tree_updated (TetherProcessTree *tree,
   update_actions (self);
 }
 
-static void
-on_cell_pressed (GtkGestureClick *gesture,
-                 int              n_press,
-                 double           x,
-                 double           y,
-                 GtkListItem     *list_item);
-
 typedef struct
 {
   const char *property;  /* the TetherProcessItem text shown */
@@ -287,7 +280,6 @@ cell_setup (GtkSignalListItemFactory *factory,
 {
   const CellSpec *spec = user_data;
   GtkWidget *label = gtk_label_new (NULL);
-  GtkGesture *click = gtk_gesture_click_new ();
   GtkWidget *child = label;
 
   gtk_label_set_xalign (GTK_LABEL (label), spec->numeric ? 1.0 : 0.0);
@@ -301,11 +293,9 @@ cell_setup (GtkSignalListItemFactory *factory,
       gtk_tree_expander_set_child (GTK_TREE_EXPANDER (child), label);
     }
 
-  /* Right-click (and long press) selects the row and opens its menu. */
-  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
-  g_signal_connect (click, "pressed", G_CALLBACK (on_cell_pressed), list_item);
-  gtk_widget_add_controller (child, GTK_EVENT_CONTROLLER (click));
-
+  /* For the view's one right-click gesture: which row a widget shows. */
+  g_object_set_data (G_OBJECT (label), "tether-list-item", list_item);
+  g_object_set_data (G_OBJECT (child), "tether-list-item", list_item);
   g_object_set_data (G_OBJECT (list_item), "tether-label", label);
   gtk_list_item_set_child (list_item, child);
 }
@@ -482,21 +472,30 @@ popup_row_menu (TetherWindow *self,
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
 
+/* One gesture for the whole view, not one per cell: GTK 4.8 keeps up to
+ * 200 rows realized, eight cells each. */
 static void
-on_cell_pressed (GtkGestureClick *gesture,
+on_view_pressed (GtkGestureClick *gesture,
                  int              n_press,
                  double           x,
                  double           y,
-                 GtkListItem     *list_item)
+                 TetherWindow    *self)
 {
-  GtkWidget *widget = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
-  TetherWindow *self = TETHER_WINDOW (gtk_widget_get_root (widget));
-  guint position = gtk_list_item_get_position (list_item);
+  GtkWidget *view = GTK_WIDGET (self->column_view);
+  GtkWidget *widget = gtk_widget_pick (view, x, y, GTK_PICK_DEFAULT);
+  GtkListItem *list_item = NULL;
+  guint position;
 
+  for (; widget != NULL && widget != view; widget = gtk_widget_get_parent (widget))
+    if ((list_item = g_object_get_data (G_OBJECT (widget), "tether-list-item")) != NULL)
+      break;
+  if (list_item == NULL)
+    return;
+  position = gtk_list_item_get_position (list_item);
   if (position == GTK_INVALID_LIST_POSITION)
     return;
   gtk_single_selection_set_selected (self->selection, position);
-  popup_row_menu (self, widget, x, y);
+  popup_row_menu (self, view, x, y);
   gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
 }
 
@@ -1050,6 +1049,8 @@ add_graph (GtkBox             *box,
 static void
 tether_window_init (TetherWindow *self)
 {
+  GtkGesture *click;
+
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->tree = tether_process_tree_new ();
@@ -1065,6 +1066,11 @@ tether_window_init (TetherWindow *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->selected_graph),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, _("CPU of the selected process"), -1);
   gtk_box_append (self->detail_box, GTK_WIDGET (self->selected_graph));
+
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (on_view_pressed), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->column_view), GTK_EVENT_CONTROLLER (click));
 
   self->row_popover = GTK_POPOVER_MENU (gtk_popover_menu_new_from_model (self->row_menu));
   gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));

@@ -137,8 +137,24 @@ with tap.step('the tree view shows the backend and its children as rows'):
     t.wait_until(rows_shown, 20 * t.SCALE,
                  lambda: f'rows for pids {sorted(want)} (shown: {t.table_rows(view)})')
 
+with tap.step('right-click on a child row: its menu; Kill Subtree asks, kills only that child'):
+    victim = children[0]['pid']
+    row = next(r for r, cells in t.table_rows(view) if len(cells) > 1 and cells[1] == str(victim))
+    t.mouse_click(row, button=3)
+    # The right-click selected that row: the detail line names it.
+    t.find(app, 'label', re.compile(rf' \({victim}\) — '))
+    t.click(t.find(app, 'menu item', 'Kill Subtree…', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile(rf'^Kill .*\({victim}\)\?'))
+    t.find(dialog, 'label', re.compile('^1 process will be killed'))
+    t.click(t.find(dialog, 'push button', 'Kill', mapped=True))
+    t.wait_until(lambda: victim not in marked(forking_marker), 10 * t.SCALE, f'{victim} killed')
+    assert len(marked(forking_marker)) == 3, marked(forking_marker)
+    # The selected row died: nothing is selected (never a neighbour).
+    t.find(app, 'label', 'No process selected')
+    assert not any(t.has_state(r, 'selected') for r, _ in t.table_rows(view))
+
 with tap.step('the process count and graphs are there'):
-    t.find(app, 'label', '4 processes')
+    t.find(app, 'label', '3 processes')
     t.find(app, 'image', 'CPU')
     t.find(app, 'image', 'Memory')
 
@@ -148,12 +164,21 @@ with tap.step('Stop: the ladder ends the tree, nothing survives'):
     t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
     assert tetherctl('status', profile=forking)['state'] == 'stopped'
 
+with tap.step('every button, toggle and switch in the window has an accessible name'):
+    window = main_window(app)
+    controls = t.find_all(window, ('push button', 'toggle button', 'check box', 'menu button'),
+                          mapped=True)
+    assert len(controls) >= 6, [t.describe(c) for c in controls]
+    unnamed = [t.describe(c) for c in controls if not (t.name_of(c) or '').strip()]
+    assert not unnamed, unnamed
+
 # ---- 2. the same verbs from D-Bus and tetherctl ------------------------------------
 
 with tap.step('gapplication action start (D-Bus) starts it; tetherctl stop stops it'):
     gapplication_action('start')
     state_is(app, 'Running')
     t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
+    t.find(app, 'label', '4 processes')
     report = tetherctl('stop', profile=forking)
     assert report['forced'] is False, report
     state_is(app, 'Stopped')
@@ -200,7 +225,28 @@ with tap.step('Stop on it shows the countdown; Force Now ends it'):
     t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
     state_is(app, 'Stopped')
 
-# ---- 4. closing the window while the backend runs ---------------------------------
+# ---- 4. a backend that crashes: the state, the reason, a toast ---------------------
+
+crashing, crashing_marker = write_profile('Crashing backend', ['sleep'])
+with open(crashing) as f:
+    profile = json.load(f)
+# Exits with status 3 a moment after starting (the marker rides along in $0).
+profile['command'] = ['sh', '-c', 'sleep 1; exit 3', crashing_marker]
+with open(crashing, 'w') as f:
+    json.dump(profile, f)
+
+with tap.step('a crash shows Failed, the exit status, and a toast'):
+    gapplication_action('open-profile', f"'{crashing}'")
+    t.find(app, 'label', re.compile('^Crashing backend'))
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Failed')
+    t.find(app, 'label', re.compile(r'^Crashing backend failed: .*status 3'))
+    t.find(app, 'label', re.compile(r'status 3'))
+    assert not marked(crashing_marker), marked(crashing_marker)
+    gapplication_action('open-profile', f"'{stubborn}'")
+    t.find(app, 'label', re.compile('^Stubborn backend'))
+
+# ---- 5. closing the window while the backend runs ---------------------------------
 
 with tap.step('closing the window asks; Keep Running hides it and the backend lives on'):
     t.click(t.find(app, 'push button', 'Start', mapped=True))
@@ -225,7 +271,7 @@ with tap.step('quitting over D-Bus stops the backend first, then the app exits 0
     assert not marked(stubborn_marker), marked(stubborn_marker)
     assert not marked(forking_marker), marked(forking_marker)
 
-# ---- 5. the app killed outright: the shim takes the tree with it ------------------
+# ---- 6. the app killed outright: the shim takes the tree with it ------------------
 
 with tap.step('SIGKILL to the app: the backend tree dies with it'):
     proc, app = t.launch([APP, '--start', forking], 'tether', env=env)
