@@ -18,8 +18,6 @@ struct _TetherProcessItem
   char *state_text;
   char *cpu_text;
   char *memory_text;
-  char *uptime_text;
-  gint64 uptime_seconds;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessItem, tether_process_item, G_TYPE_OBJECT)
@@ -37,7 +35,6 @@ enum {
   PROP_MEMORY_TEXT,
   PROP_THREADS,
   PROP_STARTED_AT,
-  PROP_UPTIME_TEXT,
   PROP_ALIVE,
   N_PROPS
 };
@@ -96,11 +93,9 @@ set_text (TetherProcessItem  *self,
 
 void
 tether_process_item_update (TetherProcessItem    *self,
-                            TetherProcessChanges  changes,
-                            gint64                now)
+                            TetherProcessChanges  changes)
 {
   TetherProcess *p;
-  gint64 uptime;
 
   g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
 
@@ -135,15 +130,6 @@ tether_process_item_update (TetherProcessItem    *self,
   if (changes & TETHER_PROCESS_CHANGED_THREADS)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
 
-  /* The uptime text changes at most once a second, and once a minute for
-   * anything older than a minute. */
-  uptime = (now - tether_process_get_started_at (p)) / G_USEC_PER_SEC;
-  if (uptime != self->uptime_seconds)
-    {
-      self->uptime_seconds = uptime;
-      set_text (self, &self->uptime_text, tether_format_uptime (uptime), PROP_UPTIME_TEXT);
-    }
-
   if (!tether_process_is_alive (p))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALIVE]);
 
@@ -163,8 +149,6 @@ tether_process_item_new (TetherProcess *process)
   self->cpu_text = g_strdup_printf ("%.1f", tether_process_get_cpu_percent (process));
   self->memory_text = g_format_size_full (tether_process_get_rss_bytes (process),
                                           G_FORMAT_SIZE_IEC_UNITS);
-  self->uptime_seconds = (g_get_real_time () - tether_process_get_started_at (process)) / G_USEC_PER_SEC;
-  self->uptime_text = tether_format_uptime (self->uptime_seconds);
   return self;
 }
 
@@ -282,9 +266,6 @@ tether_process_item_get_property (GObject    *object,
     case PROP_STARTED_AT:
       g_value_set_int64 (value, tether_process_get_started_at (p));
       break;
-    case PROP_UPTIME_TEXT:
-      g_value_set_string (value, self->uptime_text);
-      break;
     case PROP_ALIVE:
       g_value_set_boolean (value, tether_process_is_alive (p));
       break;
@@ -303,7 +284,6 @@ tether_process_item_finalize (GObject *object)
   g_free (self->state_text);
   g_free (self->cpu_text);
   g_free (self->memory_text);
-  g_free (self->uptime_text);
 
   G_OBJECT_CLASS (tether_process_item_parent_class)->finalize (object);
 }
@@ -331,7 +311,6 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   properties[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_STARTED_AT] = g_param_spec_int64 ("started-at", NULL, NULL,
                                                     0, G_MAXINT64, 0, flags);
-  properties[PROP_UPTIME_TEXT] = g_param_spec_string ("uptime-text", NULL, NULL, NULL, flags);
   properties[PROP_ALIVE] = g_param_spec_boolean ("alive", NULL, NULL, TRUE, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

@@ -33,12 +33,13 @@ gint64             tether_process_item_get_started_at (TetherProcessItem *self);
 /* The children rows (TetherProcessItem), owned by this item. Never NULL,
  * even for a leaf, so a row can grow children later. */
 GListStore        *tether_process_item_get_children  (TetherProcessItem *self);
-/* Re-reads the process after a tick; now is g_get_real_time () of the tick
- * (for the uptime text). */
+/* Re-reads the process after a tick that changed it, notifying only the
+ * properties whose shown value changed. */
 void               tether_process_item_update        (TetherProcessItem *self,
-                                                      TetherProcessChanges changes,
-                                                      gint64             now);
-/* "1 h 02 min", "3 min", "12 s" */
+                                                      TetherProcessChanges changes);
+/* "1 h 02 min", "3 min", "12 s". Uptime is not an item property: it moves
+ * every second for every process, so the view formats it for the rows it
+ * shows (started-at sorts). */
 char              *tether_format_uptime              (gint64             seconds);
 /* "Running", "Sleeping", ... for a proc(5) state letter */
 const char        *tether_process_state_to_label     (char               state);

@@ -188,10 +188,6 @@ on_sampler_updated (TetherSampler     *sampler,
                     GPtrArray         *changed,
                     TetherProcessTree *self)
 {
-  gint64 now = tether_sampler_get_totals (sampler)->real_time;
-  GHashTableIter iter;
-  gpointer value;
-
   if (removed->len > 0)
     remove_processes (self, removed);
   if (added->len > 0)
@@ -207,17 +203,7 @@ on_sampler_updated (TetherSampler     *sampler,
         continue;
       if (tether_process_get_changes (process) & TETHER_PROCESS_CHANGED_PARENT)
         move_entry (self, entry);
-    }
-
-  /* Every item, not only the changed ones: the uptime text moves on by
-   * itself. Items notify only the texts that differ. */
-  g_hash_table_iter_init (&iter, self->entries);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Entry *entry = value;
-      TetherProcess *process = tether_process_item_get_process (entry->item);
-
-      tether_process_item_update (entry->item, tether_process_get_changes (process), now);
+      tether_process_item_update (entry->item, tether_process_get_changes (process));
     }
 
   g_signal_emit (self, signals[UPDATED], 0,

@@ -51,6 +51,10 @@ struct _TetherWindow
   TetherGraph *selected_graph;
   GtkPopoverMenu *row_popover;
 
+  /* List items of the Uptime column that show a row: formatted each tick
+   * (at most the realized rows, not every process). */
+  GHashTable *uptime_cells;
+
   TetherPhase countdown_phase;
   gint64 countdown_started;
   guint countdown_timer;
@@ -248,6 +252,31 @@ on_selection_changed (TetherWindow *self)
   update_actions (self);
 }
 
+typedef struct
+{
+  const char *property;  /* the TetherProcessItem text shown */
+  gboolean numeric;      /* right-aligned, tabular digits */
+  gboolean uptime;       /* formatted from started-at by the window, each tick */
+} CellSpec;
+
+#define cell_spec(factory) ((const CellSpec *) g_object_get_data (G_OBJECT (factory), "tether-cell-spec"))
+
+static void
+update_uptime_cell (TetherWindow *self,
+                    GtkListItem  *list_item,
+                    gint64        now)
+{
+  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
+  g_autoptr(TetherProcessItem) item = row != NULL ? gtk_tree_list_row_get_item (row) : NULL;
+  g_autofree char *text = NULL;
+
+  if (item == NULL)
+    return;
+  text = tether_format_uptime ((now - tether_process_item_get_started_at (item)) / G_USEC_PER_SEC);
+  /* GtkLabel ignores a text equal to the one it shows. */
+  gtk_label_set_label (g_object_get_data (G_OBJECT (list_item), "tether-label"), text);
+}
+
 static void
 on_tree_updated (TetherProcessTree *tree,
                  gboolean           changed,
@@ -255,11 +284,17 @@ on_tree_updated (TetherProcessTree *tree,
 {
   const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
   g_autofree char *count = NULL;
+  GHashTableIter iter;
+  gpointer list_item;
 
   /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
    * their identity, so the selection stays on its process. */
   if (changed)
     gtk_sorter_changed (self->sorter, GTK_SORTER_CHANGE_DIFFERENT);
+
+  g_hash_table_iter_init (&iter, self->uptime_cells);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL))
+    update_uptime_cell (self, list_item, totals->real_time);
 
   count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
                            totals->n_processes);
@@ -267,18 +302,13 @@ on_tree_updated (TetherProcessTree *tree,
   update_actions (self);
 }
 
-typedef struct
-{
-  const char *property;  /* the TetherProcessItem text shown */
-  gboolean numeric;      /* right-aligned, tabular digits */
-} CellSpec;
 
 static void
 cell_setup (GtkSignalListItemFactory *factory,
             GtkListItem              *list_item,
-            gpointer                  user_data)
+            TetherWindow             *self)
 {
-  const CellSpec *spec = user_data;
+  const CellSpec *spec = cell_spec (factory);
   GtkWidget *label = gtk_label_new (NULL);
   GtkWidget *child = label;
 
@@ -327,9 +357,9 @@ update_expander (GtkListItem *list_item)
 static void
 cell_bind (GtkSignalListItemFactory *factory,
            GtkListItem              *list_item,
-           gpointer                  user_data)
+           TetherWindow             *self)
 {
-  const CellSpec *spec = user_data;
+  const CellSpec *spec = cell_spec (factory);
   GtkTreeListRow *row = gtk_list_item_get_item (list_item);
   TetherProcessItem *item = gtk_tree_list_row_get_item (row);
   GtkWidget *label = g_object_get_data (G_OBJECT (list_item), "tether-label");
@@ -349,6 +379,13 @@ cell_bind (GtkSignalListItemFactory *factory,
       update_expander (list_item);
     }
 
+  if (spec->uptime)
+    {
+      g_hash_table_add (self->uptime_cells, list_item);
+      update_uptime_cell (self, list_item, g_get_real_time ());
+      g_object_unref (item);
+      return;
+    }
   /* int and uint properties (pid, threads) convert to the label's text
    * through GValue's own transforms. */
   binding = g_object_bind_property (item, spec->property, label, "label", G_BINDING_SYNC_CREATE);
@@ -364,12 +401,13 @@ cell_bind (GtkSignalListItemFactory *factory,
 static void
 cell_unbind (GtkSignalListItemFactory *factory,
              GtkListItem              *list_item,
-             gpointer                  user_data)
+             TetherWindow             *self)
 {
   GBinding *binding = g_object_steal_data (G_OBJECT (list_item), "tether-binding");
   GBinding *tooltip = g_object_steal_data (G_OBJECT (list_item), "tether-tooltip-binding");
   GtkWidget *child = gtk_list_item_get_child (list_item);
 
+  g_hash_table_remove (self->uptime_cells, list_item);
   if (binding != NULL)
     g_binding_unbind (binding);
   if (tooltip != NULL)
@@ -399,9 +437,10 @@ add_column (TetherWindow   *self,
   GtkSorter *sorter;
   GType type;
 
-  g_signal_connect (factory, "setup", G_CALLBACK (cell_setup), (gpointer) spec);
-  g_signal_connect (factory, "bind", G_CALLBACK (cell_bind), (gpointer) spec);
-  g_signal_connect (factory, "unbind", G_CALLBACK (cell_unbind), (gpointer) spec);
+  g_object_set_data (G_OBJECT (factory), "tether-cell-spec", (gpointer) spec);
+  g_signal_connect (factory, "setup", G_CALLBACK (cell_setup), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (cell_bind), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (cell_unbind), self);
 
   column = gtk_column_view_column_new (title, factory);
   gtk_column_view_column_set_resizable (column, TRUE);
@@ -424,14 +463,14 @@ add_column (TetherWindow   *self,
   gtk_column_view_append_column (self->column_view, column);
 }
 
-static const CellSpec name_cell = { "name", FALSE };
-static const CellSpec pid_cell = { "pid", TRUE };
-static const CellSpec state_cell = { "state-text", FALSE };
-static const CellSpec cpu_cell = { "cpu-text", TRUE };
-static const CellSpec memory_cell = { "memory-text", TRUE };
-static const CellSpec threads_cell = { "threads", TRUE };
-static const CellSpec uptime_cell = { "uptime-text", TRUE };
-static const CellSpec cmdline_cell = { "cmdline", FALSE };
+static const CellSpec name_cell = { "name", FALSE, FALSE };
+static const CellSpec pid_cell = { "pid", TRUE, FALSE };
+static const CellSpec state_cell = { "state-text", FALSE, FALSE };
+static const CellSpec cpu_cell = { "cpu-text", TRUE, FALSE };
+static const CellSpec memory_cell = { "memory-text", TRUE, FALSE };
+static const CellSpec threads_cell = { "threads", TRUE, FALSE };
+static const CellSpec uptime_cell = { "started-at", TRUE, TRUE };
+static const CellSpec cmdline_cell = { "cmdline", FALSE, FALSE };
 
 static void
 setup_tree (TetherWindow *self)
@@ -969,6 +1008,7 @@ tether_window_finalize (GObject *object)
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
   g_clear_object (&self->tree);
+  g_clear_pointer (&self->uptime_cells, g_hash_table_unref);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
@@ -1053,6 +1093,7 @@ tether_window_init (TetherWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
+  self->uptime_cells = g_hash_table_new (NULL, NULL);
   self->tree = tether_process_tree_new ();
   g_signal_connect (self->tree, "updated", G_CALLBACK (on_tree_updated), self);
   setup_tree (self);
