@@ -23,6 +23,8 @@ PACKAGES=(
   # the app's end-to-end test: a real window under Xvfb, driven through
   # AT-SPI from Debian's python3 (the python3 first on PATH may lack gi)
   xvfb xauth dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0
+  # a stand-in desktop notification server for that test
+  python3-dbusmock
 )
 
 # Only for ./setup.sh bench: what the sampler benchmark compares against.

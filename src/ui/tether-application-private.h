@@ -24,8 +24,8 @@ struct _TetherApplication
    * is (a toast says the backend ignored the polite request). */
   gboolean force_requested;
   gboolean quitting;
-  /* The window was closed with the backend left running: the application
-   * holds itself alive without one. */
+  /* The window was closed with the backend left running: it is only
+   * hidden, and the application lives on without a visible window. */
   gboolean held_in_background;
 };
 

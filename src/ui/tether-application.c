@@ -154,9 +154,15 @@ on_state_changed (TetherSupervisor  *supervisor,
     }
 
   /* Kept alive only for the backend: once it is gone for good, so is the
-   * windowless application. */
+   * windowless application (its hidden window was all that held it). */
   if (self->held_in_background && !tether_supervisor_is_active (supervisor))
-    tether_application_release_background (self);
+    {
+      TetherWindow *window = get_window (self);
+
+      tether_application_release_background (self);
+      if (window != NULL && !gtk_widget_get_visible (GTK_WIDGET (window)))
+        gtk_window_destroy (GTK_WINDOW (window));
+    }
 }
 
 static void
@@ -267,8 +273,7 @@ tether_application_activate (GApplication *application)
         }
     }
 
-  if (self->held_in_background)
-    tether_application_release_background (self);
+  tether_application_release_background (self);
   gtk_window_present (GTK_WINDOW (window));
 }
 
@@ -369,22 +374,19 @@ tether_application_quit_after_stop (TetherApplication *self)
   tether_supervisor_stop (self->supervisor, NULL, on_stopped_for_quit, g_object_ref (self));
 }
 
+/* In the background the window is hidden, not destroyed: GtkApplication
+ * holds itself for every window, shown or not, and activating the
+ * application shows the same window again. */
 void
 tether_application_release_background (TetherApplication *self)
 {
-  if (!self->held_in_background)
-    return;
   self->held_in_background = FALSE;
-  g_application_release (G_APPLICATION (self));
 }
 
 void
 tether_application_keep_in_background (TetherApplication *self)
 {
-  if (self->held_in_background)
-    return;
   self->held_in_background = TRUE;
-  g_application_hold (G_APPLICATION (self));
 }
 
 static gboolean

@@ -24,6 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tetheratspi as t  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
 
 APP = os.environ['TETHER_APP']
 TETHERCTL = os.environ['TETHERCTL']
@@ -101,9 +102,30 @@ def kill_leftovers(marker):
 
 # ---- 1. a backend that forks children: Start, the tree, Stop -------------------
 
+# No desktop shell here: python3-dbusmock's notification_daemon template is
+# the org.freedesktop.Notifications server, on the private session bus, and
+# records every call. GLib is told to use that backend (a GNOME session
+# would take org.gtk.Notifications from the shell instead).
+notifyd = subprocess.Popen([sys.executable, '-m', 'dbusmock', '--session', '--template',
+                            'notification_daemon'], stdout=subprocess.DEVNULL)
+t.wait_until(lambda: subprocess.run(
+    ['gdbus', 'introspect', '--session', '--dest', 'org.freedesktop.Notifications',
+     '--object-path', '/org/freedesktop/Notifications'],
+    capture_output=True).returncode == 0, 20 * t.SCALE, 'the notification daemon stand-in')
+
+
+def notification_calls():
+    """[(method, [args...]), ...] the stand-in daemon received."""
+    bus = Gio.bus_get_sync(Gio.BusType.SESSION)
+    reply = bus.call_sync('org.freedesktop.Notifications', '/org/freedesktop/Notifications',
+                          'org.freedesktop.DBus.Mock', 'GetCalls', None,
+                          GLib.VariantType('(a(tsav))'), Gio.DBusCallFlags.NONE, 10000, None)
+    return [(method, args) for _, method, args in reply.unpack()[0]]
+
+
 forking, forking_marker = write_profile('Forking backend', ['children', '3'],
                                         {'stop': {'graceful_timeout': 5}})
-env = dict(os.environ, GSETTINGS_BACKEND='memory',
+env = dict(os.environ, GSETTINGS_BACKEND='memory', GNOTIFICATION_BACKEND='freedesktop',
            G_DEBUG=os.environ.get('TETHER_APP_G_DEBUG', ''))
 proc, app = t.launch([APP, forking], 'tether', env=env)
 tap.dump_root = app
@@ -231,6 +253,19 @@ with tap.step('Stop on it shows the countdown; Force Now ends it'):
     t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
     state_is(app, 'Stopped')
 
+with tap.step('a stop the ladder had to force says so in a toast'):
+    quick, quick_marker = write_profile('Quick stubborn backend', ['ignore-term', '1'],
+                                        {'stop': {'graceful_timeout': 1, 'term_timeout': 1}})
+    gapplication_action('open-profile', f"'{quick}'")
+    t.find(app, 'label', re.compile('^Quick stubborn backend'))
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(quick_marker)) == 2, 20 * t.SCALE, '2 marked processes')
+    t.click(t.find(app, 'push button', 'Stop', mapped=True))
+    t.find(app, 'label', re.compile('^Quick stubborn backend did not stop in time'))
+    t.wait_until(lambda: not marked(quick_marker), 10 * t.SCALE, 'no marked process left')
+    state_is(app, 'Stopped')
+
 # ---- 4. a backend that crashes: the state, the reason, a toast ---------------------
 
 crashing, crashing_marker = write_profile('Crashing backend', ['sleep'])
@@ -266,11 +301,24 @@ with tap.step('closing the window asks; Keep Running hides it and the backend li
     assert tetherctl('status', profile=stubborn)['state'] == 'running'
     assert len(marked(stubborn_marker)) == 3
 
+with tap.step('stopped while in the background: a desktop notification, then the app exits by itself'):
+    tetherctl('kill', profile=stubborn)
+    t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
+    # Notify (app_name, replaces_id, icon, summary, body, ...)
+    t.wait_until(lambda: any(method == 'Notify' and args[3] == 'Stubborn backend stopped'
+                             for method, args in notification_calls()),
+                 10 * t.SCALE, lambda: f'a Notify call (calls: {notification_calls()})')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+
 with tap.step('quitting over D-Bus stops the backend first, then the app exits 0, nothing left'):
+    proc, app = t.launch([APP, '--start', stubborn], 'tether', env=env)
+    t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
     gapplication_action('quit')
-    # The ladder: SIGTERM is ignored for 60 s, so quit's second request
-    # (a second quit) skips to the forced step.
-    time.sleep(1)
+    # The ladder: SIGTERM is ignored for 60 s, so a second quit skips to
+    # the forced step.
+    state_is(app, 'Stopping')
+    assert len(marked(stubborn_marker)) == 3
     gapplication_action('quit')
     t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
     assert proc.returncode == 0, proc.returncode
@@ -286,6 +334,20 @@ with tap.step('SIGKILL to the app: the backend tree dies with it'):
     proc.wait(10)
     t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
 
+# ---- 7. no profile: the welcome page ---------------------------------------------
+
+with tap.step('without a profile (and none remembered) the welcome page offers Open and Demo'):
+    proc, app = t.launch([APP], 'tether', env=env)
+    t.find(app, 'label', 'No Profile Open')
+    t.find(app, 'push button', 'Open Profile…', mapped=True)
+    t.find(app, 'push button', 'Run Demo', mapped=True)
+    start = t.find(app, 'push button', 'Start', mapped=True)
+    assert not t.has_state(start, 'sensitive'), t.describe(start)
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
+notifyd.terminate()
 tap.done()
