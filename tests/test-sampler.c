@@ -296,8 +296,9 @@ runtime_ns (pid_t pid)
  * "Really got" is the scheduler's own runtime over the same 2 s window:
  * on an idle machine that is ~100 % of a core, and the sampler must show
  * it within 5 points; on a loaded CI host the spinner may get 80 % and the
- * sampler must say 80 %, not 100 %. At least half a core is always asked:
- * a setsid'd spinner is its own autogroup and gets a fair share. */
+ * sampler must say 80 %, not 100 %. Its share under load is the
+ * scheduler's business (a setsid'd spinner is its own autogroup), so the
+ * floor only says "busy". */
 static void
 test_cpu (Fixture       *f,
           gconstpointer  data)
@@ -333,9 +334,11 @@ test_cpu (Fixture       *f,
                   tether_process_get_cpu_percent (tether_sampler_lookup (f->sampler, sleeper)),
                   tether_sampler_get_totals (f->sampler)->cpu_percent);
   g_assert_cmpfloat (ABS (tether_process_get_cpu_percent (p) - truth_busy), <=, 5.0);
-  g_assert_cmpfloat (tether_process_get_cpu_percent (p), >=, 50.0);
+  /* Busy by any measure, however loaded the host (seen: 45 % under three
+   * hogs plus the UI test's X server on 2 cores), and never over a core. */
+  g_assert_cmpfloat (tether_process_get_cpu_percent (p), >=, 20.0);
   g_assert_cmpfloat (tether_process_get_cpu_percent (p), <=, 105.0);
-  g_assert_cmpuint (tether_process_get_cpu_time (p), >=, G_USEC_PER_SEC);
+  g_assert_cmpuint (tether_process_get_cpu_time (p), >=, 2 * G_USEC_PER_SEC / 5);
   g_assert_cmpint (tether_process_get_state (p), ==, 'R');
 
   p = tether_sampler_lookup (f->sampler, sleeper);

@@ -69,6 +69,18 @@ test_util_tree_helper (void)
   return path;
 }
 
+#define PF_EXITING 0x00000004  /* include/linux/sched.h */
+
+/* fields: the text of /proc/PID/stat after "comm) ", from the state on. */
+static gboolean
+is_exiting (const char *fields)
+{
+  g_auto(GStrv) f = g_strsplit (fields, " ", 8);
+
+  /* state ppid pgrp session tty_nr tpgid flags */
+  return g_strv_length (f) >= 7 && (g_ascii_strtoull (f[6], NULL, 10) & PF_EXITING) != 0;
+}
+
 GArray *
 test_util_find_marked (const char *marker)
 {
@@ -105,11 +117,15 @@ test_util_find_marked (const char *marker)
       if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "tether-shim"))
         continue;
 
-      /* Zombies have already died; they only wait for their reaper. */
+      /* Zombies have already died; they only wait for their reaper. So
+       * have processes past the point of no return in exit (PF_EXITING,
+       * stat field 9): a cgroup reports itself empty once its last task
+       * has left it in do_exit, a moment before that task is a zombie. */
       g_free (path);
       path = g_strdup_printf ("/proc/%s/stat", name);
       if (g_file_get_contents (path, &stat, NULL, NULL) &&
-          (rparen = strrchr (stat, ')')) != NULL && rparen[2] == 'Z')
+          (rparen = strrchr (stat, ')')) != NULL &&
+          (rparen[2] == 'Z' || is_exiting (rparen + 2)))
         continue;
       g_array_append_val (pids, pid);
     }
