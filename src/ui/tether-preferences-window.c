@@ -47,8 +47,8 @@ spin_row (const char *title,
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), spin);
+  /* Also labels the spin button (accessible name = the row's title). */
   adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), spin);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (spin), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
   *spin_out = spin;
   return row;
 }
@@ -86,8 +86,6 @@ tether_preferences_window_new (GSettings *settings)
                                _("Ask before killing the whole tree or a subtree"));
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), toggle);
   adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), toggle);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (toggle), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Confirm Before Force Stop"), -1);
   g_settings_bind (settings, "confirm-force-stop", toggle, "active", G_SETTINGS_BIND_DEFAULT);
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (safety), row);
 

@@ -94,7 +94,6 @@ update_actions (TetherWindow *self)
                                  selected && app_action_enabled (self, "kill-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-pid", item != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.run-demo", app_action_enabled (self, "open-profile"));
 }
 
 /* ---- state, status and countdown --------------------------------------- */
@@ -971,8 +970,10 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
-  g_signal_connect_object (settings, "changed", G_CALLBACK (on_settings_changed), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (settings, "changed::refresh-interval", G_CALLBACK (on_settings_changed),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (settings, "changed::graph-span", G_CALLBACK (on_settings_changed),
+                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "notify::supervisor",
                            G_CALLBACK (on_app_supervisor_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "action-enabled-changed",

@@ -24,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tetheratspi as t  # noqa: E402
-from gi.repository import Gio, GLib  # noqa: E402
+from gi.repository import Atspi, Gio, GLib  # noqa: E402
 
 APP = os.environ['TETHER_APP']
 TETHERCTL = os.environ['TETHERCTL']
@@ -50,8 +50,11 @@ def marked(marker):
                 if f.read().startswith('tether-shim'):
                     continue
             with open(f'/proc/{entry}/stat') as f:
-                if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
-                    continue
+                fields = f.read().rsplit(')', 1)[1].split()
+            # A zombie, or past the point of no return in exit (PF_EXITING
+            # in the flags field): dead, only not reaped yet.
+            if fields[0] == 'Z' or int(fields[6]) & 0x4:
+                continue
         except OSError:
             continue
         pids.append(int(entry))
@@ -185,6 +188,18 @@ with tap.step('the process count and graphs are there'):
     t.find(app, 'label', '3 processes')
     t.find(app, 'image', 'CPU')
     t.find(app, 'image', 'Memory')
+
+with tap.step('Preferences: a new refresh interval reaches the running sampler'):
+    assert tetherctl('tree', profile=forking)['interval_ms'] == 1000
+    t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+    t.click(t.find(app, 'menu item', 'Preferences', mapped=True))
+    prefs = t.find(app, ('frame', 'window', 'dialog'), 'Preferences')
+    spin = t.find(prefs, 'spin button', 'Refresh Interval')
+    assert Atspi.Value.get_current_value(spin) == 1.0, Atspi.Value.get_current_value(spin)
+    Atspi.Value.set_current_value(spin, 0.5)
+    t.wait_until(lambda: tetherctl('tree', profile=forking)['interval_ms'] == 500, 10 * t.SCALE,
+                 'interval_ms 500')
+    t.key('Escape')
 
 with tap.step('Stop: the ladder ends the tree, nothing survives'):
     t.click(t.find(app, 'push button', 'Stop', mapped=True))
