@@ -22,7 +22,7 @@ PACKAGES=(
   desktop-file-utils appstream
   # the app's end-to-end test: a real window under Xvfb, driven through
   # AT-SPI from Debian's python3 (the python3 first on PATH may lack gi)
-  xvfb xauth dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0
+  xvfb xauth x11-utils dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0
   # a stand-in desktop notification server for that test
   python3-dbusmock
 )
@@ -30,7 +30,7 @@ PACKAGES=(
 # Only for ./setup.sh bench: what the sampler benchmark compares against.
 BENCH_PACKAGES=(libgtop2-dev procps)
 # Only for ./setup.sh screenshot.
-SCREENSHOT_PACKAGES=(imagemagick x11-utils)
+SCREENSHOT_PACKAGES=(imagemagick)
 
 install_deps () {
   local missing=()

@@ -362,6 +362,47 @@ with tap.step('without a profile (and none remembered) the welcome page offers O
     t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
     assert proc.returncode == 0, proc.returncode
 
+with tap.step('a malformed profile: a dialog naming the file, line and column'):
+    bad = os.path.join(workdir, 'bad.json')
+    with open(bad, 'w') as f:
+        f.write('{\n  "name": "Bad",\n  "command": ["true"],,\n}\n')
+    proc, app = t.launch([APP, bad], 'tether', env=env)
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile(r'^Could not open .*bad\.json'))
+    t.find(dialog, 'label', re.compile(r'bad\.json:3:\d+: '))
+    t.find(app, 'label', 'No Profile Open')
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+
+with tap.step('360 px wide (GNOME\'s window buttons: close only): the window is that narrow'):
+    # The settings and GTK configuration a narrow session would have; with
+    # minimize and maximize buttons too the header needs 405 px.
+    config = os.path.join(workdir, 'config')
+    os.makedirs(os.path.join(config, 'glib-2.0', 'settings'), exist_ok=True)
+    os.makedirs(os.path.join(config, 'gtk-4.0'), exist_ok=True)
+    with open(os.path.join(config, 'glib-2.0', 'settings', 'keyfile'), 'w') as f:
+        f.write('[org/tether/Tether]\nwindow-width=360\nwindow-height=640\n')
+    with open(os.path.join(config, 'gtk-4.0', 'settings.ini'), 'w') as f:
+        f.write('[Settings]\ngtk-decoration-layout=:close\n')
+    narrow_env = dict(env, GSETTINGS_BACKEND='keyfile', XDG_CONFIG_HOME=config)
+    proc, app = t.launch([APP, '--start', forking], 'tether', env=narrow_env)
+    window = main_window(app)
+    state_is(app, 'Running')
+
+    def x_window_width():
+        # The X window itself (AT-SPI's frame extents leave out a few px).
+        tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
+        m = re.search(r'"Forking backend — Tether": \(.*?\)\s+(\d+)x\d+', tree)
+        return int(m.group(1)) if m else None
+    t.wait_until(lambda: x_window_width() == 360, 10 * t.SCALE,
+                 lambda: f'a 360 px X window (got {x_window_width()})')
+    for name in ('Start', 'Stop', 'Restart', 'Force Stop', 'Main Menu', 'Close'):
+        x, y, w, h = t.extents(t.find(app, 'push button', name, mapped=True))
+        assert w > 0 and x >= 0 and x + w <= 360, (name, x, w)
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert not marked(forking_marker), marked(forking_marker)
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
 notifyd.terminate()
