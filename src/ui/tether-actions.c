@@ -57,7 +57,6 @@ on_stopped (GObject      *source,
   if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, &report, &error))
     /* translators: %s is the backend's name */
     report_error (self, _("Could not stop %s"), error);
-  self->force_requested = FALSE;
 }
 
 static void
@@ -100,7 +99,6 @@ force_stop_activated (GSimpleAction *action,
 {
   TetherApplication *self = user_data;
 
-  self->force_requested = TRUE;
   tether_supervisor_kill (self->supervisor, NULL, on_stopped, g_object_ref (self));
 }
 

@@ -20,9 +20,12 @@ struct _TetherApplication
   TetherControl *control;
   GSignalGroup *supervisor_signals;
   TetherState last_state;
-  /* A forced step someone asked for is no news; one the ladder had to take
-   * is (a toast says the backend ignored the polite request). */
-  gboolean force_requested;
+  /* The ladder step seen last and when it was due to escalate: a kill step
+   * that began at that deadline is news (the backend ignored the polite
+   * request), one that began earlier was asked for (a button, tetherctl,
+   * D-Bus) and is not. */
+  TetherPhase last_phase;
+  gint64 last_phase_deadline;
   gboolean quitting;
   /* The window was closed with the backend left running: it is only
    * hidden, and the application lives on without a visible window. */

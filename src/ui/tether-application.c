@@ -170,14 +170,35 @@ on_phase_changed (TetherSupervisor  *supervisor,
                   GParamSpec        *pspec,
                   TetherApplication *self)
 {
+  TetherPhase phase = tether_supervisor_get_phase (supervisor);
+  /* Timers fire at their deadline or a little after, never before. */
+  gboolean escalated = phase == TETHER_PHASE_KILL &&
+                       (self->last_phase == TETHER_PHASE_GRACEFUL ||
+                        self->last_phase == TETHER_PHASE_TERM) &&
+                       self->last_phase_deadline != 0 &&
+                       g_get_monotonic_time () >= self->last_phase_deadline - 100 * 1000;
+
+  self->last_phase = phase;
+  self->last_phase_deadline = tether_supervisor_get_phase_deadline (supervisor);
   tether_application_update_actions (self);
 
-  if (tether_supervisor_get_phase (supervisor) == TETHER_PHASE_KILL && !self->force_requested)
+  if (escalated)
     {
       /* translators: %s is the backend's name */
-      g_autofree char *title = g_strdup_printf (_("%s did not stop in time"), tether_supervisor_get_profile (supervisor)->name);
+      g_autofree char *title = g_strdup_printf (_("%s did not stop in time"),
+                                                tether_supervisor_get_profile (supervisor)->name);
       tether_application_tell (self, title, _("Its remaining processes are being killed."));
     }
+}
+
+/* An extended deadline (EXTEND_TIMEOUT_USEC=) moves the escalation. */
+static void
+on_phase_deadline_changed (TetherSupervisor  *supervisor,
+                           GParamSpec        *pspec,
+                           TetherApplication *self)
+{
+  if (tether_supervisor_get_phase (supervisor) == self->last_phase)
+    self->last_phase_deadline = tether_supervisor_get_phase_deadline (supervisor);
 }
 
 gboolean
@@ -228,6 +249,8 @@ tether_application_open_profile (TetherApplication  *self,
   self->control = g_steal_pointer (&control);
   g_set_object (&self->supervisor, supervisor);
   self->last_state = tether_supervisor_get_state (supervisor);
+  self->last_phase = tether_supervisor_get_phase (supervisor);
+  self->last_phase_deadline = 0;
   g_signal_group_set_target (self->supervisor_signals, supervisor);
   g_settings_set_string (self->settings, "last-profile", profile->path);
 
@@ -365,7 +388,6 @@ tether_application_quit_after_stop (TetherApplication *self)
     }
   if (self->quitting)
     {
-      self->force_requested = TRUE;
       tether_supervisor_kill (self->supervisor, NULL, on_stopped_for_quit, g_object_ref (self));
       return;
     }
@@ -513,6 +535,8 @@ tether_application_init (TetherApplication *self)
                           G_CALLBACK (on_state_changed), self);
   g_signal_group_connect (self->supervisor_signals, "notify::phase",
                           G_CALLBACK (on_phase_changed), self);
+  g_signal_group_connect (self->supervisor_signals, "notify::phase-deadline",
+                          G_CALLBACK (on_phase_deadline_changed), self);
 
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[PROFILE.json]"));

@@ -253,6 +253,8 @@ with tap.step('confirming kills the whole tree at once (not after the 60 s ladde
     t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
     state_is(app, 'Stopped')
     assert time.monotonic() - began < 10, time.monotonic() - began
+    # Asked for, not escalated: no "did not stop in time" news.
+    assert not t.find_all(app, 'label', re.compile('did not stop in time')), 'escalation toast'
 
 with tap.step('Stop on it shows the countdown; Force Now ends it'):
     t.click(t.find(app, 'push button', 'Start', mapped=True))
