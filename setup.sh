@@ -18,6 +18,7 @@ PACKAGES=(
   python3
   # the desktop app
   libgtk-4-dev libadwaita-1-dev
+  librsvg2-common  # SVG icons (only recommended by GTK; setup.sh skips recommends)
   # data validations (meson tests)
   desktop-file-utils appstream
   # the app's end-to-end test: a real window under Xvfb, driven through
