@@ -32,8 +32,6 @@ struct _TetherApplication
   gboolean held_in_background;
 };
 
-void tether_application_quit_after_stop (TetherApplication *self);
 void tether_application_release_background (TetherApplication *self);
-void tether_application_keep_in_background (TetherApplication *self);
 
 G_END_DECLS

@@ -40,6 +40,13 @@ void               tether_application_tell            (TetherApplication *self,
                                                        const char        *title,
                                                        const char        *body);
 
+/* Stops the backend through the ladder, then quits; a second call while
+ * that runs skips to the forced step. Quitting never leaves an orphan. */
+void               tether_application_quit_after_stop (TetherApplication *self);
+/* The window was closed with the backend running: the application lives on
+ * without a visible window until the backend stops or is shown again. */
+void               tether_application_keep_in_background (TetherApplication *self);
+
 /* tether-actions.c */
 void               tether_application_install_actions (TetherApplication *self);
 /* Recomputes every action's enabled state from the supervisor state: the

@@ -13,7 +13,7 @@
 
 #include <glib/gi18n.h>
 
-#include "tether-application-private.h"
+#include "tether-application.h"
 #include "tether-graph.h"
 #include "tether-preferences-window.h"
 #include "tether-process-tree.h"
