@@ -70,13 +70,6 @@ tether_application_get_supervisor (TetherApplication *self)
   return self->supervisor;
 }
 
-const char *
-tether_application_get_control_path (TetherApplication *self)
-{
-  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
-  return self->control != NULL ? tether_control_get_socket_path (self->control) : NULL;
-}
-
 GFile *
 tether_application_get_demo_profile (TetherApplication *self)
 {
@@ -260,18 +253,33 @@ tether_application_open_profile (TetherApplication  *self,
 }
 
 static void
-open_or_tell (TetherApplication *self,
-              GFile             *file)
+start_if_possible (TetherApplication *self)
+{
+  if (g_action_group_get_action_enabled (G_ACTION_GROUP (self), "start"))
+    g_action_group_activate_action (G_ACTION_GROUP (self), "start", NULL);
+}
+
+gboolean
+tether_application_open_file (TetherApplication *self,
+                              GFile             *file,
+                              gboolean           start)
 {
   g_autoptr(GError) error = NULL;
+
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), FALSE);
 
   if (!tether_application_open_profile (self, file, &error))
     {
       g_autofree char *name = g_file_get_parse_name (file);
       /* translators: %s is a file name */
       g_autofree char *title = g_strdup_printf (_("Could not open %s"), name);
+
       tether_window_show_error (ensure_window (self), title, error->message);
+      return FALSE;
     }
+  if (start)
+    start_if_possible (self);
+  return TRUE;
 }
 
 static void
@@ -310,7 +318,7 @@ tether_application_open (GApplication  *application,
 
   ensure_window (self);
   if (n_files > 0)
-    open_or_tell (self, files[0]);
+    tether_application_open_file (self, files[0], FALSE);
   tether_application_activate (application);
 }
 
@@ -321,6 +329,7 @@ tether_application_command_line (GApplication            *application,
   TetherApplication *self = TETHER_APPLICATION (application);
   GVariantDict *options = g_application_command_line_get_options_dict (command_line);
   g_autofree const char **rest = NULL;
+  g_autoptr(GFile) file = NULL;
   gboolean start = FALSE, demo = FALSE;
 
   g_variant_dict_lookup (options, "start", "b", &start);
@@ -328,25 +337,18 @@ tether_application_command_line (GApplication            *application,
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &rest);
 
   if (rest != NULL && rest[0] != NULL)
-    {
-      g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (command_line, rest[0]);
-
-      ensure_window (self);
-      open_or_tell (self, file);
-    }
+    file = g_application_command_line_create_file_for_arg (command_line, rest[0]);
   else if (demo)
-    {
-      g_autoptr(GFile) file = tether_application_get_demo_profile (self);
+    file = tether_application_get_demo_profile (self);
 
-      ensure_window (self);
-      open_or_tell (self, file);
-    }
-
+  /* The window first: opening may need it for an error dialog, and
+   * activating then does not reopen the last profile over this one. */
+  ensure_window (self);
+  if (file != NULL)
+    tether_application_open_file (self, file, start);
+  else if (start)
+    start_if_possible (self);
   tether_application_activate (application);
-
-  if (start && self->supervisor != NULL &&
-      g_action_group_get_action_enabled (G_ACTION_GROUP (self), "start"))
-    g_action_group_activate_action (G_ACTION_GROUP (self), "start", NULL);
 
   return 0;
 }

@@ -26,12 +26,15 @@ TetherApplication *tether_application_new             (void);
 GSettings         *tether_application_get_settings    (TetherApplication *self);
 /* The backend being supervised, or NULL before a profile is opened. */
 TetherSupervisor  *tether_application_get_supervisor  (TetherApplication *self);
-/* The control socket served for tetherctl, or NULL. */
-const char        *tether_application_get_control_path (TetherApplication *self);
 /* Replaces the supervised profile; refused while the current backend runs. */
 gboolean           tether_application_open_profile    (TetherApplication *self,
                                                        GFile             *file,
                                                        GError           **error);
+/* Opens file, and says why in a dialog when it cannot (the profile's
+ * file:line:column); with start, starts the backend once it is open. */
+gboolean           tether_application_open_file       (TetherApplication *self,
+                                                       GFile             *file,
+                                                       gboolean           start);
 /* The bundled demo profile (installed, or in the source tree when run from
  * a build directory). */
 GFile             *tether_application_get_demo_profile (TetherApplication *self);

@@ -42,7 +42,6 @@ struct _TetherWindow
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
-  GSignalGroup *sampler_signals;
   TetherProcessTree *tree;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
@@ -118,8 +117,6 @@ state_css_class (TetherState state)
 static void
 update_status (TetherWindow *self)
 {
-  static const char *classes[] = { "running", "starting", "not-responding", "stopping",
-                                   "killing", "failed", "frozen", "stopped" };
   TetherState state;
   const char *status, *message;
   g_autofree char *pill_label = NULL;
@@ -128,8 +125,8 @@ update_status (TetherWindow *self)
     return;
 
   state = tether_supervisor_get_state (self->supervisor);
-  for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
-    gtk_widget_remove_css_class (GTK_WIDGET (self->state_pill), classes[i]);
+  for (TetherState other = TETHER_STATE_STOPPED; other <= TETHER_STATE_FROZEN; other++)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_pill), state_css_class (other));
   gtk_widget_add_css_class (GTK_WIDGET (self->state_pill), state_css_class (state));
   gtk_label_set_label (self->state_pill, tether_state_to_label (state));
   /* The pill's accessible name says what it is and what it shows. */
@@ -322,8 +319,8 @@ cell_setup (GtkSignalListItemFactory *factory,
       gtk_tree_expander_set_child (GTK_TREE_EXPANDER (child), label);
     }
 
-  /* For the view's one right-click gesture: which row a widget shows. */
-  g_object_set_data (G_OBJECT (label), "tether-list-item", list_item);
+  /* For the view's one right-click gesture: which row a cell shows (the
+   * label is the child or inside it). */
   g_object_set_data (G_OBJECT (child), "tether-list-item", list_item);
   g_object_set_data (G_OBJECT (list_item), "tether-label", label);
   gtk_list_item_set_child (list_item, child);
@@ -493,19 +490,14 @@ setup_tree (TetherWindow *self)
                             G_CALLBACK (on_selection_changed), self);
 }
 
+/* x, y: where the menu points, in the column view's coordinates. */
 static void
 popup_row_menu (TetherWindow *self,
-                GtkWidget    *widget,
                 double        x,
                 double        y)
 {
-  graphene_point_t point;
-  GdkRectangle rect;
+  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
 
-  if (!gtk_widget_compute_point (widget, GTK_WIDGET (self->column_view),
-                                 &GRAPHENE_POINT_INIT (x, y), &point))
-    return;
-  rect = (GdkRectangle) { (int) point.x, (int) point.y, 1, 1 };
   gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), &rect);
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
@@ -533,7 +525,7 @@ on_view_pressed (GtkGestureClick *gesture,
   if (position == GTK_INVALID_LIST_POSITION)
     return;
   gtk_single_selection_set_selected (self->selection, position);
-  popup_row_menu (self, view, x, y);
+  popup_row_menu (self, x, y);
   gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
 }
 
@@ -547,8 +539,7 @@ row_menu_activated (GtkWidget  *widget,
   if (get_selected_item (self) == NULL)
     return;
   /* Keyboard: the menu points at the middle of the view. */
-  popup_row_menu (self, GTK_WIDGET (self->column_view),
-                  gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
+  popup_row_menu (self, gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
                   gtk_widget_get_height (GTK_WIDGET (self->column_view)) / 3.0);
 }
 
@@ -580,7 +571,6 @@ set_supervisor (TetherWindow     *self,
   g_set_object (&self->supervisor, supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
   tether_process_tree_set_sampler (self->tree, sampler);
-  g_signal_group_set_target (self->sampler_signals, sampler);
   tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
   tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
 
@@ -749,25 +739,6 @@ copy_activated (GtkWidget  *widget,
                        NULL);
 }
 
-static void
-open_file (TetherWindow *self,
-           GFile        *file,
-           gboolean      start)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!tether_application_open_profile (self->application, file, &error))
-    {
-      g_autofree char *name = g_file_get_parse_name (file);
-      g_autofree char *title = g_strdup_printf (_("Could not open %s"), name);
-
-      tether_window_show_error (self, title, error->message);
-      return;
-    }
-  if (start && app_action_enabled (self, "start"))
-    g_action_group_activate_action (G_ACTION_GROUP (self->application), "start", NULL);
-}
-
 #if GTK_CHECK_VERSION (4, 10, 0)
 static void
 on_file_dialog_done (GObject      *source,
@@ -781,7 +752,7 @@ on_file_dialog_done (GObject      *source,
   file = gtk_file_dialog_open_finish (GTK_FILE_DIALOG (source), result, NULL);
   G_GNUC_END_IGNORE_DEPRECATIONS
   if (file != NULL)
-    open_file (self, file, FALSE);
+    tether_application_open_file (self->application, file, FALSE);
 }
 #else
 static void
@@ -794,7 +765,7 @@ on_file_chooser_response (GtkNativeDialog *native,
       g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (native));
 
       if (file != NULL)
-        open_file (self, file, FALSE);
+        tether_application_open_file (self->application, file, FALSE);
     }
   g_object_unref (native);
 }
@@ -846,7 +817,7 @@ run_demo_activated (GtkWidget  *widget,
   TetherWindow *self = TETHER_WINDOW (widget);
   g_autoptr(GFile) file = tether_application_get_demo_profile (self->application);
 
-  open_file (self, file, TRUE);
+  tether_application_open_file (self->application, file, TRUE);
 }
 
 static void
@@ -994,7 +965,6 @@ tether_window_dispose (GObject *object)
     gtk_widget_unparent (GTK_WIDGET (self->row_popover));
   self->row_popover = NULL;
   g_clear_object (&self->supervisor_signals);
-  g_clear_object (&self->sampler_signals);
   g_clear_object (&self->supervisor);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
 
@@ -1128,7 +1098,6 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_status), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::message",
                                   G_CALLBACK (update_status), self);
-  self->sampler_signals = g_signal_group_new (TETHER_TYPE_SAMPLER);
 
   update_detail (self);
 }
