@@ -15,7 +15,6 @@ struct _TetherProcessItem
 
   TetherProcess *process;
   GListStore *children;
-  char *state_text;
   char *cpu_text;
   char *memory_text;
 };
@@ -35,7 +34,6 @@ enum {
   PROP_MEMORY_TEXT,
   PROP_THREADS,
   PROP_STARTED_AT,
-  PROP_ALIVE,
   N_PROPS
 };
 
@@ -110,9 +108,7 @@ tether_process_item_update (TetherProcessItem    *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CMDLINE]);
     }
   if (changes & TETHER_PROCESS_CHANGED_STATE)
-    set_text (self, &self->state_text,
-              g_strdup (tether_process_state_to_label (tether_process_get_state (p))),
-              PROP_STATE_TEXT);
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE_TEXT]);
   if (changes & TETHER_PROCESS_CHANGED_CPU)
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CPU_PERCENT]);
@@ -130,9 +126,6 @@ tether_process_item_update (TetherProcessItem    *self,
   if (changes & TETHER_PROCESS_CHANGED_THREADS)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
 
-  if (!tether_process_is_alive (p))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALIVE]);
-
   g_object_thaw_notify (G_OBJECT (self));
 }
 
@@ -145,7 +138,6 @@ tether_process_item_new (TetherProcess *process)
 
   self = g_object_new (TETHER_TYPE_PROCESS_ITEM, NULL);
   self->process = tether_process_ref (process);
-  self->state_text = g_strdup (tether_process_state_to_label (tether_process_get_state (process)));
   self->cpu_text = g_strdup_printf ("%.1f", tether_process_get_cpu_percent (process));
   self->memory_text = g_format_size_full (tether_process_get_rss_bytes (process),
                                           G_FORMAT_SIZE_IEC_UNITS);
@@ -246,7 +238,7 @@ tether_process_item_get_property (GObject    *object,
       g_value_set_string (value, tether_process_get_cmdline (p));
       break;
     case PROP_STATE_TEXT:
-      g_value_set_string (value, self->state_text);
+      g_value_set_string (value, tether_process_state_to_label (tether_process_get_state (p)));
       break;
     case PROP_CPU_PERCENT:
       g_value_set_double (value, tether_process_get_cpu_percent (p));
@@ -266,9 +258,6 @@ tether_process_item_get_property (GObject    *object,
     case PROP_STARTED_AT:
       g_value_set_int64 (value, tether_process_get_started_at (p));
       break;
-    case PROP_ALIVE:
-      g_value_set_boolean (value, tether_process_is_alive (p));
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -281,7 +270,6 @@ tether_process_item_finalize (GObject *object)
 
   g_clear_pointer (&self->process, tether_process_unref);
   g_clear_object (&self->children);
-  g_free (self->state_text);
   g_free (self->cpu_text);
   g_free (self->memory_text);
 
@@ -311,7 +299,6 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   properties[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_STARTED_AT] = g_param_spec_int64 ("started-at", NULL, NULL,
                                                     0, G_MAXINT64, 0, flags);
-  properties[PROP_ALIVE] = g_param_spec_boolean ("alive", NULL, NULL, TRUE, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -295,7 +295,6 @@ on_tree_updated (TetherProcessTree *tree,
   count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
                            totals->n_processes);
   gtk_label_set_label (self->count_label, count);
-  update_actions (self);
 }
 
 
