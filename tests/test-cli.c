@@ -24,7 +24,7 @@ fixture_setup (Fixture       *f,
 {
   f->kind = *(const TetherOwnerKind *) data;
   f->marker = test_util_marker ();
-  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+  f->pidfile = test_util_pidfile (f->marker);
 }
 
 static void
@@ -37,9 +37,7 @@ fixture_teardown (Fixture       *f,
       g_subprocess_wait (f->run, NULL, NULL);
       g_clear_object (&f->run);
     }
-  test_util_kill_marked (f->marker);
-  g_free (f->marker);
-  g_free (f->pidfile);
+  test_util_release_tree (NULL, f->marker, f->pidfile);
   g_free (f->profile);
 }
 

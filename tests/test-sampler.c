@@ -177,7 +177,7 @@ fixture_setup (Fixture       *f,
 {
   f->kind = *(const TetherOwnerKind *) data;
   f->marker = test_util_marker ();
-  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+  f->pidfile = test_util_pidfile (f->marker);
   f->added = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
   f->removed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
   f->last_changed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
@@ -192,18 +192,10 @@ fixture_teardown (Fixture       *f,
       g_signal_handlers_disconnect_by_data (f->sampler, f);
       g_clear_object (&f->sampler);
     }
-  if (f->owner != NULL)
-    {
-      tether_owner_abandon (f->owner);
-      g_clear_object (&f->owner);
-    }
-  test_util_kill_marked (f->marker);
+  test_util_release_tree (&f->owner, f->marker, f->pidfile);
   g_ptr_array_unref (f->added);
   g_ptr_array_unref (f->removed);
   g_ptr_array_unref (f->last_changed);
-  g_unlink (f->pidfile);
-  g_free (f->pidfile);
-  g_free (f->marker);
 }
 
 static void

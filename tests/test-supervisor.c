@@ -46,7 +46,7 @@ fixture_setup (Fixture       *f,
   f->kind = *(const TetherOwnerKind *) data;
   f->marker = test_util_marker ();
   f->other_marker = test_util_marker ();
-  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+  f->pidfile = test_util_pidfile (f->marker);
   f->phases = g_array_new (FALSE, FALSE, sizeof (TetherPhase));
   f->statuses = g_ptr_array_new_with_free_func (g_free);
 }
@@ -60,17 +60,13 @@ fixture_teardown (Fixture       *f,
       g_signal_handlers_disconnect_by_data (f->supervisor, f);
       g_clear_object (&f->supervisor);
     }
-  /* A failed test must not leak processes into the next one. */
-  test_util_kill_marked (f->marker);
+  test_util_release_tree (NULL, f->marker, f->pidfile);
   test_util_kill_marked (f->other_marker);
   g_free (f->other_marker);
   g_clear_error (&f->start_error);
   g_clear_error (&f->stop_error);
   g_array_unref (f->phases);
   g_ptr_array_unref (f->statuses);
-  g_unlink (f->pidfile);
-  g_free (f->pidfile);
-  g_free (f->marker);
 }
 
 static void

@@ -36,7 +36,7 @@ fixture_setup (Fixture       *f,
 {
   f->kind = *(const TetherOwnerKind *) data;
   f->marker = test_util_marker ();
-  f->pidfile = g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), f->marker);
+  f->pidfile = test_util_pidfile (f->marker);
 }
 
 static void
@@ -45,15 +45,7 @@ fixture_teardown (Fixture       *f,
 {
   g_clear_object (&f->tree);
   g_clear_object (&f->sampler);
-  if (f->owner != NULL)
-    {
-      tether_owner_abandon (f->owner);
-      g_clear_object (&f->owner);
-    }
-  test_util_kill_marked (f->marker);
-  g_unlink (f->pidfile);
-  g_free (f->pidfile);
-  g_free (f->marker);
+  test_util_release_tree (&f->owner, f->marker, f->pidfile);
 }
 
 static void

@@ -4,6 +4,8 @@
  */
 #include "test-util.h"
 
+#include <glib/gstdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -357,4 +359,27 @@ test_util_spawn_tree (TetherOwnerKind  kind,
   g_assert_cmpint (tether_owner_get_kind (owner), ==, kind);
   g_assert_cmpint (test_util_wait_role (pidfile, "main", 10), >, 0);
   return owner;
+}
+
+char *
+test_util_pidfile (const char *marker)
+{
+  return g_strdup_printf ("%s/%s.pids", test_util_tmpdir (), marker);
+}
+
+void
+test_util_release_tree (TetherOwner **owner,
+                        char         *marker,
+                        char         *pidfile)
+{
+  if (owner != NULL && *owner != NULL)
+    {
+      tether_owner_abandon (*owner);
+      g_clear_object (owner);
+    }
+  /* A failed test must not leak processes into the next one. */
+  test_util_kill_marked (marker);
+  g_unlink (pidfile);
+  g_free (pidfile);
+  g_free (marker);
 }

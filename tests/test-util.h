@@ -54,6 +54,14 @@ TetherOwner *test_util_spawn_tree     (TetherOwnerKind kind,
                                        const char   *pidfile,
                                        const char   *mode,
                                        ...) G_GNUC_NULL_TERMINATED;
+/* The report file for marker's tree, in the test's temp dir. */
+char    *test_util_pidfile            (const char   *marker);
+/* A test's tree goes: *owner (if any) abandoned and cleared, every
+ * process carrying marker SIGKILLed, the pidfile removed; frees marker
+ * and pidfile. */
+void     test_util_release_tree       (TetherOwner **owner,
+                                       char         *marker,
+                                       char         *pidfile);
 /* SIGKILLs what a failed test left behind, by marker. */
 void     test_util_kill_marked        (const char   *marker);
 
