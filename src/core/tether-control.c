@@ -10,51 +10,71 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tether-error.h"
+#include "tether-runtime-dir.h"
+
+/* Checkpoints the status document lists (the newest). */
+#define STATUS_CHECKPOINTS 20
+
+/* Pauses between attempts to accept once descriptors run out. */
+#define ACCEPT_BACKOFF_MIN_MS 100
+#define ACCEPT_BACKOFF_MAX_MS 2000
+
+/* The largest reply a client reads: a tree of tens of thousands of
+ * processes fits. */
+#define MAX_REPLY (64 * 1024 * 1024)
+
+typedef struct _Client Client;
 
 struct _TetherControl
 {
   GObject parent_instance;
 
   TetherSupervisor *supervisor;
-  GSocketService *service;
   char *socket_path;
+  int listen_fd;
+  guint listen_watch;
+  guint accept_retry;
+  guint accept_backoff_ms;
+
+  GPtrArray *clients;      /* of Client*, each holding one reference */
+  guint max_clients;
+  guint idle_timeout_ms;
 };
 
 G_DEFINE_FINAL_TYPE (TetherControl, tether_control, G_TYPE_OBJECT)
 
-typedef struct
+/* One connection. Asynchronous work in flight (a read, a write, a verb
+ * that waits) holds a reference; control is NULL once it is closed, and
+ * whatever completes after that only drops its reference. */
+struct _Client
 {
+  guint ref_count;
   TetherControl *control;
   GSocketConnection *connection;
-  GDataInputStream *input;
-} Client;
+  GCancellable *cancellable;
+  GByteArray *pending;        /* read, not yet a whole line */
+  guint8 chunk[4096];
+  GBytes *reply;              /* being written */
+  guint idle_timer;
+  gboolean waiting;           /* a verb is at work; its reply is owed */
+  gboolean close_after_reply;
+};
 
-static void read_next_request (Client *client);
-
-static void
-client_free (Client *client)
-{
-  g_clear_object (&client->input);
-  g_clear_object (&client->connection);
-  g_clear_object (&client->control);
-  g_free (client);
-}
-
-char *
-tether_control_runtime_dir (void)
-{
-  return g_build_filename (g_get_user_runtime_dir (), "tether", NULL);
-}
+static void process_lines (Client *client);
 
 char *
 tether_control_default_socket_path (TetherProfile *profile)
 {
-  g_autofree char *dir = tether_control_runtime_dir ();
+  g_autofree char *dir = tether_runtime_dir_path ();
   g_autofree char *name = g_strconcat (profile->id, ".sock", NULL);
   return g_build_filename (dir, name, NULL);
 }
@@ -131,9 +151,14 @@ tether_control_status_json (TetherSupervisor *supervisor)
   add_string_or_null (b, "cgroup", owner != NULL ? tether_owner_get_cgroup_path (owner) : NULL);
   json_builder_set_member_name (b, "members");
   json_builder_add_int_value (b, n_members);
+  /* The newest few only: a backend decides how many it reports, and the
+   * status must stay small and quick whatever it does. */
+  json_builder_set_member_name (b, "n_checkpoints");
+  json_builder_add_int_value (b, checkpoints->len);
   json_builder_set_member_name (b, "checkpoints");
   json_builder_begin_array (b);
-  for (guint i = 0; i < checkpoints->len; i++)
+  for (guint i = checkpoints->len > STATUS_CHECKPOINTS ? checkpoints->len - STATUS_CHECKPOINTS : 0;
+       i < checkpoints->len; i++)
     {
       TetherCheckpoint *cp = g_ptr_array_index (checkpoints, i);
       json_builder_begin_object (b);
@@ -241,7 +266,227 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   return json_builder_get_root (b);
 }
 
-/* ---- server ------------------------------------------------------------ */
+/* ---- requests ---------------------------------------------------------- */
+
+/* json-glib recurses once per level: measure the nesting first, so that a
+ * line of 60 000 '[' is refused instead of overflowing the stack. */
+static gboolean
+check_depth (const char  *line,
+             gsize        length,
+             GError     **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = line[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > TETHER_CONTROL_MAX_DEPTH)
+            {
+              g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                           _("The request is nested more than %d levels deep"),
+                           TETHER_CONTROL_MAX_DEPTH);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_pid (JsonObject  *object,
+          const char  *method,
+          pid_t       *pid,
+          GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, "pid");
+  gint64 value;
+
+  if (node == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The “%s” request needs a “pid”"), method);
+      return FALSE;
+    }
+  /* An integer, exactly: "12", 12.5, true or null must not become a pid
+   * by coercion (they would signal process 0 or 1). */
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("“pid” must be an integer process ID"));
+      return FALSE;
+    }
+  value = json_node_get_int (node);
+  if (value <= 0 || value > G_MAXINT32)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("“pid” must be a process ID from 1 to %d, not %" G_GINT64_FORMAT),
+                   G_MAXINT32, value);
+      return FALSE;
+    }
+  *pid = (pid_t) value;
+  return TRUE;
+}
+
+gboolean
+tether_control_parse_request (const char            *line,
+                              gsize                  length,
+                              TetherControlRequest  *request,
+                              GError               **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *object;
+  JsonNode *root, *method_node;
+  const char *method;
+  g_autoptr(GList) members = NULL;
+
+  memset (request, 0, sizeof *request);
+
+  if (length > TETHER_CONTROL_MAX_REQUEST)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request is longer than %d bytes"), TETHER_CONTROL_MAX_REQUEST);
+      return FALSE;
+    }
+  if (memchr (line, '\0', length) != NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request contains a NUL byte"));
+      return FALSE;
+    }
+  if (!check_depth (line, length, error))
+    return FALSE;
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, line, (gssize) length, error))
+    {
+      g_prefix_error (error, _("The request is not JSON: "));
+      return FALSE;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("A request must be a JSON object, such as {\"method\": \"status\"}"));
+      return FALSE;
+    }
+  object = json_node_get_object (root);
+
+  method_node = json_object_get_member (object, "method");
+  if (method_node == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request has no “method”"));
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (method_node) ||
+      json_node_get_value_type (method_node) != G_TYPE_STRING)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request’s “method” must be a string"));
+      return FALSE;
+    }
+  method = json_node_get_string (method_node);
+  request->verb = tether_verb_lookup (method);
+  if (request->verb == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("Unknown method “%s”"), method);
+      return FALSE;
+    }
+
+  if (request->verb->param == TETHER_VERB_PARAM_PID &&
+      !read_pid (object, method, &request->pid, error))
+    return FALSE;
+
+  /* Anything else is a client bug worth hearing about, not ignoring. */
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+
+      if (g_str_equal (name, "method") ||
+          (g_str_equal (name, "pid") && request->verb->param == TETHER_VERB_PARAM_PID))
+        continue;
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("Unknown field “%s” in a “%s” request"), name, method);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static Client *
+client_ref (Client *client)
+{
+  client->ref_count++;
+  return client;
+}
+
+static void
+client_unref (Client *client)
+{
+  if (--client->ref_count > 0)
+    return;
+  g_clear_object (&client->connection);
+  g_clear_object (&client->cancellable);
+  g_byte_array_unref (client->pending);
+  g_clear_pointer (&client->reply, g_bytes_unref);
+  g_free (client);
+}
+
+static void
+client_close (Client *client)
+{
+  TetherControl *control = client->control;
+
+  if (control == NULL)
+    return;
+  client->control = NULL;
+  g_clear_handle_id (&client->idle_timer, g_source_remove);
+  g_cancellable_cancel (client->cancellable);
+  g_io_stream_close (G_IO_STREAM (client->connection), NULL, NULL);
+  /* Drops the list's reference; work in flight holds its own. */
+  g_ptr_array_remove_fast (control->clients, client);
+}
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  Client *client = user_data;
+
+  client->idle_timer = 0;
+  g_debug ("Closing a control client that was idle for %u ms",
+           client->control->idle_timeout_ms);
+  client_close (client);
+  return G_SOURCE_REMOVE;
+}
+
+/* Whenever we wait on the client (for a request, or for it to take our
+ * reply), it has this long; a verb at work stops the clock. */
+static void
+arm_idle_timer (Client *client)
+{
+  g_clear_handle_id (&client->idle_timer, g_source_remove);
+  if (client->control != NULL && !client->waiting)
+    client->idle_timer = g_timeout_add (client->control->idle_timeout_ms, on_idle_timeout, client);
+}
 
 static void
 on_reply_written (GObject      *source,
@@ -249,54 +494,73 @@ on_reply_written (GObject      *source,
                   gpointer      user_data)
 {
   Client *client = user_data;
+  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
+  g_clear_pointer (&client->reply, g_bytes_unref);
+  if (client->control != NULL)
     {
-      client_free (client);
-      return;
+      if (!ok || client->close_after_reply)
+        client_close (client);
+      else
+        process_lines (client);
     }
-  read_next_request (client);
+  client_unref (client);
 }
 
 static void
 send_reply (Client   *client,
-            gboolean  ok,
             JsonNode *result,
             GError   *error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *text = NULL;
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (client->connection));
-  GBytes *bytes;
+  GOutputStream *out;
   gsize len;
+
+  if (client->control == NULL)
+    {
+      g_clear_pointer (&result, json_node_unref);
+      g_clear_error (&error);
+      return;
+    }
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ok");
-  json_builder_add_boolean_value (b, ok);
-  if (ok && result != NULL)
+  json_builder_add_boolean_value (b, error == NULL);
+  if (error != NULL)
+    {
+      json_builder_set_member_name (b, "error");
+      json_builder_add_string_value (b, error->message);
+      g_error_free (error);
+    }
+  else if (result != NULL)
     {
       json_builder_set_member_name (b, "result");
       json_builder_add_value (b, result);
-    }
-  else if (!ok)
-    {
-      json_builder_set_member_name (b, "error");
-      json_builder_add_string_value (b, error != NULL ? error->message : _("Unknown error"));
     }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   text = json_to_string (root, FALSE);
   len = strlen (text);
-  text[len] = '\0';
-  bytes = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
-  /* The bytes must outlive the async write: keep them on the client. */
-  g_object_set_data_full (G_OBJECT (client->connection), "reply", bytes,
-                          (GDestroyNotify) g_bytes_unref);
-  g_output_stream_write_all_async (out, g_bytes_get_data (bytes, NULL), len + 1,
-                                   G_PRIORITY_DEFAULT, NULL, on_reply_written, client);
-  if (error != NULL)
-    g_error_free (error);
+  client->reply = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
+
+  arm_idle_timer (client);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (client->connection));
+  g_output_stream_write_all_async (out, g_bytes_get_data (client->reply, NULL), len + 1,
+                                   G_PRIORITY_DEFAULT, client->cancellable,
+                                   on_reply_written, client_ref (client));
+}
+
+/* A verb that waited is done: the reply it owes goes out. */
+static void
+finish_waiting (Client   *client,
+                JsonNode *result,
+                GError   *error)
+{
+  client->waiting = FALSE;
+  send_reply (client, result, error);
+  client_unref (client);
 }
 
 static void
@@ -304,14 +568,13 @@ on_stopped (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  Client *client = user_data;
   TetherStopReport report;
   GError *error = NULL;
 
   if (tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, &report, &error))
-    send_reply (client, TRUE, tether_control_stop_report_json (&report), NULL);
+    finish_waiting (user_data, tether_control_stop_report_json (&report), NULL);
   else
-    send_reply (client, FALSE, NULL, error);
+    finish_waiting (user_data, NULL, error);
 }
 
 static void
@@ -319,7 +582,6 @@ on_started (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  Client *client = user_data;
   GError *error = NULL;
   gboolean ok;
 
@@ -327,130 +589,308 @@ on_started (GObject      *source,
     ok = tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error);
   else
     ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
-  if (ok)
-    send_reply (client, TRUE, tether_control_status_json (TETHER_SUPERVISOR (source)), NULL);
-  else
-    send_reply (client, FALSE, NULL, error);
+  finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
 }
 
 static void
 handle_request (Client     *client,
-                const char *line)
+                const char *line,
+                gsize       length)
 {
   TetherSupervisor *supervisor = client->control->supervisor;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  TetherControlRequest request;
   GError *error = NULL;
-  JsonObject *request;
-  const char *method;
+  guint n = 0;
 
-  if (!json_parser_load_from_data (parser, line, -1, &error))
+  if (!tether_control_parse_request (line, length, &request, &error))
     {
-      send_reply (client, FALSE, NULL, error);
+      send_reply (client, NULL, error);
       return;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+
+  if (request.verb->waits)
     {
-      send_reply (client, FALSE, NULL,
-                  g_error_new (TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("A request must be a JSON object")));
-      return;
+      client->waiting = TRUE;
+      g_clear_handle_id (&client->idle_timer, g_source_remove);
+      client_ref (client);
     }
-  request = json_node_get_object (json_parser_get_root (parser));
-  method = json_object_get_string_member_with_default (request, "method", "");
 
-  if (g_str_equal (method, "status"))
-    send_reply (client, TRUE, tether_control_status_json (supervisor), NULL);
-  else if (g_str_equal (method, "tree"))
-    send_reply (client, TRUE, tether_control_tree_json (supervisor), NULL);
-  else if (g_str_equal (method, "stop"))
-    tether_supervisor_stop (supervisor, NULL, on_stopped, client);
-  else if (g_str_equal (method, "kill"))
-    tether_supervisor_kill (supervisor, NULL, on_stopped, client);
-  else if (g_str_equal (method, "start"))
-    tether_supervisor_start (supervisor, NULL, on_started, client);
-  else if (g_str_equal (method, "restart"))
-    tether_supervisor_restart (supervisor, NULL, on_started, client);
-  else if (g_str_equal (method, "kill-subtree") || g_str_equal (method, "stop-subtree"))
+  switch (request.verb->id)
     {
-      gint64 pid = json_object_get_int_member_with_default (request, "pid", 0);
-      guint n = 0;
-      gboolean ok;
-
-      if (method[0] == 'k')
-        ok = tether_supervisor_kill_subtree (supervisor, (pid_t) pid, &n, &error);
-      else
-        ok = tether_supervisor_stop_subtree (supervisor, (pid_t) pid, &n, &error);
-      if (ok)
+    case TETHER_VERB_STATUS:
+      send_reply (client, tether_control_status_json (supervisor), NULL);
+      break;
+    case TETHER_VERB_TREE:
+      send_reply (client, tether_control_tree_json (supervisor), NULL);
+      break;
+    case TETHER_VERB_START:
+      tether_supervisor_start (supervisor, NULL, on_started, client);
+      break;
+    case TETHER_VERB_RESTART:
+      tether_supervisor_restart (supervisor, NULL, on_started, client);
+      break;
+    case TETHER_VERB_STOP:
+      tether_supervisor_stop (supervisor, NULL, on_stopped, client);
+      break;
+    case TETHER_VERB_FORCE_STOP:
+      tether_supervisor_kill (supervisor, NULL, on_stopped, client);
+      break;
+    case TETHER_VERB_STOP_SUBTREE:
+    case TETHER_VERB_KILL_SUBTREE:
+      if (request.verb->id == TETHER_VERB_KILL_SUBTREE
+          ? tether_supervisor_kill_subtree (supervisor, request.pid, &n, &error)
+          : tether_supervisor_stop_subtree (supervisor, request.pid, &n, &error))
         {
           JsonNode *count = json_node_new (JSON_NODE_VALUE);
           json_node_set_int (count, n);
-          send_reply (client, TRUE, count, NULL);
+          send_reply (client, count, NULL);
         }
       else
-        send_reply (client, FALSE, NULL, error);
+        send_reply (client, NULL, error);
+      break;
+    case TETHER_N_VERBS:
+    default:
+      g_assert_not_reached ();
     }
-  else
-    send_reply (client, FALSE, NULL,
-                g_error_new (TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Unknown method “%s”"), method));
+}
+
+static void read_more (Client *client);
+
+/* Handles the lines already read, one at a time: the next waits until the
+ * reply to the previous one is out. */
+static void
+process_lines (Client *client)
+{
+  while (client->control != NULL && !client->waiting && client->reply == NULL)
+    {
+      guint8 *nl = memchr (client->pending->data, '\n', client->pending->len);
+      gsize length;
+
+      if (nl == NULL)
+        {
+          if (client->pending->len > TETHER_CONTROL_MAX_REQUEST)
+            break;
+          read_more (client);
+          return;
+        }
+
+      length = (gsize) (nl - client->pending->data);
+      if (length > TETHER_CONTROL_MAX_REQUEST)
+        break;
+      {
+        g_autofree char *line = g_strndup ((const char *) client->pending->data, length);
+        gsize line_length = length;
+
+        g_byte_array_remove_range (client->pending, 0, (guint) length + 1);
+        if (line_length > 0 && line[line_length - 1] == '\r')
+          line[--line_length] = '\0';
+        handle_request (client, line, line_length);
+      }
+    }
+
+  if (client->control != NULL && client->pending->len > TETHER_CONTROL_MAX_REQUEST &&
+      client->reply == NULL && !client->waiting)
+    {
+      /* Nothing after this can be read reliably: say why, then hang up. */
+      client->close_after_reply = TRUE;
+      g_byte_array_set_size (client->pending, 0);
+      send_reply (client, NULL,
+                  g_error_new (TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                               _("The request is longer than %d bytes"),
+                               TETHER_CONTROL_MAX_REQUEST));
+    }
 }
 
 static void
-on_line_read (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+on_read (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
 {
   Client *client = user_data;
-  g_autofree char *line = NULL;
-  gsize len;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
 
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &len, NULL);
-  if (line == NULL)
+  if (client->control != NULL)
     {
-      client_free (client);
-      return;
+      if (n <= 0)
+        client_close (client);
+      else
+        {
+          g_byte_array_append (client->pending, client->chunk, (guint) n);
+          arm_idle_timer (client);
+          process_lines (client);
+        }
     }
-  handle_request (client, line);
+  client_unref (client);
 }
 
 static void
-read_next_request (Client *client)
+read_more (Client *client)
 {
-  g_data_input_stream_read_line_async (client->input, G_PRIORITY_DEFAULT, NULL,
-                                       on_line_read, client);
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (client->connection));
+
+  g_input_stream_read_async (in, client->chunk, sizeof client->chunk, G_PRIORITY_DEFAULT,
+                             client->cancellable, on_read, client_ref (client));
 }
 
+/* ---- the listening socket ---------------------------------------------- */
+
+static gboolean on_listen_ready (int fd, GIOCondition condition, gpointer user_data);
+
 static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             gpointer           user_data)
+on_accept_retry (gpointer user_data)
 {
   TetherControl *self = user_data;
-  g_autoptr(GCredentials) creds = NULL;
+
+  self->accept_retry = 0;
+  self->listen_watch = g_unix_fd_add (self->listen_fd, G_IO_IN, on_listen_ready, self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of descriptors (or memory): the pending connection stays in the
+ * backlog and accept() would fail again at once. Look again later,
+ * backing off, instead of spinning on it. */
+static void
+pause_accepting (TetherControl *self,
+                 int            err)
+{
+  if (self->accept_backoff_ms == 0)
+    g_message (_("Cannot accept control connections (%s); trying again shortly"),
+               g_strerror (err));
+  self->accept_backoff_ms = self->accept_backoff_ms == 0
+    ? ACCEPT_BACKOFF_MIN_MS
+    : MIN (self->accept_backoff_ms * 2, ACCEPT_BACKOFF_MAX_MS);
+  self->listen_watch = 0;
+  self->accept_retry = g_timeout_add (self->accept_backoff_ms, on_accept_retry, self);
+}
+
+static void
+refuse (int         fd,
+        const char *message)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *line = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "ok");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  text = json_to_string (root, FALSE);
+  line = g_strconcat (text, "\n", NULL);
+
+  /* Best effort: a fresh socket's buffer takes one short line. */
+  if (send (fd, line, strlen (line), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    g_debug ("Could not tell a refused client why: %s", g_strerror (errno));
+  close (fd);
+}
+
+static void
+accept_client (TetherControl *self,
+               int            fd)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  g_autoptr(GSocket) socket = NULL;
   Client *client;
 
-  /* The socket is 0600 in a 0700 directory; check the peer anyway. */
-  creds = g_socket_get_credentials (g_socket_connection_get_socket (connection), NULL);
-  if (creds == NULL || g_credentials_get_unix_user (creds, NULL) != getuid ())
-    return TRUE;
+  /* The socket is 0600 in a private directory; check the peer anyway. */
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid ())
+    {
+      close (fd);
+      return;
+    }
+
+  if (self->clients->len >= self->max_clients)
+    {
+      g_autofree char *text = g_strdup_printf (_("Too many control connections (%u); try again later"),
+                                               self->max_clients);
+      refuse (fd, text);
+      return;
+    }
+
+  socket = g_socket_new_from_fd (fd, NULL);
+  if (socket == NULL)
+    {
+      close (fd);
+      return;
+    }
 
   client = g_new0 (Client, 1);
-  client->control = g_object_ref (self);
-  client->connection = g_object_ref (connection);
-  client->input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_data_input_stream_set_newline_type (client->input, G_DATA_STREAM_NEWLINE_TYPE_LF);
-  read_next_request (client);
-  return TRUE;
+  client->ref_count = 1;  /* the list's */
+  client->control = self;
+  client->connection = g_socket_connection_factory_create_connection (socket);
+  client->cancellable = g_cancellable_new ();
+  client->pending = g_byte_array_new ();
+  g_ptr_array_add (self->clients, client);
+
+  arm_idle_timer (client);
+  read_more (client);
 }
 
 static gboolean
-socket_is_alive (const char *path)
+on_listen_ready (int           fd,
+                 GIOCondition  condition,
+                 gpointer      user_data)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
-  g_autoptr(GSocketConnection) connection = NULL;
+  TetherControl *self = user_data;
 
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, NULL);
-  return connection != NULL;
+  for (;;)
+    {
+      int client_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+      if (client_fd >= 0)
+        {
+          self->accept_backoff_ms = 0;
+          accept_client (self, client_fd);
+          continue;
+        }
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return G_SOURCE_CONTINUE;
+
+      pause_accepting (self, errno);
+      return G_SOURCE_REMOVE;
+    }
+}
+
+static gboolean
+listen_at (TetherControl  *self,
+           GError        **error)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd;
+
+  if (strlen (self->socket_path) >= sizeof address.sun_path)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
+                   _("The socket path %s is too long for a unix socket"), self->socket_path);
+      return FALSE;
+    }
+  strcpy (address.sun_path, self->socket_path);
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0 ||
+      bind (fd, (struct sockaddr *) &address, sizeof address) < 0 ||
+      chmod (self->socket_path, 0600) < 0 ||
+      listen (fd, 128) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
+                   _("Cannot listen on %s: %s"), self->socket_path, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+
+  self->listen_fd = fd;
+  self->listen_watch = g_unix_fd_add (fd, G_IO_IN, on_listen_ready, self);
+  return TRUE;
 }
 
 TetherControl *
@@ -459,29 +899,34 @@ tether_control_new (TetherSupervisor  *supervisor,
                     GError           **error)
 {
   g_autoptr(TetherControl) self = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *dir = NULL;
 
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (supervisor), NULL);
 
   self = g_object_new (TETHER_TYPE_CONTROL, NULL);
   self->supervisor = g_object_ref (supervisor);
-  self->socket_path = socket_path != NULL
-    ? g_strdup (socket_path)
-    : tether_control_default_socket_path (tether_supervisor_get_profile (supervisor));
 
-  dir = g_path_get_dirname (self->socket_path);
-  if (g_mkdir_with_parents (dir, 0700) < 0)
+  if (socket_path == NULL)
     {
-      int saved = errno;
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Cannot create %s: %s"), dir, g_strerror (saved));
-      return NULL;
+      dir = tether_runtime_dir_ensure (error);
+      if (dir == NULL)
+        return NULL;
+      self->socket_path = tether_control_default_socket_path (tether_supervisor_get_profile (supervisor));
     }
+  else
+    {
+      self->socket_path = g_strdup (socket_path);
+      dir = g_path_get_dirname (socket_path);
+      if (!tether_runtime_dir_verify (dir, error))
+        return NULL;
+    }
+
+  /* Sockets of supervisors that were killed outright pile up otherwise. */
+  tether_runtime_dir_sweep (dir);
 
   if (g_file_test (self->socket_path, G_FILE_TEST_EXISTS))
     {
-      if (socket_is_alive (self->socket_path))
+      if (tether_runtime_dir_socket_is_alive (self->socket_path))
         {
           g_set_error (error, TETHER_ERROR, TETHER_ERROR_BUSY,
                        _("Another Tether already supervises this profile (control socket %s)"),
@@ -491,23 +936,8 @@ tether_control_new (TetherSupervisor  *supervisor,
       g_unlink (self->socket_path);
     }
 
-  self->service = g_socket_service_new ();
-  address = g_unix_socket_address_new (self->socket_path);
-  {
-    /* Bind with a umask that leaves the socket 0600 from its first instant. */
-    mode_t old_umask = umask (0077);
-    gboolean ok = g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
-                                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                                                 NULL, NULL, error);
-    umask (old_umask);
-    if (!ok)
-      {
-        g_clear_object (&self->service);
-        return NULL;
-      }
-  }
-  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
-  g_socket_service_start (self->service);
+  if (!listen_at (self, error))
+    return NULL;
 
   return g_steal_pointer (&self);
 }
@@ -519,18 +949,38 @@ tether_control_get_socket_path (TetherControl *self)
   return self->socket_path;
 }
 
+guint
+tether_control_get_n_clients (TetherControl *self)
+{
+  g_return_val_if_fail (TETHER_IS_CONTROL (self), 0);
+  return self->clients->len;
+}
+
+void
+tether_control_set_limits (TetherControl *self,
+                           guint          max_clients,
+                           guint          idle_timeout_ms)
+{
+  g_return_if_fail (TETHER_IS_CONTROL (self));
+  self->max_clients = MAX (max_clients, 1);
+  self->idle_timeout_ms = MAX (idle_timeout_ms, 1);
+}
+
 static void
 tether_control_dispose (GObject *object)
 {
   TetherControl *self = TETHER_CONTROL (object);
 
-  if (self->service != NULL)
+  g_clear_handle_id (&self->listen_watch, g_source_remove);
+  g_clear_handle_id (&self->accept_retry, g_source_remove);
+  if (self->listen_fd >= 0)
     {
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_clear_object (&self->service);
+      close (self->listen_fd);
+      self->listen_fd = -1;
       g_unlink (self->socket_path);
     }
+  while (self->clients->len > 0)
+    client_close (g_ptr_array_index (self->clients, self->clients->len - 1));
   g_clear_object (&self->supervisor);
 
   G_OBJECT_CLASS (tether_control_parent_class)->dispose (object);
@@ -541,6 +991,7 @@ tether_control_finalize (GObject *object)
 {
   TetherControl *self = TETHER_CONTROL (object);
 
+  g_ptr_array_unref (self->clients);
   g_free (self->socket_path);
 
   G_OBJECT_CLASS (tether_control_parent_class)->finalize (object);
@@ -558,6 +1009,10 @@ tether_control_class_init (TetherControlClass *klass)
 static void
 tether_control_init (TetherControl *self)
 {
+  self->listen_fd = -1;
+  self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_unref);
+  self->max_clients = TETHER_CONTROL_MAX_CLIENTS;
+  self->idle_timeout_ms = TETHER_CONTROL_IDLE_TIMEOUT * 1000;
 }
 
 /* ---- client ------------------------------------------------------------ */
@@ -571,12 +1026,16 @@ tether_control_call (const char  *socket_path,
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
   g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GCredentials) creds = NULL;
   g_autoptr(GDataInputStream) input = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *text = json_to_string (request, FALSE);
   g_autofree char *line = NULL;
   g_autofree char *reply = NULL;
   JsonObject *object;
+  JsonNode *result;
+  gsize length = 0;
+  uid_t server_uid;
 
   g_socket_client_set_timeout (client, timeout_seconds);
   connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, error);
@@ -587,13 +1046,28 @@ tether_control_call (const char  *socket_path,
     }
   g_socket_set_timeout (g_socket_connection_get_socket (connection), timeout_seconds);
 
+  /* Whoever answers must be us: another user's process at this path
+   * could claim a stop that never happened. */
+  creds = g_socket_get_credentials (g_socket_connection_get_socket (connection), error);
+  if (creds == NULL)
+    return NULL;
+  server_uid = g_credentials_get_unix_user (creds, NULL);
+  if (server_uid != getuid ())
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The control socket %s is served by user %u, not by you; not talking to it"),
+                   socket_path, (guint) server_uid);
+      return NULL;
+    }
+
   line = g_strconcat (text, "\n", NULL);
   if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
                                   line, strlen (line), NULL, NULL, error))
     return NULL;
 
   input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  reply = g_data_input_stream_read_line_utf8 (input, NULL, NULL, error);
+  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (input), 64 * 1024);
+  reply = g_data_input_stream_read_line (input, &length, NULL, error);
   if (reply == NULL)
     {
       if (error != NULL && *error == NULL)
@@ -601,19 +1075,29 @@ tether_control_call (const char  *socket_path,
                      _("The supervisor closed the connection without replying"));
       return NULL;
     }
-
-  if (!json_parser_load_from_data (parser, reply, -1, error))
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (length > MAX_REPLY || !g_utf8_validate (reply, (gssize) length, NULL))
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));
       return NULL;
     }
-  object = json_node_get_object (json_parser_get_root (parser));
+
+  if (!json_parser_load_from_data (parser, reply, (gssize) length, error))
+    return NULL;
+  result = json_parser_get_root (parser);
+  if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));
+      return NULL;
+    }
+  object = json_node_get_object (result);
   if (!json_object_get_boolean_member_with_default (object, "ok", FALSE))
     {
+      JsonNode *message = json_object_get_member (object, "error");
+
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED, "%s",
-                   json_object_get_string_member_with_default (object, "error", _("Unknown error")));
+                   message != NULL && JSON_NODE_HOLDS_VALUE (message) &&
+                   json_node_get_value_type (message) == G_TYPE_STRING
+                   ? json_node_get_string (message) : _("Unknown error"));
       return NULL;
     }
   if (!json_object_has_member (object, "result"))

@@ -1,11 +1,18 @@
 /* tether-control.h: the control socket tetherctl and other clients speak to
  *
- * A unix stream socket (0600, in a 0700 directory) at
- * $XDG_RUNTIME_DIR/tether/<profile-id>.sock. Each request is one JSON object
- * on one line, {"method": "status"} or {"method": "kill-subtree", "pid": 42};
- * each reply is one JSON object on one line, {"ok": true, "result": {...}}
- * or {"ok": false, "error": "..."}. Methods: status, tree, start, stop, kill,
- * restart, stop-subtree, kill-subtree. stop/kill/restart reply when done.
+ * A unix stream socket (0600, in a private 0700 directory, see
+ * tether-runtime-dir.h) at $XDG_RUNTIME_DIR/tether/<profile-id>.sock. Each
+ * request is one JSON object on one line, {"method": "status"} or
+ * {"method": "kill-subtree", "pid": 42}; each reply is one JSON object on
+ * one line, {"ok": true, "result": {...}} or {"ok": false, "error": "..."}.
+ * The methods are the verbs of tether-verb.h; those that wait reply when
+ * the work is done.
+ *
+ * The server is written for hostile clients of the same user: a request
+ * line is at most 64 KiB and 8 levels deep, every field's type is checked,
+ * at most 64 clients are served at once (more are told so and closed), a
+ * client that sends nothing for a minute is closed, and running out of
+ * file descriptors pauses accepting instead of spinning.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,28 +21,54 @@
 #include <json-glib/json-glib.h>
 
 #include "tether-supervisor.h"
+#include "tether-verb.h"
 
 G_BEGIN_DECLS
+
+#define TETHER_CONTROL_MAX_REQUEST  (64 * 1024)  /* bytes in one request line */
+#define TETHER_CONTROL_MAX_DEPTH    8            /* nesting of a request */
+#define TETHER_CONTROL_MAX_CLIENTS  64
+#define TETHER_CONTROL_IDLE_TIMEOUT 60           /* s */
+
+/* A request, checked: the verb and its argument. */
+typedef struct
+{
+  const TetherVerb *verb;
+  pid_t pid;            /* TETHER_VERB_PARAM_PID: > 0 */
+} TetherControlRequest;
 
 #define TETHER_TYPE_CONTROL (tether_control_get_type ())
 
 G_DECLARE_FINAL_TYPE (TetherControl, tether_control, TETHER, CONTROL, GObject)
 
-/* socket_path NULL: tether_control_default_socket_path (profile). */
+/* socket_path NULL: tether_control_default_socket_path (profile), in the
+ * verified runtime directory (stale sockets there are swept first). */
 TetherControl *tether_control_new                 (TetherSupervisor  *supervisor,
                                                    const char        *socket_path,
                                                    GError           **error);
 const char    *tether_control_get_socket_path     (TetherControl     *self);
+guint          tether_control_get_n_clients       (TetherControl     *self);
+/* For tests: fewer clients, a shorter idle timeout (ms). */
+void           tether_control_set_limits          (TetherControl     *self,
+                                                   guint              max_clients,
+                                                   guint              idle_timeout_ms);
 
-char          *tether_control_runtime_dir         (void);
 char          *tether_control_default_socket_path (TetherProfile     *profile);
+
+/* Parses and checks one request line (without its newline). Exposed for
+ * tests and the fuzzer. */
+gboolean       tether_control_parse_request       (const char            *line,
+                                                   gsize                  length,
+                                                   TetherControlRequest  *request,
+                                                   GError               **error);
 
 /* The JSON documents the methods return, shared with in-process callers. */
 JsonNode      *tether_control_status_json         (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_tree_json           (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_stop_report_json    (const TetherStopReport *report);
 
-/* Client side: one request, one reply (synchronous, with a timeout in s). */
+/* Client side: one request, one reply (synchronous, with a timeout in s).
+ * The server must run as this user (checked with SO_PEERCRED). */
 JsonNode      *tether_control_call                (const char        *socket_path,
                                                    JsonNode          *request,
                                                    guint              timeout_seconds,

@@ -1,0 +1,47 @@
+/* tether-verb.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "tether-verb.h"
+
+#include <glib/gi18n-lib.h>
+
+static const TetherVerb verbs[TETHER_N_VERBS] = {
+  { TETHER_VERB_STATUS, "status", NULL, TETHER_VERB_PARAM_NONE, FALSE,
+    N_("Show the backend’s state") },
+  { TETHER_VERB_TREE, "tree", NULL, TETHER_VERB_PARAM_NONE, FALSE,
+    N_("Show its process tree with CPU and memory") },
+  { TETHER_VERB_START, "start", NULL, TETHER_VERB_PARAM_NONE, TRUE,
+    N_("Start the backend") },
+  { TETHER_VERB_STOP, "stop", NULL, TETHER_VERB_PARAM_NONE, TRUE,
+    N_("Stop it politely, then by force (the stop ladder)") },
+  { TETHER_VERB_FORCE_STOP, "force-stop", "kill", TETHER_VERB_PARAM_NONE, TRUE,
+    N_("Skip to the forced step: freeze and kill every process") },
+  { TETHER_VERB_RESTART, "restart", NULL, TETHER_VERB_PARAM_NONE, TRUE,
+    N_("Stop the backend, then start it again") },
+  { TETHER_VERB_STOP_SUBTREE, "stop-subtree", NULL, TETHER_VERB_PARAM_PID, FALSE,
+    N_("Send SIGTERM to one process and its descendants") },
+  { TETHER_VERB_KILL_SUBTREE, "kill-subtree", NULL, TETHER_VERB_PARAM_PID, FALSE,
+    N_("Kill one process and its descendants") },
+};
+
+const TetherVerb *
+tether_verb_lookup (const char *name)
+{
+  if (name == NULL)
+    return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+    if (g_str_equal (verbs[i].name, name) ||
+        (verbs[i].alias != NULL && g_str_equal (verbs[i].alias, name)))
+      return &verbs[i];
+  return NULL;
+}
+
+const TetherVerb *
+tether_verb_get (TetherVerbId id)
+{
+  g_return_val_if_fail (id < TETHER_N_VERBS, NULL);
+  return &verbs[id];
+}

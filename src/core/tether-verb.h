@@ -1,0 +1,49 @@
+/* tether-verb.h: the one table of what can be asked of a supervisor
+ *
+ * The control socket's methods, tetherctl's client commands and the app's
+ * actions are the same verbs under the same names; this table is where
+ * they are named, what argument each takes and whether its reply waits for
+ * the work to be done.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  TETHER_VERB_STATUS,
+  TETHER_VERB_TREE,
+  TETHER_VERB_START,
+  TETHER_VERB_STOP,
+  TETHER_VERB_FORCE_STOP,
+  TETHER_VERB_RESTART,
+  TETHER_VERB_STOP_SUBTREE,
+  TETHER_VERB_KILL_SUBTREE,
+  TETHER_N_VERBS
+} TetherVerbId;
+
+typedef enum
+{
+  TETHER_VERB_PARAM_NONE,
+  TETHER_VERB_PARAM_PID,   /* "pid": a positive integer */
+} TetherVerbParam;
+
+typedef struct
+{
+  TetherVerbId id;
+  const char *name;      /* method, tetherctl command and app action */
+  const char *alias;     /* an older name still understood, or NULL */
+  TetherVerbParam param;
+  gboolean waits;        /* the reply comes once the work is done */
+  const char *summary;   /* untranslated (N_), for help texts */
+} TetherVerb;
+
+/* NULL when name is neither a verb's name nor its alias. */
+const TetherVerb *tether_verb_lookup (const char   *name);
+const TetherVerb *tether_verb_get    (TetherVerbId  id);
+
+G_END_DECLS
