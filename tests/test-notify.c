@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -94,6 +96,36 @@ test_parse_ready_status (void)
   /* The strings live in the copy, not in the caller's buffer. */
   g_assert_nonnull (storage);
   g_assert_true (msg.status > storage && msg.status < storage + strlen (data));
+}
+
+/* STATUS= and labels are shown in terminals and windows: what could drive
+ * a terminal (a title change, a screen clear, a carriage return forging a
+ * line) or flip text direction becomes '?', and they are cut to size. */
+static void
+test_parse_sanitises (void)
+{
+  g_autofree char *long_status = g_strnfill (5000, 'x');
+  g_autofree char *data = g_strdup_printf ("STATUS=\x1b]0;pwned\x07\x1b[2Jok\rfake \u202e"
+                                           "\nX_TETHER_CHECKPOINT=7 lab\x1b[31mel\xc2\x85");
+  g_autofree char *data_long = g_strdup_printf ("STATUS=%s\nX_TETHER_CHECKPOINT=8 %s",
+                                                long_status, long_status);
+  TetherNotifyMessage msg;
+  g_autofree char *storage = NULL;
+  g_autofree char *storage_long = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (tether_notify_parse (data, strlen (data), &msg, &storage, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (msg.status, ==, "?]0;pwned??[2Jok?fake ?");
+  g_assert_cmpstr (msg.checkpoint_id, ==, "7");
+  g_assert_cmpstr (msg.checkpoint_label, ==, "lab?[31mel?");
+
+  g_assert_true (tether_notify_parse (data_long, strlen (data_long), &msg, &storage_long, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (msg.status), ==, 1024);
+  g_assert_true (g_str_has_suffix (msg.status, "xxx…"));
+  g_assert_cmpuint (strlen (msg.checkpoint_label), ==, 256);
+  g_assert_true (g_str_has_suffix (msg.checkpoint_label, "x…"));
 }
 
 static void
@@ -344,7 +376,6 @@ received_free (gpointer data)
 
 typedef struct
 {
-  char *dir;
   TetherNotify *notify;
   GMainLoop *loop;
   GPtrArray *received;
@@ -388,10 +419,7 @@ fixture_set_up (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
 
-  fixture->dir = g_dir_make_tmp ("tether-notify-XXXXXX", &error);
-  g_assert_no_error (error);
-
-  fixture->notify = tether_notify_new (fixture->dir, &error);
+  fixture->notify = tether_notify_new (&error);
   g_assert_no_error (error);
   g_assert_nonnull (fixture->notify);
 
@@ -400,6 +428,10 @@ fixture_set_up (Fixture       *fixture,
   g_signal_connect (fixture->notify, "message", G_CALLBACK (on_message), fixture);
 }
 
+static gboolean send_datagram (const char *socket_path,
+                               const char *data,
+                               size_t      length);
+
 static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
@@ -407,12 +439,9 @@ fixture_tear_down (Fixture       *fixture,
   g_autofree char *socket_path = g_strdup (tether_notify_get_socket_path (fixture->notify));
 
   g_assert_finalize_object (fixture->notify);
-  g_assert_false (g_file_test (socket_path, G_FILE_TEST_EXISTS));
+  /* Once the server is gone, nobody listens at its address. */
+  g_assert_false (send_datagram (socket_path, "READY=1", 7));
 
-  /* Fails if anything was left behind in the directory. */
-  g_assert_cmpint (g_rmdir (fixture->dir), ==, 0);
-
-  g_clear_pointer (&fixture->dir, g_free);
   g_clear_pointer (&fixture->loop, g_main_loop_unref);
   g_clear_pointer (&fixture->received, g_ptr_array_unref);
 }
@@ -480,6 +509,12 @@ send_datagram_with_fd (const char *socket_path,
   if (strlen (socket_path) >= sizeof address.sun_path)
     return FALSE;
   strcpy (address.sun_path, socket_path);
+  if (socket_path[0] == '@')
+    {
+      /* The abstract namespace, as sd_notify() spells it. */
+      address.sun_path[0] = '\0';
+      header.msg_namelen = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + strlen (socket_path));
+    }
 
   if (passed_fd >= 0)
     {
@@ -556,80 +591,124 @@ assert_child_succeeded (pid_t pid)
 }
 
 static void
-test_server_socket_file (Fixture       *fixture,
-                         gconstpointer  data)
+test_server_abstract (Fixture       *fixture,
+                      gconstpointer  data)
 {
   const char *path = tether_notify_get_socket_path (fixture->notify);
   g_autofree char *property_path = NULL;
-  g_autofree char *basename = NULL;
-  g_autofree char *dirname = NULL;
-  g_autofree char *prefix = g_strdup_printf ("notify-%d-", (int) getpid ());
   g_autoptr(GError) error = NULL;
   g_autoptr(TetherNotify) second = NULL;
-  struct stat st;
+  g_autoptr(GDir) dir = NULL;
 
   g_assert_nonnull (path);
   g_object_get (fixture->notify, "socket-path", &property_path, NULL);
   g_assert_cmpstr (property_path, ==, path);
 
-  basename = g_path_get_basename (path);
-  dirname = g_path_get_dirname (path);
-  g_assert_cmpstr (dirname, ==, fixture->dir);
-  g_assert_true (g_str_has_prefix (basename, prefix));
-  g_assert_true (g_str_has_suffix (basename, ".sock"));
+  /* An abstract address, as systemd's NOTIFY_SOCKET may be: no file, so
+   * nothing is left behind and no directory decides who may send. */
+  g_assert_true (path[0] == '@');
+  g_assert_cmpuint (strlen (path), <, sizeof ((struct sockaddr_un *) NULL)->sun_path);
 
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  g_assert_true (S_ISSOCK (st.st_mode));
-  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
-
-  /* A second server in the same directory gets a path of its own. */
-  second = tether_notify_new (fixture->dir, &error);
+  /* A second server gets an address of its own. */
+  second = tether_notify_new (&error);
   g_assert_no_error (error);
   g_assert_cmpstr (tether_notify_get_socket_path (second), !=, path);
-  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  /* Nothing was written in the runtime directory. */
+  dir = g_dir_open (runtime_dir, 0, NULL);
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
 }
 
+/* A backend that switched user (PostgreSQL runs as postgres) must still be
+ * heard: reaching the socket takes no permission, being heard takes the
+ * sender filter's yes. */
 static void
-test_server_missing_dir (void)
+test_server_other_user (Fixture       *fixture,
+                        gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TetherNotify) notify = NULL;
+  const char *path = tether_notify_get_socket_path (fixture->notify);
+  struct passwd *nobody = getpwnam ("nobody");
+  Received *received;
+  pid_t child;
+  int sync_pipe[2];
+  char go;
 
-  notify = tether_notify_new ("/nonexistent/tether-test", &error);
-  g_assert_null (notify);
-  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "/nonexistent/tether-test"));
+  g_assert_nonnull (nobody);
+  g_assert_cmpint (getuid (), ==, 0);  /* the suite runs as root (cgroups) */
+  g_assert_cmpint (pipe (sync_pipe), ==, 0);
+
+  child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      close (sync_pipe[1]);
+      if (setgid (nobody->pw_gid) < 0 || setuid (nobody->pw_uid) < 0 || getuid () == 0)
+        _exit (2);
+      if (read (sync_pipe[0], &go, 1) != 1)
+        _exit (3);
+      _exit (send_datagram (path, "READY=1\nSTATUS=as nobody", 24) ? 0 : 1);
+    }
+  close (sync_pipe[0]);
+  fixture->accepted_pid = child;
+  tether_notify_set_sender_filter (fixture->notify, accept_only, fixture, NULL);
+  g_assert_cmpint (write (sync_pipe[1], "g", 1), ==, 1);
+  close (sync_pipe[1]);
+
+  wait_for_messages (fixture, 1);
+  assert_child_succeeded (child);
+
+  received = g_ptr_array_index (fixture->received, 0);
+  g_assert_cmpint (received->sender, ==, child);
+  g_assert_cmpstr (received->status, ==, "as nobody");
 }
 
+/* A member that never stops talking is heard up to its budget; the rest of
+ * each second is dropped and counted, and the main loop stays free. */
 static void
-test_server_runtime_dir (void)
+test_server_rate_limit (Fixture       *fixture,
+                        gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TetherNotify) notify = NULL;
-  g_autofree char *tether_dir = g_build_filename (runtime_dir, "tether", NULL);
-  g_autofree char *dirname = NULL;
-  g_autofree char *path = NULL;
-  struct stat st;
+  g_autoptr(GPtrArray) datagrams = g_ptr_array_new_with_free_func (g_free);
+  guint n_sent = 3000;
+  gint64 start;
+  pid_t child;
 
-  g_assert_cmpstr (g_get_user_runtime_dir (), ==, runtime_dir);
+  for (guint i = 0; i < n_sent; i++)
+    g_ptr_array_add (datagrams, g_strdup_printf ("STATUS=%u", i));
+  g_ptr_array_add (datagrams, NULL);
 
-  notify = tether_notify_new (NULL, &error);
-  g_assert_no_error (error);
+  n_logged_messages = 0;
+  start = g_get_monotonic_time ();
+  child = fork_sender (tether_notify_get_socket_path (fixture->notify),
+                       (const char * const *) datagrams->pdata);
+  fixture->accepted_pid = child;
+  tether_notify_set_sender_filter (fixture->notify, accept_only, fixture, NULL);
 
-  path = g_strdup (tether_notify_get_socket_path (notify));
-  dirname = g_path_get_dirname (path);
-  g_assert_cmpstr (dirname, ==, tether_dir);
+  /* Drain until the sender is done and the queue is empty. */
+  while (g_main_context_iteration (NULL, FALSE) || waitpid (child, NULL, WNOHANG) == 0)
+    ;
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
 
-  g_assert_cmpint (g_stat (tether_dir, &st), ==, 0);
-  g_assert_true (S_ISDIR (st.st_mode));
-  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
-
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
-
-  g_assert_finalize_object (g_steal_pointer (&notify));
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  g_assert_cmpint (g_rmdir (tether_dir), ==, 0);
+  if (g_get_monotonic_time () - start < G_USEC_PER_SEC)
+    {
+      /* All of it within one second: exactly the budget was heard. */
+      g_assert_cmpuint (fixture->received->len, ==, 1000);
+      g_assert_cmpuint (tether_notify_get_n_rate_limited (fixture->notify), ==, n_sent - 1000);
+    }
+  else
+    {
+      /* A slow machine spread it over seconds: never more than the budget
+       * per second, and everything accounted for. */
+      g_assert_cmpuint (fixture->received->len, >=, 1000);
+      g_assert_cmpuint (fixture->received->len + tether_notify_get_n_rate_limited (fixture->notify),
+                        ==, n_sent);
+    }
+  g_assert_cmpuint (tether_notify_get_n_rate_limited (fixture->notify), >, 0);
+  /* Said once per second of flooding, not once per datagram. */
+  g_assert_cmpuint (n_logged_messages, >=, 1);
+  g_assert_cmpuint (n_logged_messages, <=, 1 + (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 }
 
 static void
@@ -868,10 +947,8 @@ test_server_unref_in_handler (void)
   guint destroyed = 0;
   guint timeout_id;
 
-  fixture.dir = g_dir_make_tmp ("tether-notify-XXXXXX", &error);
-  g_assert_no_error (error);
   fixture.loop = g_main_loop_new (NULL, FALSE);
-  fixture.notify = tether_notify_new (fixture.dir, &error);
+  fixture.notify = tether_notify_new (&error);
   g_assert_no_error (error);
   path = g_strdup (tether_notify_get_socket_path (fixture.notify));
   g_signal_connect (fixture.notify, "message", G_CALLBACK (on_message_unref), &fixture);
@@ -888,11 +965,9 @@ test_server_unref_in_handler (void)
   g_source_remove (timeout_id);
 
   g_assert_null (fixture.notify);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  g_assert_cmpint (g_rmdir (fixture.dir), ==, 0);
+  g_assert_false (send_datagram (path, "READY=1", 7));
   g_assert_cmpuint (destroyed, ==, 1);
 
-  g_free (fixture.dir);
   g_main_loop_unref (fixture.loop);
 }
 
@@ -916,6 +991,7 @@ main (int   argc,
 
   g_test_add_func ("/notify/parse/ready-status", test_parse_ready_status);
   g_test_add_func ("/notify/parse/not-nul-terminated", test_parse_not_nul_terminated);
+  g_test_add_func ("/notify/parse/sanitises", test_parse_sanitises);
   g_test_add_func ("/notify/parse/extend-timeout", test_parse_extend_timeout);
   g_test_add_func ("/notify/parse/watchdog", test_parse_watchdog);
   g_test_add_func ("/notify/parse/mainpid", test_parse_mainpid);
@@ -933,9 +1009,9 @@ main (int   argc,
       g_test_add_data_func (path, &malformed_cases[i], test_parse_malformed);
     }
 
-  add_server_test ("/notify/server/socket-file", test_server_socket_file);
-  g_test_add_func ("/notify/server/missing-dir", test_server_missing_dir);
-  g_test_add_func ("/notify/server/runtime-dir", test_server_runtime_dir);
+  add_server_test ("/notify/server/abstract", test_server_abstract);
+  add_server_test ("/notify/server/other-user", test_server_other_user);
+  add_server_test ("/notify/server/rate-limit", test_server_rate_limit);
   add_server_test ("/notify/server/self", test_server_self);
   add_server_test ("/notify/server/no-filter", test_server_no_filter);
   add_server_test ("/notify/server/filter-rejects", test_server_filter_rejects);

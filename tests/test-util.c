@@ -5,6 +5,7 @@
 #include "test-util.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 const TetherOwnerKind test_util_kinds[2] = { TETHER_OWNER_CGROUP, TETHER_OWNER_REAPER };
@@ -194,8 +198,10 @@ test_util_write_profile (const char         *extra_json_members,
 
   for (guint i = 0; argv[i] != NULL; i++)
     {
-      g_autofree char *escaped = g_strescape (argv[i], NULL);
-      g_string_append_printf (json, "%s\"%s\"", i ? ", " : "", escaped);
+      /* JSON's escapes, not C's: g_strescape writes \033 for ESC. */
+      g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), argv[i]);
+      g_autofree char *quoted = json_to_string (node, FALSE);
+      g_string_append_printf (json, "%s%s", i ? ", " : "", quoted);
     }
   g_string_append (json, "]");
   if (extra_json_members != NULL && *extra_json_members != '\0')
@@ -382,4 +388,30 @@ test_util_release_tree (TetherOwner **owner,
   g_unlink (pidfile);
   g_free (pidfile);
   g_free (marker);
+}
+
+gboolean
+test_util_send_notify (const char *address,
+                       const char *data,
+                       gsize       length)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  socklen_t addr_length;
+  gboolean sent;
+  int fd;
+
+  g_assert_cmpuint (strlen (address), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, address);
+  addr_length = sizeof addr;
+  if (address[0] == '@')
+    {
+      addr.sun_path[0] = '\0';
+      addr_length = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + strlen (address));
+    }
+
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  sent = sendto (fd, data, length, MSG_NOSIGNAL, (struct sockaddr *) &addr, addr_length) == (ssize_t) length;
+  close (fd);
+  return sent;
 }

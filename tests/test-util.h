@@ -65,6 +65,12 @@ void     test_util_release_tree       (TetherOwner **owner,
 /* SIGKILLs what a failed test left behind, by marker. */
 void     test_util_kill_marked        (const char   *marker);
 
+/* Sends one datagram to a NOTIFY_SOCKET address (a path, or "@name" for
+ * the abstract namespace, as sd_notify reads it). */
+gboolean test_util_send_notify        (const char   *address,
+                                       const char   *data,
+                                       gsize         length);
+
 /* Owner kinds the tests run for; the names are used in test paths. */
 extern const TetherOwnerKind test_util_kinds[2];
 

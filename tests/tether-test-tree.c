@@ -39,7 +39,7 @@
  *   tree N                main plus N descendants in a bushy tree (at most
  *                         10 children per node), all sleep forever ("node").
  *   notify ARGS...        sends each ARG as one datagram to $NOTIFY_SOCKET
- *                         ("\n", "\t", "\\" escapes are interpreted; an ARG
+ *                         ("\n", "\t", "\r", "\e" (ESC), "\\" escapes are interpreted; an ARG
  *                         "+MS" sleeps MS milliseconds instead of sending),
  *                         then sleeps forever (--exit-after: exits 0).
  *   term-exit             SIGTERM handler: appends "term-received PID", waits
@@ -529,6 +529,8 @@ unescape (const char *s, size_t *len_out)
             {
             case 'n': out[o++] = '\n'; break;
             case 't': out[o++] = '\t'; break;
+            case 'r': out[o++] = '\r'; break;
+            case 'e': out[o++] = '\033'; break;
             case '\\': out[o++] = '\\'; break;
             default: out[o++] = '\\'; out[o++] = *s; break;
             }

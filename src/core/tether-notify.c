@@ -11,13 +11,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "tether-error.h"
 #include "tether-notify.h"
+#include "tether-text.h"
 
 /* sd_notify datagrams are small; systemd reads them into a buffer of this
  * size too, so anything longer is treated as garbage rather than grown into. */
@@ -34,6 +36,20 @@
 
 #define CHECKPOINT_ID_MAX_LENGTH 128
 
+/* What a backend's words may cost us: STATUS= and labels are kept and shown,
+ * so they are cut to a size a status line and a list row can show. */
+#define STATUS_MAX_BYTES 1024
+#define CHECKPOINT_LABEL_MAX_BYTES 256
+
+/* A member may speak this often; beyond it, its datagrams are dropped and
+ * counted until the next second. A pool worker reporting every request
+ * sends cumulative counts, so a dropped one loses nothing. */
+#define NOTIFY_MAX_PER_SECOND 1000
+
+/* Datagrams read per wakeup: a sender that never pauses must not keep the
+ * main loop from everything else. */
+#define NOTIFY_MAX_PER_WAKEUP 256
+
 /* How much of an offending line an error message quotes. */
 #define EXCERPT_MAX_CHARS 40
 
@@ -41,10 +57,13 @@ struct _TetherNotify
 {
   GObject parent_instance;
 
-  char *directory;
-  char *socket_path;
+  char *socket_path;   /* "@name": the abstract address, as NOTIFY_SOCKET says it */
   int fd;
   GSource *source;
+
+  /* Rate limit: datagrams heard from each sender in the current second. */
+  GHashTable *heard;   /* pid -> count */
+  gint64 window_start;
 
   TetherNotifySenderFilter filter;
   gpointer filter_data;
@@ -52,11 +71,11 @@ struct _TetherNotify
 
   guint n_dropped;
   guint n_malformed;
+  guint n_rate_limited;
 };
 
 enum {
   PROP_0,
-  PROP_DIRECTORY,
   PROP_SOCKET_PATH,
   N_PROPS
 };
@@ -290,6 +309,7 @@ parse_line (char                *line,
 
   if (strcmp (key, "STATUS") == 0)
     {
+      tether_text_sanitize_in_place (value, STATUS_MAX_BYTES);
       msg->status = value;
       return TRUE;
     }
@@ -382,7 +402,10 @@ parse_line (char                *line,
         {
           *space = '\0';
           if (space[1] != '\0')
-            label = space + 1;
+            {
+              tether_text_sanitize_in_place (space + 1, CHECKPOINT_LABEL_MAX_BYTES);
+              label = space + 1;
+            }
         }
 
       if (!is_valid_checkpoint_id (value))
@@ -500,6 +523,34 @@ sender_is_heard (TetherNotify *self,
   return self->filter (sender, self->filter_data);
 }
 
+/* Counts one datagram from sender; FALSE (and counted as rate-limited) when
+ * it is over its budget for the current second. */
+static gboolean
+within_rate (TetherNotify *self,
+             pid_t         sender)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint count;
+
+  if (now - self->window_start >= G_USEC_PER_SEC)
+    {
+      g_hash_table_remove_all (self->heard);
+      self->window_start = now;
+    }
+
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->heard, GINT_TO_POINTER (sender))) + 1;
+  g_hash_table_insert (self->heard, GINT_TO_POINTER (sender), GUINT_TO_POINTER (count));
+  if (count <= NOTIFY_MAX_PER_SECOND)
+    return TRUE;
+
+  self->n_rate_limited++;
+  if (count == NOTIFY_MAX_PER_SECOND + 1)
+    g_message (_("Process %d sends more than %d notifications a second; "
+                 "dropping the rest of this second’s"),
+               (int) sender, NOTIFY_MAX_PER_SECOND);
+  return FALSE;
+}
+
 /* Reads one datagram. Returns FALSE when the queue is empty (or unreadable),
  * so that the caller stops draining it. */
 static gboolean
@@ -589,6 +640,9 @@ tether_notify_receive_one (TetherNotify *self)
       return TRUE;
     }
 
+  if (!within_rate (self, credentials.pid))
+    return TRUE;
+
   if (header.msg_flags & MSG_TRUNC)
     {
       g_set_error (&error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
@@ -636,39 +690,17 @@ tether_notify_on_readable (int           fd,
   /* A "message" handler may drop the last reference to us. */
   g_object_ref (self);
 
-  /* Draining the whole queue on each wakeup keeps a burst of datagrams from
-   * costing one main loop iteration each. The fd check stops when a handler
-   * disposed of us. */
-  while (self->fd >= 0 && tether_notify_receive_one (self))
-    ;
+  /* Draining a batch on each wakeup keeps a burst of datagrams from costing
+   * one main loop iteration each; bounding it keeps a sender that never
+   * pauses from starving every other source. The fd check stops when a
+   * handler disposed of us. */
+  for (guint i = 0; i < NOTIFY_MAX_PER_WAKEUP && self->fd >= 0; i++)
+    if (!tether_notify_receive_one (self))
+      break;
 
   g_object_unref (self);
 
   return G_SOURCE_CONTINUE;
-}
-
-static char *
-resolve_directory (const char  *directory,
-                   GError     **error)
-{
-  g_autofree char *runtime_directory = NULL;
-
-  if (directory != NULL)
-    return g_strdup (directory);
-
-  runtime_directory = g_build_filename (g_get_user_runtime_dir (), "tether", NULL);
-
-  if (g_mkdir_with_parents (runtime_directory, 0700) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Could not create the directory “%s”: %s"),
-                   runtime_directory, g_strerror (saved_errno));
-      return NULL;
-    }
-
-  return g_steal_pointer (&runtime_directory);
 }
 
 static gboolean
@@ -677,37 +709,13 @@ tether_notify_initable_init (GInitable     *initable,
                              GError       **error)
 {
   TetherNotify *self = TETHER_NOTIFY (initable);
-  static gint counter;
-  g_autofree char *directory = NULL;
-  g_autofree char *basename = NULL;
-  g_autofree char *path = NULL;
   g_autoptr(GMainContext) context = NULL;
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
   int passcred = 1;
   int rcvbuf = NOTIFY_RCVBUF_SIZE;
   int fd;
 
   if (self->socket_path != NULL)
     return TRUE;
-
-  directory = resolve_directory (self->directory, error);
-  if (directory == NULL)
-    return FALSE;
-
-  basename = g_strdup_printf ("notify-%d-%u.sock", (int) getpid (),
-                              (guint) g_atomic_int_add (&counter, 1));
-  path = g_build_filename (directory, basename, NULL);
-
-  if (strlen (path) >= sizeof address.sun_path)
-    {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("The socket path “%s” is too long for a Unix socket; "
-                     "choose a shorter directory"),
-                   path);
-      return FALSE;
-    }
-
-  strcpy (address.sun_path, path);
 
   fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
@@ -736,48 +744,44 @@ tether_notify_initable_init (GInitable     *initable,
     g_debug ("Could not enlarge the notification socket buffer: %s",
              g_strerror (errno));
 
-  /* Our pid is in the name, so a file by that name can only be left over
-   * from an earlier process that had the same pid and died without cleaning
-   * up. */
-  if (g_unlink (path) != 0 && errno != ENOENT)
+  /* An abstract address, as systemd's notify socket is reachable by every
+   * user: a backend that drops privileges (PostgreSQL as postgres) must
+   * still be heard. Who is heard is decided per datagram by the sender's
+   * kernel-checked credentials, not by who can reach the socket. The name
+   * is unguessable so nobody can take it first, and no file is ever left
+   * behind. */
+  for (guint attempt = 0; ; attempt++)
     {
-      int saved_errno = errno;
+      struct sockaddr_un address = { .sun_family = AF_UNIX };
+      guint64 nonce = 0;
+      g_autofree char *name = NULL;
+      socklen_t length;
 
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Could not remove the stale socket “%s”: %s"),
-                   path, g_strerror (saved_errno));
-      g_close (fd, NULL);
-      return FALSE;
-    }
+      if (getrandom (&nonce, sizeof nonce, 0) != (ssize_t) sizeof nonce)
+        nonce = ((guint64) g_random_int () << 32) | g_random_int ();
+      name = g_strdup_printf ("tether/notify/%u/%d/%016" G_GINT64_MODIFIER "x",
+                              (guint) getuid (), (int) getpid (), nonce);
+      memcpy (address.sun_path + 1, name, strlen (name));
+      length = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name));
 
-  if (bind (fd, (struct sockaddr *) &address, sizeof address) != 0)
-    {
-      int saved_errno = errno;
+      if (bind (fd, (struct sockaddr *) &address, length) == 0)
+        {
+          self->socket_path = g_strconcat ("@", name, NULL);
+          break;
+        }
+      if (errno != EADDRINUSE || attempt == 8)
+        {
+          int saved_errno = errno;
 
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Could not bind the notification socket “%s”: %s"),
-                   path, g_strerror (saved_errno));
-      g_close (fd, NULL);
-      return FALSE;
-    }
-
-  /* Changing the process umask around bind() would race with other threads
-   * creating files, so the mode is tightened right after. Senders in the brief
-   * window are still subject to the credential check. */
-  if (g_chmod (path, 0600) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Could not restrict access to the notification socket “%s”: %s"),
-                   path, g_strerror (saved_errno));
-      g_unlink (path);
-      g_close (fd, NULL);
-      return FALSE;
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
+                       _("Could not bind the notification socket: %s"),
+                       g_strerror (saved_errno));
+          g_close (fd, NULL);
+          return FALSE;
+        }
     }
 
   self->fd = fd;
-  self->socket_path = g_steal_pointer (&path);
 
   context = g_main_context_ref_thread_default ();
   self->source = g_unix_fd_source_new (self->fd, G_IO_IN);
@@ -826,7 +830,6 @@ tether_notify_dispose (GObject *object)
 
   if (self->fd >= 0)
     {
-      g_unlink (self->socket_path);
       g_close (self->fd, NULL);
       self->fd = -1;
     }
@@ -841,8 +844,8 @@ tether_notify_finalize (GObject *object)
 {
   TetherNotify *self = TETHER_NOTIFY (object);
 
-  g_clear_pointer (&self->directory, g_free);
   g_clear_pointer (&self->socket_path, g_free);
+  g_clear_pointer (&self->heard, g_hash_table_unref);
 
   G_OBJECT_CLASS (tether_notify_parent_class)->finalize (object);
 }
@@ -857,32 +860,8 @@ tether_notify_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_DIRECTORY:
-      g_value_set_string (value, self->directory);
-      break;
-
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-tether_notify_set_property (GObject      *object,
-                            guint         prop_id,
-                            const GValue *value,
-                            GParamSpec   *pspec)
-{
-  TetherNotify *self = TETHER_NOTIFY (object);
-
-  switch (prop_id)
-    {
-    case PROP_DIRECTORY:
-      g_free (self->directory);
-      self->directory = g_value_dup_string (value);
       break;
 
     default:
@@ -898,24 +877,12 @@ tether_notify_class_init (TetherNotifyClass *klass)
   object_class->dispose = tether_notify_dispose;
   object_class->finalize = tether_notify_finalize;
   object_class->get_property = tether_notify_get_property;
-  object_class->set_property = tether_notify_set_property;
-
-  /**
-   * TetherNotify:directory:
-   *
-   * Where the socket is created; %NULL for `$XDG_RUNTIME_DIR/tether`.
-   */
-  properties[PROP_DIRECTORY] =
-    g_param_spec_string ("directory", NULL, NULL,
-                         NULL,
-                         (G_PARAM_READWRITE |
-                          G_PARAM_CONSTRUCT_ONLY |
-                          G_PARAM_STATIC_STRINGS));
 
   /**
    * TetherNotify:socket-path:
    *
-   * The path to export as `NOTIFY_SOCKET` to backends.
+   * The address to export as `NOTIFY_SOCKET` to backends: an abstract
+   * socket name, written with a leading `@` as systemd does.
    */
   properties[PROP_SOCKET_PATH] =
     g_param_spec_string ("socket-path", NULL, NULL,
@@ -951,17 +918,15 @@ static void
 tether_notify_init (TetherNotify *self)
 {
   self->fd = -1;
+  self->heard = g_hash_table_new (NULL, NULL);
 }
 
 TetherNotify *
-tether_notify_new (const char  *dir,
-                   GError     **error)
+tether_notify_new (GError **error)
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return g_initable_new (TETHER_TYPE_NOTIFY, NULL, error,
-                         "directory", dir,
-                         NULL);
+  return g_initable_new (TETHER_TYPE_NOTIFY, NULL, error, NULL);
 }
 
 const char *
@@ -1006,4 +971,12 @@ tether_notify_get_n_malformed (TetherNotify *self)
   g_return_val_if_fail (TETHER_IS_NOTIFY (self), 0);
 
   return self->n_malformed;
+}
+
+guint
+tether_notify_get_n_rate_limited (TetherNotify *self)
+{
+  g_return_val_if_fail (TETHER_IS_NOTIFY (self), 0);
+
+  return self->n_rate_limited;
 }

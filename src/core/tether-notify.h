@@ -19,13 +19,15 @@ typedef struct
   gboolean reloading;        /* RELOADING=1 */
   gboolean watchdog;         /* WATCHDOG=1 */
   gboolean watchdog_trigger; /* WATCHDOG=trigger */
-  const char *status;        /* STATUS=..., NULL when absent */
+  const char *status;        /* STATUS=..., NULL when absent; unsafe characters
+                              * replaced and cut to 1 KiB (tether-text.h) */
   gint64 watchdog_usec;      /* WATCHDOG_USEC=, -1 when absent */
   gint64 extend_timeout_usec;/* EXTEND_TIMEOUT_USEC=, -1 when absent */
   pid_t mainpid;             /* MAINPID=, 0 when absent */
   int errno_value;           /* ERRNO=, -1 when absent */
   const char *checkpoint_id;    /* X_TETHER_CHECKPOINT=<id>[ <label>], NULL when absent */
-  const char *checkpoint_label; /* NULL when there is no label */
+  const char *checkpoint_label; /* NULL when there is no label; sanitised
+                                 * like status, at most 256 bytes */
 } TetherNotifyMessage;
 
 /* Decides whether a sender is heard: TRUE when pid belongs to the owned tree. */
@@ -36,10 +38,10 @@ typedef gboolean (*TetherNotifySenderFilter) (pid_t    pid,
 
 G_DECLARE_FINAL_TYPE (TetherNotify, tether_notify, TETHER, NOTIFY, GObject)
 
-/* Binds a fresh datagram socket (mode 0600) in dir, or in
- * $XDG_RUNTIME_DIR/tether when dir is NULL (created 0700). */
-TetherNotify *tether_notify_new                  (const char               *dir,
-                                                  GError                  **error);
+/* Binds a fresh datagram socket at an unguessable abstract address, which
+ * any user can reach (as systemd's): the sender filter decides who is
+ * heard, from kernel-checked credentials. */
+TetherNotify *tether_notify_new                  (GError                  **error);
 const char   *tether_notify_get_socket_path      (TetherNotify             *self);
 void          tether_notify_set_sender_filter    (TetherNotify             *self,
                                                   TetherNotifySenderFilter  filter,
@@ -47,6 +49,8 @@ void          tether_notify_set_sender_filter    (TetherNotify             *self
                                                   GDestroyNotify            destroy);
 guint         tether_notify_get_n_dropped        (TetherNotify             *self);
 guint         tether_notify_get_n_malformed      (TetherNotify             *self);
+/* Datagrams dropped because their sender spoke too often. */
+guint         tether_notify_get_n_rate_limited   (TetherNotify             *self);
 
 /* Parses one datagram; exposed for tests. Returns FALSE with a message
  * naming the offending line/key when it is malformed. The strings in msg
