@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "tether-control.h"
 #include "tether-error.h"
 #include "tether-supervisor.h"
 #include "test-util.h"
@@ -387,8 +388,6 @@ test_notify_ready_status (Fixture       *f,
                           gconstpointer  data)
 {
   const char *socket_path;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  int fd;
 
   make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 20",
                    "notify", "STATUS=warming up", "+300", "READY=1\\nSTATUS=serving", "+600",
@@ -408,11 +407,8 @@ test_notify_ready_status (Fixture       *f,
   /* This test process is not in the tree: its datagram must be ignored. */
   socket_path = tether_supervisor_get_notify_socket (f->supervisor);
   g_assert_nonnull (socket_path);
-  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
-  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (sendto (fd, "STATUS=intruder", 15, 0, (struct sockaddr *) &addr, sizeof addr), ==, 15);
-  g_assert_cmpint (sendto (fd, "\xff\x00garbage", 9, 0, (struct sockaddr *) &addr, sizeof addr), ==, 9);
-  close (fd);
+  g_assert_true (test_util_send_notify (socket_path, "STATUS=intruder", 15));
+  g_assert_true (test_util_send_notify (socket_path, "\xff\x00garbage", 9));
 
   while (g_strcmp0 (tether_supervisor_get_status_text (f->supervisor), "still serving") != 0)
     g_main_context_iteration (NULL, TRUE);
@@ -452,6 +448,102 @@ test_notify_extend_timeout (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
+/* Durations a backend sends are clamped: 2^32 ms (49.7 days) once
+ * overflowed the µs → ms conversion into a timer that fired at once. */
+static void
+test_duration_overflow (Fixture       *f,
+                        gconstpointer  data)
+{
+  gint64 deadline;
+
+  /* During start: the extension must not fail the backend at once. */
+  make_supervisor (f, "\"ready\": \"notify\", \"start_timeout\": 0.5",
+                   "notify", "EXTEND_TIMEOUT_USEC=4294967296000", "+1500",
+                   "READY=1\\nWATCHDOG_USEC=4294967296000\\nWATCHDOG=1", "+1500",
+                   "EXTEND_TIMEOUT_USEC=4294967296000", "--ignore-term", NULL);
+  start_and_wait (f);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  /* The watchdog (~49.7 days asked, a day granted) must not have fired. */
+  test_util_wait_flag (&(gboolean) { FALSE }, 0.5);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  /* During the graceful step (3 s here), the extension arriving ~1.5 s
+   * after READY moves the deadline a day out, not to now. */
+  f->stopped = FALSE;
+  tether_supervisor_stop (f->supervisor, NULL, on_stopped, f);
+  g_assert_cmpint (tether_supervisor_get_phase (f->supervisor), ==, TETHER_PHASE_GRACEFUL);
+  test_util_wait_flag (&f->stopped, 2.0);
+  g_assert_false (f->stopped);
+  g_assert_cmpint (tether_supervisor_get_phase (f->supervisor), ==, TETHER_PHASE_GRACEFUL);
+  deadline = tether_supervisor_get_phase_deadline (f->supervisor);
+  g_assert_cmpint (deadline - g_get_monotonic_time (), >, (gint64) 23 * 3600 * G_USEC_PER_SEC);
+  g_assert_cmpint (deadline - g_get_monotonic_time (), <=, (gint64) 24 * 3600 * G_USEC_PER_SEC);
+
+  f->stopped = FALSE;
+  tether_supervisor_kill (f->supervisor, NULL, on_stopped, f);
+  g_assert_true (test_util_wait_flag (&f->stopped, 10));
+  g_assert_true (f->stop_ok);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+}
+
+/* A member can feed the supervisor only so much: checkpoints kept in
+ * memory, their labels and the status document are bounded. */
+static void
+test_checkpoint_flood (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) full = g_ptr_array_new ();
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *label = g_strnfill (300, 'L');
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autofree char *path = NULL;
+  GPtrArray *checkpoints;
+  TetherCheckpoint *last;
+
+  /* Two bursts under the per-second budget, 1200 checkpoints in all. */
+  g_ptr_array_add (argv, g_strdup ("READY=1"));
+  for (guint i = 1; i <= 1200; i++)
+    {
+      if (i == 601)
+        g_ptr_array_add (argv, g_strdup ("+1100"));
+      g_ptr_array_add (argv, g_strdup_printf ("X_TETHER_CHECKPOINT=%u %s", i, label));
+    }
+  g_ptr_array_add (argv, g_strdup ("STATUS=flooded"));
+
+  g_ptr_array_add (full, (char *) test_util_tree_helper ());
+  g_ptr_array_add (full, f->marker);
+  g_ptr_array_add (full, (char *) "notify");
+  for (guint i = 0; i < argv->len; i++)
+    g_ptr_array_add (full, g_ptr_array_index (argv, i));
+  g_ptr_array_add (full, (char *) "--pidfile");
+  g_ptr_array_add (full, f->pidfile);
+  g_ptr_array_add (full, NULL);
+  path = test_util_write_profile ("\"ready\": \"notify\"", (const char * const *) full->pdata);
+  profile = tether_profile_load (path, &error);
+  g_assert_no_error (error);
+  f->supervisor = tether_supervisor_new (profile, f->kind);
+  start_and_wait (f);
+
+  while (g_strcmp0 (tether_supervisor_get_status_text (f->supervisor), "flooded") != 0)
+    g_main_context_iteration (NULL, TRUE);
+
+  checkpoints = tether_supervisor_get_checkpoints (f->supervisor);
+  g_assert_cmpuint (checkpoints->len, ==, 1000);
+  last = g_ptr_array_index (checkpoints, checkpoints->len - 1);
+  g_assert_cmpstr (last->id, ==, "1200");
+  g_assert_cmpstr (((TetherCheckpoint *) g_ptr_array_index (checkpoints, 0))->id, ==, "201");
+  g_assert_cmpuint (strlen (last->label), ==, 256);
+
+  status = tether_control_status_json (f->supervisor);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (status), "n_checkpoints"), ==, 1000);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (status),
+                                                                         "checkpoints")), ==, 20);
+  stop_and_wait (f, FALSE, 20);
+}
+
 static void
 on_state_record (TetherSupervisor *s,
                  GParamSpec       *pspec,
@@ -483,7 +575,7 @@ test_watchdog (Fixture       *f,
   for (const char *p = environ; p < environ + len; p += strlen (p) + 1)
     {
       found_usec |= g_str_equal (p, "WATCHDOG_USEC=300000");
-      found_socket |= g_str_has_prefix (p, "NOTIFY_SOCKET=/");
+      found_socket |= g_str_has_prefix (p, "NOTIFY_SOCKET=@");
     }
   g_assert_true (found_usec);
   g_assert_true (found_socket);
@@ -737,6 +829,8 @@ main (int    argc,
   add ("notify-extend-timeout", test_notify_extend_timeout);
   add ("exit-status", test_exit_status);
   add ("watchdog", test_watchdog);
+  add ("duration-overflow", test_duration_overflow);
+  add ("checkpoint-flood", test_checkpoint_flood);
   add ("missing-executable", test_missing_executable);
   add ("restart-policy", test_restart_policy);
   add ("stop-while-starting", test_stop_while_starting);

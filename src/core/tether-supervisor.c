@@ -21,6 +21,16 @@
 
 #define KILL_RETRIES 3
 
+/* Checkpoints kept in memory (the oldest go first); a backend reporting one
+ * per second keeps the last quarter of an hour. */
+#define MAX_CHECKPOINTS 1000
+
+/* Every duration a backend can ask for (EXTEND_TIMEOUT_USEC=,
+ * WATCHDOG_USEC=) is clamped to this, and so is every timer: a day is
+ * longer than any profile allows, and far from where µs → ms conversions
+ * and guint timer intervals overflow. */
+#define MAX_DURATION_USEC ((gint64) 24 * 3600 * G_USEC_PER_SEC)
+
 struct _TetherSupervisor
 {
   GObject parent_instance;
@@ -46,6 +56,7 @@ struct _TetherSupervisor
 
   GTask *start_task;
   guint start_timer;
+  gint64 start_deadline;   /* monotonic µs */
   GPtrArray *stop_tasks;
   gboolean stop_requested;
   gboolean stop_ends_failed;  /* the stop cleans up after a failure */
@@ -225,13 +236,30 @@ count_members (TetherSupervisor *self)
   return members != NULL ? members->len : 0;
 }
 
-static guint
-timeout_add_seconds_precise (double      seconds,
-                             GSourceFunc func,
-                             gpointer    data)
+static gint64
+clamp_duration_usec (gint64 usec)
 {
-  guint ms = (guint) MAX (0.0, seconds * 1000.0 + 0.5);
+  return CLAMP (usec, 0, MAX_DURATION_USEC);
+}
+
+static guint
+timeout_add_usec (gint64      usec,
+                  GSourceFunc func,
+                  gpointer    data)
+{
+  guint ms = (guint) ((clamp_duration_usec (usec) + 500) / 1000);
   return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, func, data, NULL);
+}
+
+static gint64
+seconds_to_usec (double seconds)
+{
+  /* Profile durations are validated, but never trust a double's range. */
+  if (!(seconds > 0))
+    return 0;
+  if (seconds >= MAX_DURATION_USEC / (double) G_USEC_PER_SEC)
+    return MAX_DURATION_USEC;
+  return (gint64) (seconds * G_USEC_PER_SEC + 0.5);
 }
 
 static void
@@ -275,8 +303,7 @@ arm_watchdog (TetherSupervisor *self)
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   if (self->watchdog_usec > 0 &&
       (self->state == TETHER_STATE_RUNNING || self->state == TETHER_STATE_NOT_RESPONDING))
-    self->watchdog_timer = timeout_add_seconds_precise (self->watchdog_usec / 1e6,
-                                                        on_watchdog_missed, self);
+    self->watchdog_timer = timeout_add_usec (self->watchdog_usec, on_watchdog_missed, self);
 }
 
 static void
@@ -325,6 +352,9 @@ on_notify_message (TetherNotify              *notify,
     {
       TetherCheckpoint *cp = g_new0 (TetherCheckpoint, 1);
 
+      if (self->checkpoints->len >= MAX_CHECKPOINTS)
+        g_ptr_array_remove_index (self->checkpoints, 0);
+
       cp->id = g_strdup (msg->checkpoint_id);
       cp->label = g_strdup (msg->checkpoint_label);
       cp->time = g_get_real_time ();
@@ -333,7 +363,11 @@ on_notify_message (TetherNotify              *notify,
     }
 
   if (msg->watchdog_usec >= 0)
-    self->watchdog_usec = msg->watchdog_usec;
+    {
+      /* As systemd: a new timeout applies at once (0 turns it off). */
+      self->watchdog_usec = clamp_duration_usec (msg->watchdog_usec);
+      arm_watchdog (self);
+    }
 
   if (msg->extend_timeout_usec >= 0)
     extend_phase (self, msg->extend_timeout_usec);
@@ -405,28 +439,37 @@ on_phase_deadline (gpointer user_data)
 
 static void
 arm_phase_timer (TetherSupervisor *self,
-                 double            seconds)
+                 gint64            usec)
 {
+  usec = clamp_duration_usec (usec);
   g_clear_handle_id (&self->phase_timer, g_source_remove);
-  self->phase_timer = timeout_add_seconds_precise (seconds, on_phase_deadline, self);
-  set_phase (self, self->phase,
-             g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC));
+  self->phase_timer = timeout_add_usec (usec, on_phase_deadline, self);
+  set_phase (self, self->phase, g_get_monotonic_time () + usec);
 }
 
+/* EXTEND_TIMEOUT_USEC=, as systemd reads it: the backend needs usec more
+ * from now. It only ever moves a deadline later, never sooner, and only in
+ * the steps that wait for the backend itself (starting, the graceful stop). */
 static void
 extend_phase (TetherSupervisor *self,
               gint64            usec)
 {
-  gint64 wanted = g_get_monotonic_time () + usec;
+  gint64 now = g_get_monotonic_time ();
 
-  /* Only the polite steps may be extended, as with systemd. */
-  if (self->phase == TETHER_PHASE_GRACEFUL && self->phase_timer != 0 &&
-      wanted > self->phase_deadline)
-    arm_phase_timer (self, usec / 1e6);
+  usec = clamp_duration_usec (usec);
+  if (self->phase == TETHER_PHASE_GRACEFUL && self->phase_timer != 0)
+    {
+      if (now + usec > self->phase_deadline)
+        arm_phase_timer (self, usec);
+    }
   else if (self->state == TETHER_STATE_STARTING && self->start_timer != 0)
     {
-      g_source_remove (self->start_timer);
-      self->start_timer = timeout_add_seconds_precise (usec / 1e6, on_start_timeout, self);
+      if (now + usec > self->start_deadline)
+        {
+          g_source_remove (self->start_timer);
+          self->start_timer = timeout_add_usec (usec, on_start_timeout, self);
+          self->start_deadline = now + usec;
+        }
     }
 }
 
@@ -437,7 +480,7 @@ enter_phase (TetherSupervisor *self,
   g_autoptr(GError) error = NULL;
   guint remaining = count_members (self);
   guint n = 0;
-  double timeout = 0;
+  gint64 timeout = 0;
 
   g_debug ("Stop step %s: %u processes left", tether_phase_to_string (phase), remaining);
 
@@ -452,7 +495,7 @@ enter_phase (TetherSupervisor *self,
   switch (phase)
     {
     case TETHER_PHASE_GRACEFUL:
-      timeout = self->profile->stop.graceful_timeout;
+      timeout = seconds_to_usec (self->profile->stop.graceful_timeout);
       if (timeout <= 0 || self->main_exited ||
           !tether_owner_signal (self->owner, self->main_pid,
                                 self->profile->stop.signal, &error))
@@ -465,7 +508,7 @@ enter_phase (TetherSupervisor *self,
       break;
 
     case TETHER_PHASE_TERM:
-      timeout = self->profile->stop.term_timeout;
+      timeout = seconds_to_usec (self->profile->stop.term_timeout);
       if (timeout <= 0)
         {
           enter_phase (self, TETHER_PHASE_KILL);
@@ -476,7 +519,7 @@ enter_phase (TetherSupervisor *self,
       break;
 
     case TETHER_PHASE_KILL:
-      timeout = self->profile->stop.kill_timeout;
+      timeout = seconds_to_usec (self->profile->stop.kill_timeout);
       self->stop_report.forced = TRUE;
       set_state (self, TETHER_STATE_KILLING);
       if (!tether_owner_kill_all (self->owner, &n, &error))
@@ -712,7 +755,7 @@ build_environment (TetherSupervisor *self)
   if (self->profile->health.watchdog > 0)
     {
       g_autofree char *usec = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                               (gint64) (self->profile->health.watchdog * G_USEC_PER_SEC));
+                                               seconds_to_usec (self->profile->health.watchdog));
       env = g_environ_setenv (env, "WATCHDOG_USEC", usec, TRUE);
     }
   else
@@ -742,7 +785,7 @@ launch (TetherSupervisor  *self,
 
   if (self->notify == NULL)
     {
-      self->notify = tether_notify_new (NULL, error);
+      self->notify = tether_notify_new (error);
       if (self->notify == NULL)
         return FALSE;
       tether_notify_set_sender_filter (self->notify, sender_is_member, self, NULL);
@@ -765,7 +808,7 @@ launch (TetherSupervisor  *self,
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
   self->ready_early = FALSE;
-  self->watchdog_usec = (gint64) (self->profile->health.watchdog * G_USEC_PER_SEC);
+  self->watchdog_usec = seconds_to_usec (self->profile->health.watchdog);
   set_main_pid (self, 0);
   set_status_text (self, NULL);
   set_message (self, NULL);
@@ -780,8 +823,12 @@ launch (TetherSupervisor  *self,
   set_state (self, TETHER_STATE_STARTING);
   g_clear_handle_id (&self->start_timer, g_source_remove);
   if (self->profile->ready == TETHER_READY_NOTIFY)
-    self->start_timer = timeout_add_seconds_precise (self->profile->start_timeout,
-                                                     on_start_timeout, self);
+    {
+      gint64 usec = seconds_to_usec (self->profile->start_timeout);
+
+      self->start_timer = timeout_add_usec (usec, on_start_timeout, self);
+      self->start_deadline = g_get_monotonic_time () + usec;
+    }
   return TRUE;
 }
 
@@ -815,7 +862,7 @@ schedule_restart (TetherSupervisor *self)
     }
   delay = p->restart.backoff[MIN (self->n_restarts, p->restart.n_backoff - 1)];
   self->n_restarts++;
-  self->restart_timer = timeout_add_seconds_precise (delay, on_restart_timer, self);
+  self->restart_timer = timeout_add_usec (seconds_to_usec (delay), on_restart_timer, self);
 }
 
 gboolean
