@@ -5,7 +5,11 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include "tether-control.h"
 
 #include "test-util.h"
 
@@ -378,6 +382,121 @@ test_top (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
+static int
+connect_unix (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  return fd;
+}
+
+/* Lines that once crashed the supervisor (a number as method: SIGSEGV; an
+ * empty line, an array as method: criticals, fatal under this suite's
+ * G_DEBUG; 65 000 '[': a stack overflow) reach a real `tetherctl run`. It
+ * answers each with an error and keeps supervising. */
+static void
+test_hostile_requests (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *lines[] = {
+    "{\"method\":1}", "", "[", "{\"method\":[]}", "{\"method\":{}}", "null",
+    "{\"method\":\"kill-subtree\",\"pid\":\"1\"}", "{\"method\":\"kill-subtree\",\"pid\":1.0}",
+  };
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autofree char *socket_path = NULL;
+  g_autofree char *deep = g_strnfill (65000, '[');
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *replies = g_string_new (NULL);
+  int fd;
+
+  start_run (f, "children", "1");
+  profile = tether_profile_load (f->profile, &error);
+  g_assert_no_error (error);
+  socket_path = tether_control_default_socket_path (profile);
+
+  fd = connect_unix (socket_path);
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      g_autofree char *line = g_strconcat (lines[i], "\n", NULL);
+      g_assert_cmpint (write (fd, line, strlen (line)), ==, (gssize) strlen (line));
+    }
+  g_assert_cmpint (write (fd, deep, strlen (deep)), ==, (gssize) strlen (deep));
+  g_assert_cmpint (write (fd, "\n", 1), ==, 1);
+
+  /* One error reply per line, in order. */
+  while (g_strstr_len (replies->str, -1, "nested") == NULL)
+    {
+      char buf[4096];
+      ssize_t n = read (fd, buf, sizeof buf);
+
+      g_assert_cmpint (n, >, 0);
+      g_string_append_len (replies, buf, n);
+    }
+  close (fd);
+  {
+    g_auto(GStrv) got = g_strsplit (g_strchomp (replies->str), "\n", -1);
+
+    g_assert_cmpuint (g_strv_length (got), ==, G_N_ELEMENTS (lines) + 1);
+    for (guint i = 0; got[i] != NULL; i++)
+      g_assert_true (g_str_has_prefix (got[i], "{\"ok\":false,\"error\":"));
+    g_assert_nonnull (strstr (got[0], "must be a string"));
+    g_assert_nonnull (strstr (got[6], "must be an integer"));
+  }
+  g_string_free (replies, TRUE);
+
+  /* Still there, still supervising the same tree. */
+  g_assert_nonnull (g_subprocess_get_identifier (f->run));  /* not exited */
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Running"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 2);
+}
+
+/* Whatever a backend puts in its command line or STATUS=, a terminal only
+ * ever sees it escaped: no ESC, no carriage return. */
+static void
+test_terminal_escapes (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *hostile_marker = g_strconcat (f->marker, "\033[2J\r", NULL);
+  const char *argv[] = { test_util_tree_helper (), hostile_marker, "notify",
+                         "READY=1\\nSTATUS=\\e]0;pwned\\r faked line", "--pidfile", f->pidfile, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *commands[] = { "status", "tree", "top" };
+
+  f->profile = test_util_write_profile ("\"ready\": \"notify\"", argv);
+  f->run = spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_assert_cmpint (run_ctl (&out, &err, commands[i], "--profile", f->profile,
+                                i == 2 ? "-n" : NULL, "1", NULL), ==, 0);
+      g_assert_null (strchr (out, '\033'));
+      g_assert_null (strchr (out, '\r'));
+      /* STATUS= was made safe when it arrived; command lines are escaped
+       * when printed. */
+      g_assert_nonnull (strstr (out, i == 0 ? "status: ?]0;pwned? faked line" : "\\e[2J\\x0d"));
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+    }
+
+  g_subprocess_send_signal (f->run, SIGINT);
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out, "text=?]0;pwned? faked line"));
+  g_assert_null (strchr (out, '\033'));
+  g_assert_null (strchr (out, '\r'));
+  g_clear_object (&f->run);
+}
+
 static void
 test_validate (void)
 {
@@ -422,6 +541,8 @@ main (int    argc,
   add ("top", test_top);
   add ("run-missing-executable", test_run_missing_executable);
   add ("second-run-refused", test_second_run_refused);
+  add ("hostile-requests", test_hostile_requests);
+  add ("terminal-escapes", test_terminal_escapes);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

@@ -25,6 +25,9 @@
 #include "tether-profile.h"
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
+#include "tether-runtime-dir.h"
+#include "tether-text.h"
+#include "tether-verb.h"
 
 typedef struct
 {
@@ -68,6 +71,15 @@ print_event (Run        *run,
              const char *event,
              const char *first_key,
              ...) G_GNUC_NULL_TERMINATED;
+
+/* Error texts can quote what a backend or a peer said. */
+static void
+print_error (const char *message)
+{
+  g_autofree char *safe = tether_text_escape_for_terminal (message);
+
+  g_printerr ("tetherctl: %s\n", safe);
+}
 
 /* One line per event: "event key=value ..." or a JSON object. */
 static void
@@ -116,8 +128,10 @@ print_event (Run        *run,
       for (key = first_key; key != NULL; key = va_arg (args, const char *))
         {
           const char *value = va_arg (args, const char *);
-          if (value != NULL)
-            g_string_append_printf (line, " %s=%s", key, value);
+          g_autofree char *safe = tether_text_escape_for_terminal (value);
+
+          if (safe != NULL)
+            g_string_append_printf (line, " %s=%s", key, safe);
         }
       va_end (args);
       g_print ("%s\n", line->str);
@@ -229,7 +243,7 @@ on_started (GObject      *source,
 
   if (!tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
     {
-      g_printerr (_("tetherctl: %s\n"), error->message);
+      print_error (error->message);
       run->exit_code = 1;
       if (!tether_supervisor_is_active (run->supervisor))
         g_main_loop_quit (run->loop);
@@ -291,7 +305,7 @@ cmd_run (const char *path)
   profile = tether_profile_load (path, &error);
   if (profile == NULL)
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       return 1;
     }
 
@@ -306,7 +320,7 @@ cmd_run (const char *path)
   control = tether_control_new (supervisor, NULL, &error);
   if (control == NULL)
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       g_main_loop_unref (run.loop);
       return 1;
     }
@@ -348,15 +362,11 @@ cmd_validate (const char *path)
   g_autoptr(TetherProfile) profile = tether_profile_load (path, &error);
   g_autofree char *exe = NULL;
 
-  if (profile == NULL)
+  if (profile == NULL || (exe = tether_profile_find_executable (profile, &error)) == NULL)
     {
-      g_printerr ("%s\n", error->message);
-      return 1;
-    }
-  exe = tether_profile_find_executable (profile, &error);
-  if (exe == NULL)
-    {
-      g_printerr ("%s\n", error->message);
+      g_autofree char *safe = tether_text_escape_for_terminal (error->message);
+
+      g_printerr ("%s\n", safe);
       return 1;
     }
   g_print (_("%s: valid profile “%s” (runs %s in %s)\n"), path, profile->name, exe, profile->cwd);
@@ -369,6 +379,7 @@ find_socket (GError **error)
   g_autofree char *dir = NULL;
   g_autoptr(GDir) d = NULL;
   g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) local_error = NULL;
   const char *name;
 
   if (opt_socket != NULL)
@@ -380,13 +391,33 @@ find_socket (GError **error)
       return profile != NULL ? tether_control_default_socket_path (profile) : NULL;
     }
 
-  /* No hint: if exactly one supervisor runs, it is the one meant. */
-  dir = tether_control_runtime_dir ();
+  /* No hint: if exactly one supervisor runs, it is the one meant. Only a
+   * directory that is ours is looked in, and the sockets of supervisors
+   * that were killed outright do not count. */
+  dir = tether_runtime_dir_path ();
+  if (!tether_runtime_dir_verify (dir, &local_error))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
+                     _("No Tether supervisor is running (no control socket in %s)"), dir);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  tether_runtime_dir_sweep (dir);
+
   found = g_ptr_array_new_with_free_func (g_free);
   d = g_dir_open (dir, 0, NULL);
   while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    if (g_str_has_suffix (name, ".sock") && !g_str_has_prefix (name, "notify-"))
-      g_ptr_array_add (found, g_build_filename (dir, name, NULL));
+    {
+      g_autofree char *path = NULL;
+
+      if (!g_str_has_suffix (name, ".sock"))
+        continue;
+      path = g_build_filename (dir, name, NULL);
+      if (tether_runtime_dir_socket_is_alive (path))
+        g_ptr_array_add (found, g_steal_pointer (&path));
+    }
 
   if (found->len == 1)
     return g_strdup (g_ptr_array_index (found, 0));
@@ -400,18 +431,35 @@ find_socket (GError **error)
   return NULL;
 }
 
+/* A string member of a reply, made safe for a terminal: backends choose
+ * their process names, command lines and STATUS= texts. */
+static char *
+get_text (JsonObject *o,
+          const char *member,
+          const char *fallback)
+{
+  JsonNode *node = o != NULL ? json_object_get_member (o, member) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return g_strdup (fallback);
+  return tether_text_escape_for_terminal (json_node_get_string (node));
+}
+
 static void
 print_status (JsonObject *o)
 {
-  const char *status = json_object_get_string_member_with_default (o, "status_text", NULL);
-  const char *message = json_object_get_string_member_with_default (o, "message", NULL);
+  g_autofree char *name = get_text (o, "name", "?");
+  g_autofree char *state = get_text (o, "state_label", "?");
+  g_autofree char *owner = get_text (o, "owner", "?");
+  g_autofree char *status = get_text (o, "status_text", NULL);
+  g_autofree char *message = get_text (o, "message", NULL);
 
-  g_print (_("%s: %s\n"), json_object_get_string_member_with_default (o, "name", "?"),
-           json_object_get_string_member_with_default (o, "state_label", "?"));
+  g_print (_("%s: %s\n"), name, state);
   g_print (_("  main pid: %d  processes: %d  owner: %s\n"),
            (int) json_object_get_int_member_with_default (o, "main_pid", 0),
            (int) json_object_get_int_member_with_default (o, "members", 0),
-           json_object_get_string_member_with_default (o, "owner", "?"));
+           owner);
   if (status != NULL)
     g_print (_("  status: %s\n"), status);
   if (message != NULL)
@@ -442,14 +490,15 @@ print_process_row (JsonObject *p,
                    int         columns)
 {
   g_autofree char *rss = format_bytes (json_object_get_int_member_with_default (p, "rss_bytes", 0));
-  const char *name = json_object_get_string_member_with_default (p, "name", "?");
-  const char *cmdline = json_object_get_string_member_with_default (p, "cmdline", NULL);
+  g_autofree char *name = get_text (p, "name", "?");
+  g_autofree char *cmdline = get_text (p, "cmdline", NULL);
+  g_autofree char *state = get_text (p, "state", "?");
   g_autofree char *head = g_strdup_printf ("%8" G_GINT64_FORMAT " %6.1f %10s %4" G_GINT64_FORMAT " %-2s ",
                                            json_object_get_int_member_with_default (p, "pid", 0),
                                            json_object_get_double_member_with_default (p, "cpu_percent", 0),
                                            rss,
                                            json_object_get_int_member_with_default (p, "threads", 0),
-                                           json_object_get_string_member_with_default (p, "state", "?"));
+                                           state);
   g_autofree char *tail = g_strdup_printf ("%s%s%s%s", indent, name,
                                            with_command && cmdline != NULL ? "  " : "",
                                            with_command && cmdline != NULL ? cmdline : "");
@@ -485,17 +534,19 @@ print_totals (JsonObject *o)
 {
   JsonObject *totals = json_object_get_object_member (o, "totals");
   g_autofree char *rss = NULL;
+  g_autofree char *state = get_text (o, "state", "?");
+  g_autofree char *owner = get_text (o, "owner", "?");
 
   if (totals == NULL)
     return;
   rss = format_bytes (json_object_get_int_member_with_default (totals, "rss_bytes", 0));
   g_print (_("%s, %d processes, %d threads, CPU %.1f %%, RSS %s (owner: %s)\n"),
-           json_object_get_string_member_with_default (o, "state", "?"),
+           state,
            (int) json_object_get_int_member_with_default (totals, "processes", 0),
            (int) json_object_get_int_member_with_default (totals, "threads", 0),
            json_object_get_double_member_with_default (totals, "cpu_percent", 0),
            rss,
-           json_object_get_string_member_with_default (o, "owner", "?"));
+           owner);
 }
 
 /* The tree as the sampler links it: children under their parent, orphans
@@ -550,20 +601,19 @@ build_request (const char *method,
 }
 
 static int
-cmd_client (const char *method,
-            const char *pid_arg)
+cmd_client (const TetherVerb *verb,
+            const char       *pid_arg)
 {
+  const char *method = verb->name;
   g_autoptr(GError) error = NULL;
   g_autofree char *socket_path = find_socket (&error);
   g_autoptr(JsonNode) request = NULL;
   g_autoptr(JsonNode) result = NULL;
   gint64 pid = 0;
-  gboolean waits = g_str_equal (method, "stop") || g_str_equal (method, "kill") ||
-                   g_str_equal (method, "restart") || g_str_equal (method, "start");
 
   if (socket_path == NULL)
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       return 1;
     }
 
@@ -572,19 +622,21 @@ cmd_client (const char *method,
       char *end;
 
       pid = g_ascii_strtoll (pid_arg, &end, 10);
-      if (*end != '\0' || pid <= 0)
+      if (*end != '\0' || pid <= 0 || pid > G_MAXINT32)
         {
-          g_printerr (_("tetherctl: “%s” is not a process id\n"), pid_arg);
+          g_autofree char *safe = tether_text_escape_for_terminal (pid_arg);
+
+          g_printerr (_("tetherctl: “%s” is not a process id\n"), safe);
           return 2;
         }
     }
   request = build_request (method, pid);
 
   /* A stop may legitimately take the whole ladder (minutes if configured). */
-  result = tether_control_call (socket_path, request, waits ? 3600 : 10, &error);
+  result = tether_control_call (socket_path, request, verb->waits ? 3600 : 10, &error);
   if (result == NULL)
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       return 1;
     }
 
@@ -593,9 +645,9 @@ cmd_client (const char *method,
       g_autofree char *text = json_to_string (result, TRUE);
       g_print ("%s\n", text);
     }
-  else if (g_str_equal (method, "tree"))
+  else if (verb->id == TETHER_VERB_TREE)
     print_tree (json_node_get_object (result));
-  else if (g_str_equal (method, "stop") || g_str_equal (method, "kill"))
+  else if (verb->id == TETHER_VERB_STOP || verb->id == TETHER_VERB_FORCE_STOP)
     {
       JsonObject *o = json_node_get_object (result);
       JsonObject *ended = json_object_get_object_member (o, "ended");
@@ -652,7 +704,7 @@ top_refresh (Top *top)
 
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
     {
-      g_printerr ("tetherctl: %s\n", error != NULL ? error->message : _("unexpected reply"));
+      print_error (error != NULL ? error->message : _("unexpected reply"));
       top->exit_code = 1;
       return FALSE;
     }
@@ -725,7 +777,7 @@ cmd_top (void)
   top.socket_path = find_socket (&error);
   if (top.socket_path == NULL)
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       return 1;
     }
   top.remaining = opt_iterations > 0 ? opt_iterations : -1;
@@ -766,6 +818,7 @@ main (int    argc,
 {
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+  const TetherVerb *verb;
   const char *command;
   int ret;
 
@@ -796,7 +849,7 @@ main (int    argc,
   argv++;
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("tetherctl: %s\n", error->message);
+      print_error (error->message);
       return 2;
     }
 
@@ -809,23 +862,16 @@ main (int    argc,
         }
       ret = command[0] == 'r' ? cmd_run (argv[1]) : cmd_validate (argv[1]);
     }
-  else if (g_str_equal (command, "stop-subtree") || g_str_equal (command, "kill-subtree"))
+  else if ((verb = tether_verb_lookup (command)) != NULL)
     {
-      if (argc != 2)
+      guint n_args = verb->param == TETHER_VERB_PARAM_PID ? 1 : 0;
+
+      if ((guint) argc != n_args + 1)
         {
           usage ();
           return 2;
         }
-      ret = cmd_client (command, argv[1]);
-    }
-  else if (g_strv_contains ((const char * const[]) { "status", "tree", "start", "stop", "kill", "restart", NULL }, command))
-    {
-      if (argc != 1)
-        {
-          usage ();
-          return 2;
-        }
-      ret = cmd_client (command, NULL);
+      ret = cmd_client (verb, n_args > 0 ? argv[1] : NULL);
     }
   else if (g_str_equal (command, "top"))
     {
@@ -838,7 +884,9 @@ main (int    argc,
     }
   else
     {
-      g_printerr (_("tetherctl: unknown command “%s”\n"), command);
+      g_autofree char *safe = tether_text_escape_for_terminal (command);
+
+      g_printerr (_("tetherctl: unknown command “%s”\n"), safe);
       usage ();
       return 2;
     }
