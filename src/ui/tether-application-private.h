@@ -19,6 +19,7 @@ struct _TetherApplication
   TetherSupervisor *supervisor;
   TetherControl *control;
   GSignalGroup *supervisor_signals;
+  TetherOwnerKind owner_kind;   /* --owner, else $TETHER_OWNER, else auto */
   TetherState last_state;
   /* The ladder step seen last and when it was due to escalate: a kill step
    * that began at that deadline is news (the backend ignored the polite

@@ -27,6 +27,8 @@ static const GOptionEntry option_entries[] = {
     N_("Start the backend once the profile is open"), NULL },
   { "demo", 0, 0, G_OPTION_ARG_NONE, NULL,
     N_("Open the bundled demo profile"), NULL },
+  { "owner", 0, 0, G_OPTION_ARG_STRING, NULL,
+    N_("Tree ownership: auto, cgroup or reaper (default: $TETHER_OWNER, else auto)"), N_("KIND") },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
     N_("Print the version and exit"), NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_("[PROFILE.json]") },
@@ -226,7 +228,7 @@ tether_application_open_profile (TetherApplication  *self,
   if (profile == NULL)
     return FALSE;
 
-  supervisor = tether_supervisor_new (profile, TETHER_OWNER_AUTO);
+  supervisor = tether_supervisor_new (profile, self->owner_kind);
 
   /* The socket tetherctl finds by profile: refused when another Tether
    * (a `tetherctl run`, another session) already supervises this profile,
@@ -331,9 +333,14 @@ tether_application_command_line (GApplication            *application,
   g_autofree const char **rest = NULL;
   g_autoptr(GFile) file = NULL;
   gboolean start = FALSE, demo = FALSE;
+  const char *owner = NULL;
 
   g_variant_dict_lookup (options, "start", "b", &start);
   g_variant_dict_lookup (options, "demo", "b", &demo);
+  /* Checked by the launching process already (handle_local_options); here
+   * it reaches a running instance too, for the profile opened next. */
+  if (g_variant_dict_lookup (options, "owner", "&s", &owner))
+    tether_owner_kind_from_string (owner, &self->owner_kind);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &rest);
 
   if (rest != NULL && rest[0] != NULL)
@@ -357,10 +364,21 @@ static int
 tether_application_handle_local_options (GApplication *application,
                                          GVariantDict *options)
 {
+  TetherApplication *self = TETHER_APPLICATION (application);
+  const char *owner = NULL;
+
   if (g_variant_dict_contains (options, "version"))
     {
       g_print ("tether %s\n", PACKAGE_VERSION);
       return 0;
+    }
+  /* Checked here, in the process that was started, so a mistake is said
+   * on its terminal rather than in the running instance. */
+  if (g_variant_dict_lookup (options, "owner", "&s", &owner) &&
+      !tether_owner_kind_from_string (owner, &self->owner_kind))
+    {
+      g_printerr (_("tether: --owner must be auto, cgroup or reaper (got “%s”)\n"), owner);
+      return 2;
     }
   return -1;
 }
@@ -439,8 +457,14 @@ tether_application_shutdown (GApplication *application)
 {
   TetherApplication *self = TETHER_APPLICATION (application);
 
-  /* Disposing the supervisor kills whatever is left of the tree. */
+  /* Disposed, not just released (a window may still hold a reference):
+   * the control socket is removed and whatever is left of the tree is
+   * killed, now, before the process exits. */
   g_signal_group_set_target (self->supervisor_signals, NULL);
+  if (self->control != NULL)
+    g_object_run_dispose (G_OBJECT (self->control));
+  if (self->supervisor != NULL)
+    g_object_run_dispose (G_OBJECT (self->supervisor));
   g_clear_object (&self->control);
   g_clear_object (&self->supervisor);
 
@@ -531,6 +555,7 @@ tether_application_init (TetherApplication *self)
 {
   self->settings = new_settings ();
   self->last_state = TETHER_STATE_STOPPED;
+  self->owner_kind = tether_owner_kind_from_env ();
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect (self->supervisor_signals, "notify::state",
