@@ -206,7 +206,7 @@ test_double_fork (Fixture       *f,
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
 
-  members = tether_owner_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
+  members = test_util_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
   g_assert_nonnull (members);
   g_assert_true (array_has_pid (members, grandchild));
   g_assert_true (tether_owner_is_member (tether_supervisor_get_owner (f->supervisor), grandchild));
@@ -302,6 +302,8 @@ test_outsider_and_pid_reuse (Fixture       *f,
 {
   g_autoptr(GArray) children = NULL;
   g_autoptr(GError) error = NULL;
+  TestUtilAwait await = { 0 };
+  TetherOwnerCount count;
   TetherOwner *owner;
   pid_t victim, outsider = 0;
   guint n = 0;
@@ -325,24 +327,35 @@ test_outsider_and_pid_reuse (Fixture       *f,
   g_assert_false (tether_owner_is_member (owner, outsider));
 
   /* Each verb refuses the reused pid... */
-  g_assert_false (tether_owner_signal (owner, outsider, SIGKILL, &error));
+  tether_owner_signal_async (owner, outsider, SIGKILL, NULL, test_util_await_cb, &await);
+  g_assert_false (tether_owner_verb_finish (owner, test_util_await (&await), NULL, &error));
   g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
   g_clear_error (&error);
-  g_assert_false (tether_supervisor_kill_subtree (f->supervisor, outsider, &n, &error));
+  tether_supervisor_kill_subtree (f->supervisor, outsider, NULL, test_util_await_cb, &await);
+  g_assert_false (tether_supervisor_subtree_finish (f->supervisor, test_util_await (&await), &n, &error));
   g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
   g_clear_error (&error);
-  g_assert_false (tether_supervisor_stop_subtree (f->supervisor, outsider, &n, &error));
+  tether_supervisor_stop_subtree (f->supervisor, outsider, NULL, test_util_await_cb, &await);
+  g_assert_false (tether_supervisor_subtree_finish (f->supervisor, test_util_await (&await), &n, &error));
   g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
   g_clear_error (&error);
+  g_assert_false (tether_supervisor_can_signal_pid (f->supervisor, outsider));
   /* ...and so does one for our own (outside) pid. */
-  g_assert_false (tether_supervisor_kill_subtree (f->supervisor, getpid (), &n, &error));
+  tether_supervisor_kill_subtree (f->supervisor, getpid (), NULL, test_util_await_cb, &await);
+  g_assert_false (tether_supervisor_subtree_finish (f->supervisor, test_util_await (&await), &n, &error));
   g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER);
   g_clear_error (&error);
 
-  /* The whole-tree verbs pass it by too. */
-  g_assert_true (tether_owner_signal_all (owner, SIGCONT, &n, &error));
+  /* The whole-tree verbs pass it by too: freezing reaches the two members
+   * left and never stops the outsider. */
+  tether_owner_freeze_async (owner, NULL, test_util_await_cb, &await);
+  g_assert_true (tether_owner_verb_finish (owner, test_util_await (&await), &count, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (count.n_reached, ==, 2);
+  g_assert_cmpint (test_util_proc_state (outsider), !=, 'T');
+  tether_owner_thaw_async (owner, NULL, test_util_await_cb, &await);
+  g_assert_true (tether_owner_verb_finish (owner, test_util_await (&await), &count, &error));
+  g_assert_cmpuint (count.n_reached, ==, 2);
   stop_and_wait (f, TRUE, 20);
 
   g_assert_true (test_util_pid_alive (outsider));
@@ -358,6 +371,7 @@ test_kill_subtree (Fixture       *f,
 {
   g_autoptr(GArray) children = NULL;
   g_autoptr(GError) error = NULL;
+  TestUtilAwait await = { 0 };
   pid_t main_pid;
   guint n = 0;
 
@@ -368,7 +382,9 @@ test_kill_subtree (Fixture       *f,
   children = test_util_read_role (f->pidfile, "child");
   g_assert_cmpuint (children->len, ==, 3);
 
-  g_assert_true (tether_supervisor_kill_subtree (f->supervisor, g_array_index (children, pid_t, 1), &n, &error));
+  tether_supervisor_kill_subtree (f->supervisor, g_array_index (children, pid_t, 1), NULL,
+                                  test_util_await_cb, &await);
+  g_assert_true (tether_supervisor_subtree_finish (f->supervisor, test_util_await (&await), &n, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (n, ==, 1);
   while (test_util_pid_alive (g_array_index (children, pid_t, 1)))
@@ -752,7 +768,7 @@ test_stale_leaf (Fixture       *f,
   /* Learn where this Tether makes its leaves from a first run. */
   make_supervisor (f, NULL, "sleep", NULL);
   start_and_wait (f);
-  parent = g_path_get_dirname (tether_owner_get_cgroup_path (tether_supervisor_get_owner (f->supervisor)));
+  parent = g_path_get_dirname (tether_owner_get_location (tether_supervisor_get_owner (f->supervisor)));
   stop_and_wait (f, FALSE, 20);
   g_clear_object (&f->supervisor);
   mount_leaf = g_strdup_printf ("%s/tether-%d-1", parent, (int) dead);

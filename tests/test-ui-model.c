@@ -58,7 +58,7 @@ on_items_changed (GListModel *model,
   f->n_items_changed++;
 }
 
-/* 10 s interval: ticks happen by hand (tether_sampler_refresh), the timer
+/* 10 s interval: ticks happen by hand (test_util_sampler_refresh), the timer
  * stays out of the way. */
 #define start_tree(f, mode, ...) \
   start_tree_owned (f, test_util_spawn_tree ((f)->kind, (f)->marker, (f)->pidfile, mode, __VA_ARGS__))
@@ -75,6 +75,9 @@ start_tree_owned (Fixture     *f,
   tether_process_tree_set_sampler (f->tree, f->sampler);
   g_signal_connect (tether_process_tree_get_model (f->tree), "items-changed",
                     G_CALLBACK (on_items_changed), f);
+  /* The first tick (members come from the owner on the main loop). */
+  while (tether_sampler_get_n_ticks (f->sampler) == 0)
+    g_main_context_iteration (NULL, TRUE);
 }
 
 static TetherProcessItem *
@@ -177,7 +180,7 @@ test_same_items (Fixture       *f,
   f->n_items_changed = 0;
   for (guint tick = 0; tick < 100; tick++)
     {
-      tether_sampler_refresh (f->sampler);
+      test_util_sampler_refresh (f->sampler);
       for (guint i = 0; i < processes->len; i++)
         g_assert_true (tether_process_tree_lookup (f->tree,
                          tether_process_get_pid (g_ptr_array_index (processes, i)))
@@ -209,7 +212,7 @@ test_expansion (Fixture       *f,
 
   spawn_late (f, main_pid);
   spawn_late (f, main_pid);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 3);
   assert_structure (f);
 
@@ -219,7 +222,7 @@ test_expansion (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 1);
 
   for (guint tick = 0; tick < 100; tick++)
-    tether_sampler_refresh (f->sampler);
+    test_util_sampler_refresh (f->sampler);
   g_assert_false (gtk_tree_list_row_get_expanded (main_row));
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 1);
 
@@ -229,7 +232,7 @@ test_expansion (Fixture       *f,
     g_autoptr(GArray) lates = test_util_read_role (f->pidfile, "late");
     late = g_array_index (lates, pid_t, lates->len - 1);
   }
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_nonnull (tether_process_tree_lookup (f->tree, late));
   g_assert_false (gtk_tree_list_row_get_expanded (main_row));
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 1);
@@ -239,7 +242,7 @@ test_expansion (Fixture       *f,
   gtk_tree_list_row_set_expanded (main_row, TRUE);
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 4);
   for (guint tick = 0; tick < 100; tick++)
-    tether_sampler_refresh (f->sampler);
+    test_util_sampler_refresh (f->sampler);
   g_assert_true (gtk_tree_list_row_get_expanded (main_row));
   g_assert_cmpuint (g_list_model_get_n_items (rows), ==, 4);
   g_assert_cmpuint (find_row (rows, late), !=, GTK_INVALID_LIST_POSITION);
@@ -265,7 +268,7 @@ test_selection (Fixture       *f,
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
   for (guint i = 0; i < 3; i++)
     spawn_late (f, main_pid);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   lates = test_util_read_role (f->pidfile, "late");
   victim = g_array_index (lates, pid_t, 1);  /* the middle one: neighbours on both sides */
   keeper = g_array_index (lates, pid_t, 2);
@@ -292,7 +295,7 @@ test_selection (Fixture       *f,
   g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, 3);
   for (guint tick = 0; tick < 20; tick++)
     {
-      tether_sampler_refresh (f->sampler);
+      test_util_sampler_refresh (f->sampler);
       gtk_sorter_changed (row_sorter, GTK_SORTER_CHANGE_DIFFERENT);
     }
   g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==,
@@ -304,7 +307,7 @@ test_selection (Fixture       *f,
   victim_item = g_object_ref (row_item (G_LIST_MODEL (selection), position));
   g_assert_cmpint (kill (victim, SIGKILL), ==, 0);
   test_util_wait_reaped (victim);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
 
   g_assert_null (tether_process_tree_lookup (f->tree, victim));
   g_assert_false (tether_process_is_alive (tether_process_item_get_process (victim_item)));
@@ -314,7 +317,7 @@ test_selection (Fixture       *f,
   for (guint i = 0; i < 3; i++)
     g_assert_false (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (selection), i));
   for (guint tick = 0; tick < 10; tick++)
-    tether_sampler_refresh (f->sampler);
+    test_util_sampler_refresh (f->sampler);
   g_assert_cmpuint (gtk_single_selection_get_selected (selection), ==, GTK_INVALID_LIST_POSITION);
   assert_structure (f);
 }
@@ -332,7 +335,7 @@ test_move (Fixture       *f,
   start_tree (f, "double-fork", "stay", NULL);
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
   escapee = test_util_wait_role (f->pidfile, "grandchild", 1);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   item = tether_process_tree_lookup (f->tree, escapee);
   g_assert_nonnull (item);
   g_assert_true (g_list_store_find (tether_process_item_get_children (
@@ -340,7 +343,7 @@ test_move (Fixture       *f,
 
   g_assert_cmpint (kill (main_pid, SIGKILL), ==, 0);
   test_util_wait_reaped (main_pid);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_null (tether_process_tree_lookup (f->tree, main_pid));
   g_assert_true (tether_process_tree_lookup (f->tree, escapee) == item);
   g_assert_cmpint (tether_process_item_get_parent (item), ==, 0);
@@ -351,7 +354,7 @@ test_move (Fixture       *f,
   /* The last member dies: the model empties. */
   g_assert_cmpint (kill (escapee, SIGKILL), ==, 0);
   test_util_wait_reaped (escapee);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_cmpuint (tether_process_tree_get_n_items (f->tree), ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (tether_process_tree_get_model (f->tree))), ==, 0);
 }

@@ -4,6 +4,9 @@
  */
 #include "test-util.h"
 
+#include "tether-procfs.h"
+#include "tether-sampler.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -359,8 +362,10 @@ test_util_spawn_tree (TetherOwnerKind  kind,
   g_ptr_array_add (argv, NULL);
 
   owner = tether_owner_new (kind);
-  tether_owner_spawn_async (owner, (const char * const *) argv->pdata, NULL, NULL,
-                            NULL, on_tree_spawned, &wait);
+  {
+    TetherSpawnRequest request = { .argv = (const char * const *) argv->pdata, .is_main = TRUE };
+    tether_owner_spawn_async (owner, &request, NULL, on_tree_spawned, &wait);
+  }
   g_assert_true (test_util_wait_flag (&wait.done, 10));
   g_assert_cmpint (tether_owner_get_kind (owner), ==, kind);
   g_assert_cmpint (test_util_wait_role (pidfile, "main", 10), >, 0);
@@ -414,4 +419,59 @@ test_util_send_notify (const char *address,
   sent = sendto (fd, data, length, MSG_NOSIGNAL, (struct sockaddr *) &addr, addr_length) == (ssize_t) length;
   close (fd);
   return sent;
+}
+
+void
+test_util_await_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  TestUtilAwait *await = user_data;
+
+  g_assert_null (await->result);
+  await->result = g_object_ref (result);
+}
+
+GAsyncResult *
+test_util_await (TestUtilAwait *await)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  static GAsyncResult *previous;
+
+  while (await->result == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  /* Kept until the next await, so the caller can finish it. */
+  g_clear_object (&previous);
+  previous = g_steal_pointer (&await->result);
+  return previous;
+}
+
+GArray *
+test_util_list_members (TetherOwner  *owner,
+                        GError      **error)
+{
+  TestUtilAwait await = { 0 };
+
+  tether_owner_list_members_async (owner, NULL, test_util_await_cb, &await);
+  return tether_owner_list_members_finish (owner, test_util_await (&await), error);
+}
+
+void
+test_util_sampler_refresh (gpointer sampler)
+{
+  TestUtilAwait await = { 0 };
+
+  tether_sampler_refresh_async (sampler, NULL, test_util_await_cb, &await);
+  g_assert_true (tether_sampler_refresh_finish (sampler, test_util_await (&await), NULL));
+}
+
+char
+test_util_proc_state (pid_t pid)
+{
+  TetherProcStat st;
+
+  return tether_procfs_read_stat (pid, &st) == 0 ? st.state : 0;
 }

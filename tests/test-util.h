@@ -37,6 +37,8 @@ char    *test_util_write_profile      (const char   *extra_json_members,
 gboolean test_util_wait_flag          (gboolean     *flag,
                                        double        timeout_s);
 gboolean test_util_pid_alive          (pid_t         pid);
+/* The state letter of /proc/PID/stat ('R', 'S', 'T', ...), or 0. */
+char     test_util_proc_state         (pid_t         pid);
 /* Iterates the default main context until pid no longer exists (reaped
  * by its parent); fails the test after 10 s. */
 void     test_util_wait_reaped        (pid_t         pid);
@@ -64,6 +66,27 @@ void     test_util_release_tree       (TetherOwner **owner,
                                        char         *pidfile);
 /* SIGKILLs what a failed test left behind, by marker. */
 void     test_util_kill_marked        (const char   *marker);
+
+/* Waits on the main loop for an asynchronous call:
+ *   TestUtilAwait a = { 0 };
+ *   tether_owner_freeze_async (owner, NULL, test_util_await_cb, &a);
+ *   ok = tether_owner_verb_finish (owner, test_util_await (&a), &count, &error);
+ * Fails the test after 20 s. The result lives until the next await on a. */
+typedef struct
+{
+  GAsyncResult *result;
+} TestUtilAwait;
+
+void          test_util_await_cb      (GObject      *source,
+                                       GAsyncResult *result,
+                                       gpointer      user_data);
+GAsyncResult *test_util_await         (TestUtilAwait *await);
+
+/* The owner's members now, waited for. */
+GArray  *test_util_list_members       (TetherOwner  *owner,
+                                       GError      **error);
+/* A sampler tick that asked for its members after this call, waited for. */
+void     test_util_sampler_refresh    (gpointer      sampler);
 
 /* Sends one datagram to a NOTIFY_SOCKET address (a path, or "@name" for
  * the abstract namespace, as sd_notify reads it). */

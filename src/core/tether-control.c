@@ -124,13 +124,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
   TetherOwner *owner = tether_supervisor_get_owner (supervisor);
   gint64 deadline = tether_supervisor_get_phase_deadline (supervisor);
   GPtrArray *checkpoints = tether_supervisor_get_checkpoints (supervisor);
-  guint n_members = 0;
-
-  if (owner != NULL && tether_owner_is_running (owner))
-    {
-      g_autoptr(GArray) members = tether_owner_list_members (owner, NULL);
-      n_members = members != NULL ? members->len : 0;
-    }
+  guint n_members = tether_supervisor_get_n_members (supervisor);
 
   json_builder_begin_object (b);
   add_string_or_null (b, "name", profile->name);
@@ -148,7 +142,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
   json_builder_set_member_name (b, "main_pid");
   json_builder_add_int_value (b, tether_supervisor_get_main_pid (supervisor));
   add_string_or_null (b, "owner", tether_owner_kind_to_string (tether_supervisor_get_owner_kind (supervisor)));
-  add_string_or_null (b, "cgroup", owner != NULL ? tether_owner_get_cgroup_path (owner) : NULL);
+  add_string_or_null (b, "cgroup", owner != NULL ? tether_owner_get_location (owner) : NULL);
   json_builder_set_member_name (b, "members");
   json_builder_add_int_value (b, n_members);
   /* The newest few only: a backend decides how many it reports, and the
@@ -207,10 +201,6 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   TetherSampler *sampler = tether_supervisor_get_sampler (supervisor);
   const TetherSamplerTotals *totals;
 
-  /* A fresh tick: the tree as it is now, not as of the last timer tick
-   * (CPU% still spans at least half an interval). */
-  if (tether_sampler_get_owner (sampler) != NULL)
-    tether_sampler_refresh (sampler);
   processes = tether_sampler_get_processes (sampler);
   totals = tether_sampler_get_totals (sampler);
 
@@ -592,15 +582,61 @@ on_started (GObject      *source,
   finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
 }
 
+/* status and tree answer with the tree as it is now, not as of the last
+ * timer tick (CPU % still spans at least half an interval). */
+static void
+refreshed (GObject      *source,
+           GAsyncResult *result,
+           Client       *client,
+           JsonNode     *(*document) (TetherSupervisor *))
+{
+  tether_sampler_refresh_finish (TETHER_SAMPLER (source), result, NULL);
+  finish_waiting (client, client->control != NULL ? document (client->control->supervisor) : NULL, NULL);
+}
+
+static void
+on_refreshed_status (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  refreshed (source, result, user_data, tether_control_status_json);
+}
+
+static void
+on_refreshed_tree (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  refreshed (source, result, user_data, tether_control_tree_json);
+}
+
+static void
+on_subtree_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GError *error = NULL;
+  guint n = 0;
+
+  if (tether_supervisor_subtree_finish (TETHER_SUPERVISOR (source), result, &n, &error))
+    {
+      JsonNode *count = json_node_new (JSON_NODE_VALUE);
+      json_node_set_int (count, n);
+      finish_waiting (user_data, count, NULL);
+    }
+  else
+    finish_waiting (user_data, NULL, error);
+}
+
 static void
 handle_request (Client     *client,
                 const char *line,
                 gsize       length)
 {
   TetherSupervisor *supervisor = client->control->supervisor;
+  TetherSampler *sampler = tether_supervisor_get_sampler (supervisor);
   TetherControlRequest request;
   GError *error = NULL;
-  guint n = 0;
 
   if (!tether_control_parse_request (line, length, &request, &error))
     {
@@ -608,20 +644,19 @@ handle_request (Client     *client,
       return;
     }
 
-  if (request.verb->waits)
-    {
-      client->waiting = TRUE;
-      g_clear_handle_id (&client->idle_timer, g_source_remove);
-      client_ref (client);
-    }
+  /* Every verb answers once its work is done; meanwhile nothing else is
+   * read from this client and the idle clock stops. */
+  client->waiting = TRUE;
+  g_clear_handle_id (&client->idle_timer, g_source_remove);
+  client_ref (client);
 
   switch (request.verb->id)
     {
     case TETHER_VERB_STATUS:
-      send_reply (client, tether_control_status_json (supervisor), NULL);
+      tether_sampler_refresh_async (sampler, NULL, on_refreshed_status, client);
       break;
     case TETHER_VERB_TREE:
-      send_reply (client, tether_control_tree_json (supervisor), NULL);
+      tether_sampler_refresh_async (sampler, NULL, on_refreshed_tree, client);
       break;
     case TETHER_VERB_START:
       tether_supervisor_start (supervisor, NULL, on_started, client);
@@ -636,17 +671,10 @@ handle_request (Client     *client,
       tether_supervisor_kill (supervisor, NULL, on_stopped, client);
       break;
     case TETHER_VERB_STOP_SUBTREE:
+      tether_supervisor_stop_subtree (supervisor, request.pid, NULL, on_subtree_done, client);
+      break;
     case TETHER_VERB_KILL_SUBTREE:
-      if (request.verb->id == TETHER_VERB_KILL_SUBTREE
-          ? tether_supervisor_kill_subtree (supervisor, request.pid, &n, &error)
-          : tether_supervisor_stop_subtree (supervisor, request.pid, &n, &error))
-        {
-          JsonNode *count = json_node_new (JSON_NODE_VALUE);
-          json_node_set_int (count, n);
-          send_reply (client, count, NULL);
-        }
-      else
-        send_reply (client, NULL, error);
+      tether_supervisor_kill_subtree (supervisor, request.pid, NULL, on_subtree_done, client);
       break;
     case TETHER_N_VERBS:
     default:

@@ -1,5 +1,22 @@
 /* tether-owner.h: ownership of a backend's whole process tree
  *
+ * An owner runs one tree: it spawns processes into it, knows who is a
+ * member, signals, freezes and kills members and only members, and says
+ * when the tree is empty. TetherOwner is the interface; a backend is a
+ * subclass in a file of its own (tether-owner-shim.c: the Linux shim, with
+ * a cgroup leaf or as a plain subreaper; a Windows job object later). The
+ * stop ladder asks for steps -- stop the main process, terminate all, kill
+ * all -- and each backend maps them to what its platform has.
+ *
+ * Every verb is asynchronous: nothing here ever waits on the main thread.
+ *
+ * Signals:
+ *   "member-exited" (int pid, int wait_status): a spawned process or a
+ *       watched one ended; wait_status is -1 when it was not the owner's
+ *       to reap (a watched grandchild reaped by its own parent)
+ *   "main-exited" (int pid, int wait_status): the same, for the main process
+ *   "empty" (): the tree has no process left; emitted once, last
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -16,14 +33,77 @@ typedef enum
   TETHER_OWNER_REAPER,  /* tether-shim as child subreaper, members by ancestry */
 } TetherOwnerKind;
 
+/* What a spawn asks for. */
+typedef struct
+{
+  const char * const *argv;
+  const char * const *envp;    /* the whole environment; NULL: Tether's own */
+  const char *cwd;             /* NULL: Tether's */
+  const int *fds;              /* given to the child as 3, 4, ... (copies are sent) */
+  guint n_fds;
+  gboolean listen_pid;         /* LISTEN_PID set to the child's own pid */
+  gboolean is_main;            /* the backend's main process */
+} TetherSpawnRequest;
+
+/* What a verb reached. */
+typedef struct
+{
+  guint n_reached;             /* processes the verb acted on */
+  guint n_members;             /* members when it ran */
+} TetherOwnerCount;
+
+/* The verbs a backend implements (run_async). */
+typedef enum
+{
+  TETHER_OWNER_OP_MEMBERS,
+  TETHER_OWNER_OP_WATCH,           /* pid: report its exit */
+  TETHER_OWNER_OP_STOP_MAIN,       /* pid, sig: the polite request to the main process */
+  TETHER_OWNER_OP_SIGNAL,          /* pid, sig */
+  TETHER_OWNER_OP_TERMINATE_ALL,   /* every member */
+  TETHER_OWNER_OP_SIGNAL_SUBTREE,  /* pid, sig */
+  TETHER_OWNER_OP_KILL_SUBTREE,    /* pid */
+  TETHER_OWNER_OP_FREEZE,
+  TETHER_OWNER_OP_THAW,
+  TETHER_OWNER_OP_KILL_ALL,
+} TetherOwnerOp;
+
 #define TETHER_TYPE_OWNER (tether_owner_get_type ())
 
-G_DECLARE_FINAL_TYPE (TetherOwner, tether_owner, TETHER, OWNER, GObject)
+G_DECLARE_DERIVABLE_TYPE (TetherOwner, tether_owner, TETHER, OWNER, GObject)
 
-/* One owner runs one backend tree, from spawn until "empty". Signals:
- *   "main-exited" (int pid, int wait_status): the first process exited
- *   "empty" (): the tree has no process left; emitted once, last
- */
+struct _TetherOwnerClass
+{
+  GObjectClass parent_class;
+
+  /* The first spawn sets the tree up. */
+  void       (*spawn_async)        (TetherOwner               *self,
+                                    const TetherSpawnRequest  *request,
+                                    GCancellable              *cancellable,
+                                    GAsyncReadyCallback        callback,
+                                    gpointer                   user_data);
+  /* Completes a GTask whose pointer is a TetherOwnerReply (see
+   * tether-owner-private.h). */
+  void       (*run_async)          (TetherOwner               *self,
+                                    TetherOwnerOp              op,
+                                    pid_t                      pid,
+                                    int                        sig,
+                                    GCancellable              *cancellable,
+                                    GAsyncReadyCallback        callback,
+                                    gpointer                   user_data);
+  /* Cheap, synchronous: may be asked per notification datagram. */
+  gboolean   (*is_member)          (TetherOwner               *self,
+                                    pid_t                      pid);
+  /* Whole-tree CPU time (µs), counting processes that already exited;
+   * FALSE where the backend cannot tell. */
+  gboolean   (*get_tree_cpu_usage) (TetherOwner               *self,
+                                    guint64                   *usec);
+  const char *(*get_location)      (TetherOwner               *self);
+  void       (*abandon)            (TetherOwner               *self);
+
+  gpointer padding[8];
+};
+
+/* The backend for this platform, resolving AUTO when spawning. */
 TetherOwner     *tether_owner_new              (TetherOwnerKind       kind);
 
 const char      *tether_owner_kind_to_string   (TetherOwnerKind       kind);
@@ -32,64 +112,91 @@ gboolean         tether_owner_kind_from_string (const char           *str,
 /* $TETHER_OWNER (auto, cgroup, reaper), or AUTO. */
 TetherOwnerKind  tether_owner_kind_from_env    (void);
 
-/* Where an uninstalled or installed tether-shim lives ($TETHER_SHIM wins). */
-char            *tether_owner_find_shim        (GError              **error);
+void             tether_owner_spawn_async      (TetherOwner               *self,
+                                                const TetherSpawnRequest  *request,
+                                                GCancellable              *cancellable,
+                                                GAsyncReadyCallback        callback,
+                                                gpointer                   user_data);
+pid_t            tether_owner_spawn_finish     (TetherOwner               *self,
+                                                GAsyncResult              *result,
+                                                GError                   **error);
 
-void             tether_owner_spawn_async      (TetherOwner          *self,
-                                                const char * const   *argv,
-                                                const char * const   *envp,
-                                                const char           *cwd,
-                                                GCancellable         *cancellable,
-                                                GAsyncReadyCallback   callback,
-                                                gpointer              user_data);
-pid_t            tether_owner_spawn_finish     (TetherOwner          *self,
-                                                GAsyncResult         *result,
-                                                GError              **error);
-
-/* The kind actually in use (AUTO is resolved by spawn). */
+/* The kind actually in use (AUTO until the first spawn resolves it). */
 TetherOwnerKind  tether_owner_get_kind         (TetherOwner          *self);
 pid_t            tether_owner_get_main_pid     (TetherOwner          *self);
-pid_t            tether_owner_get_shim_pid     (TetherOwner          *self);
-/* The leaf cgroup's absolute path, or NULL in reaper mode. */
-const char      *tether_owner_get_cgroup_path  (TetherOwner          *self);
+/* MAINPID=: from now on this member's exit is the main process's. */
+void             tether_owner_set_main_pid     (TetherOwner          *self,
+                                                pid_t                 pid);
+/* TRUE from the first successful spawn until "empty". */
 gboolean         tether_owner_is_running       (TetherOwner          *self);
+/* Members as of the last verb or member list that said (0 before). */
+guint            tether_owner_get_n_members    (TetherOwner          *self);
+/* Where the tree lives, for people: a cgroup's path, or NULL. */
+const char      *tether_owner_get_location     (TetherOwner          *self);
 
-/* TRUE when pid is, right now, a member of the tree. Cheap: /proc only. */
 gboolean         tether_owner_is_member        (TetherOwner          *self,
                                                 pid_t                 pid);
+gboolean         tether_owner_get_tree_cpu_usage (TetherOwner        *self,
+                                                  guint64            *usec);
+
 /* Every member, sorted by pid. */
-GArray          *tether_owner_list_members     (TetherOwner          *self,
-                                                GError              **error);
+void             tether_owner_list_members_async  (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+GArray          *tether_owner_list_members_finish (TetherOwner          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
 
-/* The verbs below return how many processes they reached. */
-gboolean         tether_owner_signal           (TetherOwner          *self,
-                                                pid_t                 pid,
-                                                int                   sig,
-                                                GError              **error);
-gboolean         tether_owner_signal_all       (TetherOwner          *self,
-                                                int                   sig,
-                                                guint                *n_signalled,
-                                                GError              **error);
-gboolean         tether_owner_signal_subtree   (TetherOwner          *self,
-                                                pid_t                 pid,
-                                                int                   sig,
-                                                guint                *n_signalled,
-                                                GError              **error);
-gboolean         tether_owner_kill_subtree     (TetherOwner          *self,
-                                                pid_t                 pid,
-                                                guint                *n_killed,
-                                                GError              **error);
-gboolean         tether_owner_freeze           (TetherOwner          *self,
-                                                guint                *n_frozen,
-                                                GError              **error);
-gboolean         tether_owner_thaw             (TetherOwner          *self,
-                                                guint                *n_thawed,
-                                                GError              **error);
-gboolean         tether_owner_kill_all         (TetherOwner          *self,
-                                                guint                *n_killed,
-                                                GError              **error);
+/* The verbs; each finishes with tether_owner_verb_finish. A pid that is
+ * not a member is TETHER_ERROR_NOT_MEMBER. */
+void             tether_owner_stop_main_async     (TetherOwner          *self,
+                                                   pid_t                 pid,
+                                                   int                   sig,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void             tether_owner_signal_async        (TetherOwner          *self,
+                                                   pid_t                 pid,
+                                                   int                   sig,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void             tether_owner_terminate_all_async (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void             tether_owner_signal_subtree_async (TetherOwner         *self,
+                                                    pid_t                pid,
+                                                    int                  sig,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+void             tether_owner_kill_subtree_async  (TetherOwner          *self,
+                                                   pid_t                 pid,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+/* Completes once every member is frozen (or thawed). */
+void             tether_owner_freeze_async        (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void             tether_owner_thaw_async          (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void             tether_owner_kill_all_async      (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+gboolean         tether_owner_verb_finish         (TetherOwner          *self,
+                                                   GAsyncResult         *result,
+                                                   TetherOwnerCount     *count,
+                                                   GError              **error);
 
-/* Closes the control socket: the shim kills and reaps the tree by itself. */
+/* Lets go of the tree: it is killed without waiting (the shim sees its
+ * socket close). */
 void             tether_owner_abandon          (TetherOwner          *self);
 
 G_END_DECLS

@@ -16,4 +16,10 @@ void tether_sampler_set_fd_budget (TetherSampler *self,
                                    guint          budget);
 guint tether_sampler_get_n_fds    (TetherSampler *self);
 
+/* One whole tick now, with these members, on this thread, in one go
+ * (benchmarks measure the reading itself this way). */
+void  tether_sampler_tick_with_members (TetherSampler *self,
+                                        GArray        *members,
+                                        pid_t          main_pid);
+
 G_END_DECLS

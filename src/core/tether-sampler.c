@@ -246,7 +246,25 @@ struct _TetherSampler
   guint fd_budget;
   gint64 boot_real_time;       /* wall-clock µs of boot: start times */
   long page_size;
+
+  /* The tick under way: asking the owner for members, then reading them a
+   * slice at a time, so a tree of a thousand new processes never holds the
+   * main loop for long. */
+  GCancellable *members_cancellable;  /* non-NULL while the owner is asked */
+  GArray *tick_members;
+  guint tick_next;
+  guint tick_idle;
+  gint64 tick_now, tick_now_real, tick_now_boot;
+  pid_t tick_main_pid;
+  GPtrArray *tick_added;
+  GPtrArray *tick_removed;
+  GPtrArray *waiters;          /* GTasks completed by the tick under way */
+  GPtrArray *next_waiters;     /* ... and by the one after it */
+  gboolean again;              /* another tick right after this one */
 };
+
+/* How long a slice of a tick may hold the main loop. */
+#define TICK_SLICE_USEC 4000
 
 G_DEFINE_FINAL_TYPE (TetherSampler, tether_sampler, G_TYPE_OBJECT)
 
@@ -543,49 +561,94 @@ compare_by_pid (gconstpointer a,
 /* ---- the tick ---------------------------------------------------------- */
 
 static gboolean
-read_cgroup_usage (TetherSampler *self,
-                   guint64       *usage_usec)
+tick_in_progress (TetherSampler *self)
 {
-  const char *dir;
-  g_autofree char *path = NULL;
-  char buf[512];
-  ssize_t n;
-  int fd;
-  const char *p;
-
-  if (self->owner == NULL || (dir = tether_owner_get_cgroup_path (self->owner)) == NULL)
-    return FALSE;
-
-  path = g_build_filename (dir, "cpu.stat", NULL);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  n = read (fd, buf, sizeof buf - 1);
-  close (fd);
-  if (n <= 0)
-    return FALSE;
-  buf[n] = '\0';
-  p = strstr (buf, "usage_usec ");
-  if (p != NULL && (p == buf || p[-1] == '\n'))
-    {
-      *usage_usec = g_ascii_strtoull (p + strlen ("usage_usec "), NULL, 10);
-      return TRUE;
-    }
-  return FALSE;
+  return self->members_cancellable != NULL || self->tick_members != NULL;
 }
 
-void
-tether_sampler_refresh (TetherSampler *self)
+static void
+tick_begin (TetherSampler *self,
+            GArray        *members,
+            pid_t          main_pid)
 {
-  g_autoptr(GArray) members = NULL;
-  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
-  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
+  self->n_ticks++;
+  self->tick_members = members != NULL ? g_array_ref (members)
+                                       : g_array_new (FALSE, FALSE, sizeof (pid_t));
+  self->tick_next = 0;
+  self->tick_main_pid = main_pid;
+  self->tick_now = g_get_monotonic_time ();
+  self->tick_now_real = g_get_real_time ();
+  self->tick_now_boot = tether_procfs_boottime_usec ();
+  self->tick_added = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
+  self->tick_removed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
+}
+
+/* Reads members until the budget is spent (0: no budget); TRUE when all
+ * are read. A new process costs ~30 µs (open, first read, cmdline), a
+ * known one ~3 µs. */
+static gboolean
+tick_read (TetherSampler *self,
+           gint64         budget_usec)
+{
+  gint64 start = g_get_monotonic_time ();
+  GArray *members = self->tick_members;
+
+  while (self->tick_next < members->len)
+    {
+      pid_t pid = g_array_index (members, pid_t, self->tick_next++);
+      TetherProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+      TetherProcStat st;
+
+      if (process != NULL)
+        {
+          if (read_stat (process, &st) == 0)
+            {
+              process_update (self, process, &st, self->tick_now, self->tick_now_real);
+              process->seen_tick = self->n_ticks;
+              continue;
+            }
+          /* Reaped, and the pid reused by a new member: two processes. */
+          process_gone (self, process);
+          g_ptr_array_add (self->tick_removed, tether_process_ref (process));
+          g_hash_table_remove (self->processes, GINT_TO_POINTER (pid));
+        }
+
+      process = process_new (self, pid, self->tick_now, self->tick_now_boot, self->tick_now_real);
+      if (process != NULL)
+        {
+          process->born_tick = process->seen_tick = self->n_ticks;
+          g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
+          g_ptr_array_add (self->tick_added, tether_process_ref (process));
+        }
+      /* else: exited between the member list and now */
+
+      if (budget_usec > 0 && (self->tick_next & 15) == 0 &&
+          g_get_monotonic_time () - start > budget_usec)
+        return self->tick_next >= members->len;
+    }
+  return TRUE;
+}
+
+static void
+complete_waiters (GPtrArray *waiters)
+{
+  for (guint i = 0; i < waiters->len; i++)
+    g_task_return_boolean (g_ptr_array_index (waiters, i), TRUE);
+  g_ptr_array_set_size (waiters, 0);
+}
+
+static void start_tick (TetherSampler *self);
+
+static void
+tick_finish (TetherSampler *self,
+             gboolean       may_continue)
+{
+  g_autoptr(GPtrArray) added = g_steal_pointer (&self->tick_added);
+  g_autoptr(GPtrArray) removed = g_steal_pointer (&self->tick_removed);
   g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
-  g_autoptr(GError) error = NULL;
-  gint64 now = g_get_monotonic_time ();
-  gint64 now_real = g_get_real_time ();
-  gint64 now_boot = tether_procfs_boottime_usec ();
-  pid_t main_pid = 0;
+  g_autoptr(GPtrArray) waiters = NULL;
+  gint64 now = self->tick_now;
+  pid_t main_pid = self->tick_main_pid;
   TetherProcess *main_process;
   TetherSamplerTotals totals = { 0, };
   double summed_cpu = 0.0;
@@ -594,45 +657,7 @@ tether_sampler_refresh (TetherSampler *self)
   GHashTableIter iter;
   gpointer value;
 
-  g_return_if_fail (TETHER_IS_SAMPLER (self));
-
-  self->n_ticks++;
-
-  if (self->owner != NULL && tether_owner_is_running (self->owner))
-    {
-      members = tether_owner_list_members (self->owner, &error);
-      if (members == NULL)
-        g_debug ("Sampler: no member list: %s", error->message);
-      main_pid = tether_owner_get_main_pid (self->owner);
-    }
-
-  for (guint i = 0; members != NULL && i < members->len; i++)
-    {
-      pid_t pid = g_array_index (members, pid_t, i);
-      TetherProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
-      TetherProcStat st;
-
-      if (process != NULL)
-        {
-          if (read_stat (process, &st) == 0)
-            {
-              process_update (self, process, &st, now, now_real);
-              process->seen_tick = self->n_ticks;
-              continue;
-            }
-          /* Reaped, and the pid reused by a new member: two processes. */
-          process_gone (self, process);
-          g_ptr_array_add (removed, tether_process_ref (process));
-          g_hash_table_remove (self->processes, GINT_TO_POINTER (pid));
-        }
-
-      process = process_new (self, pid, now, now_boot, now_real);
-      if (process == NULL)
-        continue; /* exited between the member list and now */
-      process->born_tick = process->seen_tick = self->n_ticks;
-      g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
-      g_ptr_array_add (added, tether_process_ref (process));
-    }
+  g_clear_pointer (&self->tick_members, g_array_unref);
 
   /* Whoever was not listed this tick has left the tree. */
   g_hash_table_iter_init (&iter, self->processes);
@@ -682,9 +707,10 @@ tether_sampler_refresh (TetherSampler *self)
       summed_cpu += process->cpu_percent;
     }
 
-  /* The cgroup also counts the CPU of processes that exited between ticks. */
+  /* The owner may count the CPU of processes that exited between ticks
+   * too (a cgroup's cpu.stat); else the sum of what is alive. */
   totals.cpu_percent = summed_cpu;
-  if (read_cgroup_usage (self, &usage))
+  if (self->owner != NULL && tether_owner_get_tree_cpu_usage (self->owner, &usage))
     {
       if (self->cgroup_base_time == 0 || usage < self->cgroup_base_usage)
         {
@@ -710,7 +736,7 @@ tether_sampler_refresh (TetherSampler *self)
     }
 
   totals.time = now;
-  totals.real_time = now_real;
+  totals.real_time = self->tick_now_real;
 
   if (tree_rebased)
     {
@@ -722,7 +748,149 @@ tether_sampler_refresh (TetherSampler *self)
 
   g_ptr_array_sort_with_data (added, compare_parents_first, self);
 
+  /* The waiters of this tick are done; those who came during it wait for
+   * the next, which then starts at once. */
+  waiters = g_steal_pointer (&self->waiters);
+  self->waiters = g_steal_pointer (&self->next_waiters);
+  self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_object_ref (self);
   g_signal_emit (self, signals[UPDATED], 0, added, removed, changed);
+  complete_waiters (waiters);
+  if (may_continue && (self->again || self->waiters->len > 0) && !tick_in_progress (self))
+    {
+      self->again = FALSE;
+      start_tick (self);
+    }
+  g_object_unref (self);
+}
+
+static gboolean
+on_tick_slice (gpointer user_data)
+{
+  TetherSampler *self = user_data;
+
+  if (!tick_read (self, TICK_SLICE_USEC))
+    return G_SOURCE_CONTINUE;
+  self->tick_idle = 0;
+  tick_finish (self, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tick_run (TetherSampler *self)
+{
+  if (tick_read (self, TICK_SLICE_USEC))
+    tick_finish (self, TRUE);
+  else
+    self->tick_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_tick_slice, self, NULL);
+}
+
+static void
+on_members (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  TetherSampler *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;  /* the tick was abandoned; whoever did it moved on */
+  g_clear_object (&self->members_cancellable);
+  if (members == NULL)
+    g_debug ("Sampler: no member list: %s", error->message);
+  tick_begin (self, members, tether_owner_get_main_pid (TETHER_OWNER (source)));
+  tick_run (self);
+}
+
+static void
+start_tick (TetherSampler *self)
+{
+  if (self->owner != NULL && tether_owner_is_running (self->owner))
+    {
+      self->members_cancellable = g_cancellable_new ();
+      tether_owner_list_members_async (self->owner, self->members_cancellable, on_members, self);
+      return;
+    }
+  tick_begin (self, NULL, 0);
+  tick_run (self);
+}
+
+/* Drops a tick under way (its owner is gone): nothing it read is kept
+ * half-done, and its waiters are served by the next tick. */
+static void
+abandon_tick (TetherSampler *self)
+{
+  if (self->members_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->members_cancellable);
+      g_clear_object (&self->members_cancellable);
+    }
+  if (self->tick_members != NULL)
+    {
+      g_clear_handle_id (&self->tick_idle, g_source_remove);
+      /* Finish what was read: rows already created must be announced (and
+       * the caller starts the next tick). */
+      self->tick_next = self->tick_members->len;
+      tick_finish (self, FALSE);
+    }
+}
+
+void
+tether_sampler_refresh (TetherSampler *self)
+{
+  g_return_if_fail (TETHER_IS_SAMPLER (self));
+
+  if (tick_in_progress (self))
+    self->again = TRUE;
+  else
+    start_tick (self);
+}
+
+void
+tether_sampler_refresh_async (TetherSampler       *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (TETHER_IS_SAMPLER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_sampler_refresh_async);
+  if (tick_in_progress (self))
+    {
+      /* The tick under way asked for its members before this call: a
+       * fresh one follows it. */
+      g_ptr_array_add (self->next_waiters, task);
+      return;
+    }
+  g_ptr_array_add (self->waiters, task);
+  start_tick (self);
+}
+
+gboolean
+tether_sampler_refresh_finish (TetherSampler  *self,
+                               GAsyncResult   *result,
+                               GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+tether_sampler_tick_with_members (TetherSampler *self,
+                                  GArray        *members,
+                                  pid_t          main_pid)
+{
+  g_return_if_fail (TETHER_IS_SAMPLER (self));
+  g_return_if_fail (!tick_in_progress (self));
+
+  tick_begin (self, members, main_pid);
+  tick_read (self, 0);
+  tick_finish (self, FALSE);
 }
 
 /* ---- timer and owner ---------------------------------------------------- */
@@ -730,7 +898,11 @@ tether_sampler_refresh (TetherSampler *self)
 static gboolean
 on_tick (gpointer user_data)
 {
-  tether_sampler_refresh (TETHER_SAMPLER (user_data));
+  TetherSampler *self = user_data;
+
+  /* A tick still under way (a slow shim, a huge tree) is not doubled. */
+  if (!tick_in_progress (self))
+    start_tick (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -763,8 +935,10 @@ on_owner_empty (TetherOwner   *owner,
 {
   /* The last tick lists nobody: every row goes. */
   stop_timer (self);
-  tether_sampler_refresh (self);
+  abandon_tick (self);
   disconnect_owner (self);
+  tick_begin (self, NULL, 0);
+  tick_run (self);
   self->cgroup_base_time = 0;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OWNER]);
 }
@@ -780,6 +954,7 @@ tether_sampler_set_owner (TetherSampler *self,
     return;
 
   stop_timer (self);
+  abandon_tick (self);
   disconnect_owner (self);
   self->cgroup_base_time = 0;
 
@@ -792,7 +967,7 @@ tether_sampler_set_owner (TetherSampler *self,
     }
 
   /* At once: the rows of a new tree, or the removal of the old one. */
-  tether_sampler_refresh (self);
+  start_tick (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OWNER]);
 }
 
@@ -938,6 +1113,15 @@ tether_sampler_dispose (GObject *object)
   TetherSampler *self = TETHER_SAMPLER (object);
 
   stop_timer (self);
+  if (self->members_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->members_cancellable);
+      g_clear_object (&self->members_cancellable);
+    }
+  g_clear_handle_id (&self->tick_idle, g_source_remove);
+  g_clear_pointer (&self->tick_members, g_array_unref);
+  g_clear_pointer (&self->tick_added, g_ptr_array_unref);
+  g_clear_pointer (&self->tick_removed, g_ptr_array_unref);
   disconnect_owner (self);
   g_hash_table_remove_all (self->processes);
   self->n_fds = 0;
@@ -952,6 +1136,8 @@ tether_sampler_finalize (GObject *object)
 
   g_hash_table_unref (self->processes);
   g_clear_object (&self->history);
+  g_ptr_array_unref (self->waiters);
+  g_ptr_array_unref (self->next_waiters);
 
   G_OBJECT_CLASS (tether_sampler_parent_class)->finalize (object);
 }
@@ -1041,6 +1227,8 @@ tether_sampler_init (TetherSampler *self)
   long limit = tether_procfs_raise_nofile_limit ();
 
   self->processes = g_hash_table_new_full (NULL, NULL, NULL, drop_process);
+  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->interval = TETHER_SAMPLER_DEFAULT_INTERVAL;
   self->span = TETHER_SAMPLER_DEFAULT_SPAN;
   self->history = tether_history_new (history_capacity (self));

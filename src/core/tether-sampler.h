@@ -7,6 +7,9 @@
  * never mistaken for the old one. The command line is read once (again
  * after an exec changes the name).
  *
+ * A tick asks the owner for its members (asynchronously), then reads them
+ * a slice of a few milliseconds at a time on the main loop.
+ *
  * Every tick ends with "updated" (GPtrArray *added, GPtrArray *removed,
  * GPtrArray *changed), arrays of TetherProcess: added sorted parents first,
  * changed holding only processes some shown value of which changed (see
@@ -82,7 +85,7 @@ typedef struct
 {
   guint   n_processes;
   guint   n_threads;
-  double  cpu_percent;  /* from the cgroup's cpu.stat when there is one */
+  double  cpu_percent;  /* from the owner's whole-tree CPU time when it has one */
   guint64 rss_bytes;    /* sum of RSS: shared pages count once per process */
   gint64  time;         /* monotonic µs of the tick */
   gint64  real_time;    /* wall-clock µs of the tick, 0 before the first */
@@ -116,8 +119,18 @@ guint                      tether_sampler_get_history_span  (TetherSampler *self
 void                       tether_sampler_set_history_span  (TetherSampler *self,
                                                              guint          span_s);
 
-/* One tick now (also works without a timer, for tests and benchmarks). */
+/* A tick now (or right after the one under way), without waiting for it:
+ * "updated" says when it is done. */
 void                       tether_sampler_refresh           (TetherSampler *self);
+/* The same, completing once a tick that asked the owner for its members
+ * after this call has been emitted: the tree as it is now. */
+void                       tether_sampler_refresh_async     (TetherSampler       *self,
+                                                             GCancellable        *cancellable,
+                                                             GAsyncReadyCallback  callback,
+                                                             gpointer             user_data);
+gboolean                   tether_sampler_refresh_finish    (TetherSampler       *self,
+                                                             GAsyncResult        *result,
+                                                             GError             **error);
 
 /* The members as of the last tick, sorted by pid (a new array of refs). */
 GPtrArray                 *tether_sampler_get_processes     (TetherSampler *self);

@@ -46,7 +46,12 @@ struct _TetherSupervisor
   gint64 phase_deadline;
   guint phase_timer;
   guint kill_attempts;
-  guint phase_start_count;
+  guint stop_serial;          /* one per stop, so late step replies know theirs */
+  TetherPhase counted_phase;  /* the step phase_start_count belongs to */
+  guint phase_start_count;    /* members when that step began */
+
+  /* "Can I?", derived from the state and the tree; kept to notify changes. */
+  gboolean can[5];
 
   char *status_text;
   char *message;
@@ -82,11 +87,27 @@ enum {
   PROP_MESSAGE,
   PROP_MAIN_PID,
   PROP_OWNER_KIND,
+  PROP_CAN_START,
+  PROP_CAN_STOP,
+  PROP_CAN_KILL,
+  PROP_CAN_RESTART,
+  PROP_CAN_SIGNAL,
   N_PROPS
+};
+
+/* Indexes into can[], in the order of the PROP_CAN_* properties. */
+enum {
+  CAN_START,
+  CAN_STOP,
+  CAN_KILL,
+  CAN_RESTART,
+  CAN_SIGNAL,
+  N_CAN
 };
 
 enum {
   CHECKPOINT,
+  STOP_ESCALATED,
   N_SIGNALS
 };
 
@@ -95,8 +116,10 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (TetherSupervisor, tether_supervisor, G_TYPE_OBJECT)
 
-static void enter_phase (TetherSupervisor *self, TetherPhase phase);
-static void begin_stop  (TetherSupervisor *self, gboolean forced);
+static void enter_phase       (TetherSupervisor *self, TetherPhase phase);
+static void begin_stop        (TetherSupervisor *self, gboolean forced);
+static void update_can        (TetherSupervisor *self);
+static gboolean on_start_timeout (gpointer user_data);
 
 const char *
 tether_state_to_string (TetherState state)
@@ -154,7 +177,10 @@ set_state (TetherSupervisor *self,
   g_debug ("%s: %s → %s", self->profile->name,
            tether_state_to_string (self->state), tether_state_to_string (state));
   self->state = state;
+  g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  update_can (self);
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 static void
@@ -213,6 +239,9 @@ set_phase (TetherSupervisor *self,
 static char *
 describe_wait_status (int status)
 {
+  if (status < 0)
+    /* A MAINPID= process reaped by its own parent: its status was not ours. */
+    return g_strdup (_("Ended"));
   if (WIFEXITED (status))
     {
       if (WEXITSTATUS (status) == 0)
@@ -223,17 +252,6 @@ describe_wait_status (int status)
     return g_strdup_printf (_("Killed by signal %d (%s)"),
                             WTERMSIG (status), g_strsignal (WTERMSIG (status)));
   return g_strdup_printf (_("Ended with wait status %d"), status);
-}
-
-static guint
-count_members (TetherSupervisor *self)
-{
-  g_autoptr(GArray) members = NULL;
-
-  if (self->owner == NULL || !tether_owner_is_running (self->owner))
-    return 0;
-  members = tether_owner_list_members (self->owner, NULL);
-  return members != NULL ? members->len : 0;
 }
 
 static gint64
@@ -325,9 +343,8 @@ sender_is_member (pid_t    pid,
   return self->owner != NULL && tether_owner_is_member (self->owner, pid);
 }
 
-static void     extend_phase     (TetherSupervisor *self,
-                                  gint64            usec);
-static gboolean on_start_timeout (gpointer          user_data);
+static void extend_phase (TetherSupervisor *self,
+                          gint64            usec);
 
 static void
 on_notify_message (TetherNotify              *notify,
@@ -337,9 +354,15 @@ on_notify_message (TetherNotify              *notify,
   if (msg->status != NULL)
     set_status_text (self, msg->status);
 
+  /* The owner reports its exit from now on, as it did the first process's
+   * (a launcher that was meant to exit). A member only: a backend cannot
+   * point Tether's signals at a stranger. */
   if (msg->mainpid > 0 && self->owner != NULL &&
       tether_owner_is_member (self->owner, msg->mainpid))
-    set_main_pid (self, msg->mainpid);
+    {
+      tether_owner_set_main_pid (self->owner, msg->mainpid);
+      set_main_pid (self, msg->mainpid);
+    }
 
   if (msg->errno_value > 0)
     {
@@ -397,6 +420,118 @@ on_notify_message (TetherNotify              *notify,
 
 /* ---- the stop ladder --------------------------------------------------- */
 
+/* What a step's verb reached, for the step it belongs to. A reply that
+ * comes after the ladder moved on (or after another stop began) only
+ * speaks of the past. */
+typedef struct
+{
+  TetherSupervisor *self;
+  guint stop_serial;
+  TetherPhase phase;
+} StepData;
+
+static StepData *
+step_data_new (TetherSupervisor *self)
+{
+  StepData *step = g_new0 (StepData, 1);
+
+  step->self = g_object_ref (self);
+  step->stop_serial = self->stop_serial;
+  step->phase = self->phase;
+  return step;
+}
+
+static void
+step_data_free (StepData *step)
+{
+  g_object_unref (step->self);
+  g_free (step);
+}
+
+static gboolean
+step_is_current (StepData *step)
+{
+  return step->stop_serial == step->self->stop_serial &&
+         step->phase == step->self->phase && step->self->stop_requested;
+}
+
+/* A step began with n_members left: whoever left since the previous step
+ * began, that step ended. */
+static void
+account_step (TetherSupervisor *self,
+              TetherPhase       phase,
+              guint             n_members)
+{
+  TetherPhase previous = self->counted_phase;
+
+  if (self->phase_start_count > n_members)
+    self->stop_report.ended[previous] += self->phase_start_count - n_members;
+  self->phase_start_count = n_members;
+  self->counted_phase = phase;
+}
+
+static void
+on_step_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  StepData *step = user_data;
+  TetherSupervisor *self = step->self;
+  g_autoptr(GError) error = NULL;
+  TetherOwnerCount count = { 0, };
+  gboolean ok = tether_owner_verb_finish (TETHER_OWNER (source), result, &count, &error);
+
+  if (step_is_current (step))
+    {
+      if (ok)
+        account_step (self, step->phase, count.n_members);
+      else if (step->phase == TETHER_PHASE_GRACEFUL)
+        {
+          /* The main process is gone or was never there to ask. */
+          g_debug ("Skipping the graceful step: %s", error->message);
+          enter_phase (self, TETHER_PHASE_TERM);
+        }
+      else
+        g_debug ("Stop step %s: %s", tether_phase_to_string (step->phase), error->message);
+    }
+  step_data_free (step);
+}
+
+static void
+escalate (TetherSupervisor *self,
+          TetherPhase       next)
+{
+  self->stop_report.escalated = TRUE;
+  enter_phase (self, next);
+  g_signal_emit (self, signals[STOP_ESCALATED], 0, (int) next);
+}
+
+static void
+on_survivors_counted (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, NULL);
+  g_autofree char *text = NULL;
+
+  if (!self->stop_requested || self->phase != TETHER_PHASE_KILL)
+    return;  /* the tree emptied meanwhile */
+  text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "%u process survived the forced kill (stuck in the kernel?)",
+                                       "%u processes survived the forced kill (stuck in the kernel?)",
+                                       members != NULL ? members->len : 0),
+                          members != NULL ? members->len : 0);
+  set_message (self, text);
+  /* Waiters are told; the ladder keeps waiting for "empty". */
+  while (self->stop_tasks->len > 0)
+    {
+      GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED, "%s", text);
+      g_object_unref (task);
+    }
+}
+
 static gboolean
 on_phase_deadline (gpointer user_data)
 {
@@ -406,28 +541,16 @@ on_phase_deadline (gpointer user_data)
   switch (self->phase)
     {
     case TETHER_PHASE_GRACEFUL:
-      enter_phase (self, TETHER_PHASE_TERM);
+      escalate (self, TETHER_PHASE_TERM);
       break;
     case TETHER_PHASE_TERM:
-      enter_phase (self, TETHER_PHASE_KILL);
+      escalate (self, TETHER_PHASE_KILL);
       break;
     case TETHER_PHASE_KILL:
       if (++self->kill_attempts < KILL_RETRIES)
         enter_phase (self, TETHER_PHASE_KILL);
-      else
-        {
-          g_autofree char *text =
-            g_strdup_printf (_("%u processes survived the forced kill (stuck in the kernel?)"),
-                             count_members (self));
-          set_message (self, text);
-          /* Waiters are told; the ladder keeps waiting for "empty". */
-          while (self->stop_tasks->len > 0)
-            {
-              GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
-              g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED, "%s", text);
-              g_object_unref (task);
-            }
-        }
+      else if (self->owner != NULL)
+        tether_owner_list_members_async (self->owner, NULL, on_survivors_counted, g_object_ref (self));
       break;
     case TETHER_PHASE_NONE:
     case TETHER_N_PHASES:
@@ -449,7 +572,9 @@ arm_phase_timer (TetherSupervisor *self,
 
 /* EXTEND_TIMEOUT_USEC=, as systemd reads it: the backend needs usec more
  * from now. It only ever moves a deadline later, never sooner, and only in
- * the steps that wait for the backend itself (starting, the graceful stop). */
+ * the steps that wait for the backend itself (starting, the graceful
+ * stop): once Tether has turned to SIGTERM for everyone, the backend's
+ * wishes no longer hold the ladder. */
 static void
 extend_phase (TetherSupervisor *self,
               gint64            usec)
@@ -477,34 +602,22 @@ static void
 enter_phase (TetherSupervisor *self,
              TetherPhase       phase)
 {
-  g_autoptr(GError) error = NULL;
-  guint remaining = count_members (self);
-  guint n = 0;
   gint64 timeout = 0;
 
-  g_debug ("Stop step %s: %u processes left", tether_phase_to_string (phase), remaining);
-
-  /* Whatever left since the current step began, it ended (a repeated kill
-   * step included). */
-  if (self->phase != TETHER_PHASE_NONE)
-    self->stop_report.ended[self->phase] +=
-      self->phase_start_count > remaining ? self->phase_start_count - remaining : 0;
-  self->phase_start_count = remaining;
+  g_debug ("Stop step %s", tether_phase_to_string (phase));
   set_phase (self, phase, 0);
 
   switch (phase)
     {
     case TETHER_PHASE_GRACEFUL:
       timeout = seconds_to_usec (self->profile->stop.graceful_timeout);
-      if (timeout <= 0 || self->main_exited ||
-          !tether_owner_signal (self->owner, self->main_pid,
-                                self->profile->stop.signal, &error))
+      if (timeout <= 0 || self->main_exited || self->main_pid <= 0)
         {
-          if (error != NULL)
-            g_debug ("Skipping the graceful step: %s", error->message);
           enter_phase (self, TETHER_PHASE_TERM);
           return;
         }
+      tether_owner_stop_main_async (self->owner, self->main_pid, self->profile->stop.signal,
+                                    NULL, on_step_done, step_data_new (self));
       break;
 
     case TETHER_PHASE_TERM:
@@ -514,16 +627,14 @@ enter_phase (TetherSupervisor *self,
           enter_phase (self, TETHER_PHASE_KILL);
           return;
         }
-      if (!tether_owner_signal_all (self->owner, SIGTERM, &n, &error))
-        g_debug ("SIGTERM to all failed: %s", error->message);
+      tether_owner_terminate_all_async (self->owner, NULL, on_step_done, step_data_new (self));
       break;
 
     case TETHER_PHASE_KILL:
       timeout = seconds_to_usec (self->profile->stop.kill_timeout);
       self->stop_report.forced = TRUE;
       set_state (self, TETHER_STATE_KILLING);
-      if (!tether_owner_kill_all (self->owner, &n, &error))
-        g_debug ("Forced kill failed: %s", error->message);
+      tether_owner_kill_all_async (self->owner, NULL, on_step_done, step_data_new (self));
       break;
 
     case TETHER_PHASE_NONE:
@@ -548,8 +659,11 @@ begin_stop (TetherSupervisor *self,
     }
 
   self->stop_requested = TRUE;
+  self->stop_serial++;
   self->kill_attempts = 0;
   memset (&self->stop_report, 0, sizeof self->stop_report);
+  self->counted_phase = TETHER_PHASE_NONE;
+  self->phase_start_count = tether_owner_get_n_members (self->owner);
   self->stop_started = g_get_monotonic_time ();
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
@@ -562,18 +676,36 @@ begin_stop (TetherSupervisor *self,
 /* ---- owner events ------------------------------------------------------ */
 
 static void
+on_remaining_counted (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *full = NULL;
+
+  /* Only while the exit is still the news. */
+  if (source != (GObject *) self->owner || self->stop_requested || !self->main_exited ||
+      members == NULL || members->len == 0)
+    return;
+  text = describe_wait_status (self->main_wait_status);
+  full = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "Main process: %s; %u process is still running",
+                                       "Main process: %s; %u processes are still running",
+                                       members->len),
+                          text, members->len);
+  set_message (self, full);
+}
+
+static void
 on_main_exited (TetherOwner      *owner,
                 int               pid,
                 int               wait_status,
                 TetherSupervisor *self)
 {
-  g_debug ("Process %d exited (wait status %d); main is %d, phase %s",
-           pid, wait_status, self->main_pid, tether_phase_to_string (self->phase));
-
-  /* After MAINPID= the first process may be a launcher that was meant to
-   * exit; only the declared main process's exit counts. */
-  if (pid != self->main_pid)
-    return;
+  g_debug ("Main process %d exited (wait status %d), phase %s",
+           pid, wait_status, tether_phase_to_string (self->phase));
 
   self->main_exited = TRUE;
   self->main_wait_status = wait_status;
@@ -590,20 +722,10 @@ on_main_exited (TetherOwner      *owner,
   if (!self->stop_requested)
     {
       g_autofree char *text = describe_wait_status (wait_status);
-      guint left = count_members (self);
 
-      if (left > 0)
-        {
-          g_autofree char *full =
-            g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                          "Main process: %s; %u process is still running",
-                                          "Main process: %s; %u processes are still running",
-                                          left),
-                             text, left);
-          set_message (self, full);
-        }
-      else
-        set_message (self, text);
+      set_message (self, text);
+      /* Say so if processes remain (a bootloader's orphaned server). */
+      tether_owner_list_members_async (owner, NULL, on_remaining_counted, g_object_ref (self));
     }
 }
 
@@ -617,11 +739,12 @@ on_tree_empty (TetherOwner      *owner,
 
   g_clear_handle_id (&self->phase_timer, g_source_remove);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  update_can (self);
 
   if (was_stopping)
     {
-      if (self->phase != TETHER_PHASE_NONE)
-        self->stop_report.ended[self->phase] += self->phase_start_count;
+      /* Whoever was there when the last step began, that step ended. */
+      self->stop_report.ended[self->counted_phase] += self->phase_start_count;
       self->stop_report.elapsed =
         (g_get_monotonic_time () - self->stop_started) / (double) G_USEC_PER_SEC;
       self->stop_requested = FALSE;
@@ -653,10 +776,12 @@ on_tree_empty (TetherOwner      *owner,
       return;
     }
 
-  /* The backend ended on its own. */
+  /* The backend ended on its own. An unknown status (a MAINPID= process
+   * that was not ours to reap) is no failure. */
   {
-    gboolean success = self->main_exited && WIFEXITED (self->main_wait_status) &&
-                       WEXITSTATUS (self->main_wait_status) == 0;
+    gboolean success = self->main_exited &&
+                       (self->main_wait_status < 0 ||
+                        (WIFEXITED (self->main_wait_status) && WEXITSTATUS (self->main_wait_status) == 0));
     g_autofree char *text = self->main_exited ? describe_wait_status (self->main_wait_status)
                                               : g_strdup (_("The backend’s processes all ended"));
 
@@ -722,6 +847,7 @@ on_spawned (GObject      *source,
     }
 
   set_main_pid (self, pid);
+  update_can (self);
   tether_sampler_set_owner (self->sampler, self->owner);
   if (self->state != TETHER_STATE_STARTING)
     return; /* already ended meanwhile */
@@ -794,7 +920,9 @@ launch (TetherSupervisor  *self,
 
   if (self->owner != NULL)
     {
+      /* Its tree has ended; letting go also lets its shim exit. */
       g_signal_handlers_disconnect_by_data (self->owner, self);
+      tether_owner_abandon (self->owner);
       g_clear_object (&self->owner);
     }
 
@@ -815,11 +943,15 @@ launch (TetherSupervisor  *self,
 
   /* Spawning resolves the owner kind at once; announce STARTING after it so
    * the first state report already names the real kind. */
-  tether_owner_spawn_async (self->owner,
-                            (const char * const *) self->profile->command,
-                            (const char * const *) env,
-                            self->profile->cwd,
-                            NULL, on_spawned, g_object_ref (self));
+  {
+    TetherSpawnRequest request = {
+      .argv = (const char * const *) self->profile->command,
+      .envp = (const char * const *) env,
+      .cwd = self->profile->cwd,
+      .is_main = TRUE,
+    };
+    tether_owner_spawn_async (self->owner, &request, NULL, on_spawned, g_object_ref (self));
+  }
   set_state (self, TETHER_STATE_STARTING);
   g_clear_handle_id (&self->start_timer, g_source_remove);
   if (self->profile->ready == TETHER_READY_NOTIFY)
@@ -844,6 +976,7 @@ on_restart_timer (gpointer user_data)
       set_message (self, error->message);
       set_state (self, TETHER_STATE_FAILED);
     }
+  update_can (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -951,6 +1084,7 @@ stop_common (TetherSupervisor    *self,
 
   g_task_set_source_tag (task, tether_supervisor_stop);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
+  update_can (self);
 
   if (self->owner == NULL || !tether_owner_is_running (self->owner))
     {
@@ -1063,38 +1197,170 @@ tether_supervisor_restart_finish (TetherSupervisor  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static gboolean
-require_running_owner (TetherSupervisor  *self,
-                       GError           **error)
+static void
+on_subtree_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
-  if (self->owner == NULL || !tether_owner_is_running (self->owner))
+  g_autoptr(GTask) task = user_data;
+  TetherOwnerCount count;
+  GError *error = NULL;
+
+  if (tether_owner_verb_finish (TETHER_OWNER (source), result, &count, &error))
+    g_task_return_int (task, count.n_reached);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+subtree_verb (TetherSupervisor    *self,
+              pid_t                pid,
+              gboolean             kill,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, subtree_verb);
+  if (!tether_supervisor_get_can_signal (self))
     {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_BUSY, _("The backend is not running"));
-      return FALSE;
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY, _("The backend is not running"));
+      g_object_unref (task);
+      return;
     }
+  if (kill)
+    tether_owner_kill_subtree_async (self->owner, pid, cancellable, on_subtree_done, task);
+  else
+    tether_owner_signal_subtree_async (self->owner, pid, SIGTERM, cancellable, on_subtree_done, task);
+}
+
+void
+tether_supervisor_kill_subtree (TetherSupervisor    *self,
+                                pid_t                pid,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  subtree_verb (self, pid, TRUE, cancellable, callback, user_data);
+}
+
+void
+tether_supervisor_stop_subtree (TetherSupervisor    *self,
+                                pid_t                pid,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  subtree_verb (self, pid, FALSE, cancellable, callback, user_data);
+}
+
+gboolean
+tether_supervisor_subtree_finish (TetherSupervisor  *self,
+                                  GAsyncResult      *result,
+                                  guint             *n_reached,
+                                  GError           **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  n = g_task_propagate_int (G_TASK (result), error);
+  if (n < 0)
+    return FALSE;
+  if (n_reached != NULL)
+    *n_reached = (guint) n;
   return TRUE;
 }
 
-gboolean
-tether_supervisor_kill_subtree (TetherSupervisor  *self,
-                                pid_t              pid,
-                                guint             *n_killed,
-                                GError           **error)
+/* ---- can I? ------------------------------------------------------------ */
+
+static gboolean
+tree_is_live (TetherSupervisor *self)
 {
-  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
-  return require_running_owner (self, error) &&
-         tether_owner_kill_subtree (self->owner, pid, n_killed, error);
+  return self->owner != NULL && tether_owner_is_running (self->owner);
+}
+
+/* The one place the rules live. A failed backend may leave processes
+ * behind: they can still be stopped, and nothing new starts over them. */
+static void
+compute_can (TetherSupervisor *self,
+             gboolean          can[N_CAN])
+{
+  TetherState state = self->state;
+  gboolean live = tree_is_live (self);
+
+  can[CAN_START] = !live && (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED);
+  can[CAN_STOP] = tether_supervisor_is_active (self) &&
+                  state != TETHER_STATE_STOPPING && state != TETHER_STATE_KILLING;
+  can[CAN_KILL] = (live || state == TETHER_STATE_STARTING) && state != TETHER_STATE_KILLING;
+  can[CAN_RESTART] = state == TETHER_STATE_RUNNING || state == TETHER_STATE_NOT_RESPONDING;
+  can[CAN_SIGNAL] = live && state != TETHER_STATE_KILLING;
+}
+
+static void
+update_can (TetherSupervisor *self)
+{
+  gboolean can[N_CAN];
+
+  compute_can (self, can);
+  for (guint i = 0; i < N_CAN; i++)
+    if (can[i] != self->can[i])
+      {
+        self->can[i] = can[i];
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_START + i]);
+      }
 }
 
 gboolean
-tether_supervisor_stop_subtree (TetherSupervisor  *self,
-                                pid_t              pid,
-                                guint             *n_signalled,
-                                GError           **error)
+tether_supervisor_get_can_start (TetherSupervisor *self)
 {
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
-  return require_running_owner (self, error) &&
-         tether_owner_signal_subtree (self->owner, pid, SIGTERM, n_signalled, error);
+  return self->can[CAN_START];
+}
+
+gboolean
+tether_supervisor_get_can_stop (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_STOP];
+}
+
+gboolean
+tether_supervisor_get_can_kill (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_KILL];
+}
+
+gboolean
+tether_supervisor_get_can_restart (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_RESTART];
+}
+
+gboolean
+tether_supervisor_get_can_signal (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_SIGNAL];
+}
+
+gboolean
+tether_supervisor_can_signal_pid (TetherSupervisor *self,
+                                  pid_t             pid)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_SIGNAL] && tether_owner_is_member (self->owner, pid);
+}
+
+guint
+tether_supervisor_get_n_members (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), 0);
+  return tree_is_live (self) ? tether_owner_get_n_members (self->owner) : 0;
 }
 
 /* ---- getters ----------------------------------------------------------- */
@@ -1230,6 +1496,13 @@ tether_supervisor_get_property (GObject    *object,
     case PROP_OWNER_KIND:
       g_value_set_int (value, tether_supervisor_get_owner_kind (self));
       break;
+    case PROP_CAN_START:
+    case PROP_CAN_STOP:
+    case PROP_CAN_KILL:
+    case PROP_CAN_RESTART:
+    case PROP_CAN_SIGNAL:
+      g_value_set_boolean (value, self->can[prop_id - PROP_CAN_START]);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1310,12 +1583,26 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
   properties[PROP_OWNER_KIND] =
     g_param_spec_int ("owner-kind", NULL, NULL, 0, TETHER_OWNER_REAPER, 0,
                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  {
+    static const char *names[N_CAN] = { "can-start", "can-stop", "can-kill", "can-restart", "can-signal" };
+
+    for (guint i = 0; i < N_CAN; i++)
+      properties[PROP_CAN_START + i] =
+        g_param_spec_boolean (names[i], NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  }
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* "checkpoint" (id, label-or-NULL): the backend reported X_TETHER_CHECKPOINT= */
   signals[CHECKPOINT] =
     g_signal_new ("checkpoint", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /* "stop-escalated" (TetherPhase next): a step of the ladder reached its
+   * deadline -- the backend did not stop in time -- and the ladder moved
+   * on to next. A force that was asked for is not an escalation. */
+  signals[STOP_ESCALATED] =
+    g_signal_new ("stop-escalated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
 }
 
 static void
@@ -1324,6 +1611,7 @@ tether_supervisor_init (TetherSupervisor *self)
   self->stop_tasks = g_ptr_array_new ();
   self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
   self->sampler = tether_sampler_new ();
+  compute_can (self, self->can);
 }
 
 TetherSupervisor *

@@ -39,6 +39,7 @@ typedef struct
 {
   guint ended[TETHER_N_PHASES]; /* processes each step ended; [NONE] = exited before */
   gboolean forced;              /* the kill step ran */
+  gboolean escalated;           /* a step's deadline passed: the backend did not stop in time */
   double elapsed;               /* seconds from the stop request to the empty tree */
 } TetherStopReport;
 
@@ -72,7 +73,7 @@ TetherSampler    *tether_supervisor_get_sampler        (TetherSupervisor     *se
 TetherOwnerKind   tether_supervisor_get_owner_kind     (TetherSupervisor     *self);
 const char       *tether_supervisor_get_notify_socket  (TetherSupervisor     *self);
 const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor *self);
-/* Checkpoints reported by the backend, oldest first. */
+/* Checkpoints reported by the backend, oldest first (the newest 1000). */
 GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *self);
 /* TRUE while the backend runs, starts, or waits for an automatic restart. */
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
@@ -111,14 +112,37 @@ gboolean          tether_supervisor_restart_finish     (TetherSupervisor     *se
                                                         GAsyncResult         *result,
                                                         GError              **error);
 
-gboolean          tether_supervisor_kill_subtree       (TetherSupervisor     *self,
+/* SIGTERM (stop) or a freeze-and-kill (kill) for one member and its
+ * descendants; finish with tether_supervisor_subtree_finish, which says
+ * how many processes were reached. */
+void              tether_supervisor_stop_subtree       (TetherSupervisor     *self,
                                                         pid_t                 pid,
-                                                        guint                *n_killed,
-                                                        GError              **error);
-gboolean          tether_supervisor_stop_subtree       (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+void              tether_supervisor_kill_subtree       (TetherSupervisor     *self,
                                                         pid_t                 pid,
-                                                        guint                *n_signalled,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+gboolean          tether_supervisor_subtree_finish     (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        guint                *n_reached,
                                                         GError              **error);
+
+/* "Can I?": what the verbs would do now, also as the read-only properties
+ * can-start, can-stop, can-kill, can-restart and can-signal (notified when
+ * they change), so front ends bind to them instead of re-deriving the
+ * rules. can_signal_pid adds that pid must be a member. */
+gboolean          tether_supervisor_get_can_start      (TetherSupervisor     *self);
+gboolean          tether_supervisor_get_can_stop       (TetherSupervisor     *self);
+gboolean          tether_supervisor_get_can_kill       (TetherSupervisor     *self);
+gboolean          tether_supervisor_get_can_restart    (TetherSupervisor     *self);
+gboolean          tether_supervisor_get_can_signal     (TetherSupervisor     *self);
+gboolean          tether_supervisor_can_signal_pid     (TetherSupervisor     *self,
+                                                        pid_t                 pid);
+/* Members as last counted (by the sampler or a verb), 0 when not running. */
+guint             tether_supervisor_get_n_members      (TetherSupervisor     *self);
 
 const char       *tether_state_to_string               (TetherState           state);
 const char       *tether_state_to_label                (TetherState           state);

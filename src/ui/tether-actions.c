@@ -112,24 +112,44 @@ restart_activated (GSimpleAction *action,
   tether_supervisor_restart (self->supervisor, NULL, on_restarted, g_object_ref (self));
 }
 
+typedef struct
+{
+  TetherApplication *self;
+  int pid;
+  gboolean kill;
+} SubtreeCall;
+
+static void
+on_subtree_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autofree SubtreeCall *call = user_data;
+  g_autoptr(TetherApplication) self = call->self;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_supervisor_subtree_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
+    {
+      g_autofree char *title = call->kill ? g_strdup_printf (_("Could not kill process %d"), call->pid)
+                                          : g_strdup_printf (_("Could not stop process %d"), call->pid);
+      tether_application_tell (self, title, error->message);
+    }
+}
+
 static void
 subtree_activated (TetherApplication *self,
                    GVariant          *parameter,
                    gboolean           kill)
 {
-  g_autoptr(GError) error = NULL;
-  int pid = g_variant_get_int32 (parameter);
-  guint n = 0;
-  gboolean ok;
+  SubtreeCall *call = g_new0 (SubtreeCall, 1);
 
-  ok = kill ? tether_supervisor_kill_subtree (self->supervisor, pid, &n, &error)
-            : tether_supervisor_stop_subtree (self->supervisor, pid, &n, &error);
-  if (!ok)
-    {
-      g_autofree char *title = kill ? g_strdup_printf (_("Could not kill process %d"), pid)
-                                    : g_strdup_printf (_("Could not stop process %d"), pid);
-      tether_application_tell (self, title, error->message);
-    }
+  call->self = g_object_ref (self);
+  call->pid = g_variant_get_int32 (parameter);
+  call->kill = kill;
+  if (kill)
+    tether_supervisor_kill_subtree (self->supervisor, call->pid, NULL, on_subtree_done, call);
+  else
+    tether_supervisor_stop_subtree (self->supervisor, call->pid, NULL, on_subtree_done, call);
 }
 
 static void
@@ -202,33 +222,17 @@ set_enabled (TetherApplication *self,
   g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
 }
 
+/* The supervisor says what can be done; the application only adds that
+ * nothing starts while it is quitting. */
 void
 tether_application_update_actions (TetherApplication *self)
 {
-  TetherState state = TETHER_STATE_STOPPED;
-  gboolean have = self->supervisor != NULL;
-  gboolean live = FALSE;
+  TetherSupervisor *s = self->supervisor;
 
-  if (have)
-    {
-      TetherOwner *owner = tether_supervisor_get_owner (self->supervisor);
-
-      state = tether_supervisor_get_state (self->supervisor);
-      /* A failed backend may leave processes behind: they can still be
-       * stopped, and nothing new may start over them. */
-      live = owner != NULL && tether_owner_is_running (owner);
-    }
-
-  set_enabled (self, "start", have && !live && !self->quitting &&
-                              (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED));
-  set_enabled (self, "stop", have && (tether_supervisor_is_active (self->supervisor) &&
-                                      state != TETHER_STATE_STOPPING &&
-                                      state != TETHER_STATE_KILLING));
-  set_enabled (self, "force-stop", have && (live || state == TETHER_STATE_STARTING) &&
-                                   state != TETHER_STATE_KILLING);
-  set_enabled (self, "restart", have && !self->quitting &&
-                                (state == TETHER_STATE_RUNNING ||
-                                 state == TETHER_STATE_NOT_RESPONDING));
-  set_enabled (self, "stop-subtree", have && live && state != TETHER_STATE_KILLING);
-  set_enabled (self, "kill-subtree", have && live && state != TETHER_STATE_KILLING);
+  set_enabled (self, "start", s != NULL && !self->quitting && tether_supervisor_get_can_start (s));
+  set_enabled (self, "stop", s != NULL && tether_supervisor_get_can_stop (s));
+  set_enabled (self, "force-stop", s != NULL && tether_supervisor_get_can_kill (s));
+  set_enabled (self, "restart", s != NULL && !self->quitting && tether_supervisor_get_can_restart (s));
+  set_enabled (self, "stop-subtree", s != NULL && tether_supervisor_get_can_signal (s));
+  set_enabled (self, "kill-subtree", s != NULL && tether_supervisor_get_can_signal (s));
 }

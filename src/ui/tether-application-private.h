@@ -21,12 +21,6 @@ struct _TetherApplication
   GSignalGroup *supervisor_signals;
   TetherOwnerKind owner_kind;   /* --owner, else $TETHER_OWNER, else auto */
   TetherState last_state;
-  /* The ladder step seen last and when it was due to escalate: a kill step
-   * that began at that deadline is news (the backend ignored the polite
-   * request), one that began earlier was asked for (a button, tetherctl,
-   * D-Bus) and is not. */
-  TetherPhase last_phase;
-  gint64 last_phase_deadline;
   gboolean quitting;
   /* The window was closed with the backend left running: it is only
    * hidden, and the application lives on without a visible window. */

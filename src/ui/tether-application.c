@@ -161,39 +161,28 @@ on_state_changed (TetherSupervisor  *supervisor,
 }
 
 static void
-on_phase_changed (TetherSupervisor  *supervisor,
-                  GParamSpec        *pspec,
-                  TetherApplication *self)
+on_can_changed (TetherSupervisor  *supervisor,
+                GParamSpec        *pspec,
+                TetherApplication *self)
 {
-  TetherPhase phase = tether_supervisor_get_phase (supervisor);
-  /* Timers fire at their deadline or a little after, never before. */
-  gboolean escalated = phase == TETHER_PHASE_KILL &&
-                       (self->last_phase == TETHER_PHASE_GRACEFUL ||
-                        self->last_phase == TETHER_PHASE_TERM) &&
-                       self->last_phase_deadline != 0 &&
-                       g_get_monotonic_time () >= self->last_phase_deadline - 100 * 1000;
-
-  self->last_phase = phase;
-  self->last_phase_deadline = tether_supervisor_get_phase_deadline (supervisor);
   tether_application_update_actions (self);
-
-  if (escalated)
-    {
-      /* translators: %s is the backend's name */
-      g_autofree char *title = g_strdup_printf (_("%s did not stop in time"),
-                                                tether_supervisor_get_profile (supervisor)->name);
-      tether_application_tell (self, title, _("Its remaining processes are being killed."));
-    }
 }
 
-/* An extended deadline (EXTEND_TIMEOUT_USEC=) moves the escalation. */
+/* Only a step that reached its deadline is news (the backend ignored the
+ * polite request); a force asked for by a button, tetherctl or D-Bus is
+ * not. */
 static void
-on_phase_deadline_changed (TetherSupervisor  *supervisor,
-                           GParamSpec        *pspec,
-                           TetherApplication *self)
+on_stop_escalated (TetherSupervisor  *supervisor,
+                   int                next_phase,
+                   TetherApplication *self)
 {
-  if (tether_supervisor_get_phase (supervisor) == self->last_phase)
-    self->last_phase_deadline = tether_supervisor_get_phase_deadline (supervisor);
+  /* translators: %s is the backend's name */
+  g_autofree char *title = NULL;
+
+  if (next_phase != TETHER_PHASE_KILL)
+    return;
+  title = g_strdup_printf (_("%s did not stop in time"), tether_supervisor_get_profile (supervisor)->name);
+  tether_application_tell (self, title, _("Its remaining processes are being killed."));
 }
 
 gboolean
@@ -244,8 +233,6 @@ tether_application_open_profile (TetherApplication  *self,
   self->control = g_steal_pointer (&control);
   g_set_object (&self->supervisor, supervisor);
   self->last_state = tether_supervisor_get_state (supervisor);
-  self->last_phase = tether_supervisor_get_phase (supervisor);
-  self->last_phase_deadline = 0;
   g_signal_group_set_target (self->supervisor_signals, supervisor);
   g_settings_set_string (self->settings, "last-profile", profile->path);
 
@@ -550,6 +537,10 @@ new_settings (void)
   return g_settings_new_full (schema, NULL, NULL);
 }
 
+static const char * const can_properties[] = {
+  "notify::can-start", "notify::can-stop", "notify::can-kill", "notify::can-restart", "notify::can-signal",
+};
+
 static void
 tether_application_init (TetherApplication *self)
 {
@@ -560,10 +551,11 @@ tether_application_init (TetherApplication *self)
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect (self->supervisor_signals, "notify::state",
                           G_CALLBACK (on_state_changed), self);
-  g_signal_group_connect (self->supervisor_signals, "notify::phase",
-                          G_CALLBACK (on_phase_changed), self);
-  g_signal_group_connect (self->supervisor_signals, "notify::phase-deadline",
-                          G_CALLBACK (on_phase_deadline_changed), self);
+  for (guint i = 0; i < G_N_ELEMENTS (can_properties); i++)
+    g_signal_group_connect (self->supervisor_signals, can_properties[i],
+                            G_CALLBACK (on_can_changed), self);
+  g_signal_group_connect (self->supervisor_signals, "stop-escalated",
+                          G_CALLBACK (on_stop_escalated), self);
 
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[PROFILE.json]"));
