@@ -708,6 +708,81 @@ test_urls_and_rollback (void)
                       "(got \"A=B\")");
 }
 
+/* Integers beyond 64 bits are reported as written, not wrapped around
+ * into small or negative numbers that might pass a range check. */
+static void
+test_huge_integers (void)
+{
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"restart\": {\"max_restarts\": 18446744073709551616}\n"
+                      "}\n",
+                      "demo.json:3:31: \"restart.max_restarts\" must be an integer between 0 and 1000 "
+                      "(got 1.84467440737096e+19)");
+
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"stop\": {\"signal\": 9223372036854775809}\n"
+                      "}\n",
+                      "demo.json:3:22: \"stop.signal\" must be \"SIGTERM\", \"SIGINT\", \"SIGQUIT\", \"SIGHUP\", "
+                      "\"SIGUSR1\", \"SIGUSR2\" or a signal number between 1 and 64 (got 9.22337203685478e+18)");
+}
+
+/* The documented list of fields is the list the parser accepts. */
+static void
+test_field_paths (void)
+{
+  const char * const *paths = tether_profile_get_field_paths ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  const char * const expected[] = {
+    "name", "command", "cwd", "env", "ready", "start_timeout",
+    "stop", "stop.graceful_timeout", "stop.signal",
+    "restart", "restart.backoff", "health", "health.watchdog",
+    "pool", "pool.worker_command", "pool.limits", "pool.limits.heartbeat_timeout",
+    "rollback", "rollback.url",
+  };
+
+  g_assert_nonnull (paths);
+  g_assert_true (paths == tether_profile_get_field_paths ());
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_true (g_strv_contains (paths, expected[i]));
+
+  for (guint i = 0; paths[i] != NULL; i++)
+    {
+      const char *dot = strrchr (paths[i], '.');
+      g_auto(GStrv) steps = g_strsplit (paths[i], ".", -1);
+      g_autoptr(GString) json = g_string_new ("{\"command\": [\"true\"]");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(TetherProfile) profile = NULL;
+
+      /* Once each, and a section before its fields */
+      g_assert_false (g_hash_table_contains (seen, paths[i]));
+      if (dot != NULL)
+        {
+          g_autofree char *parent = g_strndup (paths[i], dot - paths[i]);
+
+          g_assert_true (g_hash_table_contains (seen, parent));
+        }
+      g_hash_table_add (seen, (gpointer) paths[i]);
+
+      /* Accepted as a name: null may be a wrong type, never an unknown field */
+      if (strcmp (paths[i], "command") == 0)
+        continue;
+      for (guint j = 0; steps[j] != NULL; j++)
+        g_string_append_printf (json, j == 0 ? ", \"%s\": " : "{\"%s\": ", steps[j]);
+      g_string_append (json, "null");
+      for (guint j = 1; steps[j] != NULL; j++)
+        g_string_append_c (json, '}');
+      g_string_append_c (json, '}');
+
+      profile = parse (json->str, &error);
+      g_test_message ("%s: %s", json->str, error != NULL ? error->message : "accepted");
+      if (error != NULL)
+        g_assert_null (strstr (error->message, "unknown field"));
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -1044,6 +1119,8 @@ main (int   argc,
   g_test_add_func ("/profile/missing-command", test_missing_command);
   g_test_add_func ("/profile/env", test_env);
   g_test_add_func ("/profile/urls-and-rollback", test_urls_and_rollback);
+  g_test_add_func ("/profile/huge-integers", test_huge_integers);
+  g_test_add_func ("/profile/field-paths", test_field_paths);
   g_test_add_func ("/profile/cwd", test_cwd);
   g_test_add_func ("/profile/data-without-display-name", test_data_without_display_name);
   g_test_add_func ("/profile/load/file", test_load_file);

@@ -1,15 +1,15 @@
 /* tether-profile.c: a backend profile (JSON) parsed into a validated struct
  *
- * Values come from json-glib, positions from a small scanner over the
- * original text: JsonNode remembers no positions. The scanner runs first as
- * a strict RFC 8259 validator, because json-glib accepts some non-JSON
- * (single quotes, text after the value) and reports a syntax error at the
- * end of the token before the offending one; the scanner names the exact
- * spot and, for a truncated file, the bracket that was never closed.
+ * tether-json checks the syntax, builds the tree and says where each value
+ * was written; this file knows the fields. Each one is declared once, in
+ * profile_fields[]: its dotted path, kind, place in TetherProfile, range
+ * and default. Generic code walks that table to set defaults, read values,
+ * refuse unknown names (suggesting the nearest known one), free the
+ * profile and list the paths for documentation. What a table cannot say,
+ * a bound between two fields, is the check of their section.
  *
- * Every position is 1-based "line:column"; a column counts Unicode
- * characters, not bytes (a tab is one character, a leading byte-order mark
- * none).
+ * Errors read "FILE:LINE:COLUMN: message naming the dotted field"; a
+ * column counts characters (see tether-json.h).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,6 +17,7 @@
 
 #include "tether-profile.h"
 #include "tether-error.h"
+#include "tether-json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +29,8 @@
 
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 
-/* Deeper than any valid profile; keeps the recursive scanner off the edge
- * of the stack on hostile input. */
+/* Deeper than any valid profile; a hostile file is refused early. */
 #define MAX_NESTING 64
 
 /* Longest path a profile field has, e.g. pool.worker_command[3]. */
@@ -51,25 +50,8 @@ typedef struct
 G_DEFINE_BOXED_TYPE (TetherProfile, tether_profile, tether_profile_ref, tether_profile_unref)
 
 /* ------------------------------------------------------------------------
- * Scanner: strict JSON syntax check and position lookup
+ * Reporting: where in the file, and what the user wrote
  * ------------------------------------------------------------------------ */
-
-typedef struct
-{
-  guint line;
-  guint column;
-} Position;
-
-typedef struct
-{
-  const char *p;
-  const char *end;
-  Position pos;
-
-  /* The first syntax error */
-  char *message;
-  Position error_pos;
-} Scanner;
 
 /* One step of a path into the document: a member or an array element. */
 typedef struct
@@ -78,682 +60,14 @@ typedef struct
   guint index;
 } PathElement;
 
-static void
-scanner_init (Scanner    *s,
-              const char *text,
-              gsize       length)
-{
-  s->p = text;
-  s->end = text + length;
-  s->pos.line = 1;
-  s->pos.column = 1;
-  s->message = NULL;
-
-  /* Editors hide a byte-order mark, so it takes no column. */
-  if (length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
-    s->p += 3;
-}
-
-static inline gboolean
-scanner_at_end (const Scanner *s)
-{
-  return s->p >= s->end;
-}
-
-static inline char
-scanner_peek (const Scanner *s)
-{
-  return scanner_at_end (s) ? '\0' : *s->p;
-}
-
-/* Moves one byte on. The text is valid UTF-8, so counting lead bytes
- * counts characters. */
-static void
-scanner_advance (Scanner *s)
-{
-  guchar c = (guchar) *s->p++;
-
-  if (c == '\n')
-    {
-      s->pos.line++;
-      s->pos.column = 1;
-    }
-  else if ((c & 0xC0) != 0x80)
-    {
-      s->pos.column++;
-    }
-}
-
-static void
-scanner_skip_whitespace (Scanner *s)
-{
-  while (!scanner_at_end (s) &&
-         (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-    scanner_advance (s);
-}
-
-static gboolean scanner_fail (Scanner    *s,
-                              Position    at,
-                              const char *format,
-                              ...) G_GNUC_PRINTF (3, 4);
-
-/* Records the first error only; always returns FALSE. */
-static gboolean
-scanner_fail (Scanner    *s,
-              Position    at,
-              const char *format,
-              ...)
-{
-  va_list args;
-
-  if (s->message != NULL)
-    return FALSE;
-
-  va_start (args, format);
-  s->message = g_strdup_vprintf (format, args);
-  va_end (args);
-  s->error_pos = at;
-
-  return FALSE;
-}
-
-/* Names what stands at the cursor, for "… but found X" messages. */
-static char *
-scanner_describe_here (const Scanner *s)
-{
-  char c;
-
-  if (scanner_at_end (s))
-    return g_strdup (_("the end of the file"));
-
-  c = *s->p;
-
-  if (c == '"')
-    return g_strdup (_("a string"));
-  if (c == '\'')
-    return g_strdup (_("\"'\" (JSON strings use double quotes)"));
-  if (c == '-' || g_ascii_isdigit (c))
-    return g_strdup (_("a number"));
-  if (g_ascii_isalpha (c) || c == '_')
-    {
-      const char *q = s->p;
-
-      while (q < s->end && (g_ascii_isalnum (*q) || *q == '_') && q - s->p < 32)
-        q++;
-      return g_strdup_printf ("\"%.*s\"", (int) (q - s->p), s->p);
-    }
-  if ((guchar) c < 0x20 || c == 0x7f)
-    return g_strdup_printf ("U+%04X", (guint) (guchar) c);
-
-  return g_strdup_printf ("\"%.*s\"", (int) (g_utf8_next_char (s->p) - s->p), s->p);
-}
-
-/* After an opening bracket something else was expected. */
-static gboolean
-scanner_fail_in_container (Scanner    *s,
-                           char        bracket,
-                           Position    opened,
-                           const char *expected)
-{
-  g_autofree char *found = NULL;
-
-  if (scanner_at_end (s))
-    {
-      if (bracket == '{')
-        return scanner_fail (s, s->pos,
-                             _("expected %s but found the end of the file: the object opened at line %u, column %u is not closed"),
-                             expected, opened.line, opened.column);
-      else
-        return scanner_fail (s, s->pos,
-                             _("expected %s but found the end of the file: the array opened at line %u, column %u is not closed"),
-                             expected, opened.line, opened.column);
-    }
-
-  found = scanner_describe_here (s);
-  return scanner_fail (s, s->pos, _("expected %s but found %s"), expected, found);
-}
-
-static gboolean
-parse_hex4 (const char *p,
-            const char *end,
-            gunichar   *out)
-{
-  gunichar value = 0;
-
-  if (end - p < 4)
-    return FALSE;
-
-  for (guint i = 0; i < 4; i++)
-    {
-      int digit = g_ascii_xdigit_value (p[i]);
-
-      if (digit < 0)
-        return FALSE;
-      value = value * 16 + (gunichar) digit;
-    }
-
-  *out = value;
-  return TRUE;
-}
-
-/* At an opening quote. Appends the decoded string to out when given. */
-static gboolean
-scan_string (Scanner *s,
-             GString *out)
-{
-  Position start = s->pos;
-
-  scanner_advance (s);
-
-  for (;;)
-    {
-      guchar c;
-
-      if (scanner_at_end (s))
-        return scanner_fail (s, s->pos,
-                             _("found the end of the file inside the string starting at line %u, column %u: close it with '\"'"),
-                             start.line, start.column);
-
-      c = (guchar) *s->p;
-
-      if (c == '"')
-        {
-          scanner_advance (s);
-          return TRUE;
-        }
-
-      if (c == '\n' || c == '\r')
-        return scanner_fail (s, s->pos,
-                             _("line break inside the string starting at line %u, column %u: close it with '\"' or write \\n"),
-                             start.line, start.column);
-
-      if (c < 0x20)
-        return scanner_fail (s, s->pos,
-                             _("control character U+%04X inside a string: write it as an escape such as \\t"),
-                             (guint) c);
-
-      if (c == '\\')
-        {
-          Position escape = s->pos;
-          gunichar unit;
-          char decoded;
-
-          scanner_advance (s);
-          if (scanner_at_end (s))
-            continue;  /* reported as an unclosed string */
-
-          switch (*s->p)
-            {
-            case '"': decoded = '"'; break;
-            case '\\': decoded = '\\'; break;
-            case '/': decoded = '/'; break;
-            case 'b': decoded = '\b'; break;
-            case 'f': decoded = '\f'; break;
-            case 'n': decoded = '\n'; break;
-            case 'r': decoded = '\r'; break;
-            case 't': decoded = '\t'; break;
-
-            case 'u':
-              scanner_advance (s);
-              if (!parse_hex4 (s->p, s->end, &unit))
-                return scanner_fail (s, escape,
-                                     _("invalid escape: \\u must be followed by four hexadecimal digits"));
-              for (guint i = 0; i < 4; i++)
-                scanner_advance (s);
-
-              if (unit >= 0xDC00 && unit <= 0xDFFF)
-                return scanner_fail (s, escape,
-                                     _("invalid escape: \\u%04X is the second half of a UTF-16 surrogate pair without a first half"),
-                                     unit);
-
-              if (unit >= 0xD800 && unit <= 0xDBFF)
-                {
-                  gunichar low;
-
-                  if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
-                      !parse_hex4 (s->p + 2, s->end, &low) ||
-                      low < 0xDC00 || low > 0xDFFF)
-                    return scanner_fail (s, escape,
-                                         _("invalid escape: \\u%04X must be followed by the second half of its UTF-16 surrogate pair"),
-                                         unit);
-                  for (guint i = 0; i < 6; i++)
-                    scanner_advance (s);
-                  unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                }
-
-              if (out != NULL)
-                g_string_append_unichar (out, unit);
-              continue;
-
-            default:
-              {
-                g_autofree char *found = scanner_describe_here (s);
-
-                return scanner_fail (s, escape,
-                                     _("invalid escape \"\\\" followed by %s: use \\\\ for a backslash"),
-                                     found);
-              }
-            }
-
-          if (out != NULL)
-            g_string_append_c (out, decoded);
-          scanner_advance (s);
-          continue;
-        }
-
-      if (out != NULL)
-        g_string_append_c (out, (char) c);
-      scanner_advance (s);
-    }
-}
-
-static void
-scanner_skip_digits (Scanner *s)
-{
-  while (g_ascii_isdigit (scanner_peek (s)))
-    scanner_advance (s);
-}
-
-static gboolean
-scan_number (Scanner *s)
-{
-  Position start = s->pos;
-
-  if (scanner_peek (s) == '-')
-    scanner_advance (s);
-
-  if (!g_ascii_isdigit (scanner_peek (s)))
-    return scanner_fail (s, start, _("invalid number: expected a digit after \"-\""));
-
-  if (scanner_peek (s) == '0')
-    {
-      scanner_advance (s);
-      if (g_ascii_isdigit (scanner_peek (s)))
-        return scanner_fail (s, start, _("invalid number: a number must not start with 0"));
-    }
-  else
-    {
-      scanner_skip_digits (s);
-    }
-
-  if (scanner_peek (s) == '.')
-    {
-      scanner_advance (s);
-      if (!g_ascii_isdigit (scanner_peek (s)))
-        return scanner_fail (s, start, _("invalid number: expected a digit after \".\""));
-      scanner_skip_digits (s);
-    }
-
-  if (scanner_peek (s) == 'e' || scanner_peek (s) == 'E')
-    {
-      scanner_advance (s);
-      if (scanner_peek (s) == '+' || scanner_peek (s) == '-')
-        scanner_advance (s);
-      if (!g_ascii_isdigit (scanner_peek (s)))
-        return scanner_fail (s, start, _("invalid number: expected a digit in the exponent"));
-      scanner_skip_digits (s);
-    }
-
-  return TRUE;
-}
-
-/* true, false, null */
-static gboolean
-scan_literal (Scanner *s)
-{
-  static const char * const literals[] = { "true", "false", "null" };
-  Position start = s->pos;
-  const char *word = s->p;
-  gsize length;
-
-  while (g_ascii_isalnum (scanner_peek (s)) || scanner_peek (s) == '_')
-    scanner_advance (s);
-  length = s->p - word;
-
-  for (guint i = 0; i < G_N_ELEMENTS (literals); i++)
-    if (length == strlen (literals[i]) && memcmp (word, literals[i], length) == 0)
-      return TRUE;
-
-  return scanner_fail (s, start,
-                       _("expected a value (a string in double quotes, a number, an object, an array, true, false or null) but found \"%.*s\""),
-                       (int) MIN (length, 32), word);
-}
-
-static gboolean scan_value (Scanner *s,
-                            guint    depth);
-
-static gboolean
-scan_object (Scanner *s,
-             guint    depth)
-{
-  g_autoptr(GHashTable) seen = NULL;
-  g_autoptr(GString) name = NULL;
-  Position opened = s->pos;
-
-  if (depth >= MAX_NESTING)
-    return scanner_fail (s, opened,
-                         _("objects and arrays are nested too deeply (more than %d levels)"),
-                         MAX_NESTING);
-
-  seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  name = g_string_new (NULL);
-
-  scanner_advance (s);
-  scanner_skip_whitespace (s);
-  if (scanner_peek (s) == '}')
-    {
-      scanner_advance (s);
-      return TRUE;
-    }
-  if (scanner_peek (s) != '"')
-    return scanner_fail_in_container (s, '{', opened, _("a field name in double quotes or \"}\""));
-
-  for (;;)
-    {
-      Position key_pos = s->pos;
-      Position *first;
-
-      g_string_truncate (name, 0);
-      if (!scan_string (s, name))
-        return FALSE;
-
-      /* json-glib would silently keep the last one; two "stop" objects
-       * are a mistake worth pointing at. */
-      first = g_hash_table_lookup (seen, name->str);
-      if (first != NULL)
-        return scanner_fail (s, key_pos,
-                             _("duplicate field \"%s\" (first defined at line %u, column %u)"),
-                             name->str, first->line, first->column);
-      g_hash_table_insert (seen, g_strdup (name->str), g_memdup2 (&key_pos, sizeof key_pos));
-
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) != ':')
-        {
-          g_autofree char *found = scanner_describe_here (s);
-
-          return scanner_fail (s, s->pos,
-                               _("expected \":\" after the field name \"%s\" but found %s"),
-                               name->str, found);
-        }
-      scanner_advance (s);
-      scanner_skip_whitespace (s);
-
-      if (scanner_at_end (s))
-        return scanner_fail_in_container (s, '{', opened, _("a value"));
-      if (!scan_value (s, depth + 1))
-        return FALSE;
-
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) == ',')
-        {
-          Position comma = s->pos;
-
-          scanner_advance (s);
-          scanner_skip_whitespace (s);
-          if (scanner_peek (s) == '}')
-            return scanner_fail (s, comma, _("trailing comma: JSON allows no \",\" before \"}\""));
-          if (scanner_peek (s) != '"')
-            return scanner_fail_in_container (s, '{', opened, _("a field name in double quotes"));
-          continue;
-        }
-      if (scanner_peek (s) == '}')
-        {
-          scanner_advance (s);
-          return TRUE;
-        }
-
-      return scanner_fail_in_container (s, '{', opened, "\",\" or \"}\"");
-    }
-}
-
-static gboolean
-scan_array (Scanner *s,
-            guint    depth)
-{
-  Position opened = s->pos;
-
-  if (depth >= MAX_NESTING)
-    return scanner_fail (s, opened,
-                         _("objects and arrays are nested too deeply (more than %d levels)"),
-                         MAX_NESTING);
-
-  scanner_advance (s);
-  scanner_skip_whitespace (s);
-  if (scanner_peek (s) == ']')
-    {
-      scanner_advance (s);
-      return TRUE;
-    }
-  if (scanner_at_end (s))
-    return scanner_fail_in_container (s, '[', opened, _("a value or \"]\""));
-
-  for (;;)
-    {
-      if (!scan_value (s, depth + 1))
-        return FALSE;
-
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) == ',')
-        {
-          Position comma = s->pos;
-
-          scanner_advance (s);
-          scanner_skip_whitespace (s);
-          if (scanner_peek (s) == ']')
-            return scanner_fail (s, comma, _("trailing comma: JSON allows no \",\" before \"]\""));
-          if (scanner_at_end (s))
-            return scanner_fail_in_container (s, '[', opened, _("a value"));
-          continue;
-        }
-      if (scanner_peek (s) == ']')
-        {
-          scanner_advance (s);
-          return TRUE;
-        }
-
-      return scanner_fail_in_container (s, '[', opened, "\",\" or \"]\"");
-    }
-}
-
-/* At the first character of a value. */
-static gboolean
-scan_value (Scanner *s,
-            guint    depth)
-{
-  char c = scanner_peek (s);
-
-  if (c == '{')
-    return scan_object (s, depth);
-  if (c == '[')
-    return scan_array (s, depth);
-  if (c == '"')
-    return scan_string (s, NULL);
-  if (c == '-' || g_ascii_isdigit (c))
-    return scan_number (s);
-  if (g_ascii_isalpha (c) || c == '_')
-    return scan_literal (s);
-
-  {
-    g_autofree char *found = scanner_describe_here (s);
-
-    return scanner_fail (s, s->pos,
-                         _("expected a value (a string in double quotes, a number, an object, an array, true, false or null) but found %s"),
-                         found);
-  }
-}
-
-/* Checks that text is one well-formed JSON value. On failure *message and
- * *pos say what and where. */
-static gboolean
-check_json_syntax (const char  *text,
-                   gsize        length,
-                   char       **message,
-                   Position    *pos)
-{
-  Scanner s;
-  const char *invalid;
-
-  scanner_init (&s, text, length);
-
-  if (!g_utf8_validate (text, (gssize) length, &invalid))
-    {
-      while (s.p < invalid)
-        scanner_advance (&s);
-      scanner_fail (&s, s.pos, _("invalid UTF-8 or a NUL byte: save the profile as UTF-8 text"));
-    }
-  else
-    {
-      scanner_skip_whitespace (&s);
-      if (scanner_at_end (&s))
-        scanner_fail (&s, s.pos,
-                      _("the profile is empty: expected a JSON object such as {\"command\": [\"./server\"]}"));
-      else if (scan_value (&s, 0))
-        {
-          scanner_skip_whitespace (&s);
-          if (!scanner_at_end (&s))
-            {
-              g_autofree char *found = scanner_describe_here (&s);
-
-              scanner_fail (&s, s.pos, _("found %s after the end of the JSON value"), found);
-            }
-        }
-    }
-
-  if (s.message == NULL)
-    return TRUE;
-
-  *message = g_steal_pointer (&s.message);
-  *pos = s.error_pos;
-  return FALSE;
-}
-
-/* In an object, moves the cursor onto the value of the member called key,
- * and gives where its key starts. */
-static gboolean
-scanner_seek_member (Scanner    *s,
-                     const char *key,
-                     Position   *key_pos)
-{
-  g_autoptr(GString) name = g_string_new (NULL);
-
-  if (scanner_peek (s) != '{')
-    return FALSE;
-  scanner_advance (s);
-  scanner_skip_whitespace (s);
-
-  while (scanner_peek (s) == '"')
-    {
-      *key_pos = s->pos;
-      g_string_truncate (name, 0);
-      if (!scan_string (s, name))
-        return FALSE;
-
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) != ':')
-        return FALSE;
-      scanner_advance (s);
-      scanner_skip_whitespace (s);
-
-      if (strcmp (name->str, key) == 0)
-        return TRUE;
-
-      if (!scan_value (s, 0))
-        return FALSE;
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) != ',')
-        return FALSE;
-      scanner_advance (s);
-      scanner_skip_whitespace (s);
-    }
-
-  return FALSE;
-}
-
-/* In an array, moves the cursor onto element index. */
-static gboolean
-scanner_seek_element (Scanner *s,
-                      guint    index)
-{
-  if (scanner_peek (s) != '[')
-    return FALSE;
-  scanner_advance (s);
-  scanner_skip_whitespace (s);
-
-  for (guint i = 0; i < index; i++)
-    {
-      if (!scan_value (s, 0))
-        return FALSE;
-      scanner_skip_whitespace (s);
-      if (scanner_peek (s) != ',')
-        return FALSE;
-      scanner_advance (s);
-      scanner_skip_whitespace (s);
-    }
-
-  return !scanner_at_end (s) && scanner_peek (s) != ']';
-}
-
-/* Where the value at path starts in text, which must be valid JSON; or,
- * with want_key, where the key of the last member of path starts. */
-static gboolean
-locate (const char        *text,
-        gsize              length,
-        const PathElement *path,
-        guint              n_path,
-        gboolean           want_key,
-        Position          *out)
-{
-  Scanner s;
-  gboolean found = TRUE;
-
-  scanner_init (&s, text, length);
-  scanner_skip_whitespace (&s);
-
-  for (guint i = 0; found && i < n_path; i++)
-    {
-      Position key_pos;
-
-      if (path[i].key == NULL)
-        {
-          found = scanner_seek_element (&s, path[i].index);
-        }
-      else
-        {
-          found = scanner_seek_member (&s, path[i].key, &key_pos);
-          if (found && want_key && i == n_path - 1)
-            {
-              *out = key_pos;
-              g_free (s.message);
-              return TRUE;
-            }
-        }
-    }
-
-  if (found)
-    *out = s.pos;
-
-  g_free (s.message);
-  return found;
-}
-
-/* ------------------------------------------------------------------------
- * Semantic checks
- * ------------------------------------------------------------------------ */
-
 typedef struct
 {
-  const char *text;
-  gsize length;
+  TetherJsonDocument *doc;
   const char *display_name;
   PathElement path[MAX_PATH];
   guint depth;
   GError **error;
 } ParseContext;
-
-typedef gboolean (*MemberParser) (ParseContext  *ctx,
-                                  const char    *name,
-                                  JsonNode      *value,
-                                  TetherProfile *self);
 
 static void
 ctx_push_key (ParseContext *ctx,
@@ -812,59 +126,62 @@ ctx_field_name (const ParseContext *ctx)
 
 static gboolean
 ctx_failv (ParseContext *ctx,
+           JsonNode     *node,
            gboolean      at_key,
            const char   *format,
            va_list       args)
 {
   g_autofree char *message = g_strdup_vprintf (format, args);
-  Position pos = { 1, 1 };
+  guint line = 1;
+  guint column = 1;
 
-  /* The scanner and json-glib agree on every member name of a valid
-   * document; should one ever not be found, its nearest ancestor still
-   * gives the reader a place to look. */
-  for (guint n = ctx->depth; ; n--)
-    {
-      if (locate (ctx->text, ctx->length, ctx->path, n, at_key && n == ctx->depth, &pos) || n == 0)
-        break;
-    }
+  if (at_key)
+    tether_json_document_get_key_position (ctx->doc, node, &line, &column);
+  else
+    tether_json_document_get_position (ctx->doc, node, &line, &column);
 
   g_set_error (ctx->error, TETHER_ERROR, TETHER_ERROR_PROFILE,
-               "%s:%u:%u: %s", ctx->display_name, pos.line, pos.column, message);
+               "%s:%u:%u: %s", ctx->display_name, line, column, message);
   return FALSE;
 }
 
 static gboolean ctx_fail_value (ParseContext *ctx,
+                                JsonNode     *node,
                                 const char   *format,
-                                ...) G_GNUC_PRINTF (2, 3);
+                                ...) G_GNUC_PRINTF (3, 4);
 static gboolean ctx_fail_key (ParseContext *ctx,
+                              JsonNode     *member_value,
                               const char   *format,
-                              ...) G_GNUC_PRINTF (2, 3);
+                              ...) G_GNUC_PRINTF (3, 4);
 
-/* Reports a problem with the value at the current path; returns FALSE. */
+/* Reports a problem with the value node; returns FALSE. */
 static gboolean
 ctx_fail_value (ParseContext *ctx,
+                JsonNode     *node,
                 const char   *format,
                 ...)
 {
   va_list args;
 
   va_start (args, format);
-  ctx_failv (ctx, FALSE, format, args);
+  ctx_failv (ctx, node, FALSE, format, args);
   va_end (args);
 
   return FALSE;
 }
 
-/* Reports a problem with the key of the current member; returns FALSE. */
+/* Reports a problem with the name of the member whose value is
+ * member_value; returns FALSE. */
 static gboolean
 ctx_fail_key (ParseContext *ctx,
+              JsonNode     *member_value,
               const char   *format,
               ...)
 {
   va_list args;
 
   va_start (args, format);
-  ctx_failv (ctx, TRUE, format, args);
+  ctx_failv (ctx, member_value, TRUE, format, args);
   va_end (args);
 
   return FALSE;
@@ -955,6 +272,10 @@ node_holds (JsonNode *node,
   return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
+/* ------------------------------------------------------------------------
+ * Values
+ * ------------------------------------------------------------------------ */
+
 static gboolean
 read_number (ParseContext *ctx,
              JsonNode     *node,
@@ -982,7 +303,7 @@ read_number (ParseContext *ctx,
   got = describe_node (node);
   min_text = format_double (min);
   max_text = format_double (max);
-  return ctx_fail_value (ctx, _("\"%s\" must be a number between %s and %s (got %s)"),
+  return ctx_fail_value (ctx, node, _("\"%s\" must be a number between %s and %s (got %s)"),
                          field, min_text, max_text, got);
 }
 
@@ -1020,7 +341,7 @@ read_uint (ParseContext *ctx,
 
   field = ctx_field_name (ctx);
   got = describe_node (node);
-  return ctx_fail_value (ctx, _("\"%s\" must be an integer between %u and %u (got %s)"),
+  return ctx_fail_value (ctx, node, _("\"%s\" must be an integer between %u and %u (got %s)"),
                          field, min, max, got);
 }
 
@@ -1049,12 +370,12 @@ read_string (ParseContext  *ctx,
       g_autofree char *got = describe_node (node);
 
       if (flags & STRING_NULLABLE)
-        return ctx_fail_value (ctx, _("\"%s\" must be a string or null (got %s)"), field, got);
-      return ctx_fail_value (ctx, _("\"%s\" must be a string (got %s)"), field, got);
+        return ctx_fail_value (ctx, node, _("\"%s\" must be a string or null (got %s)"), field, got);
+      return ctx_fail_value (ctx, node, _("\"%s\" must be a string (got %s)"), field, got);
     }
 
   if ((flags & STRING_NON_EMPTY) && *json_node_get_string (node) == '\0')
-    return ctx_fail_value (ctx, _("\"%s\" must not be empty"), field);
+    return ctx_fail_value (ctx, node, _("\"%s\" must not be empty"), field);
 
   g_free (*out);
   *out = json_node_dup_string (node);
@@ -1077,7 +398,7 @@ read_argv (ParseContext   *ctx,
       g_autofree char *field = ctx_field_name (ctx);
       g_autofree char *got = describe_node (node);
 
-      return ctx_fail_value (ctx, _("\"%s\" must be a non-empty array of strings (got %s)"),
+      return ctx_fail_value (ctx, node, _("\"%s\" must be a non-empty array of strings (got %s)"),
                              field, got);
     }
 
@@ -1096,13 +417,13 @@ read_argv (ParseContext   *ctx,
           g_autofree char *field = ctx_field_name (ctx);
           g_autofree char *got = describe_node (element);
 
-          ok = ctx_fail_value (ctx, _("\"%s\" must be a string (got %s)"), field, got);
+          ok = ctx_fail_value (ctx, element, _("\"%s\" must be a string (got %s)"), field, got);
         }
       else if (i == 0 && *json_node_get_string (element) == '\0')
         {
           g_autofree char *field = ctx_field_name (ctx);
 
-          ok = ctx_fail_value (ctx, _("\"%s\" must name the program to run, not be empty"), field);
+          ok = ctx_fail_value (ctx, element, _("\"%s\" must name the program to run, not be empty"), field);
         }
       ctx_pop (ctx);
 
@@ -1116,18 +437,63 @@ read_argv (ParseContext   *ctx,
   return TRUE;
 }
 
+/* A non-empty array of numbers between min and max. */
+static gboolean
+read_delays (ParseContext  *ctx,
+             JsonNode      *node,
+             double         min,
+             double         max,
+             double       **out,
+             guint         *n_out)
+{
+  g_autofree double *delays = NULL;
+  JsonArray *array;
+  guint length;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node) ||
+      json_array_get_length (json_node_get_array (node)) == 0)
+    {
+      g_autofree char *field = ctx_field_name (ctx);
+      g_autofree char *got = describe_node (node);
+
+      return ctx_fail_value (ctx, node, _("\"%s\" must be a non-empty array of delays in seconds, such as [1, 2, 5, 10] (got %s)"),
+                             field, got);
+    }
+
+  array = json_node_get_array (node);
+  length = json_array_get_length (array);
+  delays = g_new (double, length);
+
+  for (guint i = 0; i < length; i++)
+    {
+      gboolean ok;
+
+      ctx_push_index (ctx, i);
+      ok = read_number (ctx, json_array_get_element (array, i), min, max, &delays[i]);
+      ctx_pop (ctx);
+
+      if (!ok)
+        return FALSE;
+    }
+
+  g_free (*out);
+  *out = g_steal_pointer (&delays);
+  *n_out = length;
+  return TRUE;
+}
+
 typedef struct
 {
   const char *name;
   int value;
 } Choice;
 
-/* One of a few strings; expected spells them out for the message. */
+/* One of a few strings (choices ends with a NULL name); expected spells
+ * them out for the message. */
 static gboolean
 read_choice (ParseContext *ctx,
              JsonNode     *node,
              const Choice *choices,
-             guint         n_choices,
              const char   *expected,
              int          *out)
 {
@@ -1138,11 +504,11 @@ read_choice (ParseContext *ctx,
     {
       const char *text = json_node_get_string (node);
 
-      for (guint i = 0; i < n_choices; i++)
+      for (const Choice *choice = choices; choice->name != NULL; choice++)
         {
-          if (strcmp (text, choices[i].name) == 0)
+          if (strcmp (text, choice->name) == 0)
             {
-              *out = choices[i].value;
+              *out = choice->value;
               return TRUE;
             }
         }
@@ -1150,7 +516,53 @@ read_choice (ParseContext *ctx,
 
   field = ctx_field_name (ctx);
   got = describe_node (node);
-  return ctx_fail_value (ctx, _("\"%s\" must be %s (got %s)"), field, expected, got);
+  return ctx_fail_value (ctx, node, _("\"%s\" must be %s (got %s)"), field, expected, got);
+}
+
+/* A name from names, with or without "SIG", or a number between min and
+ * max. */
+static gboolean
+read_signal (ParseContext *ctx,
+             JsonNode     *node,
+             const Choice *names,
+             guint         min,
+             guint         max,
+             int          *out)
+{
+  g_autofree char *field = NULL;
+  g_autofree char *got = NULL;
+
+  if (node_holds (node, G_TYPE_STRING))
+    {
+      const char *name = json_node_get_string (node);
+
+      if (g_str_has_prefix (name, "SIG"))
+        name += strlen ("SIG");
+
+      for (const Choice *signal = names; signal->name != NULL; signal++)
+        {
+          if (strcmp (name, signal->name) == 0)
+            {
+              *out = signal->value;
+              return TRUE;
+            }
+        }
+    }
+  else if (node_holds (node, G_TYPE_INT64))
+    {
+      gint64 number = json_node_get_int (node);
+
+      if (number >= min && number <= max)
+        {
+          *out = (int) number;
+          return TRUE;
+        }
+    }
+
+  field = ctx_field_name (ctx);
+  got = describe_node (node);
+  return ctx_fail_value (ctx, node, _("\"%s\" must be \"SIGTERM\", \"SIGINT\", \"SIGQUIT\", \"SIGHUP\", \"SIGUSR1\", \"SIGUSR2\" or a signal number between %u and %u (got %s)"),
+                         field, min, max, got);
 }
 
 /* What execve accepts as a variable name. */
@@ -1158,6 +570,84 @@ static gboolean
 is_valid_env_name (const char *name)
 {
   return *name != '\0' && strchr (name, '=') == NULL;
+}
+
+static gboolean
+read_env_name (ParseContext  *ctx,
+               JsonNode      *node,
+               char         **out)
+{
+  g_autofree char *field = NULL;
+  g_autofree char *got = NULL;
+
+  if (!read_string (ctx, node, STRING_NON_EMPTY, out))
+    return FALSE;
+  if (is_valid_env_name (*out))
+    return TRUE;
+
+  field = ctx_field_name (ctx);
+  got = quote_string (*out);
+  return ctx_fail_value (ctx, node, _("\"%s\" must be an environment variable name without \"=\" (got %s)"),
+                         field, got);
+}
+
+/* An object of strings, added to the environment as "NAME=VALUE". */
+static gboolean
+read_env (ParseContext   *ctx,
+          JsonNode       *node,
+          char         ***out)
+{
+  g_autoptr(GPtrArray) env = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *object;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autofree char *field = ctx_field_name (ctx);
+      g_autofree char *got = describe_node (node);
+
+      return ctx_fail_value (ctx, node, _("\"%s\" must be an object of strings, such as {\"PYTHONUNBUFFERED\": \"1\"} (got %s)"),
+                             field, got);
+    }
+
+  object = json_node_get_object (node);
+  members = json_object_get_members (object);
+  env = g_ptr_array_new_with_free_func (g_free);
+
+  for (const GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      JsonNode *value = json_object_get_member (object, name);
+      gboolean ok = TRUE;
+
+      ctx_push_key (ctx, name);
+      if (!is_valid_env_name (name))
+        {
+          g_autofree char *parent = ctx_field_name_n (ctx, ctx->depth - 1);
+          g_autofree char *got = quote_string (name);
+
+          ok = ctx_fail_key (ctx, value, _("\"%s\": a variable name must be non-empty and contain no \"=\" (got %s)"),
+                             parent, got);
+        }
+      else if (!node_holds (value, G_TYPE_STRING))
+        {
+          g_autofree char *field = ctx_field_name (ctx);
+          g_autofree char *got = describe_node (value);
+
+          ok = ctx_fail_value (ctx, value, _("\"%s\" must be a string (got %s); quote numbers, such as \"1\""),
+                               field, got);
+        }
+      ctx_pop (ctx);
+
+      if (!ok)
+        return FALSE;
+      g_ptr_array_add (env, g_strconcat (name, "=", json_node_get_string (value), NULL));
+    }
+
+  g_ptr_array_add (env, NULL);
+  g_strfreev (*out);
+  *out = (char **) g_ptr_array_free (g_steal_pointer (&env), FALSE);
+  return TRUE;
 }
 
 static gboolean
@@ -1188,7 +678,7 @@ read_http_url (ParseContext  *ctx,
 
   field = ctx_field_name (ctx);
   got = quote_string (*out);
-  return ctx_fail_value (ctx, _("\"%s\" must be an http:// or https:// URL or null (got %s)"),
+  return ctx_fail_value (ctx, node, _("\"%s\" must be an http:// or https:// URL or null (got %s)"),
                          field, got);
 }
 
@@ -1216,51 +706,226 @@ is_host_and_port (const char *text)
 }
 
 static gboolean
-fail_unknown_field (ParseContext      *ctx,
-                    const char        *name,
-                    const char * const *known);
-
-static gboolean
-parse_members (ParseContext       *ctx,
-               JsonNode           *node,
-               const char * const *known,
-               MemberParser        parse_member,
-               TetherProfile      *self)
+read_host_and_port (ParseContext  *ctx,
+                    JsonNode      *node,
+                    char         **out)
 {
-  g_autoptr(GList) members = NULL;
-  JsonObject *object;
+  g_autofree char *field = NULL;
+  g_autofree char *got = NULL;
 
-  if (!JSON_NODE_HOLDS_OBJECT (node))
+  if (!read_string (ctx, node, STRING_NULLABLE, out))
+    return FALSE;
+  if (*out == NULL || is_host_and_port (*out))
+    return TRUE;
+
+  field = ctx_field_name (ctx);
+  got = quote_string (*out);
+  return ctx_fail_value (ctx, node, _("\"%s\" must be \"HOST:PORT\" with a port between 1 and 65535, or null (got %s)"),
+                         field, got);
+}
+
+/* ------------------------------------------------------------------------
+ * The fields
+ * ------------------------------------------------------------------------ */
+
+typedef enum
+{
+  FIELD_SECTION,    /* an object of the fields under its path */
+  FIELD_STRING,     /* char *: a non-empty string */
+  FIELD_ARGV,       /* char **: a non-empty array of strings */
+  FIELD_ENV,        /* char **: an object of strings, stored as "NAME=VALUE"; never NULL */
+  FIELD_ENV_NAME,   /* char *: an environment variable name */
+  FIELD_HTTP_URL,   /* char *: an http:// or https:// URL, or null */
+  FIELD_HOST_PORT,  /* char *: "HOST:PORT", or null */
+  FIELD_NUMBER,     /* double: between min and max */
+  FIELD_UINT,       /* guint: an integer between min and max */
+  FIELD_DELAYS,     /* double *, its length at count_offset: each between min and max */
+  FIELD_CHOICE,     /* int: one of choices */
+  FIELD_SIGNAL,     /* int: a name among choices, or a number between min and max */
+} FieldKind;
+
+/* Rules between the fields of a section, checked once they are read. */
+typedef gboolean (*SectionCheck) (ParseContext  *ctx,
+                                  JsonNode      *section,
+                                  TetherProfile *self);
+
+typedef struct
+{
+  const char *path;
+  FieldKind kind;
+  gsize offset;                  /* of the value in TetherProfile */
+  double min;
+  double max;
+  const Choice *choices;         /* ends with a NULL name */
+  const char *expected;          /* FIELD_CHOICE: the choices as a message spells them */
+
+  double default_value;          /* FIELD_NUMBER, FIELD_UINT, FIELD_CHOICE, FIELD_SIGNAL */
+  const char *default_string;    /* the char * kinds; NULL: absent */
+  const double *default_delays;  /* FIELD_DELAYS, default_count of them */
+  guint default_count;
+  gsize count_offset;            /* FIELD_DELAYS: of the guint length */
+
+  SectionCheck check;            /* FIELD_SECTION */
+} Field;
+
+/* The choice kinds store an enum through an int. */
+G_STATIC_ASSERT (sizeof (TetherReadyMode) == sizeof (int));
+G_STATIC_ASSERT (sizeof (TetherRestartPolicy) == sizeof (int));
+G_STATIC_ASSERT (sizeof (TetherPoolMode) == sizeof (int));
+G_STATIC_ASSERT (sizeof (TetherRollbackMethod) == sizeof (int));
+
+static gboolean check_profile     (ParseContext  *ctx,
+                                   JsonNode      *section,
+                                   TetherProfile *self);
+static gboolean check_pool        (ParseContext  *ctx,
+                                   JsonNode      *section,
+                                   TetherProfile *self);
+static gboolean check_pool_limits (ParseContext  *ctx,
+                                   JsonNode      *section,
+                                   TetherProfile *self);
+static gboolean check_rollback    (ParseContext  *ctx,
+                                   JsonNode      *section,
+                                   TetherProfile *self);
+
+static const Choice ready_modes[] = {
+  { "spawn", TETHER_READY_SPAWN },
+  { "notify", TETHER_READY_NOTIFY },
+  { NULL, 0 }
+};
+
+static const Choice signal_names[] = {
+  { "TERM", SIGTERM },
+  { "INT", SIGINT },
+  { "QUIT", SIGQUIT },
+  { "HUP", SIGHUP },
+  { "USR1", SIGUSR1 },
+  { "USR2", SIGUSR2 },
+  { NULL, 0 }
+};
+
+static const Choice restart_policies[] = {
+  { "no", TETHER_RESTART_NO },
+  { "on-failure", TETHER_RESTART_ON_FAILURE },
+  { "always", TETHER_RESTART_ALWAYS },
+  { NULL, 0 }
+};
+
+static const Choice pool_modes[] = {
+  { "managed", TETHER_POOL_MANAGED },
+  { "signals", TETHER_POOL_SIGNALS },
+  { NULL, 0 }
+};
+
+static const Choice rollback_methods[] = {
+  { "restart", TETHER_ROLLBACK_RESTART },
+  { "http", TETHER_ROLLBACK_HTTP },
+  { NULL, 0 }
+};
+
+static const double default_backoff[] = { 1, 2, 5, 10 };
+
+#define OFFSET(member) G_STRUCT_OFFSET (TetherProfile, member)
+
+/* A section comes before its fields. Within a section, the order is the
+ * one "did you mean" prefers between two equally near names. */
+static const Field profile_fields[] = {
+  /* Absent: the file's name, or command[0] */
+  { "name", FIELD_STRING, OFFSET (name) },
+  /* Required (check_profile) */
+  { "command", FIELD_ARGV, OFFSET (command) },
+  /* Absent or relative: from the profile's directory */
+  { "cwd", FIELD_STRING, OFFSET (cwd) },
+  { "env", FIELD_ENV, OFFSET (env) },
+  { "ready", FIELD_CHOICE, OFFSET (ready), .choices = ready_modes,
+    .expected = N_("\"spawn\" or \"notify\""), .default_value = TETHER_READY_SPAWN },
+  { "start_timeout", FIELD_NUMBER, OFFSET (start_timeout), 0.1, 86400, .default_value = 30 },
+
+  { "stop", FIELD_SECTION },
+  { "stop.graceful_timeout", FIELD_NUMBER, OFFSET (stop.graceful_timeout), 0, 3600, .default_value = 10 },
+  { "stop.term_timeout", FIELD_NUMBER, OFFSET (stop.term_timeout), 0, 3600, .default_value = 5 },
+  { "stop.kill_timeout", FIELD_NUMBER, OFFSET (stop.kill_timeout), 0.1, 3600, .default_value = 10 },
+  { "stop.signal", FIELD_SIGNAL, OFFSET (stop.signal), 1, 64, .choices = signal_names,
+    .default_value = SIGTERM },
+
+  { "restart", FIELD_SECTION },
+  { "restart.policy", FIELD_CHOICE, OFFSET (restart.policy), .choices = restart_policies,
+    .expected = N_("\"no\", \"on-failure\" or \"always\""), .default_value = TETHER_RESTART_NO },
+  { "restart.max_restarts", FIELD_UINT, OFFSET (restart.max_restarts), 0, 1000, .default_value = 5 },
+  { "restart.backoff", FIELD_DELAYS, OFFSET (restart.backoff), 0, 3600,
+    .count_offset = OFFSET (restart.n_backoff),
+    .default_delays = default_backoff, .default_count = G_N_ELEMENTS (default_backoff) },
+
+  { "health", FIELD_SECTION },
+  { "health.http", FIELD_HTTP_URL, OFFSET (health.http) },
+  { "health.interval", FIELD_NUMBER, OFFSET (health.interval), 0.1, 3600, .default_value = 5 },
+  { "health.timeout", FIELD_NUMBER, OFFSET (health.timeout), 0.1, 3600, .default_value = 3 },
+  { "health.failures", FIELD_UINT, OFFSET (health.failures), 1, 100, .default_value = 3 },
+  /* 0: no watchdog */
+  { "health.watchdog", FIELD_NUMBER, OFFSET (health.watchdog), 0, 3600, .default_value = 0 },
+
+  { "pool", FIELD_SECTION, .check = check_pool },
+  { "pool.mode", FIELD_CHOICE, OFFSET (pool.mode), .choices = pool_modes,
+    .expected = N_("\"managed\" or \"signals\""), .default_value = TETHER_POOL_NONE },
+  { "pool.listen", FIELD_HOST_PORT, OFFSET (pool.listen) },
+  { "pool.workers", FIELD_UINT, OFFSET (pool.workers), 0, 1024, .default_value = 4 },
+  { "pool.min", FIELD_UINT, OFFSET (pool.min), 0, 1024, .default_value = 1 },
+  { "pool.max", FIELD_UINT, OFFSET (pool.max), 0, 1024, .default_value = 16 },
+  { "pool.worker_command", FIELD_ARGV, OFFSET (pool.worker_command) },
+
+  /* 0: no limit */
+  { "pool.limits", FIELD_SECTION, .check = check_pool_limits },
+  { "pool.limits.memory_soft_mb", FIELD_UINT, OFFSET (pool.limits.memory_soft_mb), 0, G_MAXUINT32 },
+  { "pool.limits.memory_hard_mb", FIELD_UINT, OFFSET (pool.limits.memory_hard_mb), 0, G_MAXUINT32 },
+  { "pool.limits.cpu_seconds", FIELD_NUMBER, OFFSET (pool.limits.cpu_seconds), 0, G_MAXUINT32 },
+  { "pool.limits.requests", FIELD_UINT, OFFSET (pool.limits.requests), 0, G_MAXUINT32 },
+  { "pool.limits.heartbeat_timeout", FIELD_NUMBER, OFFSET (pool.limits.heartbeat_timeout), 0, 3600,
+    .default_value = 30 },
+
+  { "rollback", FIELD_SECTION, .check = check_rollback },
+  { "rollback.method", FIELD_CHOICE, OFFSET (rollback.method), .choices = rollback_methods,
+    .expected = N_("\"restart\" or \"http\""), .default_value = TETHER_ROLLBACK_RESTART },
+  { "rollback.env", FIELD_ENV_NAME, OFFSET (rollback.env), .default_string = "TETHER_CHECKPOINT" },
+  /* Required for method http (check_rollback) */
+  { "rollback.url", FIELD_HTTP_URL, OFFSET (rollback.url) },
+};
+
+/* The profile itself: the section of the paths without a dot. */
+static const Field profile_root = { "", FIELD_SECTION, .check = check_profile };
+
+#undef OFFSET
+
+/* The name of field within the section at section_path, or NULL if the
+ * field is not directly in it. */
+static const char *
+field_name_in (const Field *field,
+               const char  *section_path)
+{
+  const char *name = field->path;
+  gsize length = strlen (section_path);
+
+  if (length > 0)
     {
-      g_autofree char *field = ctx_field_name (ctx);
-      g_autofree char *got = describe_node (node);
-
-      if (ctx->depth == 0)
-        return ctx_fail_value (ctx, _("the profile must be a JSON object such as {\"command\": [\"./server\"]} (got %s)"),
-                               got);
-      return ctx_fail_value (ctx, _("\"%s\" must be an object (got %s)"), field, got);
+      if (strncmp (name, section_path, length) != 0 || name[length] != '.')
+        return NULL;
+      name += length + 1;
     }
 
-  object = json_node_get_object (node);
-  members = json_object_get_members (object);
+  return strchr (name, '.') == NULL ? name : NULL;
+}
 
-  for (const GList *l = members; l != NULL; l = l->next)
+static const Field *
+find_field (const Field *section,
+            const char  *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (profile_fields); i++)
     {
-      const char *name = l->data;
-      gboolean ok;
+      const char *candidate = field_name_in (&profile_fields[i], section->path);
 
-      ctx_push_key (ctx, name);
-      if (g_strv_contains (known, name))
-        ok = parse_member (ctx, name, json_object_get_member (object, name), self);
-      else
-        ok = fail_unknown_field (ctx, name, known);
-      ctx_pop (ctx);
-
-      if (!ok)
-        return FALSE;
+      if (candidate != NULL && strcmp (candidate, name) == 0)
+        return &profile_fields[i];
     }
 
-  return TRUE;
+  return NULL;
 }
 
 static guint
@@ -1296,23 +961,29 @@ edit_distance (const char *a,
 }
 
 static gboolean
-fail_unknown_field (ParseContext       *ctx,
-                    const char         *name,
-                    const char * const *known)
+fail_unknown_field (ParseContext *ctx,
+                    const Field  *section,
+                    const char   *name,
+                    JsonNode     *value)
 {
   g_autofree char *parent = ctx_field_name_n (ctx, ctx->depth - 1);
   g_autofree char *message = NULL;
   const char *suggestion = NULL;
   guint best = 3;  /* suggest only near misses: a typo, not a different word */
 
-  for (guint i = 0; known[i] != NULL; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (profile_fields); i++)
     {
-      guint distance = edit_distance (name, known[i]);
+      const char *known = field_name_in (&profile_fields[i], section->path);
+      guint distance;
 
-      if (distance < best && distance < strlen (known[i]))
+      if (known == NULL)
+        continue;
+
+      distance = edit_distance (name, known);
+      if (distance < best && distance < strlen (known))
         {
           best = distance;
-          suggestion = known[i];
+          suggestion = known;
         }
     }
 
@@ -1322,299 +993,221 @@ fail_unknown_field (ParseContext       *ctx,
     message = g_strdup_printf (_("unknown field \"%s\" in \"%s\""), name, parent);
 
   if (suggestion != NULL)
-    return ctx_fail_key (ctx, _("%s; did you mean \"%s\"?"), message, suggestion);
-  return ctx_fail_key (ctx, "%s", message);
+    return ctx_fail_key (ctx, value, _("%s; did you mean \"%s\"?"), message, suggestion);
+  return ctx_fail_key (ctx, value, "%s", message);
 }
 
-/* ------------------------------------------------------------------------
- * The profile's sections
- * ------------------------------------------------------------------------ */
+static gboolean read_field (ParseContext  *ctx,
+                            const Field   *field,
+                            JsonNode      *node,
+                            TetherProfile *self);
 
 static gboolean
-read_signal (ParseContext *ctx,
-             JsonNode     *node,
-             int          *out)
-{
-  static const Choice signals[] = {
-    { "TERM", SIGTERM },
-    { "INT", SIGINT },
-    { "QUIT", SIGQUIT },
-    { "HUP", SIGHUP },
-    { "USR1", SIGUSR1 },
-    { "USR2", SIGUSR2 },
-  };
-  g_autofree char *field = NULL;
-  g_autofree char *got = NULL;
-
-  if (node_holds (node, G_TYPE_STRING))
-    {
-      const char *name = json_node_get_string (node);
-
-      if (g_str_has_prefix (name, "SIG"))
-        name += strlen ("SIG");
-
-      for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-        {
-          if (strcmp (name, signals[i].name) == 0)
-            {
-              *out = signals[i].value;
-              return TRUE;
-            }
-        }
-    }
-  else if (node_holds (node, G_TYPE_INT64))
-    {
-      gint64 number = json_node_get_int (node);
-
-      if (number >= 1 && number <= 64)
-        {
-          *out = (int) number;
-          return TRUE;
-        }
-    }
-
-  field = ctx_field_name (ctx);
-  got = describe_node (node);
-  return ctx_fail_value (ctx, _("\"%s\" must be \"SIGTERM\", \"SIGINT\", \"SIGQUIT\", \"SIGHUP\", \"SIGUSR1\", \"SIGUSR2\" or a signal number between 1 and 64 (got %s)"),
-                         field, got);
-}
-
-static gboolean
-parse_stop_member (ParseContext  *ctx,
-                   const char    *name,
-                   JsonNode      *value,
-                   TetherProfile *self)
-{
-  if (strcmp (name, "graceful_timeout") == 0)
-    return read_number (ctx, value, 0, 3600, &self->stop.graceful_timeout);
-  if (strcmp (name, "term_timeout") == 0)
-    return read_number (ctx, value, 0, 3600, &self->stop.term_timeout);
-  if (strcmp (name, "kill_timeout") == 0)
-    return read_number (ctx, value, 0.1, 3600, &self->stop.kill_timeout);
-  if (strcmp (name, "signal") == 0)
-    return read_signal (ctx, value, &self->stop.signal);
-
-  g_return_val_if_reached (FALSE);
-}
-
-static gboolean
-read_backoff (ParseContext  *ctx,
+read_section (ParseContext  *ctx,
+              const Field   *section,
               JsonNode      *node,
               TetherProfile *self)
 {
-  g_autofree double *delays = NULL;
-  JsonArray *array;
-  guint length;
+  g_autoptr(GList) members = NULL;
+  JsonObject *object;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node) ||
-      json_array_get_length (json_node_get_array (node)) == 0)
+  if (!JSON_NODE_HOLDS_OBJECT (node))
     {
       g_autofree char *field = ctx_field_name (ctx);
       g_autofree char *got = describe_node (node);
 
-      return ctx_fail_value (ctx, _("\"%s\" must be a non-empty array of delays in seconds, such as [1, 2, 5, 10] (got %s)"),
-                             field, got);
+      if (ctx->depth == 0)
+        return ctx_fail_value (ctx, node, _("the profile must be a JSON object such as {\"command\": [\"./server\"]} (got %s)"),
+                               got);
+      return ctx_fail_value (ctx, node, _("\"%s\" must be an object (got %s)"), field, got);
     }
 
-  array = json_node_get_array (node);
-  length = json_array_get_length (array);
-  delays = g_new (double, length);
+  object = json_node_get_object (node);
+  members = json_object_get_members (object);
 
-  for (guint i = 0; i < length; i++)
+  for (const GList *l = members; l != NULL; l = l->next)
     {
+      const char *name = l->data;
+      JsonNode *value = json_object_get_member (object, name);
+      const Field *field = find_field (section, name);
       gboolean ok;
 
-      ctx_push_index (ctx, i);
-      ok = read_number (ctx, json_array_get_element (array, i), 0, 3600, &delays[i]);
+      ctx_push_key (ctx, name);
+      if (field != NULL)
+        ok = read_field (ctx, field, value, self);
+      else
+        ok = fail_unknown_field (ctx, section, name, value);
       ctx_pop (ctx);
 
       if (!ok)
         return FALSE;
     }
 
-  g_free (self->restart.backoff);
-  self->restart.backoff = g_steal_pointer (&delays);
-  self->restart.n_backoff = length;
-  return TRUE;
+  return section->check == NULL || section->check (ctx, node, self);
 }
 
 static gboolean
-parse_restart_member (ParseContext  *ctx,
-                      const char    *name,
-                      JsonNode      *value,
-                      TetherProfile *self)
-{
-  static const Choice policies[] = {
-    { "no", TETHER_RESTART_NO },
-    { "on-failure", TETHER_RESTART_ON_FAILURE },
-    { "always", TETHER_RESTART_ALWAYS },
-  };
-
-  if (strcmp (name, "policy") == 0)
-    {
-      int policy;
-
-      if (!read_choice (ctx, value, policies, G_N_ELEMENTS (policies),
-                        _("\"no\", \"on-failure\" or \"always\""), &policy))
-        return FALSE;
-      self->restart.policy = policy;
-      return TRUE;
-    }
-  if (strcmp (name, "max_restarts") == 0)
-    return read_uint (ctx, value, 0, 1000, &self->restart.max_restarts);
-  if (strcmp (name, "backoff") == 0)
-    return read_backoff (ctx, value, self);
-
-  g_return_val_if_reached (FALSE);
-}
-
-static gboolean
-parse_health_member (ParseContext  *ctx,
-                     const char    *name,
-                     JsonNode      *value,
-                     TetherProfile *self)
-{
-  if (strcmp (name, "http") == 0)
-    return read_http_url (ctx, value, &self->health.http);
-  if (strcmp (name, "interval") == 0)
-    return read_number (ctx, value, 0.1, 3600, &self->health.interval);
-  if (strcmp (name, "timeout") == 0)
-    return read_number (ctx, value, 0.1, 3600, &self->health.timeout);
-  if (strcmp (name, "failures") == 0)
-    return read_uint (ctx, value, 1, 100, &self->health.failures);
-  if (strcmp (name, "watchdog") == 0)
-    return read_number (ctx, value, 0, 3600, &self->health.watchdog);
-
-  g_return_val_if_reached (FALSE);
-}
-
-static gboolean
-parse_limits_member (ParseContext  *ctx,
-                     const char    *name,
-                     JsonNode      *value,
-                     TetherProfile *self)
-{
-  TetherPoolLimits *limits = &self->pool.limits;
-
-  if (strcmp (name, "memory_soft_mb") == 0)
-    return read_uint (ctx, value, 0, G_MAXUINT32, &limits->memory_soft_mb);
-  if (strcmp (name, "memory_hard_mb") == 0)
-    return read_uint (ctx, value, 0, G_MAXUINT32, &limits->memory_hard_mb);
-  if (strcmp (name, "cpu_seconds") == 0)
-    return read_number (ctx, value, 0, G_MAXUINT32, &limits->cpu_seconds);
-  if (strcmp (name, "requests") == 0)
-    return read_uint (ctx, value, 0, G_MAXUINT32, &limits->requests);
-  if (strcmp (name, "heartbeat_timeout") == 0)
-    return read_number (ctx, value, 0, 3600, &limits->heartbeat_timeout);
-
-  g_return_val_if_reached (FALSE);
-}
-
-static gboolean
-parse_limits (ParseContext  *ctx,
-              JsonNode      *node,
-              TetherProfile *self)
-{
-  static const char * const known[] = {
-    "memory_soft_mb", "memory_hard_mb", "cpu_seconds", "requests", "heartbeat_timeout", NULL
-  };
-  const TetherPoolLimits *limits = &self->pool.limits;
-
-  if (!parse_members (ctx, node, known, parse_limits_member, self))
-    return FALSE;
-
-  if (limits->memory_soft_mb != 0 && limits->memory_hard_mb != 0 &&
-      limits->memory_soft_mb > limits->memory_hard_mb)
-    {
-      g_autofree char *soft = NULL;
-      g_autofree char *hard = NULL;
-      gboolean ok;
-
-      ctx_push_key (ctx, "memory_hard_mb");
-      hard = ctx_field_name (ctx);
-      ctx_pop (ctx);
-      ctx_push_key (ctx, "memory_soft_mb");
-      soft = ctx_field_name (ctx);
-      ok = ctx_fail_value (ctx, _("\"%s\" (%u) must not exceed \"%s\" (%u)"),
-                           soft, limits->memory_soft_mb, hard, limits->memory_hard_mb);
-      ctx_pop (ctx);
-      return ok;
-    }
-
-  return TRUE;
-}
-
-static gboolean
-parse_pool_member (ParseContext  *ctx,
-                   const char    *name,
-                   JsonNode      *value,
-                   TetherProfile *self)
-{
-  static const Choice modes[] = {
-    { "managed", TETHER_POOL_MANAGED },
-    { "signals", TETHER_POOL_SIGNALS },
-  };
-
-  if (strcmp (name, "mode") == 0)
-    {
-      int mode;
-
-      if (!read_choice (ctx, value, modes, G_N_ELEMENTS (modes),
-                        _("\"managed\" or \"signals\""), &mode))
-        return FALSE;
-      self->pool.mode = mode;
-      return TRUE;
-    }
-  if (strcmp (name, "listen") == 0)
-    {
-      g_autofree char *field = NULL;
-      g_autofree char *got = NULL;
-
-      if (!read_string (ctx, value, STRING_NULLABLE, &self->pool.listen))
-        return FALSE;
-      if (self->pool.listen == NULL || is_host_and_port (self->pool.listen))
-        return TRUE;
-
-      field = ctx_field_name (ctx);
-      got = quote_string (self->pool.listen);
-      return ctx_fail_value (ctx, _("\"%s\" must be \"HOST:PORT\" with a port between 1 and 65535, or null (got %s)"),
-                             field, got);
-    }
-  if (strcmp (name, "workers") == 0)
-    return read_uint (ctx, value, 0, 1024, &self->pool.workers);
-  if (strcmp (name, "min") == 0)
-    return read_uint (ctx, value, 0, 1024, &self->pool.min);
-  if (strcmp (name, "max") == 0)
-    return read_uint (ctx, value, 0, 1024, &self->pool.max);
-  if (strcmp (name, "worker_command") == 0)
-    return read_argv (ctx, value, &self->pool.worker_command);
-  if (strcmp (name, "limits") == 0)
-    return parse_limits (ctx, value, self);
-
-  g_return_val_if_reached (FALSE);
-}
-
-static gboolean
-parse_pool (ParseContext  *ctx,
+read_field (ParseContext  *ctx,
+            const Field   *field,
             JsonNode      *node,
             TetherProfile *self)
 {
-  static const char * const known[] = {
-    "mode", "listen", "workers", "min", "max", "worker_command", "limits", NULL
-  };
-  JsonObject *object;
-  const char *blame;
-  gboolean ok;
+  gpointer slot = G_STRUCT_MEMBER_P (self, field->offset);
 
-  if (!parse_members (ctx, node, known, parse_pool_member, self))
-    return FALSE;
+  switch (field->kind)
+    {
+    case FIELD_SECTION:
+      return read_section (ctx, field, node, self);
+    case FIELD_STRING:
+      return read_string (ctx, node, STRING_NON_EMPTY, slot);
+    case FIELD_ARGV:
+      return read_argv (ctx, node, slot);
+    case FIELD_ENV:
+      return read_env (ctx, node, slot);
+    case FIELD_ENV_NAME:
+      return read_env_name (ctx, node, slot);
+    case FIELD_HTTP_URL:
+      return read_http_url (ctx, node, slot);
+    case FIELD_HOST_PORT:
+      return read_host_and_port (ctx, node, slot);
+    case FIELD_NUMBER:
+      return read_number (ctx, node, field->min, field->max, slot);
+    case FIELD_UINT:
+      return read_uint (ctx, node, (guint) field->min, (guint) field->max, slot);
+    case FIELD_DELAYS:
+      return read_delays (ctx, node, field->min, field->max, slot,
+                          G_STRUCT_MEMBER_P (self, field->count_offset));
+    case FIELD_CHOICE:
+      return read_choice (ctx, node, field->choices, _(field->expected), slot);
+    case FIELD_SIGNAL:
+      return read_signal (ctx, node, field->choices, (guint) field->min, (guint) field->max, slot);
+    default:
+      g_return_val_if_reached (FALSE);
+    }
+}
+
+static void
+set_defaults (TetherProfile *self)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (profile_fields); i++)
+    {
+      const Field *field = &profile_fields[i];
+      gpointer slot = G_STRUCT_MEMBER_P (self, field->offset);
+
+      switch (field->kind)
+        {
+        case FIELD_STRING:
+        case FIELD_ENV_NAME:
+        case FIELD_HTTP_URL:
+        case FIELD_HOST_PORT:
+          *(char **) slot = g_strdup (field->default_string);
+          break;
+        case FIELD_ENV:
+          *(char ***) slot = g_new0 (char *, 1);
+          break;
+        case FIELD_NUMBER:
+          *(double *) slot = field->default_value;
+          break;
+        case FIELD_UINT:
+          *(guint *) slot = (guint) field->default_value;
+          break;
+        case FIELD_CHOICE:
+        case FIELD_SIGNAL:
+          *(int *) slot = (int) field->default_value;
+          break;
+        case FIELD_DELAYS:
+          *(double **) slot = g_memdup2 (field->default_delays, field->default_count * sizeof (double));
+          G_STRUCT_MEMBER (guint, self, field->count_offset) = field->default_count;
+          break;
+        case FIELD_ARGV:
+        case FIELD_SECTION:
+        default:
+          break;
+        }
+    }
+}
+
+static void
+free_fields (TetherProfile *self)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (profile_fields); i++)
+    {
+      const Field *field = &profile_fields[i];
+      gpointer slot = G_STRUCT_MEMBER_P (self, field->offset);
+
+      switch (field->kind)
+        {
+        case FIELD_STRING:
+        case FIELD_ENV_NAME:
+        case FIELD_HTTP_URL:
+        case FIELD_HOST_PORT:
+          g_free (*(char **) slot);
+          break;
+        case FIELD_ARGV:
+        case FIELD_ENV:
+          g_strfreev (*(char ***) slot);
+          break;
+        case FIELD_DELAYS:
+          g_free (*(double **) slot);
+          break;
+        case FIELD_NUMBER:
+        case FIELD_UINT:
+        case FIELD_CHOICE:
+        case FIELD_SIGNAL:
+        case FIELD_SECTION:
+        default:
+          break;
+        }
+    }
+}
+
+const char * const *
+tether_profile_get_field_paths (void)
+{
+  static const char **paths = NULL;
+
+  if (g_once_init_enter (&paths))
+    {
+      const char **list = g_new (const char *, G_N_ELEMENTS (profile_fields) + 1);
+
+      for (guint i = 0; i < G_N_ELEMENTS (profile_fields); i++)
+        list[i] = profile_fields[i].path;
+      list[G_N_ELEMENTS (profile_fields)] = NULL;
+
+      g_once_init_leave (&paths, list);
+    }
+
+  return paths;
+}
+
+/* ------------------------------------------------------------------------
+ * Rules between fields
+ * ------------------------------------------------------------------------ */
+
+static gboolean
+check_profile (ParseContext  *ctx,
+               JsonNode      *section,
+               TetherProfile *self)
+{
+  if (self->command != NULL)
+    return TRUE;
+
+  return ctx_fail_value (ctx, section, _("missing required field \"command\": the program to run and its arguments, such as [\"python3\", \"server.py\"]"));
+}
+
+static gboolean
+check_pool (ParseContext  *ctx,
+            JsonNode      *section,
+            TetherProfile *self)
+{
+  JsonObject *object = json_node_get_object (section);
+  const char *blame;
 
   if (self->pool.min <= self->pool.workers && self->pool.workers <= self->pool.max)
     return TRUE;
 
   /* Point at what the user wrote: workers if given, else the bound that
-   * the default number of workers falls outside of. */
-  object = json_node_get_object (node);
+   * the default number of workers falls outside of, else the section. */
   if (json_object_has_member (object, "workers"))
     blame = "workers";
   else if (self->pool.workers > self->pool.max && json_object_has_member (object, "max"))
@@ -1624,186 +1217,49 @@ parse_pool (ParseContext  *ctx,
   else
     blame = NULL;
 
-  if (blame != NULL)
-    ctx_push_key (ctx, blame);
-  ok = ctx_fail_value (ctx, _("\"pool.workers\" (%u) must be between \"pool.min\" (%u) and \"pool.max\" (%u)"),
-                       self->pool.workers, self->pool.min, self->pool.max);
-  if (blame != NULL)
-    ctx_pop (ctx);
-
-  return ok;
+  return ctx_fail_value (ctx, blame != NULL ? json_object_get_member (object, blame) : section,
+                         _("\"pool.workers\" (%u) must be between \"pool.min\" (%u) and \"pool.max\" (%u)"),
+                         self->pool.workers, self->pool.min, self->pool.max);
 }
 
 static gboolean
-parse_rollback_member (ParseContext  *ctx,
-                       const char    *name,
-                       JsonNode      *value,
-                       TetherProfile *self)
+check_pool_limits (ParseContext  *ctx,
+                   JsonNode      *section,
+                   TetherProfile *self)
 {
-  static const Choice methods[] = {
-    { "restart", TETHER_ROLLBACK_RESTART },
-    { "http", TETHER_ROLLBACK_HTTP },
-  };
+  const TetherPoolLimits *limits = &self->pool.limits;
+  g_autofree char *soft = NULL;
+  g_autofree char *hard = NULL;
 
-  if (strcmp (name, "method") == 0)
-    {
-      int method;
+  /* Either being 0 means no limit. A soft limit of 0 was never written,
+   * so a non-zero one stands in the section. */
+  if (limits->memory_soft_mb == 0 || limits->memory_hard_mb == 0 ||
+      limits->memory_soft_mb <= limits->memory_hard_mb)
+    return TRUE;
 
-      if (!read_choice (ctx, value, methods, G_N_ELEMENTS (methods),
-                        _("\"restart\" or \"http\""), &method))
-        return FALSE;
-      self->rollback.method = method;
-      return TRUE;
-    }
-  if (strcmp (name, "env") == 0)
-    {
-      g_autofree char *field = NULL;
-      g_autofree char *got = NULL;
+  ctx_push_key (ctx, "memory_hard_mb");
+  hard = ctx_field_name (ctx);
+  ctx_pop (ctx);
+  ctx_push_key (ctx, "memory_soft_mb");
+  soft = ctx_field_name (ctx);
+  ctx_pop (ctx);
 
-      if (!read_string (ctx, value, STRING_NON_EMPTY, &self->rollback.env))
-        return FALSE;
-      if (is_valid_env_name (self->rollback.env))
-        return TRUE;
-
-      field = ctx_field_name (ctx);
-      got = quote_string (self->rollback.env);
-      return ctx_fail_value (ctx, _("\"%s\" must be an environment variable name without \"=\" (got %s)"),
-                             field, got);
-    }
-  if (strcmp (name, "url") == 0)
-    return read_http_url (ctx, value, &self->rollback.url);
-
-  g_return_val_if_reached (FALSE);
+  return ctx_fail_value (ctx, json_object_get_member (json_node_get_object (section), "memory_soft_mb"),
+                         _("\"%s\" (%u) must not exceed \"%s\" (%u)"),
+                         soft, limits->memory_soft_mb, hard, limits->memory_hard_mb);
 }
 
 static gboolean
-parse_rollback (ParseContext  *ctx,
-                JsonNode      *node,
+check_rollback (ParseContext  *ctx,
+                JsonNode      *section,
                 TetherProfile *self)
 {
-  static const char * const known[] = { "method", "env", "url", NULL };
-  gboolean ok;
-
-  if (!parse_members (ctx, node, known, parse_rollback_member, self))
-    return FALSE;
-
   if (self->rollback.method != TETHER_ROLLBACK_HTTP || self->rollback.url != NULL)
     return TRUE;
 
-  ctx_push_key (ctx, "method");
-  ok = ctx_fail_value (ctx, _("\"rollback.url\" is required when \"rollback.method\" is \"http\""));
-  ctx_pop (ctx);
-  return ok;
-}
-
-static gboolean
-parse_env (ParseContext  *ctx,
-           JsonNode      *node,
-           TetherProfile *self)
-{
-  g_autoptr(GPtrArray) env = NULL;
-  g_autoptr(GList) members = NULL;
-  JsonObject *object;
-
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_autofree char *field = ctx_field_name (ctx);
-      g_autofree char *got = describe_node (node);
-
-      return ctx_fail_value (ctx, _("\"%s\" must be an object of strings, such as {\"PYTHONUNBUFFERED\": \"1\"} (got %s)"),
-                             field, got);
-    }
-
-  object = json_node_get_object (node);
-  members = json_object_get_members (object);
-  env = g_ptr_array_new_with_free_func (g_free);
-
-  for (const GList *l = members; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      JsonNode *value = json_object_get_member (object, name);
-      gboolean ok = TRUE;
-
-      ctx_push_key (ctx, name);
-      if (!is_valid_env_name (name))
-        {
-          g_autofree char *parent = ctx_field_name_n (ctx, ctx->depth - 1);
-          g_autofree char *got = quote_string (name);
-
-          ok = ctx_fail_key (ctx, _("\"%s\": a variable name must be non-empty and contain no \"=\" (got %s)"),
-                             parent, got);
-        }
-      else if (!node_holds (value, G_TYPE_STRING))
-        {
-          g_autofree char *field = ctx_field_name (ctx);
-          g_autofree char *got = describe_node (value);
-
-          ok = ctx_fail_value (ctx, _("\"%s\" must be a string (got %s); quote numbers, such as \"1\""),
-                               field, got);
-        }
-      ctx_pop (ctx);
-
-      if (!ok)
-        return FALSE;
-      g_ptr_array_add (env, g_strconcat (name, "=", json_node_get_string (value), NULL));
-    }
-
-  g_ptr_array_add (env, NULL);
-  g_strfreev (self->env);
-  self->env = (char **) g_ptr_array_free (g_steal_pointer (&env), FALSE);
-  return TRUE;
-}
-
-static gboolean
-parse_top_member (ParseContext  *ctx,
-                  const char    *name,
-                  JsonNode      *value,
-                  TetherProfile *self)
-{
-  static const Choice ready_modes[] = {
-    { "spawn", TETHER_READY_SPAWN },
-    { "notify", TETHER_READY_NOTIFY },
-  };
-  static const char * const stop_fields[] = {
-    "graceful_timeout", "term_timeout", "kill_timeout", "signal", NULL
-  };
-  static const char * const restart_fields[] = { "policy", "max_restarts", "backoff", NULL };
-  static const char * const health_fields[] = {
-    "http", "interval", "timeout", "failures", "watchdog", NULL
-  };
-
-  if (strcmp (name, "name") == 0)
-    return read_string (ctx, value, STRING_NON_EMPTY, &self->name);
-  if (strcmp (name, "command") == 0)
-    return read_argv (ctx, value, &self->command);
-  if (strcmp (name, "cwd") == 0)
-    return read_string (ctx, value, STRING_NON_EMPTY, &self->cwd);  /* resolved later */
-  if (strcmp (name, "env") == 0)
-    return parse_env (ctx, value, self);
-  if (strcmp (name, "ready") == 0)
-    {
-      int ready;
-
-      if (!read_choice (ctx, value, ready_modes, G_N_ELEMENTS (ready_modes),
-                        _("\"spawn\" or \"notify\""), &ready))
-        return FALSE;
-      self->ready = ready;
-      return TRUE;
-    }
-  if (strcmp (name, "start_timeout") == 0)
-    return read_number (ctx, value, 0.1, 86400, &self->start_timeout);
-  if (strcmp (name, "stop") == 0)
-    return parse_members (ctx, value, stop_fields, parse_stop_member, self);
-  if (strcmp (name, "restart") == 0)
-    return parse_members (ctx, value, restart_fields, parse_restart_member, self);
-  if (strcmp (name, "health") == 0)
-    return parse_members (ctx, value, health_fields, parse_health_member, self);
-  if (strcmp (name, "pool") == 0)
-    return parse_pool (ctx, value, self);
-  if (strcmp (name, "rollback") == 0)
-    return parse_rollback (ctx, value, self);
-
-  g_return_val_if_reached (FALSE);
+  /* Only a written "method" can be "http". */
+  return ctx_fail_value (ctx, json_object_get_member (json_node_get_object (section), "method"),
+                         _("\"rollback.url\" is required when \"rollback.method\" is \"http\""));
 }
 
 /* ------------------------------------------------------------------------
@@ -1813,40 +1269,12 @@ parse_top_member (ParseContext  *ctx,
 static TetherProfile *
 tether_profile_new (const char *display_name)
 {
-  static const double default_backoff[] = { 1, 2, 5, 10 };
   TetherProfileReal *real = g_new0 (TetherProfileReal, 1);
   TetherProfile *self = &real->profile;
 
   g_atomic_ref_count_init (&self->ref_count);
   real->display_name = g_strdup (display_name);
-
-  self->env = g_new0 (char *, 1);
-  self->ready = TETHER_READY_SPAWN;
-  self->start_timeout = 30;
-
-  self->stop.graceful_timeout = 10;
-  self->stop.term_timeout = 5;
-  self->stop.kill_timeout = 10;
-  self->stop.signal = SIGTERM;
-
-  self->restart.policy = TETHER_RESTART_NO;
-  self->restart.max_restarts = 5;
-  self->restart.backoff = g_memdup2 (default_backoff, sizeof default_backoff);
-  self->restart.n_backoff = G_N_ELEMENTS (default_backoff);
-
-  self->health.interval = 5;
-  self->health.timeout = 3;
-  self->health.failures = 3;
-  self->health.watchdog = 0;
-
-  self->pool.mode = TETHER_POOL_NONE;
-  self->pool.workers = 4;
-  self->pool.min = 1;
-  self->pool.max = 16;
-  self->pool.limits.heartbeat_timeout = 30;
-
-  self->rollback.method = TETHER_ROLLBACK_RESTART;
-  self->rollback.env = g_strdup ("TETHER_CHECKPOINT");
+  set_defaults (self);
 
   return self;
 }
@@ -1886,46 +1314,36 @@ make_id (const char *stem,
   return g_strdup_printf ("%s-%.8s", safe, digest);
 }
 
-/* json-glib only fails where the scanner did not, which should not
- * happen; keep its words, in the "FILE:LINE:COL: message" form. Its
- * columns count bytes. */
+
+/* tether-json's words after the file name; an empty file and one in
+ * another encoding are told what a profile should be. */
 static void
-set_json_glib_error (const char    *display_name,
-                     const GError  *json_error,
-                     GError       **error)
+set_syntax_error (const char    *display_name,
+                  const char    *data,
+                  gsize          length,
+                  const GError  *json_error,
+                  GError       **error)
 {
-  const char *message = json_error->message;
-  guint64 line = 0;
-  guint64 column = 0;
-
-  if (g_str_has_prefix (message, "<data>:"))
+  if (g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_EMPTY))
     {
-      char *end;
+      guint line;
+      guint column;
 
-      line = g_ascii_strtoull (message + strlen ("<data>:"), &end, 10);
-      if (*end == ':')
-        column = g_ascii_strtoull (end + 1, &end, 10);
-      if (*end == ':' && line > 0 && column > 0)
-        {
-          message = end + 1;
-          while (*message == ' ')
-            message++;
-          if (g_str_has_prefix (message, "Parse error: "))
-            message += strlen ("Parse error: ");
-        }
-      else
-        {
-          line = 0;
-        }
+      tether_json_get_position_at (data, length, &line, &column);
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE, "%s:%u:%u: %s",
+                   display_name, line, column,
+                   _("the profile is empty: expected a JSON object such as {\"command\": [\"./server\"]}"));
     }
-
-  if (line > 0)
-    g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE,
-                 "%s:%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ": %s",
-                 display_name, line, column, message);
+  else if (g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_ENCODING))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE, "%s:%s: %s",
+                   display_name, json_error->message, _("save the profile as UTF-8 text"));
+    }
   else
-    g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE,
-                 "%s: %s", display_name, message);
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE, "%s:%s",
+                   display_name, json_error->message);
+    }
 }
 
 /* abs_path: the file data came from, or NULL. */
@@ -1937,61 +1355,36 @@ profile_parse (const char  *data,
                const char  *abs_path,
                GError     **error)
 {
-  static const char * const top_fields[] = {
-    "name", "command", "cwd", "env", "ready", "start_timeout",
-    "stop", "restart", "health", "pool", "rollback", NULL
-  };
   g_autoptr(TetherProfile) self = NULL;
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(TetherJsonDocument) doc = NULL;
   g_autoptr(GError) json_error = NULL;
-  g_autofree char *syntax_message = NULL;
   g_autofree char *base = NULL;
   ParseContext ctx = { 0, };
-  Position pos;
   JsonNode *root;
+  JsonArray *command;
 
   if (display_name == NULL)
     display_name = "<data>";
 
-  if (!check_json_syntax (data, length, &syntax_message, &pos))
+  doc = tether_json_parse (data, (gssize) length, MAX_NESTING, &json_error);
+  if (doc == NULL)
     {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE, "%s:%u:%u: %s",
-                   display_name, pos.line, pos.column, syntax_message);
+      set_syntax_error (display_name, data, length, json_error, error);
       return NULL;
     }
+  root = tether_json_document_get_root (doc);
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, data, (gssize) length, &json_error))
-    {
-      set_json_glib_error (display_name, json_error, error);
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  g_return_val_if_fail (root != NULL, NULL);  /* empty input fails the syntax check */
-
-  ctx.text = data;
-  ctx.length = length;
+  ctx.doc = doc;
   ctx.display_name = display_name;
   ctx.error = error;
 
   self = tether_profile_new (display_name);
-  if (!parse_members (&ctx, root, top_fields, parse_top_member, self))
+  if (!read_section (&ctx, &profile_root, root, self))
     return NULL;
 
-  if (self->command == NULL)
-    {
-      ctx_fail_value (&ctx, _("missing required field \"command\": the program to run and its arguments, such as [\"python3\", \"server.py\"]"));
-      return NULL;
-    }
-
-  ctx_push_key (&ctx, "command");
-  ctx_push_index (&ctx, 0);
-  if (locate (data, length, ctx.path, ctx.depth, FALSE, &pos))
-    {
-      self->command_line = pos.line;
-      self->command_column = pos.column;
-    }
-  ctx.depth = 0;
+  command = json_object_get_array_member (json_node_get_object (root), "command");
+  tether_json_document_get_position (doc, json_array_get_element (command, 0),
+                                     &self->command_line, &self->command_column);
 
   if (base_dir == NULL)
     base = g_get_current_dir ();
@@ -2148,16 +1541,7 @@ tether_profile_unref (TetherProfile *self)
   g_free (real->display_name);
   g_free (self->path);
   g_free (self->id);
-  g_free (self->name);
-  g_strfreev (self->command);
-  g_free (self->cwd);
-  g_strfreev (self->env);
-  g_free (self->restart.backoff);
-  g_free (self->health.http);
-  g_free (self->pool.listen);
-  g_strfreev (self->pool.worker_command);
-  g_free (self->rollback.env);
-  g_free (self->rollback.url);
+  free_fields (self);
   g_free (real);
 }
 

@@ -126,6 +126,11 @@ void           tether_profile_unref         (TetherProfile *self);
 char          *tether_profile_find_executable (TetherProfile *self,
                                                GError       **error);
 
+/* Every field a profile accepts, as dotted paths ("stop",
+ * "stop.graceful_timeout", ...), each section before its fields.
+ * NULL-terminated and owned by Tether. */
+const char * const *tether_profile_get_field_paths (void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherProfile, tether_profile_unref)
 
 G_END_DECLS
