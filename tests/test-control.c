@@ -81,6 +81,7 @@ static const BadRequest bad_requests[] = {
   { "pid-missing", "{\"method\":\"kill-subtree\"}", "needs a “pid”" },
   { "unknown-field", "{\"method\":\"status\",\"force\":true}", "Unknown field “force”" },
   { "pid-not-taken", "{\"method\":\"status\",\"pid\":3}", "Unknown field “pid”" },
+  { "nul-escape", "{\"method\":\"status\\u0000kill\"}", "\\u0000" },
 };
 
 static void

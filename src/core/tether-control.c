@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tether-error.h"
+#include "tether-json.h"
 #include "tether-runtime-dir.h"
 
 /* Checkpoints the status document lists (the newest). */
@@ -258,45 +259,6 @@ tether_control_tree_json (TetherSupervisor *supervisor)
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* json-glib recurses once per level: measure the nesting first, so that a
- * line of 60 000 '[' is refused instead of overflowing the stack. */
-static gboolean
-check_depth (const char  *line,
-             gsize        length,
-             GError     **error)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = line[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > TETHER_CONTROL_MAX_DEPTH)
-            {
-              g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                           _("The request is nested more than %d levels deep"),
-                           TETHER_CONTROL_MAX_DEPTH);
-              return FALSE;
-            }
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
-
 static gboolean
 read_pid (JsonObject  *object,
           const char  *method,
@@ -338,7 +300,8 @@ tether_control_parse_request (const char            *line,
                               TetherControlRequest  *request,
                               GError               **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(TetherJsonDocument) document = NULL;
+  g_autoptr(GError) json_error = NULL;
   JsonObject *object;
   JsonNode *root, *method_node;
   const char *method;
@@ -358,16 +321,22 @@ tether_control_parse_request (const char            *line,
                    _("The request contains a NUL byte"));
       return FALSE;
     }
-  if (!check_depth (line, length, error))
-    return FALSE;
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, line, (gssize) length, error))
+  /* The profile's strict parser: iterative, so depth costs no stack, and
+   * refused past 8 levels (a request is one flat object). */
+  document = tether_json_parse (line, (gssize) length, TETHER_CONTROL_MAX_DEPTH, &json_error);
+  if (document == NULL && g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_DEPTH))
     {
-      g_prefix_error (error, _("The request is not JSON: "));
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request is nested more than %d levels deep"), TETHER_CONTROL_MAX_DEPTH);
       return FALSE;
     }
-  root = json_parser_get_root (parser);
+  if (document == NULL && !g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_EMPTY))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The request is not JSON: %s"), json_error->message);
+      return FALSE;
+    }
+  root = document != NULL ? tether_json_document_get_root (document) : NULL;
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,

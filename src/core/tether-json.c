@@ -387,6 +387,12 @@ scan_string (Scanner  *s,
                                    _("invalid escape: \\u must be followed by four hexadecimal digits"));
             s->p += 4;
 
+            /* A GString (and every C string after it) would end there,
+             * silently: "status\\u0000x" must not read as "status". */
+            if (unit == 0)
+              return scanner_fail (s, TETHER_JSON_ERROR_SYNTAX, scanner_position_of (s, &escape),
+                                   _("invalid escape: \\u0000 (a NUL character) cannot be used in a string"));
+
             if (unit >= 0xDC00 && unit <= 0xDFFF)
               return scanner_fail (s, TETHER_JSON_ERROR_SYNTAX, scanner_position_of (s, &escape),
                                    _("invalid escape: \\u%04X is the second half of a UTF-16 surrogate pair without a first half"),
