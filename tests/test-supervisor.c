@@ -19,6 +19,7 @@
 
 #include "tether-control.h"
 #include "tether-error.h"
+#include "tether-procfs.h"
 #include "tether-supervisor.h"
 #include "test-util.h"
 
@@ -825,6 +826,172 @@ test_stale_leaf (Fixture       *f,
   waitpid (impostor, &status, 0);
 }
 
+static void
+write_pid_to (const char *cgroup_dir,
+              pid_t       pid)
+{
+  g_autofree char *procs = g_build_filename (cgroup_dir, "cgroup.procs", NULL);
+  g_autofree char *text = g_strdup_printf ("%d", (int) pid);
+  int fd = open (procs, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, text, strlen (text)), ==, (gssize) strlen (text));
+  close (fd);
+}
+
+static gboolean
+in_cgroup (pid_t       pid,
+           const char *leaf)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cgroup", (int) pid);
+  g_autofree char *contents = NULL;
+  g_autofree char *base = g_path_get_basename (leaf);
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  return strstr (contents, base) != NULL;
+}
+
+/* A root backend can move a member out of its leaf (here the test does it,
+ * as root, to a member): it is still a descendant of the subreaper shim,
+ * so it is still a member, listed and killed -- by a stop and when Tether
+ * lets go. Before, cgroup.kill alone missed it and the stop hung. */
+static void
+test_member_leaves_leaf (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GArray) children = NULL;
+  g_autoptr(GArray) members = NULL;
+  g_autofree char *parent = NULL;
+  const char *leaf;
+  pid_t escapee;
+  gint64 deadline;
+
+  for (guint round = 0; round < 2; round++)
+    {
+      make_supervisor (f, NULL, "children", "2", NULL);
+      start_and_wait (f);
+      g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+      children = test_util_read_role (f->pidfile, "child");
+      escapee = g_array_index (children, pid_t, 0);
+      g_clear_pointer (&children, g_array_unref);
+
+      leaf = tether_owner_get_location (tether_supervisor_get_owner (f->supervisor));
+      g_free (parent);
+      parent = g_path_get_dirname (leaf);
+
+      /* Round 0: the shim has listed the child before it leaves, and sees
+       * it go. Round 1: it leaves unseen; only the kill looks for it. */
+      if (round == 0)
+        {
+          g_clear_pointer (&members, g_array_unref);
+          members = test_util_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
+          g_assert_true (array_has_pid (members, escapee));
+        }
+      write_pid_to (parent, escapee);
+      g_assert_false (in_cgroup (escapee, leaf));
+      g_assert_true (tether_owner_is_member (tether_supervisor_get_owner (f->supervisor), escapee));
+
+      if (round == 0)
+        {
+          g_clear_pointer (&members, g_array_unref);
+          members = test_util_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
+          g_assert_cmpuint (members->len, ==, 3);
+          g_assert_true (array_has_pid (members, escapee));
+
+          stop_and_wait (f, TRUE, 10);
+          g_assert_false (test_util_pid_alive (escapee));
+        }
+      else
+        {
+          /* As if Tether crashed: the shim kills what it owns. */
+          g_signal_handlers_disconnect_by_data (f->supervisor, f);
+          g_clear_object (&f->supervisor);
+          deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+          while (test_util_count_marked (f->marker) > 0 && g_get_monotonic_time () < deadline)
+            g_usleep (10000);
+          g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+        }
+      g_unlink (f->pidfile);
+      f->started = FALSE;
+    }
+}
+
+/* A process written into the leaf from outside (a root backend can) is in
+ * the cgroup but not in the tree: never listed, never made the main
+ * process by MAINPID=, never frozen or killed. */
+static void
+test_stranger_in_leaf (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *argv[] = { test_util_tree_helper (), f->other_marker, "sleep", NULL };
+  g_autoptr(GArray) members = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *mainpid = NULL;
+  GPid stranger;
+  const char *leaf;
+  int status;
+
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &stranger, &error));
+  g_assert_no_error (error);
+  mainpid = g_strdup_printf ("MAINPID=%d\\nSTATUS=declared", (int) stranger);
+  make_supervisor (f, "\"ready\": \"notify\"", "notify", "READY=1", "+700", mainpid, NULL);
+  start_and_wait (f);
+  leaf = tether_owner_get_location (tether_supervisor_get_owner (f->supervisor));
+  write_pid_to (leaf, stranger);
+  g_assert_true (in_cgroup (stranger, leaf));
+
+  while (g_strcmp0 (tether_supervisor_get_status_text (f->supervisor), "declared") != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_main_pid (f->supervisor), !=, stranger);
+  g_assert_false (tether_owner_is_member (tether_supervisor_get_owner (f->supervisor), stranger));
+  g_assert_false (tether_supervisor_can_signal_pid (f->supervisor, stranger));
+  members = test_util_list_members (tether_supervisor_get_owner (f->supervisor), NULL);
+  g_assert_false (array_has_pid (members, stranger));
+
+  /* Forced: the leaf's own kill would take the stranger too. */
+  stop_and_wait (f, TRUE, 10);
+  g_assert_true (test_util_pid_alive (stranger));
+  g_assert_cmpint (test_util_proc_state (stranger), !=, 'T');
+
+  g_assert_cmpint (kill (stranger, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (stranger, &status, 0), ==, stranger);
+  /* The leaf outlived its tree because of it; it is empty now. */
+  g_rmdir (leaf);
+}
+
+/* The shim killed from outside (cgroup mode): what it left is killed
+ * through the leaf, and the leaf is removed once the last task has left
+ * it -- not right after cgroup.kill, when it is still populated (the
+ * empty leaf used to stay in 19 runs of 20). */
+static void
+test_shim_killed (Fixture       *f,
+                  gconstpointer  data)
+{
+  for (guint run = 0; run < 20; run++)
+    {
+      g_autofree char *leaf = NULL;
+      TetherProcStat st;
+      pid_t main_pid;
+
+      make_supervisor (f, NULL, "children", "3", NULL);
+      start_and_wait (f);
+      main_pid = test_util_wait_role (f->pidfile, "main", 10);
+      leaf = g_strdup (tether_owner_get_location (tether_supervisor_get_owner (f->supervisor)));
+      g_assert_cmpint (tether_procfs_read_stat (main_pid, &st), ==, 0);
+      g_assert_cmpint (kill (st.ppid, SIGKILL), ==, 0);  /* the shim */
+
+      while (tether_supervisor_is_active (f->supervisor))
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+      g_assert_false (g_file_test (leaf, G_FILE_TEST_EXISTS));
+      g_signal_handlers_disconnect_by_data (f->supervisor, f);
+      g_clear_object (&f->supervisor);
+      g_unlink (f->pidfile);
+      f->started = FALSE;
+    }
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -854,6 +1021,12 @@ main (int    argc,
   /* Reaper mode has no leaves: this one exists for cgroup only. */
   g_test_add ("/supervisor/cgroup/stale-leaf", Fixture, &test_util_kinds[0],
               fixture_setup, test_stale_leaf, fixture_teardown);
+  g_test_add ("/supervisor/cgroup/member-leaves-leaf", Fixture, &test_util_kinds[0],
+              fixture_setup, test_member_leaves_leaf, fixture_teardown);
+  g_test_add ("/supervisor/cgroup/stranger-in-leaf", Fixture, &test_util_kinds[0],
+              fixture_setup, test_stranger_in_leaf, fixture_teardown);
+  g_test_add ("/supervisor/cgroup/shim-killed", Fixture, &test_util_kinds[0],
+              fixture_setup, test_shim_killed, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
 
   return g_test_run ();

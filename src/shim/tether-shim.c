@@ -81,6 +81,8 @@ static struct
   long n_stat_fds;
   unsigned gen;
   bool escaped;                  /* a member left the leaf: look in all of /proc */
+  bool thorough;                 /* look in all of /proc for this request */
+  unsigned n_listings;
   bool outsiders;                /* the leaf holds a non-member */
 
   Tracked tracked[MAX_TRACKED];
@@ -259,13 +261,29 @@ cgroup_file (const char *name)
   return path;
 }
 
+static bool
+is_listed_member (const Entry *e)
+{
+  return e->gen == shim.gen && e->kind == KIND_MEMBER && !is_zombie (e->state);
+}
+
+static int
+compare_pids (const void *a,
+              const void *b)
+{
+  pid_t pa = *(const pid_t *) a, pb = *(const pid_t *) b;
+  return (pa > pb) - (pa < pb);
+}
+
 /* Brings the table up to date with what is listed now: the leaf's
- * cgroup.procs (cgroup mode), or every process (reaper mode, or once a
- * member left the leaf). Known processes cost one pread each. */
+ * cgroup.procs (cgroup mode), or every process (reaper mode, once a member
+ * was seen leaving the leaf, and for every verb that acts: a member that
+ * left before the shim ever saw it is found there). Known processes cost
+ * one pread each. */
 static int
 refresh (void)
 {
-  bool full = shim.cgroup_dir == NULL || shim.escaped;
+  bool full = shim.cgroup_dir == NULL || shim.escaped || shim.thorough;
   pid_t *pids = NULL;
   size_t n = 0, i;
   int r;
@@ -330,25 +348,33 @@ refresh (void)
   if (!full && shim.escaped)
     return refresh ();
 
-  /* Looking everywhere, the leaf can still hold strangers. */
+  /* Looking everywhere: the leaf can hold strangers, and members can be
+   * outside it (they left before we ever saw them in it). */
   if (full && shim.cgroup_dir != NULL &&
       tether_procfs_read_pid_list (cgroup_file ("cgroup.procs"), &pids, &n) == 0)
     {
+      size_t members_in_leaf = 0, members = 0;
+
+      qsort (pids, n, sizeof *pids, compare_pids);
       for (i = 0; i < n; i++)
         {
           Entry *e = lookup (pids[i]);
           if (e != NULL && e->kind == KIND_OUTSIDER)
             shim.outsiders = true;
         }
+      for (i = 0; i < N_BUCKETS; i++)
+        for (Entry *e = shim.buckets[i]; e != NULL; e = e->next)
+          if (is_listed_member (e))
+            {
+              members++;
+              if (bsearch (&e->pid, pids, n, sizeof *pids, compare_pids) != NULL)
+                members_in_leaf++;
+            }
+      if (members_in_leaf < members)
+        shim.escaped = true;
       free (pids);
     }
   return 0;
-}
-
-static bool
-is_listed_member (const Entry *e)
-{
-  return e->gen == shim.gen && e->kind == KIND_MEMBER && !is_zombie (e->state);
 }
 
 /* TRUE when e descends from root (through members the table knows). */
@@ -365,14 +391,6 @@ descends_from (const Entry *e,
       e = lookup (e->ppid);
     }
   return false;
-}
-
-static int
-compare_pids (const void *a,
-              const void *b)
-{
-  pid_t pa = *(const pid_t *) a, pb = *(const pid_t *) b;
-  return (pa > pb) - (pa < pb);
 }
 
 /* The members now (root <= 0), or root and its descendants. Sorted. */
@@ -858,6 +876,7 @@ static void
 on_control_eof (void)
 {
   /* Tether is gone. Nothing may outlive it. */
+  shim.thorough = true;
   kill_tree ();
   for (;;)
     {
@@ -1264,6 +1283,10 @@ handle_command (char           *line,
     }
   verb = f[1];
 
+  /* What acts on the tree must reach all of it; a listing looks in all of
+   * /proc now and then (every tenth), which is enough for a view. */
+  shim.thorough = strcmp (verb, "members") != 0 || ++shim.n_listings % 10 == 0;
+
   if (strcmp (verb, "spawn") == 0)
     handle_spawn (id, f + 2, n_f - 2, old_mask);
   else if (strcmp (verb, "members") == 0 && n_f == 2)
@@ -1332,6 +1355,7 @@ handle_command (char           *line,
   else
     send_error (id, EINVAL, "unknown or malformed command");
 
+  shim.thorough = false;
   free (f);
 }
 
