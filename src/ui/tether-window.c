@@ -545,26 +545,10 @@ row_menu_activated (GtkWidget  *widget,
 /* ---- the supervisor ----------------------------------------------------- */
 
 static void
-on_settings_changed (TetherWindow *self)
-{
-  GSettings *settings = tether_application_get_settings (self->application);
-  guint span = g_settings_get_uint (settings, "graph-span");
-  TetherSampler *sampler;
-
-  tether_graph_set_span (self->cpu_graph, span);
-  tether_graph_set_span (self->memory_graph, span);
-  tether_graph_set_span (self->selected_graph, span);
-  if (self->supervisor == NULL)
-    return;
-  sampler = tether_supervisor_get_sampler (self->supervisor);
-  tether_sampler_set_interval (sampler, g_settings_get_uint (settings, "refresh-interval"));
-  tether_sampler_set_history_span (sampler, span);
-}
-
-static void
 set_supervisor (TetherWindow     *self,
                 TetherSupervisor *supervisor)
 {
+  GSettings *settings = tether_application_get_settings (self->application);
   TetherSampler *sampler = supervisor != NULL ? tether_supervisor_get_sampler (supervisor) : NULL;
 
   g_set_object (&self->supervisor, supervisor);
@@ -588,7 +572,11 @@ set_supervisor (TetherWindow     *self,
       gtk_stack_set_visible_child_name (self->stack, "backend");
       adw_window_title_set_title (self->window_title, name);
       gtk_window_set_title (GTK_WINDOW (self), title);
-      on_settings_changed (self);
+      /* The keys and the properties share units (ms, s). A sampler keeps
+       * its bindings for life: whichever window showed it last, it follows
+       * the settings. */
+      g_settings_bind (settings, "refresh-interval", sampler, "interval", G_SETTINGS_BIND_GET);
+      g_settings_bind (settings, "graph-span", sampler, "history-span", G_SETTINGS_BIND_GET);
       gtk_label_set_label (self->count_label, "");
     }
   on_supervisor_changed (self);
@@ -940,10 +928,9 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
-  g_signal_connect_object (settings, "changed::refresh-interval", G_CALLBACK (on_settings_changed),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (settings, "changed::graph-span", G_CALLBACK (on_settings_changed),
-                           self, G_CONNECT_SWAPPED);
+  g_settings_bind (settings, "graph-span", self->cpu_graph, "span", G_SETTINGS_BIND_GET);
+  g_settings_bind (settings, "graph-span", self->memory_graph, "span", G_SETTINGS_BIND_GET);
+  g_settings_bind (settings, "graph-span", self->selected_graph, "span", G_SETTINGS_BIND_GET);
   g_signal_connect_object (application, "notify::supervisor",
                            G_CALLBACK (on_app_supervisor_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "action-enabled-changed",
