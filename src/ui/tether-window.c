@@ -33,10 +33,11 @@ struct _TetherWindow
   GtkRevealer *countdown_revealer;
   GtkLabel *countdown_label;
   GtkProgressBar *countdown_bar;
-  GtkBox *graph_box;
+  TetherGraph *cpu_graph;
+  TetherGraph *memory_graph;
   GtkColumnView *column_view;
-  GtkBox *detail_box;
   GtkLabel *detail_label;
+  TetherGraph *selected_graph;
   GtkPopoverMenu *row_popover;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
@@ -45,9 +46,6 @@ struct _TetherWindow
   TetherProcessTree *tree;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
-  TetherGraph *cpu_graph;
-  TetherGraph *memory_graph;
-  TetherGraph *selected_graph;
 
   TetherPhase countdown_phase;
   gint64 countdown_started;
@@ -789,10 +787,11 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_revealer);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_bar);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, graph_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_graph);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_box);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
@@ -829,22 +828,9 @@ tether_window_class_init (TetherWindowClass *klass)
                                        "win.preferences", NULL);
 
   /* Named in the template, which the builder looks up by name. */
+  g_type_ensure (TETHER_TYPE_GRAPH);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
   g_type_ensure (TETHER_TYPE_PROCESS_TREE);
-}
-
-static TetherGraph *
-add_graph (GtkBox             *box,
-           TetherHistoryField  field,
-           const char         *title)
-{
-  TetherGraph *graph = TETHER_GRAPH (tether_graph_new ());
-
-  tether_graph_set_field (graph, field);
-  tether_graph_set_title (graph, title);
-  gtk_widget_set_hexpand (GTK_WIDGET (graph), TRUE);
-  gtk_box_append (box, GTK_WIDGET (graph));
-  return graph;
 }
 
 static void
@@ -860,16 +846,6 @@ tether_window_init (TetherWindow *self)
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
-
-  self->cpu_graph = add_graph (self->graph_box, TETHER_HISTORY_CPU, _("CPU"));
-  self->memory_graph = add_graph (self->graph_box, TETHER_HISTORY_RSS, _("Memory"));
-  self->selected_graph = TETHER_GRAPH (tether_graph_new ());
-  tether_graph_set_compact (self->selected_graph, TRUE);
-  tether_graph_set_field (self->selected_graph, TETHER_HISTORY_CPU);
-  gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), FALSE);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->selected_graph),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("CPU of the selected process"), -1);
-  gtk_box_append (self->detail_box, GTK_WIDGET (self->selected_graph));
 
   gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));
 
