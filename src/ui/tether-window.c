@@ -259,7 +259,8 @@ on_tree_updated (TetherProcessTree *tree,
   gtk_label_set_label (self->count_label, count);
 }
 
-/* Closures of the cell templates in tether-window.ui.
+/* Closures of the cell templates in tether-window.ui; the expression takes
+ * an object or string result, so they return new references.
  *
  * GTK 4.8's expander shows an arrow on every expandable row, and each row
  * is expandable (its store exists even while empty, so children can
