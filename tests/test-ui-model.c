@@ -359,6 +359,85 @@ test_move (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (tether_process_tree_get_model (f->tree))), ==, 0);
 }
 
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              guint      *count)
+{
+  (*count)++;
+}
+
+/* What the window's cells bind to besides the process's own values:
+ * "has-children" (the expander arrow) flips only between none and some;
+ * the tree's "real-time" (uptime cells) is one notification per tick; an
+ * item names its tree until its process leaves it. */
+static void
+test_cell_properties (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(TetherProcessItem) late_item = NULL;
+  TetherProcessItem *main_item;
+  guint has_children_notifies = 0;
+  guint real_time_notifies = 0;
+  pid_t main_pid, first, second;
+
+  start_tree (f, "spawner", NULL);
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  tether_sampler_refresh (f->sampler);
+  main_item = tether_process_tree_lookup (f->tree, main_pid);
+  g_assert_nonnull (main_item);
+  g_assert_false (tether_process_item_get_has_children (main_item));
+  g_assert_true (tether_process_item_get_tree (main_item) == f->tree);
+  g_assert_cmpint (tether_process_tree_get_real_time (f->tree), ==,
+                   tether_sampler_get_totals (f->sampler)->real_time);
+  g_signal_connect (main_item, "notify::has-children", G_CALLBACK (count_notify),
+                    &has_children_notifies);
+  g_signal_connect (f->tree, "notify::real-time", G_CALLBACK (count_notify),
+                    &real_time_notifies);
+
+  spawn_late (f, main_pid);
+  spawn_late (f, main_pid);
+  {
+    g_autoptr(GArray) lates = test_util_read_role (f->pidfile, "late");
+    first = g_array_index (lates, pid_t, 0);
+    second = g_array_index (lates, pid_t, 1);
+  }
+  tether_sampler_refresh (f->sampler);
+  g_assert_true (tether_process_item_get_has_children (main_item));
+  g_assert_cmpuint (has_children_notifies, ==, 1);
+  g_assert_cmpuint (real_time_notifies, ==, 1);
+  g_assert_cmpint (tether_process_tree_get_real_time (f->tree), ==,
+                   tether_sampler_get_totals (f->sampler)->real_time);
+
+  for (guint tick = 0; tick < 10; tick++)
+    {
+      g_usleep (1000);  /* a tick a millisecond later than the one before */
+      tether_sampler_refresh (f->sampler);
+    }
+  g_assert_cmpuint (real_time_notifies, ==, 11);
+  g_assert_cmpuint (has_children_notifies, ==, 1);
+
+  /* One of two children dies: still a parent. The other: a leaf again. */
+  late_item = g_object_ref (tether_process_tree_lookup (f->tree, first));
+  g_assert_cmpint (kill (first, SIGKILL), ==, 0);
+  test_util_wait_reaped (first);
+  tether_sampler_refresh (f->sampler);
+  g_assert_true (tether_process_item_get_has_children (main_item));
+  g_assert_cmpuint (has_children_notifies, ==, 1);
+  g_assert_null (tether_process_item_get_tree (late_item));
+
+  g_assert_cmpint (kill (second, SIGKILL), ==, 0);
+  test_util_wait_reaped (second);
+  tether_sampler_refresh (f->sampler);
+  g_assert_false (tether_process_item_get_has_children (main_item));
+  g_assert_cmpuint (has_children_notifies, ==, 2);
+
+  g_signal_handlers_disconnect_by_func (main_item, count_notify, &has_children_notifies);
+  tether_process_tree_set_sampler (f->tree, NULL);
+  g_assert_cmpint (tether_process_tree_get_real_time (f->tree), ==, 0);
+  g_assert_null (tether_process_tree_lookup (f->tree, main_pid));
+}
+
 /* Texts shown in cells: notified only when they change. */
 static void
 test_texts (void)
@@ -392,6 +471,7 @@ main (int   argc,
   add ("expansion", test_expansion);
   add ("selection", test_selection);
   add ("move", test_move);
+  add ("cell-properties", test_cell_properties);
 #undef add
 
   return g_test_run ();

@@ -15,14 +15,11 @@
 #define DEFAULT_SPAN        300
 /* A gap wider than this many median intervals means sampling stopped. */
 #define GAP_FACTOR          3
-#define HEADER_SPACING      4
-#define TEXT_SPACING        6
-#define AXIS_LABEL_SPACING  12
+/* With a one-line header above it (tether-window.ui), 96 px in all. */
+#define NATURAL_HEIGHT      76
 #define LINE_WIDTH          1.5
 #define COMPACT_LINE_WIDTH  1.25
 #define FILL_ALPHA          0.25
-#define TITLE_ALPHA         0.75
-#define AXIS_LABEL_ALPHA    0.55
 #define GRID_ALPHA          0.12
 #define MIB                 ((guint64) 1 << 20)
 #define TIB                 ((guint64) 1 << 40)
@@ -33,12 +30,14 @@ struct _TetherGraph
 
   TetherHistory *history;
   gulong changed_handler;
-  char *title;
   TetherHistoryField field;
   guint span;
 
   /* Reused every frame for the median sample interval. */
   GArray *steps;
+
+  char *current_text;
+  char *axis_text;
 
   gint64 a11y_updated_at;
   guint a11y_source;
@@ -55,7 +54,8 @@ enum {
   PROP_FIELD,
   PROP_SPAN,
   PROP_COMPACT,
-  PROP_TITLE,
+  PROP_CURRENT_TEXT,
+  PROP_AXIS_TEXT,
   N_PROPS
 };
 
@@ -77,7 +77,7 @@ typedef struct
 } GraphView;
 
 static const char *
-default_title (TetherHistoryField field)
+field_name (TetherHistoryField field)
 {
   return field == TETHER_HISTORY_RSS ? _("Memory") : _("CPU");
 }
@@ -342,129 +342,6 @@ snapshot_series (TetherGraph           *self,
   cairo_destroy (cr);
 }
 
-static PangoLayout *
-create_layout (TetherGraph    *self,
-               const char     *text,
-               PangoAttribute *attr1,
-               PangoAttribute *attr2)
-{
-  PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), text);
-  PangoAttrList *attrs = pango_attr_list_new ();
-
-  if (attr1 != NULL)
-    pango_attr_list_insert (attrs, attr1);
-  if (attr2 != NULL)
-    pango_attr_list_insert (attrs, attr2);
-  pango_layout_set_attributes (layout, attrs);
-  pango_attr_list_unref (attrs);
-
-  return layout;
-}
-
-static void
-append_layout (GtkSnapshot   *snapshot,
-               PangoLayout   *layout,
-               double         x,
-               double         y,
-               const GdkRGBA *color,
-               double         alpha)
-{
-  GdkRGBA c = *color;
-
-  c.alpha *= alpha;
-  gtk_snapshot_save (snapshot);
-  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
-  gtk_snapshot_append_layout (snapshot, layout, &c);
-  gtk_snapshot_restore (snapshot);
-}
-
-/* Title, current value and axis maximum on one baseline; returns the
- * height they take. */
-static int
-snapshot_header (TetherGraph     *self,
-                 GtkSnapshot     *snapshot,
-                 const GraphView *view,
-                 const GdkRGBA   *color)
-{
-  GtkWidget *widget = GTK_WIDGET (self);
-  gboolean rtl = gtk_widget_get_direction (widget) == GTK_TEXT_DIR_RTL;
-  int width = gtk_widget_get_width (widget);
-  PangoLayout *layouts[3] = { NULL, NULL, NULL };
-  int widths[3] = { 0, 0, 0 };
-  int heights[3] = { 0, 0, 0 };
-  double alphas[3] = { TITLE_ALPHA, 1.0, AXIS_LABEL_ALPHA };
-  int baseline = 0;
-  int height = 0;
-  int x = 0;
-  enum { TITLE, VALUE, AXIS };
-
-  if (self->title != NULL && *self->title != '\0')
-    layouts[TITLE] = create_layout (self, self->title, NULL, NULL);
-
-  if (view->has_data)
-    {
-      g_autofree char *text = format_value (self->field, view->current);
-
-      /* Tabular digits keep the value from jittering as it changes. */
-      layouts[VALUE] = create_layout (self, text,
-                                      pango_attr_weight_new (PANGO_WEIGHT_BOLD),
-                                      pango_attr_font_features_new ("tnum"));
-    }
-
-  {
-    g_autofree char *text = format_axis_max (view, self->field);
-
-    layouts[AXIS] = create_layout (self, text,
-                                   pango_attr_scale_new (PANGO_SCALE_SMALL),
-                                   pango_attr_font_features_new ("tnum"));
-  }
-
-  for (guint i = 0; i < G_N_ELEMENTS (layouts); i++)
-    if (layouts[i] != NULL)
-      {
-        pango_layout_get_pixel_size (layouts[i], &widths[i], &heights[i]);
-        baseline = MAX (baseline, pango_layout_get_baseline (layouts[i]) / PANGO_SCALE);
-      }
-
-  /* Measured before anything is dropped, so the plot does not jump. */
-  for (guint i = 0; i < G_N_ELEMENTS (layouts); i++)
-    if (layouts[i] != NULL)
-      height = MAX (height,
-                    baseline - pango_layout_get_baseline (layouts[i]) / PANGO_SCALE + heights[i]);
-
-  /* The axis label is the first thing to go when the graph is narrow;
-   * with no data it would only state the minimum scale. */
-  if (!view->has_data ||
-      widths[TITLE] + TEXT_SPACING + widths[VALUE] + AXIS_LABEL_SPACING + widths[AXIS] > width)
-    g_clear_object (&layouts[AXIS]);
-
-  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, gtk_widget_get_height (widget)));
-
-  for (guint i = 0; i < G_N_ELEMENTS (layouts); i++)
-    {
-      int y;
-
-      if (layouts[i] == NULL)
-        continue;
-
-      y = baseline - pango_layout_get_baseline (layouts[i]) / PANGO_SCALE;
-
-      if (i == AXIS)
-        x = width - widths[i];
-
-      append_layout (snapshot, layouts[i],
-                     rtl ? width - x - widths[i] : x, y,
-                     color, alphas[i]);
-
-      x += widths[i] + TEXT_SPACING;
-      g_object_unref (layouts[i]);
-    }
-
-  gtk_snapshot_pop (snapshot);
-
-  return height;
-}
-
 /* Faint lines at the top of the axis, half way and zero. */
 static void
 snapshot_grid (GtkSnapshot           *snapshot,
@@ -494,7 +371,7 @@ get_colors (TetherGraph *self,
   GtkWidget *parent = gtk_widget_get_parent (GTK_WIDGET (self));
 
   /* Our own CSS color is the line, so the app's stylesheet can tint it
-   * per field; text and grid keep the surroundings' foreground. */
+   * per field; the grid keeps the surroundings' foreground. */
   gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (self)), line);
   if (parent != NULL)
     gtk_style_context_get_color (gtk_widget_get_style_context (parent), text);
@@ -510,14 +387,14 @@ tether_graph_snapshot (GtkWidget   *widget,
   int width = gtk_widget_get_width (widget);
   int height = gtk_widget_get_height (widget);
   GdkRGBA line_color;
-  GdkRGBA text_color;
+  GdkRGBA grid_color;
   graphene_rect_t plot;
   GraphView view;
 
   if (width <= 0 || height <= 0)
     return;
 
-  get_colors (self, &line_color, &text_color);
+  get_colors (self, &line_color, &grid_color);
   compute_view (self, &view);
 
   if (self->compact)
@@ -528,25 +405,12 @@ tether_graph_snapshot (GtkWidget   *widget,
     }
   else
     {
-      int top = snapshot_header (self, snapshot, &view, &text_color) + HEADER_SPACING;
-
-      plot = GRAPHENE_RECT_INIT (0, top, width, MAX (0, height - top - 1));
-      snapshot_grid (snapshot, &plot, &text_color);
+      /* One pixel below for the grid line at zero. */
+      plot = GRAPHENE_RECT_INIT (0, 0, width, MAX (0, height - 1));
+      snapshot_grid (snapshot, &plot, &grid_color);
     }
 
   snapshot_series (self, snapshot, &view, &plot, &line_color);
-}
-
-static int
-measure_header_height (TetherGraph *self)
-{
-  g_autoptr(PangoLayout) layout = NULL;
-  int height;
-
-  layout = gtk_widget_create_pango_layout (GTK_WIDGET (self),
-                                           self->title != NULL ? self->title : "0");
-  pango_layout_get_pixel_size (layout, NULL, &height);
-  return height;
 }
 
 static void
@@ -582,10 +446,8 @@ tether_graph_measure (GtkWidget      *widget,
         }
       else
         {
-          int header = measure_header_height (self) + HEADER_SPACING;
-
-          *minimum = header + 32;
-          *natural = MAX (96, header + 48);
+          *minimum = 32;
+          *natural = NATURAL_HEIGHT;
         }
     }
 }
@@ -605,7 +467,7 @@ format_span (guint seconds)
 static void
 update_accessible (TetherGraph *self)
 {
-  const char *name = self->title != NULL ? self->title : default_title (self->field);
+  const char *name = field_name (self->field);
   g_autofree char *description = NULL;
   GraphView view;
 
@@ -627,12 +489,8 @@ update_accessible (TetherGraph *self)
       description = g_strdup_printf (_("%s: no data"), name);
     }
 
-  /* Without a title the label is the app's to set (a sparkline's name
-   * depends on where it sits), so only the description is ours. */
-  if (self->title != NULL)
-    gtk_accessible_update_property (GTK_ACCESSIBLE (self),
-                                    GTK_ACCESSIBLE_PROPERTY_LABEL, self->title,
-                                    -1);
+  /* The label is the app's to set (a graph's name depends on where it
+   * sits), so only the description is ours. */
   gtk_accessible_update_property (GTK_ACCESSIBLE (self),
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, description,
                                   -1);
@@ -678,9 +536,42 @@ queue_accessible_update (TetherGraph *self)
 }
 
 static void
+set_text (TetherGraph  *self,
+          char        **field,
+          char         *text,
+          guint         prop)
+{
+  if (g_strcmp0 (*field, text) == 0)
+    {
+      g_free (text);
+      return;
+    }
+  g_free (*field);
+  *field = text;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/* The texts of a header above the graph; empty without data (the axis
+ * would only state the minimum scale). */
+static void
+update_texts (TetherGraph *self)
+{
+  GraphView view;
+
+  compute_view (self, &view);
+  set_text (self, &self->current_text,
+            view.has_data ? format_value (self->field, view.current) : g_strdup (""),
+            PROP_CURRENT_TEXT);
+  set_text (self, &self->axis_text,
+            view.has_data ? format_axis_max (&view, self->field) : g_strdup (""),
+            PROP_AXIS_TEXT);
+}
+
+static void
 on_history_changed (TetherGraph *self)
 {
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  update_texts (self);
   queue_accessible_update (self);
 }
 
@@ -729,7 +620,8 @@ tether_graph_finalize (GObject *object)
 {
   TetherGraph *self = TETHER_GRAPH (object);
 
-  g_free (self->title);
+  g_free (self->current_text);
+  g_free (self->axis_text);
   g_array_unref (self->steps);
 
   G_OBJECT_CLASS (tether_graph_parent_class)->finalize (object);
@@ -761,8 +653,12 @@ tether_graph_get_property (GObject    *object,
       g_value_set_boolean (value, self->compact);
       break;
 
-    case PROP_TITLE:
-      g_value_set_string (value, self->title);
+    case PROP_CURRENT_TEXT:
+      g_value_set_string (value, self->current_text);
+      break;
+
+    case PROP_AXIS_TEXT:
+      g_value_set_string (value, self->axis_text);
       break;
 
     default:
@@ -794,10 +690,6 @@ tether_graph_set_property (GObject      *object,
 
     case PROP_COMPACT:
       tether_graph_set_compact (self, g_value_get_boolean (value));
-      break;
-
-    case PROP_TITLE:
-      tether_graph_set_title (self, g_value_get_string (value));
       break;
 
     default:
@@ -842,10 +734,17 @@ tether_graph_class_init (TetherGraphClass *klass)
                           FALSE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
-  properties[PROP_TITLE] =
-    g_param_spec_string ("title", NULL, NULL,
-                         NULL,
-                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+  /* The newest value, e.g. "12.3 %" or "56.0 MiB"; "" without data. */
+  properties[PROP_CURRENT_TEXT] =
+    g_param_spec_string ("current-text", NULL, NULL,
+                         "",
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* The top of the y axis, e.g. "200 %" or "100 MiB"; "" without data. */
+  properties[PROP_AXIS_TEXT] =
+    g_param_spec_string ("axis-text", NULL, NULL,
+                         "",
+                         (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -859,6 +758,8 @@ tether_graph_init (TetherGraph *self)
   self->field = TETHER_HISTORY_CPU;
   self->span = DEFAULT_SPAN;
   self->steps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->current_text = g_strdup ("");
+  self->axis_text = g_strdup ("");
   self->a11y_stale = TRUE;
 
   gtk_widget_add_css_class (GTK_WIDGET (self), "cpu");
@@ -988,34 +889,4 @@ tether_graph_set_compact (TetherGraph *self,
 
   gtk_widget_queue_resize (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPACT]);
-}
-
-const char *
-tether_graph_get_title (TetherGraph *self)
-{
-  g_return_val_if_fail (TETHER_IS_GRAPH (self), NULL);
-
-  return self->title;
-}
-
-void
-tether_graph_set_title (TetherGraph *self,
-                        const char  *title)
-{
-  g_return_if_fail (TETHER_IS_GRAPH (self));
-
-  if (g_strcmp0 (self->title, title) == 0)
-    return;
-
-  /* Don't leave the old title behind as the accessible name. */
-  if (title == NULL)
-    gtk_accessible_reset_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL);
-
-  g_free (self->title);
-  self->title = g_strdup (title);
-
-  /* The header is as tall as the title's font says. */
-  gtk_widget_queue_resize (GTK_WIDGET (self));
-  queue_accessible_update (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
 }

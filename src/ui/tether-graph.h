@@ -3,7 +3,12 @@
  * The right edge is the newest sample, the left edge `span` seconds
  * before it. CSS node "tethergraph" with style class "cpu" or "memory"
  * (from `field`) and "compact" in sparkline mode; the CSS `color` of the
- * node is the line colour, text and grid follow the parent's colour.
+ * node is the line colour, the grid follows the parent's colour.
+ *
+ * The plot only: a header is the app's, in labels bound to "current-text"
+ * and "axis-text" (tether-window.ui). The accessible label is the app's
+ * too; the graph keeps its description ("CPU 12.3 %, peak 80.1 % over 5
+ * minutes") current.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -38,9 +43,5 @@ void                tether_graph_set_span    (TetherGraph        *self,
 gboolean            tether_graph_get_compact (TetherGraph        *self);
 void                tether_graph_set_compact (TetherGraph        *self,
                                               gboolean            compact);
-
-const char         *tether_graph_get_title   (TetherGraph        *self);
-void                tether_graph_set_title   (TetherGraph        *self,
-                                              const char         *title);
 
 G_END_DECLS

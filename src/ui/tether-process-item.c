@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-process-item.h"
+#include "tether-process-tree.h"
 
 struct _TetherProcessItem
 {
@@ -15,8 +16,10 @@ struct _TetherProcessItem
 
   TetherProcess *process;
   GListStore *children;
+  TetherProcessTree *tree;  /* unowned: the tree owns its items */
   char *cpu_text;
   char *memory_text;
+  gboolean has_children;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessItem, tether_process_item, G_TYPE_OBJECT)
@@ -34,6 +37,8 @@ enum {
   PROP_MEMORY_TEXT,
   PROP_THREADS,
   PROP_STARTED_AT,
+  PROP_HAS_CHILDREN,
+  PROP_TREE,
   N_PROPS
 };
 
@@ -214,6 +219,45 @@ tether_process_item_get_children (TetherProcessItem *self)
   return self->children;
 }
 
+gboolean
+tether_process_item_get_has_children (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), FALSE);
+  return self->has_children;
+}
+
+TetherProcessTree *
+tether_process_item_get_tree (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return self->tree;
+}
+
+void
+tether_process_item_set_tree (TetherProcessItem *self,
+                              TetherProcessTree *tree)
+{
+  g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
+
+  if (self->tree == tree)
+    return;
+  self->tree = tree;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TREE]);
+}
+
+/* Only the step between none and some: the window's name cell shows an
+ * expander arrow for a row with children, and nothing else cares. */
+static void
+on_children_changed (TetherProcessItem *self)
+{
+  gboolean has_children = g_list_model_get_n_items (G_LIST_MODEL (self->children)) > 0;
+
+  if (has_children == self->has_children)
+    return;
+  self->has_children = has_children;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_CHILDREN]);
+}
+
 static void
 tether_process_item_get_property (GObject    *object,
                                   guint       prop_id,
@@ -258,6 +302,12 @@ tether_process_item_get_property (GObject    *object,
     case PROP_STARTED_AT:
       g_value_set_int64 (value, tether_process_get_started_at (p));
       break;
+    case PROP_HAS_CHILDREN:
+      g_value_set_boolean (value, self->has_children);
+      break;
+    case PROP_TREE:
+      g_value_set_object (value, self->tree);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -269,6 +319,8 @@ tether_process_item_finalize (GObject *object)
   TetherProcessItem *self = TETHER_PROCESS_ITEM (object);
 
   g_clear_pointer (&self->process, tether_process_unref);
+  /* The tree list model may hold the store a while longer. */
+  g_signal_handlers_disconnect_by_func (self->children, on_children_changed, self);
   g_clear_object (&self->children);
   g_free (self->cpu_text);
   g_free (self->memory_text);
@@ -299,6 +351,8 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   properties[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_STARTED_AT] = g_param_spec_int64 ("started-at", NULL, NULL,
                                                     0, G_MAXINT64, 0, flags);
+  properties[PROP_HAS_CHILDREN] = g_param_spec_boolean ("has-children", NULL, NULL, FALSE, flags);
+  properties[PROP_TREE] = g_param_spec_object ("tree", NULL, NULL, TETHER_TYPE_PROCESS_TREE, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -307,4 +361,5 @@ static void
 tether_process_item_init (TetherProcessItem *self)
 {
   self->children = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
+  g_signal_connect_swapped (self->children, "items-changed", G_CALLBACK (on_children_changed), self);
 }

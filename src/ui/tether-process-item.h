@@ -20,6 +20,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (TetherProcessItem, tether_process_item, TETHER, PROCESS_ITEM, GObject)
 
+typedef struct _TetherProcessTree TetherProcessTree;
+
 TetherProcessItem *tether_process_item_new           (TetherProcess     *process);
 TetherProcess     *tether_process_item_get_process   (TetherProcessItem *self);
 int                tether_process_item_get_pid       (TetherProcessItem *self);
@@ -33,13 +35,21 @@ gint64             tether_process_item_get_started_at (TetherProcessItem *self);
 /* The children rows (TetherProcessItem), owned by this item. Never NULL,
  * even for a leaf, so a row can grow children later. */
 GListStore        *tether_process_item_get_children  (TetherProcessItem *self);
+/* Whether the children store holds any row ("has-children" notifies only
+ * when that flips). */
+gboolean           tether_process_item_get_has_children (TetherProcessItem *self);
+/* The tree the item is in, NULL once its process left it: what a cell
+ * follows for the tree's clock ("real-time"). Set by the tree only. */
+TetherProcessTree *tether_process_item_get_tree      (TetherProcessItem *self);
+void               tether_process_item_set_tree      (TetherProcessItem *self,
+                                                      TetherProcessTree *tree);
 /* Re-reads the process after a tick that changed it, notifying only the
  * properties whose shown value changed. */
 void               tether_process_item_update        (TetherProcessItem *self,
                                                       TetherProcessChanges changes);
 /* "1 h 02 min", "3 min", "12 s". Uptime is not an item property: it moves
  * every second for every process, so the view formats it for the rows it
- * shows (started-at sorts). */
+ * shows, from started-at (which sorts) and the tree's "real-time". */
 char              *tether_format_uptime              (gint64             seconds);
 /* "Running", "Sleeping", ... for a proc(5) state letter */
 const char        *tether_process_state_to_label     (char               state);

@@ -24,6 +24,7 @@ struct _TetherProcessTree
   GListStore *roots;
   GtkTreeListModel *model;
   GHashTable *entries;      /* pid → Entry */
+  gint64 real_time;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
@@ -31,6 +32,7 @@ G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_SAMPLER,
+  PROP_REAL_TIME,
   N_PROPS
 };
 
@@ -48,6 +50,7 @@ entry_free (gpointer data)
 {
   Entry *entry = data;
 
+  tether_process_item_set_tree (entry->item, NULL);
   g_object_unref (entry->item);
   g_clear_object (&entry->container);
   g_free (entry);
@@ -83,6 +86,7 @@ add_processes (TetherProcessTree *self,
       Entry *entry = g_new0 (Entry, 1);
 
       entry->item = tether_process_item_new (process);
+      tether_process_item_set_tree (entry->item, self);
       g_hash_table_replace (self->entries,
                             GINT_TO_POINTER (tether_process_get_pid (process)), entry);
       g_ptr_array_add (new_entries, entry);
@@ -182,6 +186,16 @@ move_entry (TetherProcessTree *self,
 }
 
 static void
+set_real_time (TetherProcessTree *self,
+               gint64             real_time)
+{
+  if (self->real_time == real_time)
+    return;
+  self->real_time = real_time;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REAL_TIME]);
+}
+
+static void
 on_sampler_updated (TetherSampler     *sampler,
                     GPtrArray         *added,
                     GPtrArray         *removed,
@@ -206,6 +220,7 @@ on_sampler_updated (TetherSampler     *sampler,
       tether_process_item_update (entry->item, tether_process_get_changes (process));
     }
 
+  set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
   g_signal_emit (self, signals[UPDATED], 0,
                  added->len > 0 || removed->len > 0 || changed->len > 0);
 }
@@ -237,10 +252,20 @@ tether_process_tree_set_sampler (TetherProcessTree *self,
       g_autoptr(GPtrArray) processes = tether_sampler_get_processes (sampler);
 
       add_processes (self, processes);
+      set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
       self->updated_id = g_signal_connect (sampler, "updated",
                                            G_CALLBACK (on_sampler_updated), self);
     }
+  if (sampler == NULL)
+    set_real_time (self, 0);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SAMPLER]);
+}
+
+gint64
+tether_process_tree_get_real_time (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), 0);
+  return self->real_time;
 }
 
 TetherSampler *
@@ -330,6 +355,9 @@ tether_process_tree_get_property (GObject    *object,
     case PROP_SAMPLER:
       g_value_set_object (value, self->sampler);
       break;
+    case PROP_REAL_TIME:
+      g_value_set_int64 (value, self->real_time);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -388,6 +416,9 @@ tether_process_tree_class_init (TetherProcessTreeClass *klass)
   properties[PROP_SAMPLER] =
     g_param_spec_object ("sampler", NULL, NULL, TETHER_TYPE_SAMPLER,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_REAL_TIME] =
+    g_param_spec_int64 ("real-time", NULL, NULL, 0, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* After each tick has been applied; the argument says whether any row

@@ -30,6 +30,10 @@ TetherProcessTree *tether_process_tree_new           (void);
 void               tether_process_tree_set_sampler   (TetherProcessTree *self,
                                                       TetherSampler     *sampler);
 TetherSampler     *tether_process_tree_get_sampler   (TetherProcessTree *self);
+/* Wall-clock µs of the last tick applied (g_get_real_time's clock, as an
+ * item's started-at), 0 without a sampler. The view's uptime cells follow
+ * this one property: a tick notifies one object, however many rows. */
+gint64             tether_process_tree_get_real_time (TetherProcessTree *self);
 /* Top-level rows: the main process, and members whose parent is gone. */
 GListModel        *tether_process_tree_get_roots     (TetherProcessTree *self);
 /* The rows as a tree (items are GtkTreeListRow of TetherProcessItem). */

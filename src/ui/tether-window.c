@@ -33,11 +33,12 @@ struct _TetherWindow
   GtkRevealer *countdown_revealer;
   GtkLabel *countdown_label;
   GtkProgressBar *countdown_bar;
-  GtkBox *graph_box;
+  TetherGraph *cpu_graph;
+  TetherGraph *memory_graph;
   GtkColumnView *column_view;
-  GtkBox *detail_box;
   GtkLabel *detail_label;
-  GMenuModel *row_menu;
+  TetherGraph *selected_graph;
+  GtkPopoverMenu *row_popover;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
@@ -45,14 +46,6 @@ struct _TetherWindow
   TetherProcessTree *tree;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
-  TetherGraph *cpu_graph;
-  TetherGraph *memory_graph;
-  TetherGraph *selected_graph;
-  GtkPopoverMenu *row_popover;
-
-  /* List items of the Uptime column that show a row: formatted each tick
-   * (at most the realized rows, not every process). */
-  GHashTable *uptime_cells;
 
   TetherPhase countdown_phase;
   gint64 countdown_started;
@@ -248,31 +241,6 @@ on_selection_changed (TetherWindow *self)
   update_actions (self);
 }
 
-typedef struct
-{
-  const char *property;  /* the TetherProcessItem text shown */
-  gboolean numeric;      /* right-aligned, tabular digits */
-  gboolean uptime;       /* formatted from started-at by the window, each tick */
-} CellSpec;
-
-#define cell_spec(factory) ((const CellSpec *) g_object_get_data (G_OBJECT (factory), "tether-cell-spec"))
-
-static void
-update_uptime_cell (TetherWindow *self,
-                    GtkListItem  *list_item,
-                    gint64        now)
-{
-  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
-  g_autoptr(TetherProcessItem) item = row != NULL ? gtk_tree_list_row_get_item (row) : NULL;
-  g_autofree char *text = NULL;
-
-  if (item == NULL)
-    return;
-  text = tether_format_uptime ((now - tether_process_item_get_started_at (item)) / G_USEC_PER_SEC);
-  /* GtkLabel ignores a text equal to the one it shows. */
-  gtk_label_set_label (g_object_get_data (G_OBJECT (list_item), "tether-label"), text);
-}
-
 static void
 on_tree_updated (TetherProcessTree *tree,
                  gboolean           changed,
@@ -280,213 +248,49 @@ on_tree_updated (TetherProcessTree *tree,
 {
   const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
   g_autofree char *count = NULL;
-  GHashTableIter iter;
-  gpointer list_item;
 
   /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
    * their identity, so the selection stays on its process. */
   if (changed)
     gtk_sorter_changed (self->sorter, GTK_SORTER_CHANGE_DIFFERENT);
 
-  g_hash_table_iter_init (&iter, self->uptime_cells);
-  while (g_hash_table_iter_next (&iter, &list_item, NULL))
-    update_uptime_cell (self, list_item, totals->real_time);
-
   count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
                            totals->n_processes);
   gtk_label_set_label (self->count_label, count);
 }
 
-
-static void
-cell_setup (GtkSignalListItemFactory *factory,
-            GtkListItem              *list_item,
-            TetherWindow             *self)
-{
-  const CellSpec *spec = cell_spec (factory);
-  GtkWidget *label = gtk_label_new (NULL);
-  GtkWidget *child = label;
-
-  gtk_label_set_xalign (GTK_LABEL (label), spec->numeric ? 1.0 : 0.0);
-  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-  if (spec->numeric)
-    gtk_widget_add_css_class (label, "numeric");
-
-  if (g_str_equal (spec->property, "name"))
-    {
-      child = gtk_tree_expander_new ();
-      gtk_tree_expander_set_child (GTK_TREE_EXPANDER (child), label);
-    }
-
-  /* For the view's one right-click gesture: which row a cell shows (the
-   * label is the child or inside it). */
-  g_object_set_data (G_OBJECT (child), "tether-list-item", list_item);
-  g_object_set_data (G_OBJECT (list_item), "tether-label", label);
-  gtk_list_item_set_child (list_item, child);
-}
-
-/* GTK 4.8's expander shows an arrow on every expandable row, and each row
+/* Closures of the cell templates in tether-window.ui; the expression takes
+ * an object or string result, so they return new references.
+ *
+ * GTK 4.8's expander shows an arrow on every expandable row, and each row
  * is expandable (its store exists even while empty, so children can
  * appear later). A leaf gets no list row, only the indentation the arrow
  * and its ancestors' indents would have taken; it regains the arrow when
  * its first child arrives. */
 #define TREE_INDENT 16  /* Adwaita's treeexpander indent and expander width */
 
-static void
-update_expander (GtkListItem *list_item)
+static GtkTreeListRow *
+row_if_parent (gpointer        this,
+               GtkTreeListRow *row,
+               gboolean        has_children)
 {
-  GtkTreeExpander *expander = GTK_TREE_EXPANDER (gtk_list_item_get_child (list_item));
-  GtkWidget *label = g_object_get_data (G_OBJECT (list_item), "tether-label");
-  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
-  g_autoptr(TetherProcessItem) item = NULL;
-  gboolean leaf;
-
-  if (row == NULL)
-    return;
-  item = gtk_tree_list_row_get_item (row);
-  leaf = g_list_model_get_n_items (G_LIST_MODEL (tether_process_item_get_children (item))) == 0;
-  gtk_tree_expander_set_list_row (expander, leaf ? NULL : row);
-  gtk_widget_set_margin_start (label, leaf ? (int) (gtk_tree_list_row_get_depth (row) + 1) * TREE_INDENT : 0);
+  return has_children ? g_object_ref (row) : NULL;
 }
 
-static void
-cell_bind (GtkSignalListItemFactory *factory,
-           GtkListItem              *list_item,
-           TetherWindow             *self)
+static int
+leaf_indent (gpointer this,
+             guint    depth,
+             gboolean has_children)
 {
-  const CellSpec *spec = cell_spec (factory);
-  GtkTreeListRow *row = gtk_list_item_get_item (list_item);
-  TetherProcessItem *item = gtk_tree_list_row_get_item (row);
-  GtkWidget *label = g_object_get_data (G_OBJECT (list_item), "tether-label");
-  GtkWidget *child = gtk_list_item_get_child (list_item);
-  GBinding *binding;
-
-  if (GTK_IS_TREE_EXPANDER (child))
-    {
-      GListStore *children = tether_process_item_get_children (item);
-
-      /* Tied to the list item's life too: GTK may finalize a list item
-       * whose row is already gone, without a last unbind. */
-      g_signal_connect_object (children, "items-changed", G_CALLBACK (update_expander),
-                               list_item, G_CONNECT_SWAPPED);
-      g_object_set_data_full (G_OBJECT (list_item), "tether-children",
-                              g_object_ref (children), g_object_unref);
-      update_expander (list_item);
-    }
-
-  if (spec->uptime)
-    {
-      g_hash_table_add (self->uptime_cells, list_item);
-      update_uptime_cell (self, list_item, g_get_real_time ());
-      g_object_unref (item);
-      return;
-    }
-  /* int and uint properties (pid, threads) convert to the label's text
-   * through GValue's own transforms. */
-  binding = g_object_bind_property (item, spec->property, label, "label", G_BINDING_SYNC_CREATE);
-  g_object_set_data (G_OBJECT (list_item), "tether-binding", binding);
-  if (g_str_equal (spec->property, "cmdline"))
-    {
-      binding = g_object_bind_property (item, "cmdline", label, "tooltip-text", G_BINDING_SYNC_CREATE);
-      g_object_set_data (G_OBJECT (list_item), "tether-tooltip-binding", binding);
-    }
-  g_object_unref (item);
+  return has_children ? 0 : (int) (depth + 1) * TREE_INDENT;
 }
 
-static void
-cell_unbind (GtkSignalListItemFactory *factory,
-             GtkListItem              *list_item,
-             TetherWindow             *self)
+static char *
+uptime_text (gpointer this,
+             gint64   started_at,
+             gint64   now)
 {
-  GBinding *binding = g_object_steal_data (G_OBJECT (list_item), "tether-binding");
-  GBinding *tooltip = g_object_steal_data (G_OBJECT (list_item), "tether-tooltip-binding");
-  GtkWidget *child = gtk_list_item_get_child (list_item);
-
-  g_hash_table_remove (self->uptime_cells, list_item);
-  if (binding != NULL)
-    g_binding_unbind (binding);
-  if (tooltip != NULL)
-    g_binding_unbind (tooltip);
-  if (GTK_IS_TREE_EXPANDER (child))
-    {
-      g_autoptr(GListStore) children = g_object_steal_data (G_OBJECT (list_item), "tether-children");
-
-      if (children != NULL)
-        g_signal_handlers_disconnect_by_func (children, update_expander, list_item);
-      gtk_tree_expander_set_list_row (GTK_TREE_EXPANDER (child), NULL);
-    }
-}
-
-static void
-add_column (TetherWindow   *self,
-            const char     *title,
-            const CellSpec *spec,
-            const char     *sort_property,
-            GtkSortType     first_order,
-            gboolean        expand,
-            int             fixed_width)
-{
-  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
-  g_autoptr(GtkColumnViewColumn) column = NULL;
-  GtkExpression *expression;
-  GtkSorter *sorter;
-  GType type;
-
-  g_object_set_data (G_OBJECT (factory), "tether-cell-spec", (gpointer) spec);
-  g_signal_connect (factory, "setup", G_CALLBACK (cell_setup), self);
-  g_signal_connect (factory, "bind", G_CALLBACK (cell_bind), self);
-  g_signal_connect (factory, "unbind", G_CALLBACK (cell_unbind), self);
-
-  column = gtk_column_view_column_new (title, factory);
-  gtk_column_view_column_set_resizable (column, TRUE);
-  gtk_column_view_column_set_expand (column, expand);
-  if (fixed_width > 0)
-    gtk_column_view_column_set_fixed_width (column, fixed_width);
-
-  expression = gtk_property_expression_new (TETHER_TYPE_PROCESS_ITEM, NULL, sort_property);
-  type = gtk_expression_get_value_type (expression);
-  if (type == G_TYPE_STRING)
-    sorter = GTK_SORTER (gtk_string_sorter_new (expression));
-  else
-    {
-      sorter = GTK_SORTER (gtk_numeric_sorter_new (expression));
-      gtk_numeric_sorter_set_sort_order (GTK_NUMERIC_SORTER (sorter), first_order);
-    }
-  gtk_column_view_column_set_sorter (column, sorter);
-  g_object_unref (sorter);
-
-  gtk_column_view_append_column (self->column_view, column);
-}
-
-static const CellSpec name_cell = { "name", FALSE, FALSE };
-static const CellSpec pid_cell = { "pid", TRUE, FALSE };
-static const CellSpec state_cell = { "state-text", FALSE, FALSE };
-static const CellSpec cpu_cell = { "cpu-text", TRUE, FALSE };
-static const CellSpec memory_cell = { "memory-text", TRUE, FALSE };
-static const CellSpec threads_cell = { "threads", TRUE, FALSE };
-static const CellSpec uptime_cell = { "started-at", TRUE, TRUE };
-static const CellSpec cmdline_cell = { "cmdline", FALSE, FALSE };
-
-static void
-setup_tree (TetherWindow *self)
-{
-  add_column (self, _("Name"), &name_cell, "name", GTK_SORT_ASCENDING, FALSE, 200);
-  add_column (self, _("PID"), &pid_cell, "pid", GTK_SORT_ASCENDING, FALSE, -1);
-  add_column (self, _("State"), &state_cell, "state-text", GTK_SORT_ASCENDING, FALSE, -1);
-  /* Numbers that matter most when large sort largest first. */
-  add_column (self, _("CPU %"), &cpu_cell, "cpu-percent", GTK_SORT_DESCENDING, FALSE, -1);
-  add_column (self, _("Memory"), &memory_cell, "rss-bytes", GTK_SORT_DESCENDING, FALSE, -1);
-  add_column (self, _("Threads"), &threads_cell, "threads", GTK_SORT_DESCENDING, FALSE, -1);
-  /* Longest uptime = earliest start. */
-  add_column (self, _("Uptime"), &uptime_cell, "started-at", GTK_SORT_ASCENDING, FALSE, -1);
-  add_column (self, _("Command Line"), &cmdline_cell, "cmdline", GTK_SORT_ASCENDING, TRUE, -1);
-
-  self->selection = tether_process_tree_create_selection (self->tree,
-                                                          gtk_column_view_get_sorter (self->column_view),
-                                                          &self->sorter);
-  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
-  g_signal_connect_swapped (self->selection, "notify::selected-item",
-                            G_CALLBACK (on_selection_changed), self);
+  return tether_format_uptime ((now - started_at) / G_USEC_PER_SEC);
 }
 
 /* x, y: where the menu points, in the column view's coordinates. */
@@ -501,8 +305,8 @@ popup_row_menu (TetherWindow *self,
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
 
-/* One gesture for the whole view, not one per cell: GTK 4.8 keeps up to
- * 200 rows realized, eight cells each. */
+/* The view's one right-click gesture (tether-window.ui): the row under the
+ * pointer selects itself, as a left click would, then its menu opens. */
 static void
 on_view_pressed (GtkGestureClick *gesture,
                  int              n_press,
@@ -510,20 +314,14 @@ on_view_pressed (GtkGestureClick *gesture,
                  double           y,
                  TetherWindow    *self)
 {
-  GtkWidget *view = GTK_WIDGET (self->column_view);
-  GtkWidget *widget = gtk_widget_pick (view, x, y, GTK_PICK_DEFAULT);
-  GtkListItem *list_item = NULL;
-  guint position;
+  GtkWidget *cell = gtk_widget_pick (GTK_WIDGET (self->column_view), x, y, GTK_PICK_DEFAULT);
 
-  for (; widget != NULL && widget != view; widget = gtk_widget_get_parent (widget))
-    if ((list_item = g_object_get_data (G_OBJECT (widget), "tether-list-item")) != NULL)
-      break;
-  if (list_item == NULL)
+  /* Only a row's widgets have the action; the header and the empty space
+   * below the rows do not. */
+  if (cell == NULL ||
+      !gtk_widget_activate_action (cell, "listitem.select", "(bb)", FALSE, FALSE) ||
+      gtk_single_selection_get_selected_item (self->selection) == NULL)
     return;
-  position = gtk_list_item_get_position (list_item);
-  if (position == GTK_INVALID_LIST_POSITION)
-    return;
-  gtk_single_selection_set_selected (self->selection, position);
   popup_row_menu (self, x, y);
   gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
 }
@@ -545,26 +343,10 @@ row_menu_activated (GtkWidget  *widget,
 /* ---- the supervisor ----------------------------------------------------- */
 
 static void
-on_settings_changed (TetherWindow *self)
-{
-  GSettings *settings = tether_application_get_settings (self->application);
-  guint span = g_settings_get_uint (settings, "graph-span");
-  TetherSampler *sampler;
-
-  tether_graph_set_span (self->cpu_graph, span);
-  tether_graph_set_span (self->memory_graph, span);
-  tether_graph_set_span (self->selected_graph, span);
-  if (self->supervisor == NULL)
-    return;
-  sampler = tether_supervisor_get_sampler (self->supervisor);
-  tether_sampler_set_interval (sampler, g_settings_get_uint (settings, "refresh-interval"));
-  tether_sampler_set_history_span (sampler, span);
-}
-
-static void
 set_supervisor (TetherWindow     *self,
                 TetherSupervisor *supervisor)
 {
+  GSettings *settings = tether_application_get_settings (self->application);
   TetherSampler *sampler = supervisor != NULL ? tether_supervisor_get_sampler (supervisor) : NULL;
 
   g_set_object (&self->supervisor, supervisor);
@@ -588,7 +370,11 @@ set_supervisor (TetherWindow     *self,
       gtk_stack_set_visible_child_name (self->stack, "backend");
       adw_window_title_set_title (self->window_title, name);
       gtk_window_set_title (GTK_WINDOW (self), title);
-      on_settings_changed (self);
+      /* The keys and the properties share units (ms, s). A sampler keeps
+       * its bindings for life: whichever window showed it last, it follows
+       * the settings. */
+      g_settings_bind (settings, "refresh-interval", sampler, "interval", G_SETTINGS_BIND_GET);
+      g_settings_bind (settings, "graph-span", sampler, "history-span", G_SETTINGS_BIND_GET);
       gtk_label_set_label (self->count_label, "");
     }
   on_supervisor_changed (self);
@@ -940,10 +726,9 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
-  g_signal_connect_object (settings, "changed::refresh-interval", G_CALLBACK (on_settings_changed),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (settings, "changed::graph-span", G_CALLBACK (on_settings_changed),
-                           self, G_CONNECT_SWAPPED);
+  g_settings_bind (settings, "graph-span", self->cpu_graph, "span", G_SETTINGS_BIND_GET);
+  g_settings_bind (settings, "graph-span", self->memory_graph, "span", G_SETTINGS_BIND_GET);
+  g_settings_bind (settings, "graph-span", self->selected_graph, "span", G_SETTINGS_BIND_GET);
   g_signal_connect_object (application, "notify::supervisor",
                            G_CALLBACK (on_app_supervisor_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "action-enabled-changed",
@@ -978,7 +763,6 @@ tether_window_finalize (GObject *object)
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
   g_clear_object (&self->tree);
-  g_clear_pointer (&self->uptime_cells, g_hash_table_unref);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
@@ -1004,11 +788,16 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_revealer);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_bar);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, graph_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_graph);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_box);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_menu);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
+  gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
+  gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
+  gtk_widget_class_bind_template_callback (widget_class, uptime_text);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
   gtk_widget_class_install_action (widget_class, "win.run-demo", NULL, run_demo_activated);
@@ -1039,54 +828,27 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
                                        "win.preferences", NULL);
 
+  /* Named in the template, which the builder looks up by name. */
+  g_type_ensure (TETHER_TYPE_GRAPH);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
-}
-
-static TetherGraph *
-add_graph (GtkBox             *box,
-           TetherHistoryField  field,
-           const char         *title)
-{
-  TetherGraph *graph = TETHER_GRAPH (tether_graph_new ());
-
-  tether_graph_set_field (graph, field);
-  tether_graph_set_title (graph, title);
-  gtk_widget_set_hexpand (GTK_WIDGET (graph), TRUE);
-  gtk_box_append (box, GTK_WIDGET (graph));
-  return graph;
+  g_type_ensure (TETHER_TYPE_PROCESS_TREE);
 }
 
 static void
 tether_window_init (TetherWindow *self)
 {
-  GtkGesture *click;
-
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->uptime_cells = g_hash_table_new (NULL, NULL);
   self->tree = tether_process_tree_new ();
   g_signal_connect (self->tree, "updated", G_CALLBACK (on_tree_updated), self);
-  setup_tree (self);
+  self->selection = tether_process_tree_create_selection (self->tree,
+                                                          gtk_column_view_get_sorter (self->column_view),
+                                                          &self->sorter);
+  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_swapped (self->selection, "notify::selected-item",
+                            G_CALLBACK (on_selection_changed), self);
 
-  self->cpu_graph = add_graph (self->graph_box, TETHER_HISTORY_CPU, _("CPU"));
-  self->memory_graph = add_graph (self->graph_box, TETHER_HISTORY_RSS, _("Memory"));
-  self->selected_graph = TETHER_GRAPH (tether_graph_new ());
-  tether_graph_set_compact (self->selected_graph, TRUE);
-  tether_graph_set_field (self->selected_graph, TETHER_HISTORY_CPU);
-  gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), FALSE);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->selected_graph),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("CPU of the selected process"), -1);
-  gtk_box_append (self->detail_box, GTK_WIDGET (self->selected_graph));
-
-  click = gtk_gesture_click_new ();
-  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
-  g_signal_connect (click, "pressed", G_CALLBACK (on_view_pressed), self);
-  gtk_widget_add_controller (GTK_WIDGET (self->column_view), GTK_EVENT_CONTROLLER (click));
-
-  self->row_popover = GTK_POPOVER_MENU (gtk_popover_menu_new_from_model (self->row_menu));
   gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));
-  gtk_popover_set_has_arrow (GTK_POPOVER (self->row_popover), FALSE);
-  gtk_widget_set_halign (GTK_WIDGET (self->row_popover), GTK_ALIGN_START);
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
