@@ -383,7 +383,7 @@ test_cell_properties (Fixture       *f,
 
   start_tree (f, "spawner", NULL);
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   main_item = tether_process_tree_lookup (f->tree, main_pid);
   g_assert_nonnull (main_item);
   g_assert_false (tether_process_item_get_has_children (main_item));
@@ -402,7 +402,7 @@ test_cell_properties (Fixture       *f,
     first = g_array_index (lates, pid_t, 0);
     second = g_array_index (lates, pid_t, 1);
   }
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_true (tether_process_item_get_has_children (main_item));
   g_assert_cmpuint (has_children_notifies, ==, 1);
   g_assert_cmpuint (real_time_notifies, ==, 1);
@@ -412,7 +412,7 @@ test_cell_properties (Fixture       *f,
   for (guint tick = 0; tick < 10; tick++)
     {
       g_usleep (1000);  /* a tick a millisecond later than the one before */
-      tether_sampler_refresh (f->sampler);
+      test_util_sampler_refresh (f->sampler);
     }
   g_assert_cmpuint (real_time_notifies, ==, 11);
   g_assert_cmpuint (has_children_notifies, ==, 1);
@@ -421,14 +421,14 @@ test_cell_properties (Fixture       *f,
   late_item = g_object_ref (tether_process_tree_lookup (f->tree, first));
   g_assert_cmpint (kill (first, SIGKILL), ==, 0);
   test_util_wait_reaped (first);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_true (tether_process_item_get_has_children (main_item));
   g_assert_cmpuint (has_children_notifies, ==, 1);
   g_assert_null (tether_process_item_get_tree (late_item));
 
   g_assert_cmpint (kill (second, SIGKILL), ==, 0);
   test_util_wait_reaped (second);
-  tether_sampler_refresh (f->sampler);
+  test_util_sampler_refresh (f->sampler);
   g_assert_false (tether_process_item_get_has_children (main_item));
   g_assert_cmpuint (has_children_notifies, ==, 2);
 

@@ -429,27 +429,40 @@ confirm_then (TetherWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* The confirmation counts what is alive now, not as of the last tick: it
+ * opens once a fresh tick is in (a few milliseconds). */
+static void
+on_counted_for_force_stop (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(TetherWindow) self = user_data;
+  TetherSampler *sampler = TETHER_SAMPLER (source);
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  guint n;
+
+  tether_sampler_refresh_finish (sampler, result, NULL);
+  if (self->supervisor == NULL || tether_supervisor_get_sampler (self->supervisor) != sampler)
+    return;
+  n = tether_sampler_get_totals (sampler)->n_processes;
+  /* translators: %s is the backend's name */
+  heading = g_strdup_printf (_("Force Stop %s?"), tether_supervisor_get_profile (self->supervisor)->name);
+  body = g_strdup_printf (ngettext ("%u process will be killed at once, without a chance to finish its work.",
+                                    "%u processes will be killed at once, without a chance to finish their work.",
+                                    n), n);
+  confirm_then (self, heading, body, "force-stop", NULL);
+}
+
 static void
 force_stop_activated (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
 {
   TetherWindow *self = TETHER_WINDOW (widget);
-  TetherSampler *sampler = tether_supervisor_get_sampler (self->supervisor);
-  const char *name = tether_supervisor_get_profile (self->supervisor)->name;
-  g_autofree char *heading = NULL;
-  g_autofree char *body = NULL;
-  guint n;
 
-  /* Count what is alive now, not as of the last tick. */
-  tether_sampler_refresh (sampler);
-  n = tether_sampler_get_totals (sampler)->n_processes;
-  /* translators: %s is the backend's name */
-  heading = g_strdup_printf (_("Force Stop %s?"), name);
-  body = g_strdup_printf (ngettext ("%u process will be killed at once, without a chance to finish its work.",
-                                    "%u processes will be killed at once, without a chance to finish their work.",
-                                    n), n);
-  confirm_then (self, heading, body, "force-stop", NULL);
+  tether_sampler_refresh_async (tether_supervisor_get_sampler (self->supervisor), NULL,
+                                on_counted_for_force_stop, g_object_ref (self));
 }
 
 static guint
