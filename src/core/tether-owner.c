@@ -9,6 +9,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "tether-enums.h"
 #include "tether-error.h"
 
 typedef struct
@@ -34,30 +35,18 @@ G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (TetherOwner, tether_owner, G_TYPE_OBJECT)
 const char *
 tether_owner_kind_to_string (TetherOwnerKind kind)
 {
-  switch (kind)
-    {
-    case TETHER_OWNER_CGROUP:
-      return "cgroup";
-    case TETHER_OWNER_REAPER:
-      return "reaper";
-    case TETHER_OWNER_AUTO:
-    default:
-      return "auto";
-    }
+  return tether_enum_to_nick (TETHER_TYPE_OWNER_KIND, kind);
 }
 
 gboolean
 tether_owner_kind_from_string (const char      *str,
                                TetherOwnerKind *kind)
 {
-  if (g_strcmp0 (str, "auto") == 0)
-    *kind = TETHER_OWNER_AUTO;
-  else if (g_strcmp0 (str, "cgroup") == 0)
-    *kind = TETHER_OWNER_CGROUP;
-  else if (g_strcmp0 (str, "reaper") == 0)
-    *kind = TETHER_OWNER_REAPER;
-  else
+  int value;
+
+  if (!tether_enum_from_nick (TETHER_TYPE_OWNER_KIND, str, &value))
     return FALSE;
+  *kind = value;
   return TRUE;
 }
 

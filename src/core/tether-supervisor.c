@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-notify.h"
 
@@ -124,12 +125,7 @@ static gboolean on_start_timeout (gpointer user_data);
 const char *
 tether_state_to_string (TetherState state)
 {
-  static const char *names[] = {
-    "stopped", "starting", "running", "not-responding",
-    "stopping", "killing", "failed", "frozen",
-  };
-  g_return_val_if_fail (state <= TETHER_STATE_FROZEN, "unknown");
-  return names[state];
+  return tether_enum_to_nick (TETHER_TYPE_STATE, state);
 }
 
 const char *
@@ -152,9 +148,7 @@ tether_state_to_label (TetherState state)
 const char *
 tether_phase_to_string (TetherPhase phase)
 {
-  static const char *names[] = { "none", "graceful", "term", "kill" };
-  g_return_val_if_fail (phase < TETHER_N_PHASES, "unknown");
-  return names[phase];
+  return tether_enum_to_nick (TETHER_TYPE_PHASE, phase);
 }
 
 static void
@@ -1476,10 +1470,10 @@ tether_supervisor_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_STATE:
-      g_value_set_int (value, self->state);
+      g_value_set_enum (value, self->state);
       break;
     case PROP_PHASE:
-      g_value_set_int (value, self->phase);
+      g_value_set_enum (value, self->phase);
       break;
     case PROP_PHASE_DEADLINE:
       g_value_set_int64 (value, self->phase_deadline);
@@ -1494,7 +1488,7 @@ tether_supervisor_get_property (GObject    *object,
       g_value_set_int (value, self->main_pid);
       break;
     case PROP_OWNER_KIND:
-      g_value_set_int (value, tether_supervisor_get_owner_kind (self));
+      g_value_set_enum (value, tether_supervisor_get_owner_kind (self));
       break;
     case PROP_CAN_START:
     case PROP_CAN_STOP:
@@ -1563,11 +1557,11 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
   object_class->finalize = tether_supervisor_finalize;
 
   properties[PROP_STATE] =
-    g_param_spec_int ("state", NULL, NULL, 0, TETHER_STATE_FROZEN, 0,
-                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("state", NULL, NULL, TETHER_TYPE_STATE, TETHER_STATE_STOPPED,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PHASE] =
-    g_param_spec_int ("phase", NULL, NULL, 0, TETHER_N_PHASES - 1, 0,
-                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("phase", NULL, NULL, TETHER_TYPE_PHASE, TETHER_PHASE_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PHASE_DEADLINE] =
     g_param_spec_int64 ("phase-deadline", NULL, NULL, 0, G_MAXINT64, 0,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -1581,8 +1575,8 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
     g_param_spec_int ("main-pid", NULL, NULL, 0, G_MAXINT, 0,
                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_OWNER_KIND] =
-    g_param_spec_int ("owner-kind", NULL, NULL, 0, TETHER_OWNER_REAPER, 0,
-                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("owner-kind", NULL, NULL, TETHER_TYPE_OWNER_KIND, TETHER_OWNER_AUTO,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   {
     static const char *names[N_CAN] = { "can-start", "can-stop", "can-kill", "can-restart", "can-signal" };
 
@@ -1602,7 +1596,7 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
    * on to next. A force that was asked for is not an escalation. */
   signals[STOP_ESCALATED] =
     g_signal_new ("stop-escalated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, TETHER_TYPE_PHASE);
 }
 
 static void

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <sys/types.h>
 
+#include "tether-enum-types.h"
 #include "tether-owner.h"
 #include "tether-profile.h"
 #include "tether-sampler.h"
@@ -32,7 +33,7 @@ typedef enum
   TETHER_PHASE_GRACEFUL,  /* stop signal to the main process */
   TETHER_PHASE_TERM,      /* SIGTERM to every member */
   TETHER_PHASE_KILL,      /* freeze and kill */
-  TETHER_N_PHASES
+  TETHER_N_PHASES /*< skip >*/
 } TetherPhase;
 
 typedef struct
@@ -144,6 +145,8 @@ gboolean          tether_supervisor_can_signal_pid     (TetherSupervisor     *se
 /* Members as last counted (by the sampler or a verb), 0 when not running. */
 guint             tether_supervisor_get_n_members      (TetherSupervisor     *self);
 
+/* The enums' nicks ("not-responding", "graceful") are the one spelling
+ * for JSON, CSS classes and tetherctl; labels are for people. */
 const char       *tether_state_to_string               (TetherState           state);
 const char       *tether_state_to_label                (TetherState           state);
 const char       *tether_phase_to_string               (TetherPhase           phase);

@@ -23,7 +23,7 @@ typedef enum
   TETHER_VERB_RESTART,
   TETHER_VERB_STOP_SUBTREE,
   TETHER_VERB_KILL_SUBTREE,
-  TETHER_N_VERBS
+  TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
 typedef enum

@@ -90,23 +90,6 @@ update_actions (TetherWindow *self)
 
 /* ---- state, status and countdown --------------------------------------- */
 
-static const char *
-state_css_class (TetherState state)
-{
-  switch (state)
-    {
-    case TETHER_STATE_RUNNING: return "running";
-    case TETHER_STATE_STARTING: return "starting";
-    case TETHER_STATE_NOT_RESPONDING: return "not-responding";
-    case TETHER_STATE_STOPPING: return "stopping";
-    case TETHER_STATE_KILLING: return "killing";
-    case TETHER_STATE_FAILED: return "failed";
-    case TETHER_STATE_FROZEN: return "frozen";
-    case TETHER_STATE_STOPPED:
-    default: return "stopped";
-    }
-}
-
 static void
 update_status (TetherWindow *self)
 {
@@ -119,8 +102,8 @@ update_status (TetherWindow *self)
 
   state = tether_supervisor_get_state (self->supervisor);
   for (TetherState other = TETHER_STATE_STOPPED; other <= TETHER_STATE_FROZEN; other++)
-    gtk_widget_remove_css_class (GTK_WIDGET (self->state_pill), state_css_class (other));
-  gtk_widget_add_css_class (GTK_WIDGET (self->state_pill), state_css_class (state));
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_pill), tether_state_to_string (other));
+  gtk_widget_add_css_class (GTK_WIDGET (self->state_pill), tether_state_to_string (state));
   gtk_label_set_label (self->state_pill, tether_state_to_label (state));
   /* The pill's accessible name says what it is and what it shows. */
   pill_label = g_strdup_printf (_("State: %s"), tether_state_to_label (state));
