@@ -826,6 +826,40 @@ test_stale_leaf (Fixture       *f,
   waitpid (impostor, &status, 0);
 }
 
+/* A daemonizing launcher declares its daemon with MAINPID= and exits; the
+ * daemon ends on SIGTERM while its child ignores it. The ladder hears the
+ * declared process's exit (the shim watches it) and moves on: the stop
+ * takes about term_timeout, not graceful + term (it took 8 s of 2). */
+static void
+test_mainpid_daemon (Fixture       *f,
+                     gconstpointer  data)
+{
+  pid_t daemon, launcher;
+  gint64 t0;
+  double elapsed;
+
+  make_supervisor (f, "\"ready\": \"notify\", "
+                      "\"stop\": {\"graceful_timeout\": 6, \"term_timeout\": 2, \"kill_timeout\": 5}",
+                   "daemon", NULL);
+  start_and_wait (f);
+  launcher = test_util_wait_role (f->pidfile, "main", 10);
+  daemon = test_util_wait_role (f->pidfile, "daemon", 10);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "stubborn", 10), >, 0);
+  while (tether_supervisor_get_main_pid (f->supervisor) != daemon)
+    g_main_context_iteration (NULL, TRUE);
+  test_util_wait_reaped (launcher);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  t0 = g_get_monotonic_time ();
+  stop_and_wait (f, FALSE, 20);
+  elapsed = (g_get_monotonic_time () - t0) / 1e6;
+  g_test_message ("stop took %.2f s (graceful 6, term 2)", elapsed);
+  g_assert_cmpfloat (elapsed, >=, 1.9);
+  g_assert_cmpfloat (elapsed, <, 4.0);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], ==, 1);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], ==, 1);
+}
+
 static void
 write_pid_to (const char *cgroup_dir,
               pid_t       pid)
@@ -1028,6 +1062,7 @@ main (int    argc,
   g_test_add ("/supervisor/cgroup/shim-killed", Fixture, &test_util_kinds[0],
               fixture_setup, test_shim_killed, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
+  add ("mainpid-daemon", test_mainpid_daemon);
 
   return g_test_run ();
 }

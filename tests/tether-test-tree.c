@@ -48,6 +48,11 @@
  *                         a "sleeper" child; main sleeps.
  *   alloc MIB             main allocates MIB MiB, writes every page, then
  *                         sleeps.
+ *   daemon                what daemonizing servers do with MAINPID=: main (the
+ *                         launcher) forks a setsid'd "daemon" that dies on
+ *                         SIGTERM, which forks a "stubborn" child that ignores
+ *                         it; main sends "MAINPID=<daemon>\nREADY=1" to
+ *                         $NOTIFY_SOCKET and exits 0.
  *   spawner               main sleeps; each SIGUSR1 forks one more "late"
  *                         child that sleeps forever; SIGUSR2 makes main exec
  *                         itself (same program, so same name) in sleep mode.
@@ -117,7 +122,7 @@ usage (void)
            "  modes: sleep | children N | double-fork [stay] | bootloader |\n"
            "         ignore-term [N] | fork-forever [MS] | tree N |\n"
            "         notify [--exit-after] ARGS... | term-exit [--cleanup-ms MS] |\n"
-           "         busy | alloc MIB | spawner\n",
+           "         busy | alloc MIB | spawner | daemon\n",
            prog);
   exit (2);
 }
@@ -543,46 +548,77 @@ unescape (const char *s, size_t *len_out)
   return out;
 }
 
+/* The address NOTIFY_SOCKET names (a path, or "@name" for the abstract
+ * namespace, as sd_notify reads it); -1 when it is unusable. */
 static int
-mode_notify (void)
+notify_address (struct sockaddr_un *addr,
+                socklen_t          *addrlen)
 {
   const char *path = getenv ("NOTIFY_SOCKET");
-  struct sockaddr_un addr;
-  socklen_t addrlen;
   size_t plen;
-  int fd, i;
 
   if (path == NULL || path[0] == '\0')
     {
       fprintf (stderr, "%s: NOTIFY_SOCKET is not set\n", prog);
-      return 1;
+      return -1;
     }
   plen = strlen (path);
-  if (plen >= sizeof addr.sun_path)
+  if (plen >= sizeof addr->sun_path)
     {
       fprintf (stderr, "%s: NOTIFY_SOCKET is too long\n", prog);
-      return 1;
+      return -1;
     }
-  memset (&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  memcpy (addr.sun_path, path, plen);
+  memset (addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  memcpy (addr->sun_path, path, plen);
   if (path[0] == '@')
     {
       /* Abstract namespace, as systemd: no trailing NUL in the length. */
-      addr.sun_path[0] = '\0';
-      addrlen = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + plen);
+      addr->sun_path[0] = '\0';
+      *addrlen = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + plen);
     }
   else
-    addrlen = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + plen + 1);
+    *addrlen = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + plen + 1);
+  return 0;
+}
 
+/* One datagram to NOTIFY_SOCKET; -1 (said on stderr) when it cannot go. */
+static int
+send_notify (const char *msg,
+             size_t      len)
+{
+  struct sockaddr_un addr;
+  socklen_t addrlen;
+  int fd, r = 0;
+
+  if (notify_address (&addr, &addrlen) < 0)
+    return -1;
   fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     die ("socket");
+  while (sendto (fd, msg, len, MSG_NOSIGNAL, (struct sockaddr *) &addr, addrlen) < 0)
+    {
+      if (errno == EINTR)
+        continue;
+      fprintf (stderr, "%s: sendto %s: %s\n", prog, getenv ("NOTIFY_SOCKET"), strerror (errno));
+      r = -1;
+      break;
+    }
+  close (fd);
+  return r;
+}
+
+static int
+mode_notify (void)
+{
+  int i;
+
   for (i = 0; i < n_mode_args; i++)
     {
       const char *arg = mode_args[i];
       size_t len;
       char *msg;
+      int r;
 
       if (arg[0] == '+' && arg[1] != '\0')
         {
@@ -590,18 +626,11 @@ mode_notify (void)
           continue;
         }
       msg = unescape (arg, &len);
-      while (sendto (fd, msg, len, MSG_NOSIGNAL, (struct sockaddr *) &addr, addrlen) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          fprintf (stderr, "%s: sendto %s: %s\n", prog, path, strerror (errno));
-          free (msg);
-          close (fd);
-          return 1;
-        }
+      r = send_notify (msg, len);
       free (msg);
+      if (r < 0)
+        return 1;
     }
-  close (fd);
   report ("main");
   signal_ready ();
   if (exit_after)
@@ -642,6 +671,62 @@ mode_term_exit (void)
 }
 
 /* Internal: reports ROLE, then spins on the CPU forever. */
+/* Internal: a child that outlives a polite stop. */
+static int
+mode_stubborn (const char *role)
+{
+  set_handler (SIGTERM, SIG_IGN);
+  set_handler (SIGINT, SIG_IGN);
+  set_handler (SIGHUP, SIG_IGN);
+  report (role);
+  signal_ready ();
+  sleep_forever ();
+  return 0;
+}
+
+/* Internal: the daemon proper, in a session of its own. */
+static int
+mode_daemon_proper (void)
+{
+  int fds[2];
+
+  if (setsid () < 0)
+    die ("setsid");
+  make_ready_pipe (fds);
+  spawn_child ("_stubborn", "stubborn", fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], 1) < 0)
+    die ("stubborn child");
+  close (fds[0]);
+  report ("daemon");
+  signal_ready ();
+  sleep_forever ();
+  return 0;
+}
+
+static int
+mode_daemon (void)
+{
+  char message[64];
+  int fds[2];
+  pid_t daemon;
+
+  make_ready_pipe (fds);
+  daemon = spawn_child ("_daemon", NULL, fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], 1) < 0)
+    {
+      fprintf (stderr, "%s: the daemon failed to start\n", prog);
+      return 1;
+    }
+  close (fds[0]);
+  snprintf (message, sizeof message, "MAINPID=%ld\nREADY=1", (long) daemon);
+  if (send_notify (message, strlen (message)) < 0)
+    return 1;
+  report ("main");
+  return 0;
+}
+
 static int
 mode_busy_child (const char *role)
 {
@@ -792,6 +877,8 @@ run (int argc, char **argv)
     return mode_alloc (parse_count (mode_args[0], 1, 4096));
   if (strcmp (mode, "spawner") == 0 && n_mode_args == 0)
     return mode_spawner ();
+  if (strcmp (mode, "daemon") == 0 && n_mode_args == 0)
+    return mode_daemon ();
   /* Internal modes, used by re-exec'd children. */
   if (strcmp (mode, "_busy") == 0 && n_mode_args == 1)
     return mode_busy_child (mode_args[0]);
@@ -799,6 +886,10 @@ run (int argc, char **argv)
     return mode_sleeper (mode_args[0]);
   if (strcmp (mode, "_dfork-mid") == 0 && n_mode_args == 0)
     return mode_dfork_mid ();
+  if (strcmp (mode, "_daemon") == 0 && n_mode_args == 0)
+    return mode_daemon_proper ();
+  if (strcmp (mode, "_stubborn") == 0 && n_mode_args == 1)
+    return mode_stubborn (mode_args[0]);
   if (strcmp (mode, "_tree-node") == 0 && n_mode_args == 1)
     return mode_tree_node (parse_count (mode_args[0], 0, 20000));
   usage ();
