@@ -22,6 +22,7 @@
 #include "tether-procfs.h"
 #include "tether-supervisor.h"
 #include "test-util.h"
+#include "test-util-mainloop.h"
 
 typedef struct
 {
@@ -860,6 +861,47 @@ test_mainpid_daemon (Fixture       *f,
   g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], ==, 1);
 }
 
+/* A 1000-process tree never holds the main loop: not while it starts
+ * (1000 new processes for the sampler), not while it is sampled ten times
+ * a second, not while it is killed. Every request to the shim is answered
+ * on the main loop, and the sampler reads a slice at a time. */
+static void
+test_main_loop_1000 (Fixture       *f,
+                     gconstpointer  data)
+{
+  TestMainLoopWatch watch;
+  TetherSampler *sampler;
+  gint64 t0;
+
+  make_supervisor (f, NULL, "tree", "999", NULL);
+  sampler = tether_supervisor_get_sampler (f->supervisor);
+  tether_sampler_set_interval (sampler, 100);
+
+  /* Only the main loop waits in here (a wait on the pidfile would block
+   * it and be measured). */
+  test_main_loop_watch_start (&watch);
+  start_and_wait (f);
+  t0 = g_get_monotonic_time ();
+  while (tether_sampler_get_totals (sampler)->n_processes < 1000)
+    {
+      g_assert_cmpint (g_get_monotonic_time () - t0, <, 120 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  t0 = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - t0 < 2 * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+  f->stopped = FALSE;
+  tether_supervisor_kill (f->supervisor, NULL, on_stopped, f);
+  g_assert_true (test_util_wait_flag (&f->stopped, 30));
+  test_main_loop_watch_stop (&watch);
+  g_assert_true (f->stop_ok);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+
+  g_test_message ("%s, 1000 processes: worst main-loop iteration %.1f ms over %" G_GUINT64_FORMAT " iterations",
+                  tether_owner_kind_to_string (f->kind), watch.worst_usec / 1000.0, watch.n_iterations);
+  g_assert_cmpint (watch.worst_usec, <, 20 * 1000);
+}
+
 static void
 write_pid_to (const char *cgroup_dir,
               pid_t       pid)
@@ -1063,6 +1105,7 @@ main (int    argc,
               fixture_setup, test_shim_killed, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
   add ("mainpid-daemon", test_mainpid_daemon);
+  add ("main-loop-1000", test_main_loop_1000);
 
   return g_test_run ();
 }

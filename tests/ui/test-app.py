@@ -164,7 +164,7 @@ with tap.step('the tree view shows the backend and its children as rows'):
     # name, PID, state, CPU %, memory, threads, uptime, command line
     cells = next(c for _, c in t.table_rows(view) if len(c) > 1 and c[1] == str(main_pid))
     assert cells[0] == 'tether-test-tre' and cells[2] == 'Sleeping', cells
-    assert re.fullmatch(r'\d+\.\d', cells[3]) and re.search(r'[kM]iB$', cells[4]), cells
+    assert re.fullmatch(r'\d+\.\d', cells[3]) and re.search(r'[KM]iB$', cells[4]), cells
     assert cells[5] == '1' and re.fullmatch(r'\d+ s', cells[6]), cells
     assert forking_marker in cells[7] and ' children 3' in cells[7], cells
 
@@ -328,9 +328,12 @@ with tap.step('stopped while in the background: a desktop notification, then the
     t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
     assert proc.returncode == 0, proc.returncode
 
-with tap.step('quitting over D-Bus stops the backend first, then the app exits 0, nothing left'):
-    proc, app = t.launch([APP, '--start', stubborn], 'tether', env=env)
+with tap.step('quitting over D-Bus stops the backend first, then the app exits 0, nothing left '
+              '(TETHER_OWNER=cgroup is honoured)'):
+    proc, app = t.launch([APP, '--start', stubborn], 'tether', env=dict(env, TETHER_OWNER='cgroup'))
     t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
+    assert tetherctl('status', profile=stubborn)['owner'] == 'cgroup'
+    assert tetherctl('status', profile=stubborn)['cgroup'] is not None
     gapplication_action('quit')
     # The ladder: SIGTERM is ignored for 60 s, so a second quit skips to
     # the forced step.
@@ -344,9 +347,11 @@ with tap.step('quitting over D-Bus stops the backend first, then the app exits 0
 
 # ---- 6. the app killed outright: the shim takes the tree with it ------------------
 
-with tap.step('SIGKILL to the app: the backend tree dies with it'):
-    proc, app = t.launch([APP, '--start', forking], 'tether', env=env)
+with tap.step('SIGKILL to the app (--owner=reaper): the backend tree dies with it'):
+    proc, app = t.launch([APP, '--owner=reaper', '--start', forking], 'tether', env=env)
     t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
+    status = tetherctl('status', profile=forking)
+    assert status['owner'] == 'reaper' and status['cgroup'] is None, status
     proc.kill()
     proc.wait(10)
     t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
@@ -403,6 +408,13 @@ with tap.step('360 px wide (GNOME\'s window buttons: close only): the window is 
         assert w > 0 and x >= 0 and x + w <= 360, (name, x, w)
     gapplication_action('quit')
     t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert not marked(forking_marker), marked(forking_marker)
+
+with tap.step('--owner with a bad kind: said on the terminal, exit 2, nothing opens'):
+    out = subprocess.run([APP, '--owner=bogus', forking], capture_output=True, text=True,
+                         timeout=30, env=env)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert '--owner must be auto, cgroup or reaper (got “bogus”)' in out.stderr, out.stderr
     assert not marked(forking_marker), marked(forking_marker)
 
 kill_leftovers(forking_marker)
