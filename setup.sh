@@ -92,6 +92,8 @@ case "${1:-}" in
     echo
     "$BUILD_DIR/bench/bench-sampler"
     echo
+    "$BUILD_DIR/bench/bench-mainloop"
+    echo
     bench/app-footprint.sh "$BUILD_DIR"
     ;;
   screenshot)

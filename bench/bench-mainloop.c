@@ -1,0 +1,167 @@
+/* bench-mainloop.c: how long a 1000-process tree holds the main loop
+ *
+ * For each ownership kind: start a tree of 1000 sleeping processes
+ * (tether-test-tree tree 999), sample it ten times a second for a few
+ * seconds, then force-stop it, all under a supervisor on this main loop.
+ * A poll function notes when each poll() returns and when the next begins:
+ * the time between is one main-loop iteration's work, what freezes a
+ * window. Prints the worst iteration next to the target (20 ms), and how
+ * the iterations spread.
+ *
+ * Only the public lifecycle API is used, so the same file measures older
+ * versions of the core too.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tether-supervisor.h"
+
+#define TARGET_MS 20.0
+#define N_PROCESSES 1000
+
+static GPollFunc default_poll;
+static gint64 last_return;
+static GArray *iterations;   /* gint64 µs */
+
+static gint
+timed_poll (GPollFD *fds,
+            guint    n_fds,
+            gint     timeout)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint r;
+
+  if (iterations != NULL && last_return != 0)
+    {
+      gint64 spent = now - last_return;
+      g_array_append_val (iterations, spent);
+    }
+  r = default_poll (fds, n_fds, timeout);
+  last_return = g_get_monotonic_time ();
+  return r;
+}
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+iterate_until (gboolean *flag,
+               double    timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (!*flag && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  if (!*flag)
+    g_error ("timed out");
+}
+
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return (x > y) - (x < y);
+}
+
+/* Worst iteration in ms; p99 and count through the pointers. */
+static double
+run (const char      *helper,
+     TetherOwnerKind  kind,
+     double          *p99_ms,
+     guint           *n)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tether-bench-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "tree.json", NULL);
+  g_autofree char *pidfile = g_build_filename (dir, "pids", NULL);
+  g_autofree char *json = g_strdup_printf ("{\"command\": [\"%s\", \"bench-mainloop-%d\", \"tree\", \"%d\", "
+                                           "\"--pidfile\", \"%s\"]}",
+                                           helper, (int) getpid (), N_PROCESSES - 1, pidfile);
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autoptr(TetherSupervisor) supervisor = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean started = FALSE, stopped = FALSE;
+  TetherSampler *sampler;
+  gint64 t0, worst;
+
+  g_assert_true (g_file_set_contents (path, json, -1, NULL));
+  profile = tether_profile_load (path, &error);
+  g_assert_no_error (error);
+  supervisor = tether_supervisor_new (profile, kind);
+  sampler = tether_supervisor_get_sampler (supervisor);
+  tether_sampler_set_interval (sampler, 100);
+
+  iterations = g_array_new (FALSE, FALSE, sizeof (gint64));
+  last_return = 0;
+  tether_supervisor_start (supervisor, NULL, on_done, &started);
+  iterate_until (&started, 30);
+
+  /* The tree forks itself up; the sampler follows it. */
+  t0 = g_get_monotonic_time ();
+  while (tether_sampler_get_totals (sampler)->n_processes < N_PROCESSES)
+    {
+      if (g_get_monotonic_time () - t0 > 120 * G_USEC_PER_SEC)
+        g_error ("the tree did not reach %d processes", N_PROCESSES);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  t0 = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+
+  tether_supervisor_kill (supervisor, NULL, on_done, &stopped);
+  iterate_until (&stopped, 60);
+
+  g_array_sort (iterations, compare_gint64);
+  *n = iterations->len;
+  worst = iterations->len > 0 ? g_array_index (iterations, gint64, iterations->len - 1) : 0;
+  *p99_ms = iterations->len > 0
+    ? g_array_index (iterations, gint64, (iterations->len * 99) / 100) / 1000.0 : 0;
+  g_clear_pointer (&iterations, g_array_unref);
+
+  g_object_run_dispose (G_OBJECT (supervisor));
+  g_unlink (pidfile);
+  g_unlink (path);
+  g_rmdir (dir);
+  return worst / 1000.0;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const char *helper = g_getenv ("TETHER_TEST_TREE");
+  const TetherOwnerKind kinds[] = { TETHER_OWNER_REAPER, TETHER_OWNER_CGROUP };
+  const char *names[] = { "reaper", "cgroup" };
+
+  if (helper == NULL)
+    {
+      fprintf (stderr, "bench-mainloop: set TETHER_TEST_TREE (./setup.sh bench does)\n");
+      return 2;
+    }
+  default_poll = g_main_context_get_poll_func (NULL);
+  g_main_context_set_poll_func (NULL, timed_poll);
+
+  printf ("Main-loop iterations with a %d-process tree: start, 3 s sampled every 100 ms, forced stop\n",
+          N_PROCESSES);
+  printf ("%-8s %12s %10s %12s\n", "owner", "iterations", "p99 ms", "worst ms");
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    {
+      double p99, worst;
+      guint n;
+
+      worst = run (helper, kinds[k], &p99, &n);
+      printf ("%-8s %12u %10.2f %12.2f   (target < %.0f ms: %s)\n", names[k], n, p99, worst,
+              TARGET_MS, worst < TARGET_MS ? "met" : "MISSED");
+    }
+  return 0;
+}
