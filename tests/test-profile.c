@@ -1096,6 +1096,30 @@ test_boxed (void)
   tether_profile_unref (profile);
 }
 
+/* Every field the parser accepts is in the reference (docs/profile.md),
+ * a field as `path` in a table row, a section as a `path` heading: the two
+ * cannot drift apart. */
+static void
+test_documented (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "docs", "profile.md", NULL);
+  g_autofree char *doc = NULL;
+  const char * const *fields = tether_profile_get_field_paths ();
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &doc, NULL, NULL));
+  for (guint i = 0; fields[i] != NULL; i++, n++)
+    {
+      g_autofree char *row = g_strdup_printf ("| `%s` |", fields[i]);
+      g_autofree char *heading = g_strdup_printf ("\n## `%s`", fields[i]);
+
+      /* A field in a table row, a section as a heading (or a row). */
+      if (strstr (doc, row) == NULL && strstr (doc, heading) == NULL)
+        g_error ("docs/profile.md has no row or heading for \"%s\"", fields[i]);
+    }
+  g_assert_cmpuint (n, >, 30);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1130,6 +1154,7 @@ main (int   argc,
   g_test_add_func ("/profile/find-executable/relative", test_find_executable_relative);
   g_test_add_func ("/profile/find-executable/profile-path", test_find_executable_profile_path);
   g_test_add_func ("/profile/boxed", test_boxed);
+  g_test_add_func ("/profile/documented", test_documented);
 
   return g_test_run ();
 }
