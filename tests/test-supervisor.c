@@ -897,9 +897,11 @@ test_main_loop_1000 (Fixture       *f,
   g_assert_true (f->stop_ok);
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 
-  g_test_message ("%s, 1000 processes: worst main-loop iteration %.1f ms over %" G_GUINT64_FORMAT " iterations",
-                  tether_owner_kind_to_string (f->kind), watch.worst_usec / 1000.0, watch.n_iterations);
-  g_assert_cmpint (watch.worst_usec, <, 20 * 1000);
+  g_test_message ("%s, 1000 processes: worst main-loop iteration %.1f ms of its own "
+                  "(%.1f ms on the wall clock) over %" G_GUINT64_FORMAT " iterations",
+                  tether_owner_kind_to_string (f->kind), watch.worst_own_usec / 1000.0,
+                  watch.worst_usec / 1000.0, watch.n_iterations);
+  g_assert_cmpint (watch.worst_own_usec, <, 20 * 1000);
 }
 
 static void

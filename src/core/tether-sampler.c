@@ -1,11 +1,15 @@
 /* tether-sampler.c
  *
- * A tick: list the members (the owner), pread each kept /proc/PID/stat fd
- * (open one for a new pid, read its cmdline once), drop whoever is not
- * listed any more or whose fd says ESRCH, link parents, compute CPU% from
- * the CPU time delta over the wall time delta, push the histories, emit
- * "updated". Everything runs on the main loop; at 1000 processes a tick
- * costs a few milliseconds (bench/bench-sampler), no thread is needed.
+ * A tick: ask the owner for its members (asynchronously: the shim works
+ * in its own process), let a worker thread pread each kept
+ * /proc/PID/stat fd (open one for a new pid, read its command line once
+ * and after an exec), then on the main thread drop whoever is not listed
+ * any more or whose fd says ESRCH, link parents, compute CPU% from the CPU
+ * time delta over the wall time delta, push the histories, emit "updated".
+ * The worker is there because /proc can block: reading the command line of
+ * a process in execve waits for its new memory map (seen: over 100 ms
+ * under load), and a window must never wait on a backend. The main thread
+ * only ever does memory work: ~1 ms for 1000 processes.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -222,6 +226,8 @@ tether_process_get_history (TetherProcess *process)
 
 /* ---- TetherSampler ------------------------------------------------------ */
 
+typedef struct _Batch Batch;
+
 struct _TetherSampler
 {
   GObject parent_instance;
@@ -247,24 +253,16 @@ struct _TetherSampler
   gint64 boot_real_time;       /* wall-clock µs of boot: start times */
   long page_size;
 
-  /* The tick under way: asking the owner for members, then reading them a
-   * slice at a time, so a tree of a thousand new processes never holds the
-   * main loop for long. */
+  /* The tick under way: the owner is asked for members, a worker thread
+   * reads them (/proc can block: a process in execve holds its memory map,
+   * and reading its command line waits for it), and the main thread
+   * applies what was read. */
   GCancellable *members_cancellable;  /* non-NULL while the owner is asked */
-  GArray *tick_members;
-  guint tick_next;
-  guint tick_idle;
-  gint64 tick_now, tick_now_real, tick_now_boot;
-  pid_t tick_main_pid;
-  GPtrArray *tick_added;
-  GPtrArray *tick_removed;
+  Batch *batch;                /* non-NULL while the worker reads */
   GPtrArray *waiters;          /* GTasks completed by the tick under way */
   GPtrArray *next_waiters;     /* ... and by the one after it */
   gboolean again;              /* another tick right after this one */
 };
-
-/* How long a slice of a tick may hold the main loop. */
-#define TICK_SLICE_USEC 4000
 
 G_DEFINE_FINAL_TYPE (TetherSampler, tether_sampler, G_TYPE_OBJECT)
 
@@ -352,61 +350,136 @@ read_stat (TetherProcess  *process,
   return r;
 }
 
-/* NULL when the process is already gone. */
+/* What the worker read for one member. Filled in on the main thread from
+ * what is known, read in the worker, applied on the main thread: the
+ * worker touches nothing else. */
+typedef struct
+{
+  pid_t pid;
+  gboolean known;                /* the sampler has a process at pid */
+  int fd;                        /* a copy of its kept fd, or -1 */
+  unsigned long long starttime;  /* its identity when read by path */
+  unsigned long long startcode;  /* what it looked like: an exec changes it */
+  unsigned long long endcode;
+  char comm[64];
+  gboolean young;                /* hides its text segment and is young */
+  gboolean may_keep_fd;          /* within the fd budget if it is new */
+
+  int r;                         /* the known process: 0, or gone */
+  TetherProcStat st;
+  int new_r;                     /* a new process at pid: 0 when read */
+  TetherProcStat new_st;
+  int new_fd;                    /* its kept fd, or -1 */
+  char *cmdline;                 /* read (new, or after an exec) */
+  gboolean cmdline_read;
+} Reading;
+
+static void
+reading_clear (Reading *reading)
+{
+  if (reading->fd >= 0)
+    close (reading->fd);
+  if (reading->new_fd >= 0)
+    close (reading->new_fd);
+  g_free (reading->cmdline);
+}
+
+/* In the worker: everything that touches /proc. */
+static void
+reading_read (Reading *reading)
+{
+  if (reading->known)
+    {
+      if (reading->fd >= 0)
+        reading->r = tether_procfs_pread_stat (reading->fd, &reading->st);
+      else
+        {
+          /* No fd to bind the identity: the start time does it. */
+          reading->r = tether_procfs_read_stat (reading->pid, &reading->st);
+          if (reading->r == 0 && reading->st.starttime != reading->starttime)
+            reading->r = -ESRCH;
+        }
+      if (reading->r == 0)
+        {
+          /* An exec maps a new text segment (and usually renames): read
+           * the command line again. Where the kernel hides the text
+           * addresses (no ptrace access), a young process's command line
+           * is read on every tick instead: most execs follow the fork
+           * closely. */
+          if (strcmp (reading->st.comm, reading->comm) != 0 ||
+              reading->st.startcode != reading->startcode ||
+              reading->st.endcode != reading->endcode ||
+              (reading->st.startcode == 0 && reading->young))
+            {
+              reading->cmdline = read_cmdline (reading->pid);
+              reading->cmdline_read = TRUE;
+            }
+          return;
+        }
+      /* Reaped; the pid may already be someone new: read that too. */
+    }
+
+  if (reading->may_keep_fd)
+    {
+      char path[64];
+
+      snprintf (path, sizeof path, "/proc/%d/stat", (int) reading->pid);
+      reading->new_fd = open (path, O_RDONLY | O_CLOEXEC);
+    }
+  reading->new_r = reading->new_fd >= 0
+    ? tether_procfs_pread_stat (reading->new_fd, &reading->new_st)
+    : tether_procfs_read_stat (reading->pid, &reading->new_st);
+  if (reading->new_r == 0)
+    {
+      reading->cmdline = read_cmdline (reading->pid);
+      reading->cmdline_read = TRUE;
+    }
+  else if (reading->new_fd >= 0)
+    {
+      close (reading->new_fd);
+      reading->new_fd = -1;
+    }
+}
+
+/* On the main thread, from what the worker read. */
 static TetherProcess *
 process_new (TetherSampler *self,
-             pid_t          pid,
+             Reading       *reading,
              gint64         now,
-             gint64         now_boot,
-             gint64         now_real)
+             gint64         now_boot)
 {
-  g_autoptr(TetherProcess) process = g_new0 (TetherProcess, 1);
-  TetherProcStat st;
-  char path[64];
-  int r;
+  TetherProcess *process = g_new0 (TetherProcess, 1);
+  const TetherProcStat *st = &reading->new_st;
 
   g_atomic_ref_count_init (&process->ref_count);
-  process->pid = pid;
+  process->pid = reading->pid;
   process->stat_fd = -1;
-  process->alive = TRUE;
-
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  if (self->n_fds < self->fd_budget)
-    process->stat_fd = open (path, O_RDONLY | O_CLOEXEC);
-
-  if (process->stat_fd >= 0)
+  if (reading->new_fd >= 0 && self->n_fds < self->fd_budget)
     {
+      process->stat_fd = reading->new_fd;
+      reading->new_fd = -1;
       self->n_fds++;
-      r = tether_procfs_pread_stat (process->stat_fd, &st);
     }
-  else
-    r = tether_procfs_read_stat (pid, &st);
-  if (r < 0)
-    {
-      if (process->stat_fd >= 0)
-        self->n_fds--;
-      return NULL;
-    }
-
-  process->ppid = st.ppid;
-  process->state = st.state;
-  process->threads = (guint) MAX (st.num_threads, 0);
-  process->starttime = st.starttime;
-  process->startcode = st.startcode;
-  process->endcode = st.endcode;
-  process->cpu_ticks = st.utime + st.stime;
+  process->alive = TRUE;
+  process->ppid = st->ppid;
+  process->state = st->state;
+  process->threads = (guint) MAX (st->num_threads, 0);
+  process->starttime = st->starttime;
+  process->startcode = st->startcode;
+  process->endcode = st->endcode;
+  process->cpu_ticks = st->utime + st->stime;
   process->base_ticks = process->cpu_ticks;
   process->base_time = now;
   process->rebased = TRUE;
-  process->rss_bytes = (guint64) MAX (st.rss_pages, 0) * (guint64) self->page_size;
-  process->name = g_utf8_make_valid (st.comm, -1);
-  process->cmdline = read_cmdline (pid);
+  process->rss_bytes = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
+  process->name = g_utf8_make_valid (st->comm, -1);
+  process->cmdline = g_steal_pointer (&reading->cmdline);
 
   /* Start time in wall-clock terms, and a first CPU% averaged over the
    * process's life so far (there is no previous tick to diff against). */
   {
     long hz = tether_procfs_clock_ticks ();
-    gint64 start_boot = tether_procfs_start_usec (&st);
+    gint64 start_boot = tether_procfs_start_usec (st);
     gint64 age = now_boot - start_boot;
 
     process->started_at = self->boot_real_time + start_boot;
@@ -415,7 +488,7 @@ process_new (TetherSampler *self,
   }
 
   process->history = tether_history_new (history_capacity (self));
-  return g_steal_pointer (&process);
+  return process;
 }
 
 static void
@@ -437,15 +510,15 @@ min_cpu_window (TetherSampler *self)
   return MAX ((gint64) self->interval * 1000 / 2, 100 * 1000);
 }
 
-/* Updates process from a fresh stat of the same process (read_stat
+/* Updates process from a fresh stat of the same process (the reading
  * vouches for that). Sets process->rebased when CPU% was recomputed. */
 static void
-process_update (TetherSampler        *self,
-                TetherProcess        *process,
-                const TetherProcStat *st,
-                gint64                now,
-                gint64                now_real)
+process_update (TetherSampler *self,
+                TetherProcess *process,
+                Reading       *reading,
+                gint64         now)
 {
+  const TetherProcStat *st = &reading->st;
   long hz = tether_procfs_clock_ticks ();
   unsigned long long cpu_ticks = st->utime + st->stime;
   guint64 rss = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
@@ -483,31 +556,20 @@ process_update (TetherSampler        *self,
 
   process->ppid = st->ppid;
 
-  /* An exec maps a new text segment (and usually renames): read the
-   * command line again. Where the kernel hides the text addresses (no
-   * ptrace access), a young process's command line is read on every tick
-   * instead: most execs follow the fork closely. */
   if (strcmp (st->comm, process->name) != 0 ||
       st->startcode != process->startcode || st->endcode != process->endcode)
     {
       g_free (process->name);
       process->name = g_utf8_make_valid (st->comm, -1);
-      g_free (process->cmdline);
-      process->cmdline = read_cmdline (process->pid);
       process->startcode = st->startcode;
       process->endcode = st->endcode;
       process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
     }
-  else if (st->startcode == 0 && now_real - process->started_at < YOUNG_USEC)
+  if (reading->cmdline_read && g_strcmp0 (reading->cmdline, process->cmdline) != 0)
     {
-      g_autofree char *cmdline = read_cmdline (process->pid);
-
-      if (g_strcmp0 (cmdline, process->cmdline) != 0)
-        {
-          g_free (process->cmdline);
-          process->cmdline = g_steal_pointer (&cmdline);
-          process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
-        }
+      g_free (process->cmdline);
+      process->cmdline = g_steal_pointer (&reading->cmdline);
+      process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
     }
 }
 
@@ -560,73 +622,170 @@ compare_by_pid (gconstpointer a,
 
 /* ---- the tick ---------------------------------------------------------- */
 
+/* One tick's readings, handed to the worker and back. */
+struct _Batch
+{
+  Reading *readings;
+  guint n_readings;
+  pid_t main_pid;
+  gint64 now, now_real, now_boot;
+  gboolean abandoned;          /* the sampler moved on: drop the results */
+};
+
+static void
+batch_free (Batch *batch)
+{
+  for (guint i = 0; i < batch->n_readings; i++)
+    reading_clear (&batch->readings[i]);
+  g_free (batch->readings);
+  g_free (batch);
+}
+
 static gboolean
 tick_in_progress (TetherSampler *self)
 {
-  return self->members_cancellable != NULL || self->tick_members != NULL;
+  return self->members_cancellable != NULL || self->batch != NULL;
+}
+
+/* On the main thread: what the worker needs to know, nothing it could
+ * race with (the fds are copies, so closing ours meanwhile is safe). */
+static Batch *
+batch_new (TetherSampler *self,
+           GArray        *members,
+           pid_t          main_pid)
+{
+  Batch *batch = g_new0 (Batch, 1);
+  guint budget = self->fd_budget > self->n_fds ? self->fd_budget - self->n_fds : 0;
+
+  batch->main_pid = main_pid;
+  batch->now = g_get_monotonic_time ();
+  batch->now_real = g_get_real_time ();
+  batch->now_boot = tether_procfs_boottime_usec ();
+  batch->n_readings = members != NULL ? members->len : 0;
+  batch->readings = g_new0 (Reading, batch->n_readings);
+
+  for (guint i = 0; i < batch->n_readings; i++)
+    {
+      Reading *reading = &batch->readings[i];
+      TetherProcess *process;
+
+      reading->pid = g_array_index (members, pid_t, i);
+      reading->fd = reading->new_fd = -1;
+      reading->r = reading->new_r = -ESRCH;
+      process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (reading->pid));
+      if (process != NULL)
+        {
+          reading->known = TRUE;
+          if (process->stat_fd >= 0)
+            reading->fd = fcntl (process->stat_fd, F_DUPFD_CLOEXEC, 3);
+          reading->starttime = process->starttime;
+          reading->startcode = process->startcode;
+          reading->endcode = process->endcode;
+          g_strlcpy (reading->comm, process->name, sizeof reading->comm);
+          reading->young = batch->now_real - process->started_at < YOUNG_USEC;
+          /* If it was reaped and its pid reused, the newcomer may get an
+           * fd too (process_new keeps to the budget). */
+          reading->may_keep_fd = budget > 0;
+        }
+      else if (budget > 0)
+        {
+          reading->may_keep_fd = TRUE;
+          budget--;
+        }
+    }
+  return batch;
 }
 
 static void
-tick_begin (TetherSampler *self,
-            GArray        *members,
-            pid_t          main_pid)
+read_batch (GTask        *task,
+            gpointer      source_object,
+            gpointer      task_data,
+            GCancellable *cancellable)
 {
-  self->n_ticks++;
-  self->tick_members = members != NULL ? g_array_ref (members)
-                                       : g_array_new (FALSE, FALSE, sizeof (pid_t));
-  self->tick_next = 0;
-  self->tick_main_pid = main_pid;
-  self->tick_now = g_get_monotonic_time ();
-  self->tick_now_real = g_get_real_time ();
-  self->tick_now_boot = tether_procfs_boottime_usec ();
-  self->tick_added = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
-  self->tick_removed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
+  Batch *batch = task_data;
+
+  for (guint i = 0; i < batch->n_readings; i++)
+    reading_read (&batch->readings[i]);
+  g_task_return_boolean (task, TRUE);
 }
 
-/* Reads members until the budget is spent (0: no budget); TRUE when all
- * are read. A new process costs ~30 µs (open, first read, cmdline), a
- * known one ~3 µs. */
-static gboolean
-tick_read (TetherSampler *self,
-           gint64         budget_usec)
+static void tick_finish (TetherSampler *self,
+                         Batch         *batch,
+                         GPtrArray     *added,
+                         GPtrArray     *removed,
+                         gboolean       may_continue);
+
+/* On the main thread: memory work only. */
+static void
+tick_apply (TetherSampler *self,
+            Batch         *batch,
+            gboolean       may_continue)
 {
-  gint64 start = g_get_monotonic_time ();
-  GArray *members = self->tick_members;
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
 
-  while (self->tick_next < members->len)
+  self->n_ticks++;
+  for (guint i = 0; i < batch->n_readings; i++)
     {
-      pid_t pid = g_array_index (members, pid_t, self->tick_next++);
-      TetherProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
-      TetherProcStat st;
+      Reading *reading = &batch->readings[i];
+      TetherProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (reading->pid));
 
-      if (process != NULL)
+      if (process != NULL && reading->known)
         {
-          if (read_stat (process, &st) == 0)
+          if (reading->r == 0)
             {
-              process_update (self, process, &st, self->tick_now, self->tick_now_real);
+              process_update (self, process, reading, batch->now);
               process->seen_tick = self->n_ticks;
               continue;
             }
           /* Reaped, and the pid reused by a new member: two processes. */
           process_gone (self, process);
-          g_ptr_array_add (self->tick_removed, tether_process_ref (process));
-          g_hash_table_remove (self->processes, GINT_TO_POINTER (pid));
+          g_ptr_array_add (removed, tether_process_ref (process));
+          g_hash_table_remove (self->processes, GINT_TO_POINTER (reading->pid));
         }
-
-      process = process_new (self, pid, self->tick_now, self->tick_now_boot, self->tick_now_real);
-      if (process != NULL)
+      if (reading->new_r == 0 && !g_hash_table_contains (self->processes, GINT_TO_POINTER (reading->pid)))
         {
+          process = process_new (self, reading, batch->now, batch->now_boot);
           process->born_tick = process->seen_tick = self->n_ticks;
-          g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
-          g_ptr_array_add (self->tick_added, tether_process_ref (process));
+          g_hash_table_insert (self->processes, GINT_TO_POINTER (reading->pid), process);
+          g_ptr_array_add (added, tether_process_ref (process));
         }
-      /* else: exited between the member list and now */
-
-      if (budget_usec > 0 && (self->tick_next & 15) == 0 &&
-          g_get_monotonic_time () - start > budget_usec)
-        return self->tick_next >= members->len;
+      /* else: exited between the member list and the reading */
     }
-  return TRUE;
+
+  tick_finish (self, batch, added, removed, may_continue);
+}
+
+static void
+on_batch_read (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  TetherSampler *self = TETHER_SAMPLER (source);
+  Batch *batch = user_data;
+
+  if (batch->abandoned)
+    {
+      batch_free (batch);
+      return;
+    }
+  self->batch = NULL;
+  tick_apply (self, batch, TRUE);
+  batch_free (batch);
+}
+
+static void
+tick_start_reading (TetherSampler *self,
+                    GArray        *members,
+                    pid_t          main_pid)
+{
+  g_autoptr(GTask) task = NULL;
+
+  self->batch = batch_new (self, members, main_pid);
+  task = g_task_new (self, NULL, on_batch_read, self->batch);
+  g_task_set_source_tag (task, tick_start_reading);
+  g_task_set_task_data (task, self->batch, NULL);
+  g_task_run_in_thread (task, read_batch);
 }
 
 static void
@@ -641,14 +800,15 @@ static void start_tick (TetherSampler *self);
 
 static void
 tick_finish (TetherSampler *self,
+             Batch         *batch,
+             GPtrArray     *added,
+             GPtrArray     *removed,
              gboolean       may_continue)
 {
-  g_autoptr(GPtrArray) added = g_steal_pointer (&self->tick_added);
-  g_autoptr(GPtrArray) removed = g_steal_pointer (&self->tick_removed);
   g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_process_unref);
   g_autoptr(GPtrArray) waiters = NULL;
-  gint64 now = self->tick_now;
-  pid_t main_pid = self->tick_main_pid;
+  gint64 now = batch->now;
+  pid_t main_pid = batch->main_pid;
   TetherProcess *main_process;
   TetherSamplerTotals totals = { 0, };
   double summed_cpu = 0.0;
@@ -656,8 +816,6 @@ tick_finish (TetherSampler *self,
   guint64 usage = 0;
   GHashTableIter iter;
   gpointer value;
-
-  g_clear_pointer (&self->tick_members, g_array_unref);
 
   /* Whoever was not listed this tick has left the tree. */
   g_hash_table_iter_init (&iter, self->processes);
@@ -736,7 +894,7 @@ tick_finish (TetherSampler *self,
     }
 
   totals.time = now;
-  totals.real_time = self->tick_now_real;
+  totals.real_time = batch->now_real;
 
   if (tree_rebased)
     {
@@ -765,25 +923,15 @@ tick_finish (TetherSampler *self,
   g_object_unref (self);
 }
 
-static gboolean
-on_tick_slice (gpointer user_data)
-{
-  TetherSampler *self = user_data;
-
-  if (!tick_read (self, TICK_SLICE_USEC))
-    return G_SOURCE_CONTINUE;
-  self->tick_idle = 0;
-  tick_finish (self, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
+/* A tick with nobody to read: right away, on the main thread. */
 static void
-tick_run (TetherSampler *self)
+tick_empty (TetherSampler *self,
+            gboolean       may_continue)
 {
-  if (tick_read (self, TICK_SLICE_USEC))
-    tick_finish (self, TRUE);
-  else
-    self->tick_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_tick_slice, self, NULL);
+  Batch *batch = batch_new (self, NULL, 0);
+
+  tick_apply (self, batch, may_continue);
+  batch_free (batch);
 }
 
 static void
@@ -800,8 +948,7 @@ on_members (GObject      *source,
   g_clear_object (&self->members_cancellable);
   if (members == NULL)
     g_debug ("Sampler: no member list: %s", error->message);
-  tick_begin (self, members, tether_owner_get_main_pid (TETHER_OWNER (source)));
-  tick_run (self);
+  tick_start_reading (self, members, tether_owner_get_main_pid (TETHER_OWNER (source)));
 }
 
 static void
@@ -813,12 +960,12 @@ start_tick (TetherSampler *self)
       tether_owner_list_members_async (self->owner, self->members_cancellable, on_members, self);
       return;
     }
-  tick_begin (self, NULL, 0);
-  tick_run (self);
+  tick_empty (self, TRUE);
 }
 
-/* Drops a tick under way (its owner is gone): nothing it read is kept
- * half-done, and its waiters are served by the next tick. */
+/* Drops a tick under way (its owner is gone): what it would read is not
+ * applied, and its waiters are served by the next tick, which the caller
+ * starts. */
 static void
 abandon_tick (TetherSampler *self)
 {
@@ -827,13 +974,16 @@ abandon_tick (TetherSampler *self)
       g_cancellable_cancel (self->members_cancellable);
       g_clear_object (&self->members_cancellable);
     }
-  if (self->tick_members != NULL)
+  if (self->batch != NULL)
     {
-      g_clear_handle_id (&self->tick_idle, g_source_remove);
-      /* Finish what was read: rows already created must be announced (and
-       * the caller starts the next tick). */
-      self->tick_next = self->tick_members->len;
-      tick_finish (self, FALSE);
+      /* The worker cannot be stopped; its results will be dropped. */
+      self->batch->abandoned = TRUE;
+      self->batch = NULL;
+    }
+  if (self->waiters->len == 0)
+    {
+      g_ptr_array_extend_and_steal (self->waiters, g_steal_pointer (&self->next_waiters));
+      self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     }
 }
 
@@ -885,12 +1035,16 @@ tether_sampler_tick_with_members (TetherSampler *self,
                                   GArray        *members,
                                   pid_t          main_pid)
 {
+  Batch *batch;
+
   g_return_if_fail (TETHER_IS_SAMPLER (self));
   g_return_if_fail (!tick_in_progress (self));
 
-  tick_begin (self, members, main_pid);
-  tick_read (self, 0);
-  tick_finish (self, FALSE);
+  batch = batch_new (self, members, main_pid);
+  for (guint i = 0; i < batch->n_readings; i++)
+    reading_read (&batch->readings[i]);
+  tick_apply (self, batch, FALSE);
+  batch_free (batch);
 }
 
 /* ---- timer and owner ---------------------------------------------------- */
@@ -937,8 +1091,7 @@ on_owner_empty (TetherOwner   *owner,
   stop_timer (self);
   abandon_tick (self);
   disconnect_owner (self);
-  tick_begin (self, NULL, 0);
-  tick_run (self);
+  tick_empty (self, TRUE);
   self->cgroup_base_time = 0;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OWNER]);
 }
@@ -1118,10 +1271,11 @@ tether_sampler_dispose (GObject *object)
       g_cancellable_cancel (self->members_cancellable);
       g_clear_object (&self->members_cancellable);
     }
-  g_clear_handle_id (&self->tick_idle, g_source_remove);
-  g_clear_pointer (&self->tick_members, g_array_unref);
-  g_clear_pointer (&self->tick_added, g_ptr_array_unref);
-  g_clear_pointer (&self->tick_removed, g_ptr_array_unref);
+  if (self->batch != NULL)
+    {
+      self->batch->abandoned = TRUE;
+      self->batch = NULL;
+    }
   disconnect_owner (self);
   g_hash_table_remove_all (self->processes);
   self->n_fds = 0;

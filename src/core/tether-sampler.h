@@ -7,8 +7,9 @@
  * never mistaken for the old one. The command line is read once (again
  * after an exec changes the name).
  *
- * A tick asks the owner for its members (asynchronously), then reads them
- * a slice of a few milliseconds at a time on the main loop.
+ * A tick asks the owner for its members (asynchronously), reads them in a
+ * worker thread (/proc can block) and applies the result on the main loop,
+ * where only memory work is done.
  *
  * Every tick ends with "updated" (GPtrArray *added, GPtrArray *removed,
  * GPtrArray *changed), arrays of TetherProcess: added sorted parents first,

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "tether-supervisor.h"
+#include "tether-supervisor-private.h"
 
 #include <glib/gi18n-lib.h>
 #include <signal.h>
@@ -39,6 +40,8 @@ struct _TetherSupervisor
   TetherProfile *profile;
   TetherOwnerKind owner_kind;
   TetherOwner *owner;
+  TetherOwnerFactory owner_factory;
+  gpointer owner_factory_data;
   TetherNotify *notify;
   TetherSampler *sampler;
 
@@ -921,7 +924,9 @@ launch (TetherSupervisor  *self,
     }
 
   env = build_environment (self);
-  self->owner = tether_owner_new (self->owner_kind);
+  self->owner = self->owner_factory != NULL
+    ? self->owner_factory (self->owner_kind, self->owner_factory_data)
+    : tether_owner_new (self->owner_kind);
   g_signal_connect (self->owner, "main-exited", G_CALLBACK (on_main_exited), self);
   g_signal_connect (self->owner, "empty", G_CALLBACK (on_tree_empty), self);
 
@@ -1620,4 +1625,14 @@ tether_supervisor_new (TetherProfile   *profile,
   self->profile = tether_profile_ref (profile);
   self->owner_kind = owner_kind;
   return self;
+}
+
+void
+tether_supervisor_set_owner_factory (TetherSupervisor   *self,
+                                     TetherOwnerFactory  factory,
+                                     gpointer            user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  self->owner_factory = factory;
+  self->owner_factory_data = user_data;
 }
