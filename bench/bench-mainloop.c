@@ -11,8 +11,9 @@
  * while 1000 processes fork on 2 cores the first measures the machine, the
  * second what Tether itself did or waited on.
  *
- * Only the public lifecycle API is used, so the same file measures older
- * versions of the core too.
+ * Only the public lifecycle API is used (and the tests' main-loop watch,
+ * tests/test-util-mainloop.c), so the same file measures older versions of
+ * the core too.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -20,56 +21,13 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "tether-supervisor.h"
+#include "test-util-mainloop.h"
 
 #define TARGET_MS 20.0
 #define N_PROCESSES 1000
-
-static GPollFunc default_poll;
-static gint64 last_return, last_queued;
-static GArray *iterations;   /* gint64 µs, wall clock */
-static GArray *own;          /* gint64 µs, less the run-queue wait */
-static int schedstat_fd = -1;
-
-static gint64
-queued_usec (void)
-{
-  char buf[128];
-  ssize_t n = schedstat_fd >= 0 ? pread (schedstat_fd, buf, sizeof buf - 1, 0) : -1;
-  char *p;
-
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  p = strchr (buf, ' ');
-  return p != NULL ? g_ascii_strtoll (p + 1, NULL, 10) / 1000 : 0;
-}
-
-static gint
-timed_poll (GPollFD *fds,
-            guint    n_fds,
-            gint     timeout)
-{
-  gint64 now = g_get_monotonic_time ();
-  gint64 queued = queued_usec ();
-  gint r;
-
-  if (iterations != NULL && last_return != 0)
-    {
-      gint64 spent = now - last_return;
-      gint64 spent_own = spent - (queued - last_queued);
-
-      g_array_append_val (iterations, spent);
-      g_array_append_val (own, spent_own);
-    }
-  r = default_poll (fds, n_fds, timeout);
-  last_return = g_get_monotonic_time ();
-  last_queued = queued_usec ();
-  return r;
-}
 
 static void
 on_done (GObject      *source,
@@ -131,6 +89,7 @@ run (const char      *helper,
   g_autoptr(TetherSupervisor) supervisor = NULL;
   g_autoptr(GError) error = NULL;
   gboolean started = FALSE, stopped = FALSE;
+  TestMainLoopWatch watch = { 0 };
   TetherSampler *sampler;
   gint64 t0;
 
@@ -141,9 +100,9 @@ run (const char      *helper,
   sampler = tether_supervisor_get_sampler (supervisor);
   tether_sampler_set_interval (sampler, 100);
 
-  iterations = g_array_new (FALSE, FALSE, sizeof (gint64));
-  own = g_array_new (FALSE, FALSE, sizeof (gint64));
-  last_return = 0;
+  watch.wall_usec = g_array_new (FALSE, FALSE, sizeof (gint64));
+  watch.own_usec = g_array_new (FALSE, FALSE, sizeof (gint64));
+  test_main_loop_watch_start (&watch);
   tether_supervisor_start (supervisor, NULL, on_done, &started);
   iterate_until (&started, 30);
 
@@ -161,12 +120,13 @@ run (const char      *helper,
 
   tether_supervisor_kill (supervisor, NULL, on_done, &stopped);
   iterate_until (&stopped, 60);
+  test_main_loop_watch_stop (&watch);
 
-  figures->n = iterations->len;
-  spread (iterations, &figures->p99_ms, &figures->worst_ms);
-  spread (own, &figures->own_p99_ms, &figures->own_worst_ms);
-  g_clear_pointer (&iterations, g_array_unref);
-  g_clear_pointer (&own, g_array_unref);
+  figures->n = watch.wall_usec->len;
+  spread (watch.wall_usec, &figures->p99_ms, &figures->worst_ms);
+  spread (watch.own_usec, &figures->own_p99_ms, &figures->own_worst_ms);
+  g_array_unref (watch.wall_usec);
+  g_array_unref (watch.own_usec);
 
   g_object_run_dispose (G_OBJECT (supervisor));
   g_unlink (pidfile);
@@ -187,10 +147,6 @@ main (int    argc,
       fprintf (stderr, "bench-mainloop: set TETHER_TEST_TREE (./setup.sh bench does)\n");
       return 2;
     }
-  default_poll = g_main_context_get_poll_func (NULL);
-  g_main_context_set_poll_func (NULL, timed_poll);
-  schedstat_fd = open ("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-
   printf ("Main-loop iterations with a %d-process tree: start, 3 s sampled every 100 ms, forced stop\n",
           N_PROCESSES);
   printf ("%-8s %10s %14s %14s %16s %16s\n", "owner", "iterations", "wall p99 ms", "wall worst ms",

@@ -869,7 +869,7 @@ static void
 test_main_loop_1000 (Fixture       *f,
                      gconstpointer  data)
 {
-  TestMainLoopWatch watch;
+  TestMainLoopWatch watch = { 0 };
   TetherSampler *sampler;
   gint64 t0;
 

@@ -1,4 +1,4 @@
-/* test-util-mainloop.c
+/* test-util-mainloop.c (also built into bench/bench-mainloop)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -47,10 +47,15 @@ timed_poll (GPollFD *fds,
   if (current != NULL && last_return != 0)
     {
       gint64 wall = now - last_return;
+      gint64 own = wall - (queued - last_queued);
 
       current->worst_usec = MAX (current->worst_usec, wall);
-      current->worst_own_usec = MAX (current->worst_own_usec, wall - (queued - last_queued));
+      current->worst_own_usec = MAX (current->worst_own_usec, own);
       current->n_iterations++;
+      if (current->wall_usec != NULL)
+        g_array_append_val (current->wall_usec, wall);
+      if (current->own_usec != NULL)
+        g_array_append_val (current->own_usec, own);
     }
   r = default_poll (fds, n_fds, timeout);
   last_return = g_get_monotonic_time ();
@@ -66,6 +71,10 @@ test_main_loop_watch_start (TestMainLoopWatch *watch)
   watch->worst_usec = 0;
   watch->worst_own_usec = 0;
   watch->n_iterations = 0;
+  if (watch->wall_usec != NULL)
+    g_array_set_size (watch->wall_usec, 0);
+  if (watch->own_usec != NULL)
+    g_array_set_size (watch->own_usec, 0);
   if (default_poll == NULL)
     default_poll = g_main_context_get_poll_func (context);
   if (schedstat_fd < 0)

@@ -25,6 +25,10 @@ typedef struct
   gint64 worst_usec;          /* the longest iteration, wall clock */
   gint64 worst_own_usec;      /* ... less its wait on the run queue */
   guint64 n_iterations;
+  /* When set (GArray of gint64), every iteration is appended: for
+   * percentiles (bench/bench-mainloop.c). */
+  GArray *wall_usec;
+  GArray *own_usec;
 } TestMainLoopWatch;
 
 /* Starts watching the default main context (resets the figures). */
