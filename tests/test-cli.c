@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
@@ -267,13 +268,21 @@ test_control (Fixture       *f,
   g_assert_nonnull (strstr (out, "Stopped in"));
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 
-  /* run leaves by itself once the backend has stopped. */
+  /* A stop from outside stops the backend, not the run: it waits for a
+   * start, and Ctrl-C ends it. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (parse_object (parser, out), "state"), ==, "stopped");
+  g_subprocess_send_signal (f->run, SIGINT);
   g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
+  g_assert_nonnull (strstr (run_out, "\"event\":\"waiting\""));
   g_clear_object (&f->run);
 
-  /* ...and takes its control and notify sockets with it. */
+  /* ...and takes its control socket with it (the notify socket is
+   * abstract: never a file). */
   {
     g_autofree char *dir = g_build_filename (g_get_user_runtime_dir (), "tether", NULL);
     g_autofree char *notify_prefix = g_strdup_printf ("notify-%s-", run_pid);
@@ -497,6 +506,213 @@ test_terminal_escapes (Fixture       *f,
   g_clear_object (&f->run);
 }
 
+/* Every line of `run --json` is one JSON object, numbers are numbers. */
+static GPtrArray *
+parse_events (const char *out)
+{
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+
+      if (lines[i][0] == '\0')
+        continue;
+      if (!json_parser_load_from_data (parser, lines[i], -1, &error))
+        g_error ("run --json printed a line that is not JSON: %s (%s)", lines[i], error->message);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+      g_ptr_array_add (events, json_node_copy (json_parser_get_root (parser)));
+    }
+  return events;
+}
+
+static guint
+count_events (GPtrArray  *events,
+              const char *name)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < events->len; i++)
+    n += g_str_equal (json_object_get_string_member (json_node_get_object (g_ptr_array_index (events, i)),
+                                                     "event"), name);
+  return n;
+}
+
+static pid_t
+main_pid_from_status (Fixture *f)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  return (pid_t) json_object_get_int_member (parse_object (parser, out), "main_pid");
+}
+
+/* restart, stop and start through the control socket against `run`: the
+ * run goes on supervising (restart once ended it), reports every stop
+ * whoever asked, and leaves on Ctrl-C. */
+static void
+test_restart_under_run (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *run_out = NULL;
+  pid_t first, second, third;
+
+  start_run (f, "children", "1");
+  first = main_pid_from_status (f);
+
+  g_assert_cmpint (run_ctl (&out, &err, "restart", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Running"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  second = main_pid_from_status (f);
+  g_assert_cmpint (second, !=, first);
+  g_assert_false (test_util_pid_alive (first));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 2);
+
+  g_assert_cmpint (run_ctl (&out, &err, "stop", "--profile", f->profile, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  g_assert_cmpint (run_ctl (&out, &err, "start", "--profile", f->profile, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  third = main_pid_from_status (f);
+  g_assert_cmpint (third, !=, second);
+  g_assert_true (test_util_pid_alive (third));
+
+  g_subprocess_send_signal (f->run, SIGINT);
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
+  g_clear_object (&f->run);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+
+  events = parse_events (run_out);
+  /* restart's stop, the stop, Ctrl-C's: each reported. */
+  g_assert_cmpuint (count_events (events, "stopped"), ==, 3);
+  g_assert_cmpuint (count_events (events, "waiting"), ==, 1);
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonObject *e = json_node_get_object (g_ptr_array_index (events, i));
+      const char *name = json_object_get_string_member (e, "event");
+
+      g_assert_cmpint (json_node_get_value_type (json_object_get_member (e, "time")), ==, G_TYPE_DOUBLE);
+      if (g_str_equal (name, "state") && json_object_has_member (e, "pid"))
+        g_assert_cmpint (json_node_get_value_type (json_object_get_member (e, "pid")), ==, G_TYPE_INT64);
+      if (g_str_equal (name, "stopped"))
+        {
+          g_assert_cmpint (json_node_get_value_type (json_object_get_member (e, "graceful")), ==, G_TYPE_INT64);
+          g_assert_cmpint (json_node_get_value_type (json_object_get_member (e, "elapsed")), ==, G_TYPE_DOUBLE);
+        }
+      if (g_str_equal (name, "phase"))
+        g_assert_cmpint (json_node_get_value_type (json_object_get_member (e, "timeout")), ==, G_TYPE_DOUBLE);
+    }
+  /* Times to the millisecond, written as such (not 0.00039899999999999999). */
+  g_assert_null (g_regex_match_simple ("\"time\":[0-9]+\\.[0-9]{4,}", run_out, 0, 0) ? "long" : NULL);
+}
+
+/* The backend's output never mixes into run's events: with --json it is
+ * "output" events, in text mode it goes to stderr. */
+static void
+test_run_output (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *argv[] = { "sh", "-c", "echo hello-out; echo hello-err >&2; printf 'no newline'; exec \"$0\" \"$@\"",
+                         test_util_tree_helper (), f->marker, "sleep", "--pidfile", f->pidfile, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gboolean seen_out = FALSE, seen_err = FALSE;
+
+  f->profile = test_util_write_profile (NULL, argv);
+  for (guint json = 0; json < 2; json++)
+    {
+      f->run = json ? spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL)
+                    : spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
+      g_assert_no_error (error);
+      g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+      g_usleep (200000);  /* the output through its pipe */
+      g_subprocess_send_signal (f->run, SIGINT);
+      g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, &err, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (f->run), ==, 0);
+      g_clear_object (&f->run);
+
+      if (json)
+        {
+          events = parse_events (out);
+          for (guint i = 0; i < events->len; i++)
+            {
+              JsonObject *e = json_node_get_object (g_ptr_array_index (events, i));
+
+              if (!g_str_equal (json_object_get_string_member (e, "event"), "output"))
+                continue;
+              seen_out |= g_str_equal (json_object_get_string_member (e, "stream"), "stdout") &&
+                          g_str_equal (json_object_get_string_member (e, "text"), "hello-out");
+              seen_err |= g_str_equal (json_object_get_string_member (e, "stream"), "stderr") &&
+                          g_str_equal (json_object_get_string_member (e, "text"), "hello-err");
+            }
+          g_assert_true (seen_out);
+          g_assert_true (seen_err);
+          /* A last line without a newline still arrives. */
+          g_assert_nonnull (strstr (out, "\"text\":\"no newline\""));
+        }
+      else
+        {
+          g_assert_null (strstr (out, "hello-"));
+          g_assert_nonnull (strstr (err, "hello-out"));
+          g_assert_nonnull (strstr (err, "hello-err"));
+          g_assert_nonnull (strstr (out, "] stopped graceful=1"));
+        }
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+      g_unlink (f->pidfile);
+    }
+}
+
+/* Help on stdout with exit 0; sentences, not bare numbers. */
+static void
+test_help_and_sentences (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GArray) children = NULL;
+  g_autofree char *child = NULL;
+  g_autofree char *expected = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Usage:"));
+  g_assert_nonnull (strstr (out, "force-stop"));
+  g_assert_cmpstr (err, ==, "");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "run", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "tetherctl run [OPTION…] PROFILE"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "Usage:"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  start_run (f, "children", "2");
+  children = test_util_read_role (f->pidfile, "child");
+  child = g_strdup_printf ("%d", (int) g_array_index (children, pid_t, 0));
+  g_assert_cmpint (run_ctl (&out, &err, "stop-subtree", child, "--profile", f->profile, NULL), ==, 0);
+  expected = g_strdup_printf ("Sent SIGTERM to 1 process: %s and its descendants\n", child);
+  g_assert_cmpstr (out, ==, expected);
+}
+
 static void
 test_validate (void)
 {
@@ -543,6 +759,9 @@ main (int    argc,
   add ("second-run-refused", test_second_run_refused);
   add ("hostile-requests", test_hostile_requests);
   add ("terminal-escapes", test_terminal_escapes);
+  add ("restart-under-run", test_restart_under_run);
+  add ("run-output", test_run_output);
+  add ("help-and-sentences", test_help_and_sentences);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

@@ -560,6 +560,67 @@ test_truncated (void)
     }
 }
 
+static char *
+write_json (const char *text)
+{
+  g_autoptr(TetherJsonDocument) doc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  doc = tether_json_parse (text, -1, 64, &error);
+  g_assert_no_error (error);
+  return tether_json_to_string (tether_json_document_get_root (doc), FALSE);
+}
+
+/* Written back: doubles in the fewest digits that read as the same
+ * number, everything else as json-glib would. */
+static void
+test_write (void)
+{
+  const struct { const char *in, *out; } cases[] = {
+    { "0.3", "0.3" },
+    { "0.29999999999999999", "0.3" },
+    { "0.30000000000000004", "0.30000000000000004" },
+    { "2.0", "2.0" },
+    { "1e300", "1e+300" },
+    { "-0.0", "-0.0" },
+    { "0.000399", "0.000399" },
+    { "12", "12" },
+    { "-9223372036854775808", "-9223372036854775808" },
+    { "[true,false,null]", "[true,false,null]" },
+    { "{\"a\":\"x\\ny\\u001b\\\"z\\\\\",\"b\":[]}", "{\"a\":\"x\\ny\\u001b\\\"z\\\\\",\"b\":[]}" },
+    { "\"\u00e9\u20ac\"", "\"\u00e9\u20ac\"" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = write_json (cases[i].in);
+      g_assert_cmpstr (out, ==, cases[i].out);
+    }
+
+  /* What is written reads back as the same document, for a double that
+   * needs all 17 digits too. */
+  {
+    g_autoptr(JsonNode) node = json_node_init_double (json_node_alloc (), 0.1 + 0.2);
+    g_autofree char *text = tether_json_to_string (node, FALSE);
+    g_autoptr(TetherJsonDocument) doc = tether_json_parse (text, -1, 4, NULL);
+
+    g_assert_nonnull (doc);
+    g_assert_cmpfloat (json_node_get_double (tether_json_document_get_root (doc)), ==, 0.1 + 0.2);
+  }
+  {
+    g_autoptr(JsonNode) node = json_node_init_double (json_node_alloc (), INFINITY);
+    g_autofree char *text = tether_json_to_string (node, FALSE);
+    g_assert_cmpstr (text, ==, "null");
+  }
+  {
+    g_autofree char *pretty = NULL;
+    g_autoptr(TetherJsonDocument) doc = tether_json_parse ("{\"a\":[1,{\"b\":2}],\"c\":{}}", -1, 8, NULL);
+
+    pretty = tether_json_to_string (tether_json_document_get_root (doc), TRUE);
+    g_assert_cmpstr (pretty, ==, "{\n  \"a\": [\n    1,\n    {\n      \"b\": 2\n    }\n  ],\n  \"c\": {}\n}");
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -579,6 +640,8 @@ main (int   argc,
   g_test_add_func ("/json/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/json/nesting", test_nesting);
   g_test_add_func ("/json/truncated", test_truncated);
+
+  g_test_add_func ("/json/write", test_write);
 
   return g_test_run ();
 }

@@ -1,10 +1,11 @@
 /* tetherctl.c: the command-line front end over the core lifecycle library
  *
- *   tetherctl run [--json] [--owner=KIND] PROFILE
+ *   tetherctl run [--json] [--owner=KIND] PROFILE    (tetherctl-run.c)
  *   tetherctl validate PROFILE
- *   tetherctl status|tree|start|stop|kill|restart [--json] [--profile=P | --socket=S]
- *   tetherctl kill-subtree|stop-subtree PID [--profile=P | --socket=S]
  *   tetherctl top [--interval=S] [--iterations=N] [--profile=P | --socket=S]
+ *   tetherctl VERB [PID] [--json] [--profile=P | --socket=S]
+ *
+ * The verbs are tether-verb.h's: the control socket's methods by name.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,8 +20,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "tetherctl.h"
+
 #include "tether-control.h"
 #include "tether-error.h"
+#include "tether-json.h"
 #include "tether-owner.h"
 #include "tether-profile.h"
 #include "tether-sampler.h"
@@ -28,16 +32,6 @@
 #include "tether-runtime-dir.h"
 #include "tether-text.h"
 #include "tether-verb.h"
-
-typedef struct
-{
-  GMainLoop *loop;
-  TetherSupervisor *supervisor;
-  gboolean json;
-  gboolean stopping;
-  int exit_code;
-  gint64 t0;
-} Run;
 
 static gboolean opt_json;
 static char *opt_owner;
@@ -66,293 +60,26 @@ static GOptionEntry client_entries[] = {
   { NULL }
 };
 
-static void
-print_event (Run        *run,
-             const char *event,
-             const char *first_key,
-             ...) G_GNUC_NULL_TERMINATED;
-
 /* Error texts can quote what a backend or a peer said. */
-static void
-print_error (const char *message)
+void
+tetherctl_print_error (const char *message)
 {
   g_autofree char *safe = tether_text_escape_for_terminal (message);
 
   g_printerr ("tetherctl: %s\n", safe);
 }
 
-/* One line per event: "event key=value ..." or a JSON object. */
-static void
-print_event (Run        *run,
-             const char *event,
-             const char *first_key,
-             ...)
+gboolean
+tetherctl_check_interval (double interval_s)
 {
-  va_list args;
-  const char *key;
-  double t = (g_get_monotonic_time () - run->t0) / 1e6;
-
-  if (run->json)
+  if (interval_s != 0 &&
+      (interval_s < TETHER_SAMPLER_MIN_INTERVAL / 1000.0 - 1e-9 ||
+       interval_s > TETHER_SAMPLER_MAX_INTERVAL / 1000.0 + 1e-9))
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-      g_autofree char *text = NULL;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, event);
-      json_builder_set_member_name (b, "time");
-      json_builder_add_double_value (b, t);
-      va_start (args, first_key);
-      for (key = first_key; key != NULL; key = va_arg (args, const char *))
-        {
-          const char *value = va_arg (args, const char *);
-          json_builder_set_member_name (b, key);
-          if (value != NULL)
-            json_builder_add_string_value (b, value);
-          else
-            json_builder_add_null_value (b);
-        }
-      va_end (args);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      text = json_to_string (root, FALSE);
-      g_print ("%s\n", text);
-    }
-  else
-    {
-      GString *line = g_string_new (NULL);
-
-      g_string_append_printf (line, "[%7.3f] %s", t, event);
-      va_start (args, first_key);
-      for (key = first_key; key != NULL; key = va_arg (args, const char *))
-        {
-          const char *value = va_arg (args, const char *);
-          g_autofree char *safe = tether_text_escape_for_terminal (value);
-
-          if (safe != NULL)
-            g_string_append_printf (line, " %s=%s", key, safe);
-        }
-      va_end (args);
-      g_print ("%s\n", line->str);
-      g_string_free (line, TRUE);
-    }
-}
-
-static void
-on_state_changed (TetherSupervisor *supervisor,
-                  GParamSpec       *pspec,
-                  Run              *run)
-{
-  TetherState state = tether_supervisor_get_state (supervisor);
-  g_autofree char *pid = g_strdup_printf ("%d", tether_supervisor_get_main_pid (supervisor));
-
-  print_event (run, "state",
-               "state", tether_state_to_string (state),
-               "pid", tether_supervisor_get_main_pid (supervisor) > 0 ? pid : NULL,
-               "owner", tether_owner_kind_to_string (tether_supervisor_get_owner_kind (supervisor)),
-               "message", tether_supervisor_get_message (supervisor),
-               NULL);
-}
-
-static void
-on_status_text (TetherSupervisor *supervisor,
-                GParamSpec       *pspec,
-                Run              *run)
-{
-  print_event (run, "status", "text", tether_supervisor_get_status_text (supervisor), NULL);
-}
-
-static void
-on_phase (TetherSupervisor *supervisor,
-          GParamSpec       *pspec,
-          Run              *run)
-{
-  TetherPhase phase = tether_supervisor_get_phase (supervisor);
-  gint64 deadline = tether_supervisor_get_phase_deadline (supervisor);
-  g_autofree char *seconds = NULL;
-
-  if (phase == TETHER_PHASE_NONE || deadline == 0)
-    return;
-  seconds = g_strdup_printf ("%.1f", MAX (0, deadline - g_get_monotonic_time ()) / 1e6);
-  print_event (run, "phase", "phase", tether_phase_to_string (phase), "timeout", seconds, NULL);
-}
-
-static void
-on_checkpoint (TetherSupervisor *supervisor,
-               const char       *id,
-               const char       *label,
-               Run              *run)
-{
-  print_event (run, "checkpoint", "id", id, "label", label, NULL);
-}
-
-static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Run *run = user_data;
-  g_autoptr(GError) error = NULL;
-  TetherStopReport report;
-
-  if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, &report, &error))
-    {
-      print_event (run, "error", "message", error->message, NULL);
-      run->exit_code = 1;
-    }
-  else
-    {
-      g_autofree char *g = g_strdup_printf ("%u", report.ended[TETHER_PHASE_GRACEFUL]);
-      g_autofree char *t = g_strdup_printf ("%u", report.ended[TETHER_PHASE_TERM]);
-      g_autofree char *k = g_strdup_printf ("%u", report.ended[TETHER_PHASE_KILL]);
-      g_autofree char *e = g_strdup_printf ("%.3f", report.elapsed);
-
-      print_event (run, "stopped", "graceful", g, "term", t, "kill", k, "elapsed", e, NULL);
-    }
-  g_main_loop_quit (run->loop);
-}
-
-static gboolean
-on_quit_signal (gpointer user_data)
-{
-  Run *run = user_data;
-
-  if (!run->stopping)
-    {
-      run->stopping = TRUE;
-      print_event (run, "stop-requested", NULL, NULL);
-      tether_supervisor_stop (run->supervisor, NULL, on_stopped, run);
-    }
-  else
-    {
-      /* A second Ctrl-C: skip the rest of the ladder. */
-      print_event (run, "kill-requested", NULL, NULL);
-      tether_supervisor_kill (run->supervisor, NULL, on_stopped, run);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-on_started (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Run *run = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
-    {
-      print_error (error->message);
-      run->exit_code = 1;
-      if (!tether_supervisor_is_active (run->supervisor))
-        g_main_loop_quit (run->loop);
-    }
-}
-
-static void
-on_notify_active (TetherSupervisor *supervisor,
-                  GParamSpec       *pspec,
-                  Run              *run)
-{
-  TetherState state = tether_supervisor_get_state (supervisor);
-
-  /* Leave when the backend ended on its own and no restart will bring it
-   * back; a failure is our failure too. */
-  if (!run->stopping &&
-      (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED) &&
-      !tether_supervisor_is_active (supervisor))
-    {
-      if (state == TETHER_STATE_FAILED)
-        run->exit_code = 1;
-      g_main_loop_quit (run->loop);
-    }
-}
-
-/* 0 means "not given". */
-static gboolean
-check_interval (void)
-{
-  if (opt_interval != 0 &&
-      (opt_interval < TETHER_SAMPLER_MIN_INTERVAL / 1000.0 - 1e-9 ||
-       opt_interval > TETHER_SAMPLER_MAX_INTERVAL / 1000.0 + 1e-9))
-    {
-      g_printerr (_("tetherctl: --interval must be between 0.1 and 10 seconds (got %g)\n"), opt_interval);
+      g_printerr (_("tetherctl: --interval must be between 0.1 and 10 seconds (got %g)\n"), interval_s);
       return FALSE;
     }
   return TRUE;
-}
-
-static int
-cmd_run (const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TetherProfile) profile = NULL;
-  g_autoptr(TetherSupervisor) supervisor = NULL;
-  g_autoptr(TetherControl) control = NULL;
-  TetherOwnerKind kind = tether_owner_kind_from_env ();
-  Run run = { 0 };
-  guint sigint, sigterm, sighup;
-
-  if (opt_owner != NULL && !tether_owner_kind_from_string (opt_owner, &kind))
-    {
-      g_printerr (_("tetherctl: --owner must be auto, cgroup or reaper (got “%s”)\n"), opt_owner);
-      return 2;
-    }
-  if (!check_interval ())
-    return 2;
-
-  profile = tether_profile_load (path, &error);
-  if (profile == NULL)
-    {
-      print_error (error->message);
-      return 1;
-    }
-
-  run.loop = g_main_loop_new (NULL, FALSE);
-  run.json = opt_json;
-  run.t0 = g_get_monotonic_time ();
-  run.supervisor = supervisor = tether_supervisor_new (profile, kind);
-  if (opt_interval > 0)
-    tether_sampler_set_interval (tether_supervisor_get_sampler (supervisor),
-                                 (guint) (opt_interval * 1000 + 0.5));
-
-  control = tether_control_new (supervisor, NULL, &error);
-  if (control == NULL)
-    {
-      print_error (error->message);
-      g_main_loop_unref (run.loop);
-      return 1;
-    }
-
-  g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_state_changed), &run);
-  g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_notify_active), &run);
-  g_signal_connect (supervisor, "notify::status-text", G_CALLBACK (on_status_text), &run);
-  /* The deadline is set (and moved by EXTEND_TIMEOUT_USEC) after the phase. */
-  g_signal_connect (supervisor, "notify::phase-deadline", G_CALLBACK (on_phase), &run);
-  g_signal_connect (supervisor, "checkpoint", G_CALLBACK (on_checkpoint), &run);
-
-  sigint = g_unix_signal_add (SIGINT, on_quit_signal, &run);
-  sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, &run);
-  sighup = g_unix_signal_add (SIGHUP, on_quit_signal, &run);
-
-  print_event (&run, "control", "socket", tether_control_get_socket_path (control), NULL);
-  tether_supervisor_start (supervisor, NULL, on_started, &run);
-  g_main_loop_run (run.loop);
-
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
-  g_source_remove (sighup);
-  g_signal_handlers_disconnect_by_data (supervisor, &run);
-
-  /* A control client's "stop" may be what ended the run: let its reply go
-   * out, then take the sockets down even if a client still holds on. */
-  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
-    ;
-  g_object_run_dispose (G_OBJECT (control));
-  g_object_run_dispose (G_OBJECT (supervisor));
-  g_main_loop_unref (run.loop);
-  return run.exit_code;
 }
 
 static int
@@ -613,7 +340,7 @@ cmd_client (const TetherVerb *verb,
 
   if (socket_path == NULL)
     {
-      print_error (error->message);
+      tetherctl_print_error (error->message);
       return 1;
     }
 
@@ -636,13 +363,33 @@ cmd_client (const TetherVerb *verb,
   result = tether_control_call (socket_path, request, verb->waits ? 3600 : 10, &error);
   if (result == NULL)
     {
-      print_error (error->message);
+      tetherctl_print_error (error->message);
       return 1;
     }
 
-  if (opt_json || !JSON_NODE_HOLDS_OBJECT (result))
+  if (opt_json)
     {
-      g_autofree char *text = json_to_string (result, TRUE);
+      g_autofree char *text = tether_json_to_string (result, TRUE);
+      g_print ("%s\n", text);
+    }
+  else if (verb->id == TETHER_VERB_STOP_SUBTREE || verb->id == TETHER_VERB_KILL_SUBTREE)
+    {
+      gint64 n = JSON_NODE_HOLDS_VALUE (result) ? json_node_get_int (result) : 0;
+
+      if (verb->id == TETHER_VERB_STOP_SUBTREE)
+        g_print (g_dngettext (GETTEXT_PACKAGE,
+                              "Sent SIGTERM to %d process: %d and its descendants\n",
+                              "Sent SIGTERM to %d processes: %d and its descendants\n", (gulong) n),
+                 (int) n, (int) pid);
+      else
+        g_print (g_dngettext (GETTEXT_PACKAGE,
+                              "Killed %d process: %d and its descendants\n",
+                              "Killed %d processes: %d and its descendants\n", (gulong) n),
+                 (int) n, (int) pid);
+    }
+  else if (!JSON_NODE_HOLDS_OBJECT (result))
+    {
+      g_autofree char *text = tether_json_to_string (result, TRUE);
       g_print ("%s\n", text);
     }
   else if (verb->id == TETHER_VERB_TREE)
@@ -704,14 +451,14 @@ top_refresh (Top *top)
 
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
     {
-      print_error (error != NULL ? error->message : _("unexpected reply"));
+      tetherctl_print_error (error != NULL ? error->message : _("unexpected reply"));
       top->exit_code = 1;
       return FALSE;
     }
   if (opt_json)
     {
       /* One compact document per line, for scripts. */
-      g_autofree char *text = json_to_string (result, FALSE);
+      g_autofree char *text = tether_json_to_string (result, FALSE);
       g_print ("%s\n", text);
       fflush (stdout);
       goto next;
@@ -767,7 +514,7 @@ cmd_top (void)
   Top top = { 0 };
   guint sigint, sigterm;
 
-  if (!check_interval ())
+  if (!tetherctl_check_interval (opt_interval))
     return 2;
   if (opt_iterations < 0)
     {
@@ -777,7 +524,7 @@ cmd_top (void)
   top.socket_path = find_socket (&error);
   if (top.socket_path == NULL)
     {
-      print_error (error->message);
+      tetherctl_print_error (error->message);
       return 1;
     }
   top.remaining = opt_iterations > 0 ? opt_iterations : -1;
@@ -802,14 +549,26 @@ cmd_top (void)
 }
 
 static void
-usage (void)
+usage (FILE *out)
 {
-  g_printerr (_("Usage:\n"
-                "  tetherctl run [--json] [--owner=auto|cgroup|reaper] [--interval=SECONDS] PROFILE\n"
-                "  tetherctl validate PROFILE\n"
-                "  tetherctl status|tree|start|stop|kill|restart [--json] [--profile=FILE|--socket=PATH]\n"
-                "  tetherctl stop-subtree|kill-subtree PID [--profile=FILE|--socket=PATH]\n"
-                "  tetherctl top [--interval=SECONDS] [--iterations=N] [--profile=FILE|--socket=PATH]\n"));
+  fprintf (out, "%s", _("Usage:\n"
+                        "  tetherctl run [--json] [--owner=auto|cgroup|reaper] [--interval=SECONDS] PROFILE\n"
+                        "      Supervise a backend in the foreground until Ctrl-C\n"
+                        "  tetherctl validate PROFILE\n"
+                        "      Check a profile (errors name FILE:LINE:COLUMN)\n"
+                        "  tetherctl top [--interval=SECONDS] [--iterations=N] [--profile=FILE|--socket=PATH]\n"
+                        "      Watch the process tree, busiest first\n"
+                        "  tetherctl COMMAND [PID] [--json] [--profile=FILE|--socket=PATH]\n"
+                        "      Ask a running supervisor (the only one, or the profile's):\n"));
+  for (TetherVerbId id = 0; id < TETHER_N_VERBS; id++)
+    {
+      const TetherVerb *verb = tether_verb_get (id);
+      g_autofree char *name = g_strdup_printf ("%s%s", verb->name,
+                                               verb->param == TETHER_VERB_PARAM_PID ? " PID" : "");
+
+      fprintf (out, "        %-18s %s\n", name, _(verb->summary));
+    }
+  fprintf (out, "%s", _("See README.md and docs/profile.md for more.\n"));
 }
 
 int
@@ -827,14 +586,23 @@ main (int    argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))
+  if (argc < 2)
     {
-      usage ();
-      return argc < 2 ? 2 : 0;
+      usage (stderr);
+      return 2;
+    }
+  if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
+    {
+      usage (stdout);
+      return 0;
     }
   command = argv[1];
 
-  context = g_option_context_new (NULL);
+  /* What `tetherctl CMD --help` names as the arguments. */
+  context = g_option_context_new (g_str_equal (command, "run") || g_str_equal (command, "validate")
+                                  ? _("PROFILE")
+                                  : g_str_equal (command, "stop-subtree") || g_str_equal (command, "kill-subtree")
+                                  ? _("PID") : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (g_str_equal (command, "run"))
     g_option_context_add_main_entries (context, run_entries, GETTEXT_PACKAGE);
@@ -843,13 +611,17 @@ main (int    argc,
   if (g_str_equal (command, "top"))
     g_option_context_add_main_entries (context, top_entries, GETTEXT_PACKAGE);
 
-  /* Parse the options after the subcommand. */
+  /* Parse the options after the subcommand; --help says "tetherctl run". */
+  {
+    g_autofree char *prgname = g_strdup_printf ("tetherctl %s", command);
+    g_set_prgname (prgname);
+  }
   argv[1] = argv[0];
   argc--;
   argv++;
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      print_error (error->message);
+      tetherctl_print_error (error->message);
       return 2;
     }
 
@@ -857,10 +629,11 @@ main (int    argc,
     {
       if (argc != 2)
         {
-          usage ();
+          usage (stderr);
           return 2;
         }
-      ret = command[0] == 'r' ? cmd_run (argv[1]) : cmd_validate (argv[1]);
+      ret = command[0] == 'r' ? tetherctl_run (argv[1], opt_json, opt_owner, opt_interval)
+                              : cmd_validate (argv[1]);
     }
   else if ((verb = tether_verb_lookup (command)) != NULL)
     {
@@ -868,7 +641,7 @@ main (int    argc,
 
       if ((guint) argc != n_args + 1)
         {
-          usage ();
+          usage (stderr);
           return 2;
         }
       ret = cmd_client (verb, n_args > 0 ? argv[1] : NULL);
@@ -877,7 +650,7 @@ main (int    argc,
     {
       if (argc != 1)
         {
-          usage ();
+          usage (stderr);
           return 2;
         }
       ret = cmd_top ();
@@ -887,7 +660,7 @@ main (int    argc,
       g_autofree char *safe = tether_text_escape_for_terminal (command);
 
       g_printerr (_("tetherctl: unknown command “%s”\n"), safe);
-      usage ();
+      usage (stderr);
       return 2;
     }
 

@@ -80,6 +80,15 @@ tether_control_default_socket_path (TetherProfile *profile)
   return g_build_filename (dir, name, NULL);
 }
 
+/* Numbers as precise as they mean: seconds to the millisecond, CPU % to a
+ * tenth (written in the fewest digits, tether_json_to_string). */
+static double
+round_to (double value,
+          double per_unit)
+{
+  return (double) (gint64) (value * per_unit + (value < 0 ? -0.5 : 0.5)) / per_unit;
+}
+
 /* ---- documents --------------------------------------------------------- */
 
 JsonNode *
@@ -99,7 +108,7 @@ tether_control_stop_report_json (const TetherStopReport *report)
   json_builder_set_member_name (b, "forced");
   json_builder_add_boolean_value (b, report->forced);
   json_builder_set_member_name (b, "elapsed");
-  json_builder_add_double_value (b, report->elapsed);
+  json_builder_add_double_value (b, round_to (report->elapsed, 1000));
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -135,7 +144,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
   add_string_or_null (b, "phase", tether_phase_to_string (tether_supervisor_get_phase (supervisor)));
   json_builder_set_member_name (b, "phase_remaining");
   if (deadline > 0)
-    json_builder_add_double_value (b, MAX (0, deadline - g_get_monotonic_time ()) / 1e6);
+    json_builder_add_double_value (b, round_to (MAX (0, deadline - g_get_monotonic_time ()) / 1e6, 1000));
   else
     json_builder_add_null_value (b);
   add_string_or_null (b, "status_text", tether_supervisor_get_status_text (supervisor));
@@ -188,12 +197,6 @@ add_time (JsonBuilder *b,
   }
 }
 
-static double
-round_tenth (double v)
-{
-  return (double) (gint64) (v * 10.0 + 0.5) / 10.0;
-}
-
 JsonNode *
 tether_control_tree_json (TetherSupervisor *supervisor)
 {
@@ -221,7 +224,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   json_builder_set_member_name (b, "threads");
   json_builder_add_int_value (b, totals->n_threads);
   json_builder_set_member_name (b, "cpu_percent");
-  json_builder_add_double_value (b, round_tenth (totals->cpu_percent));
+  json_builder_add_double_value (b, round_to (totals->cpu_percent, 10));
   json_builder_set_member_name (b, "rss_bytes");
   json_builder_add_int_value (b, (gint64) totals->rss_bytes);
   json_builder_end_object (b);
@@ -246,7 +249,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
       json_builder_set_member_name (b, "threads");
       json_builder_add_int_value (b, tether_process_get_threads (p));
       json_builder_set_member_name (b, "cpu_percent");
-      json_builder_add_double_value (b, round_tenth (tether_process_get_cpu_percent (p)));
+      json_builder_add_double_value (b, round_to (tether_process_get_cpu_percent (p), 10));
       json_builder_set_member_name (b, "rss_bytes");
       json_builder_add_int_value (b, (gint64) tether_process_get_rss_bytes (p));
       add_time (b, "started_at", tether_process_get_started_at (p));
@@ -500,7 +503,7 @@ send_reply (Client   *client,
     }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  text = json_to_string (root, FALSE);
+  text = tether_json_to_string (root, FALSE);
   len = strlen (text);
   client->reply = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
 
@@ -776,7 +779,7 @@ refuse (int         fd,
   json_builder_add_string_value (b, message);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  text = json_to_string (root, FALSE);
+  text = tether_json_to_string (root, FALSE);
   line = g_strconcat (text, "\n", NULL);
 
   /* Best effort: a fresh socket's buffer takes one short line. */

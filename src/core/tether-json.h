@@ -62,6 +62,13 @@ void                tether_json_get_position_at           (const char          *
                                                            guint               *line,
                                                            guint               *column);
 
+/* JSON text for node, one line (pretty: indented by two). What json-glib's
+ * generator writes, but a double in the fewest digits that read back as
+ * the same number ("0.3", not "0.29999999999999999"), and infinities and
+ * NaN (which JSON has no words for) as null. */
+char               *tether_json_to_string                 (JsonNode            *node,
+                                                           gboolean             pretty);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherJsonDocument, tether_json_document_free)
 
 G_END_DECLS

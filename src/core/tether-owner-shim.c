@@ -762,6 +762,7 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
   g_autofree char *own_cwd = NULL;
   const char * const *envp = spawn->envp;
   g_autofree char *name = g_path_get_basename (spawn->argv[0]);
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
   Request *request;
   GError *error = NULL;
   guint n;
@@ -786,10 +787,10 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
       request_free (request);
       return;
     }
-  if (spawn->n_fds > 16)
+  if (spawn->n_fds + (spawn->redirect_stdio ? 2 : 0) > 16)
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
-                                          _("Could not %s: at most 16 descriptors can be passed"),
+                                          _("Could not %s: at most 16 descriptors can be passed (stdout and stderr count)"),
                                           request->what));
       request_free (request);
       return;
@@ -800,8 +801,29 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
   if (spawn->cwd == NULL)
     own_cwd = g_get_current_dir ();
 
-  g_string_append (body, spawn->listen_pid ? " listen-pid" : " -");
-  g_string_append_printf (body, " %u", spawn->n_fds);
+  {
+    g_autoptr(GPtrArray) flags = g_ptr_array_new ();
+
+    if (spawn->listen_pid)
+      g_ptr_array_add (flags, (char *) "listen-pid");
+    if (spawn->redirect_stdio)
+      {
+        g_ptr_array_add (flags, (char *) "stdio");
+        /* stdout and stderr travel first, then the descriptors for 3... */
+        g_array_append_val (fds, spawn->stdout_fd);
+        g_array_append_val (fds, spawn->stderr_fd);
+      }
+    g_ptr_array_add (flags, NULL);
+    if (flags->len > 1)
+      {
+        g_autofree char *joined = g_strjoinv (",", (char **) flags->pdata);
+        g_string_append_printf (body, " %s", joined);
+      }
+    else
+      g_string_append (body, " -");
+  }
+  g_array_append_vals (fds, spawn->fds, spawn->n_fds);
+  g_string_append_printf (body, " %u", fds->len);
   append_field (body, spawn->cwd != NULL ? spawn->cwd : own_cwd);
   n = g_strv_length ((char **) spawn->argv);
   g_string_append_printf (body, " %u", n);
@@ -812,7 +834,7 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
   for (guint i = 0; i < n; i++)
     append_field (body, envp[i]);
 
-  send_request (self, request, body, spawn->fds, spawn->n_fds);
+  send_request (self, request, body, (const int *) fds->data, fds->len);
 }
 
 static const char *

@@ -43,6 +43,9 @@ typedef struct
   guint n_fds;
   gboolean listen_pid;         /* LISTEN_PID set to the child's own pid */
   gboolean is_main;            /* the backend's main process */
+  gboolean redirect_stdio;     /* stdout_fd and stderr_fd below, else Tether's */
+  int stdout_fd;
+  int stderr_fd;
 } TetherSpawnRequest;
 
 /* What a verb reached. */

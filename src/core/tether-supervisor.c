@@ -12,10 +12,12 @@
 #include "tether-supervisor.h"
 #include "tether-supervisor-private.h"
 
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tether-enums.h"
 #include "tether-error.h"
@@ -42,6 +44,8 @@ struct _TetherSupervisor
   TetherOwner *owner;
   TetherOwnerFactory owner_factory;
   gpointer owner_factory_data;
+  int stdout_fd;                /* -1: Tether's own */
+  int stderr_fd;
   TetherNotify *notify;
   TetherSampler *sampler;
 
@@ -112,6 +116,7 @@ enum {
 enum {
   CHECKPOINT,
   STOP_ESCALATED,
+  STOPPED,
   N_SIGNALS
 };
 
@@ -752,6 +757,9 @@ on_tree_empty (TetherOwner      *owner,
         return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_FAILED, "%s",
                                          self->message ? self->message
                                                        : _("The backend was stopped before it was ready")));
+      /* Whoever watches learns of the stop before of the state it leads to. */
+      g_signal_emit (self, signals[STOPPED], 0, &self->stop_report);
+
       /* A start timeout ends in FAILED; an asked-for stop in STOPPED. */
       if (self->stop_ends_failed)
         set_state (self, TETHER_STATE_FAILED);
@@ -948,6 +956,9 @@ launch (TetherSupervisor  *self,
       .envp = (const char * const *) env,
       .cwd = self->profile->cwd,
       .is_main = TRUE,
+      .redirect_stdio = self->stdout_fd >= 0,
+      .stdout_fd = self->stdout_fd,
+      .stderr_fd = self->stderr_fd,
     };
     tether_owner_spawn_async (self->owner, &request, NULL, on_spawned, g_object_ref (self));
   }
@@ -1548,6 +1559,10 @@ tether_supervisor_finalize (GObject *object)
   g_clear_object (&self->sampler);
   g_free (self->status_text);
   g_free (self->message);
+  if (self->stdout_fd >= 0)
+    close (self->stdout_fd);
+  if (self->stderr_fd >= 0)
+    close (self->stderr_fd);
 
   G_OBJECT_CLASS (tether_supervisor_parent_class)->finalize (object);
 }
@@ -1602,6 +1617,10 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
   signals[STOP_ESCALATED] =
     g_signal_new ("stop-escalated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, TETHER_TYPE_PHASE);
+  /* "stopped" (const TetherStopReport *): a stop finished, whoever asked. */
+  signals[STOPPED] =
+    g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 static void
@@ -1610,6 +1629,7 @@ tether_supervisor_init (TetherSupervisor *self)
   self->stop_tasks = g_ptr_array_new ();
   self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
   self->sampler = tether_sampler_new ();
+  self->stdout_fd = self->stderr_fd = -1;
   compute_can (self, self->can);
 }
 
@@ -1635,4 +1655,20 @@ tether_supervisor_set_owner_factory (TetherSupervisor   *self,
   g_return_if_fail (TETHER_IS_SUPERVISOR (self));
   self->owner_factory = factory;
   self->owner_factory_data = user_data;
+}
+
+void
+tether_supervisor_set_stdio (TetherSupervisor *self,
+                             int               stdout_fd,
+                             int               stderr_fd)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  g_return_if_fail ((stdout_fd >= 0) == (stderr_fd >= 0));
+
+  if (self->stdout_fd >= 0)
+    close (self->stdout_fd);
+  if (self->stderr_fd >= 0)
+    close (self->stderr_fd);
+  self->stdout_fd = stdout_fd >= 0 ? fcntl (stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
+  self->stderr_fd = stderr_fd >= 0 ? fcntl (stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
 }

@@ -80,7 +80,18 @@ GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *se
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
 guint             tether_supervisor_get_n_restarts     (TetherSupervisor     *self);
 
-/* Completes when the backend is RUNNING (or could not get there). */
+/* Where the backend's stdout and stderr go from its next start on (the
+ * descriptors are copied); -1, -1: wherever Tether's own go. */
+void              tether_supervisor_set_stdio          (TetherSupervisor     *self,
+                                                        int                   stdout_fd,
+                                                        int                   stderr_fd);
+
+/* Completes when the backend is RUNNING (or could not get there).
+ * Signals besides the properties' notifications:
+ *   "checkpoint" (id, label-or-NULL): the backend reported one
+ *   "stop-escalated" (TetherPhase next): a ladder step reached its deadline
+ *   "stopped" (const TetherStopReport *): a stop finished, whoever asked
+ *       for it (a button, tetherctl, D-Bus, a failed start) */
 void              tether_supervisor_start              (TetherSupervisor     *self,
                                                         GCancellable         *cancellable,
                                                         GAsyncReadyCallback   callback,

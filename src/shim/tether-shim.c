@@ -1011,6 +1011,7 @@ spawn_child (char       **argv,
              int         *fds,
              size_t       n_fds,
              bool         listen_pid,
+             bool         stdio,
              const sigset_t *old_mask)
 {
   int status_pipe[2];
@@ -1078,12 +1079,17 @@ spawn_child (char       **argv,
             }
           fds[i] = high;
         }
+      /* With stdio, the first two are stdout and stderr. */
       for (i = 0; i < n_fds; i++)
-        if (dup2 (fds[i], (int) (3 + i)) < 0)
-          {
-            err = errno;
-            goto fail;
-          }
+        {
+          int target = stdio ? (i < 2 ? (int) i + 1 : (int) (3 + i - 2)) : (int) (3 + i);
+
+          if (dup2 (fds[i], target) < 0)
+            {
+              err = errno;
+              goto fail;
+            }
+        }
 
       if (listen_pid)
         {
@@ -1137,7 +1143,7 @@ handle_spawn (long            id,
   size_t i, base;
   char **argv = NULL, **envp = NULL;
   int fds[MAX_SPAWN_FDS];
-  bool listen_pid = false;
+  bool listen_pid = false, stdio = false;
   pid_t pid;
 
   /* FLAGS NFDS CWD ARGC ARG... ENVC ENV... */
@@ -1155,6 +1161,8 @@ handle_spawn (long            id,
         {
           if (strcmp (flag, "listen-pid") == 0)
             listen_pid = true;
+          else if (strcmp (flag, "stdio") == 0)
+            stdio = true;
           else
             {
               send_error (id, EINVAL, "unknown spawn flag");
@@ -1162,7 +1170,7 @@ handle_spawn (long            id,
             }
         }
     }
-  if ((size_t) n_fds > shim.n_fdq)
+  if ((size_t) n_fds > shim.n_fdq || (stdio && n_fds < 2))
     {
       send_error (id, EINVAL, "fewer descriptors arrived than the spawn names");
       return;
@@ -1211,7 +1219,7 @@ handle_spawn (long            id,
   if (shim.n_tracked == MAX_TRACKED)
     pid = -EAGAIN;
   else
-    pid = spawn_child (argv, envp, f[2], fds, (size_t) n_fds, listen_pid, old_mask);
+    pid = spawn_child (argv, envp, f[2], fds, (size_t) n_fds, listen_pid, stdio, old_mask);
   for (i = 0; i < (size_t) n_fds; i++)
     close (fds[i]);
 
