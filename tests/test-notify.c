@@ -401,7 +401,7 @@ on_message (TetherNotify              *notify,
   g_main_loop_quit (fixture->loop);
 }
 
-static gboolean
+static TetherNotifyVerdict
 accept_only (pid_t    pid,
              gpointer user_data)
 {
@@ -410,7 +410,7 @@ accept_only (pid_t    pid,
   fixture->n_filter_calls++;
   g_main_loop_quit (fixture->loop);
 
-  return pid == fixture->accepted_pid;
+  return pid == fixture->accepted_pid ? TETHER_NOTIFY_HEAR : TETHER_NOTIFY_DROP;
 }
 
 static void
@@ -771,11 +771,11 @@ count_destroy (gpointer data)
   (*n_destroyed)++;
 }
 
-static gboolean
+static TetherNotifyVerdict
 accept_all (pid_t    pid,
             gpointer user_data)
 {
-  return TRUE;
+  return TETHER_NOTIFY_HEAR;
 }
 
 static void
@@ -938,6 +938,53 @@ on_message_unref (TetherNotify              *notify,
   g_main_loop_quit (fixture->loop);
 }
 
+/* A sender that exited before it could be judged: the filter says "ask
+ * again", the datagram waits, and is heard once the filter knows. */
+static TetherNotifyVerdict
+ask_twice (pid_t    pid,
+           gpointer user_data)
+{
+  Fixture *fixture = user_data;
+
+  return ++fixture->n_filter_calls < 3 ? TETHER_NOTIFY_ASK_AGAIN : TETHER_NOTIFY_HEAR;
+}
+
+static TetherNotifyVerdict
+ask_forever (pid_t    pid,
+             gpointer user_data)
+{
+  ((Fixture *) user_data)->n_filter_calls++;
+  return TETHER_NOTIFY_ASK_AGAIN;
+}
+
+static void
+test_server_ask_again (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  Received *received;
+  gint64 start;
+
+  tether_notify_set_sender_filter (fixture->notify, ask_twice, fixture, NULL);
+  send_string (fixture, "MAINPID=42\nSTATUS=judged later");
+  wait_for_messages (fixture, 1);
+  received = g_ptr_array_index (fixture->received, 0);
+  g_assert_cmpstr (received->status, ==, "judged later");
+  g_assert_cmpuint (fixture->n_filter_calls, ==, 3);
+
+  /* Never decided: dropped after a bounded while, counted. */
+  fixture->n_filter_calls = 0;
+  tether_notify_set_sender_filter (fixture->notify, ask_forever, fixture, NULL);
+  send_string (fixture, "STATUS=never");
+  start = g_get_monotonic_time ();
+  while (tether_notify_get_n_dropped (fixture->notify) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (fixture->received->len, ==, 1);
+  g_assert_cmpuint (fixture->n_filter_calls, ==, 1 + 25);  /* on arrival, then 25 more tries */
+}
+
 static void
 test_server_unref_in_handler (void)
 {
@@ -1012,6 +1059,7 @@ main (int   argc,
   add_server_test ("/notify/server/abstract", test_server_abstract);
   add_server_test ("/notify/server/other-user", test_server_other_user);
   add_server_test ("/notify/server/rate-limit", test_server_rate_limit);
+  add_server_test ("/notify/server/ask-again", test_server_ask_again);
   add_server_test ("/notify/server/self", test_server_self);
   add_server_test ("/notify/server/no-filter", test_server_no_filter);
   add_server_test ("/notify/server/filter-rejects", test_server_filter_rejects);

@@ -50,6 +50,12 @@
  * main loop from everything else. */
 #define NOTIFY_MAX_PER_WAKEUP 256
 
+/* Datagrams whose sender cannot be judged yet (TETHER_NOTIFY_ASK_AGAIN):
+ * how many wait, how often and how long they are asked about again. */
+#define NOTIFY_MAX_WAITING 64
+#define NOTIFY_RETRY_MS 20
+#define NOTIFY_MAX_RETRIES 25
+
 /* How much of an offending line an error message quotes. */
 #define EXCERPT_MAX_CHARS 40
 
@@ -64,6 +70,9 @@ struct _TetherNotify
   /* Rate limit: datagrams heard from each sender in the current second. */
   GHashTable *heard;   /* pid -> count */
   gint64 window_start;
+
+  GQueue waiting;      /* of Waiting: senders the filter could not judge yet */
+  guint retry_timer;
 
   TetherNotifySenderFilter filter;
   gpointer filter_data;
@@ -513,12 +522,21 @@ tether_notify_parse (const char           *data,
 /* Server                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gboolean
-sender_is_heard (TetherNotify *self,
-                 pid_t         sender)
+typedef struct
+{
+  pid_t sender;
+  int flags;           /* recvmsg's msg_flags */
+  guint retries;
+  gsize length;
+  char data[];
+} Waiting;
+
+static TetherNotifyVerdict
+judge_sender (TetherNotify *self,
+              pid_t         sender)
 {
   if (self->filter == NULL)
-    return TRUE;
+    return TETHER_NOTIFY_HEAR;
 
   return self->filter (sender, self->filter_data);
 }
@@ -551,6 +569,108 @@ within_rate (TetherNotify *self,
   return FALSE;
 }
 
+/* A datagram from a sender that is heard. */
+static void
+handle_datagram (TetherNotify *self,
+                 pid_t         sender,
+                 const char   *data,
+                 gsize         length,
+                 int           flags)
+{
+  TetherNotifyMessage msg;
+  g_autofree char *storage = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!within_rate (self, sender))
+    return;
+
+  if (flags & MSG_TRUNC)
+    g_set_error (&error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                 _("the datagram is longer than %d bytes"), NOTIFY_BUFFER_SIZE);
+  else if (flags & MSG_CTRUNC)
+    g_set_error_literal (&error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                         _("the datagram carries too many file descriptors"));
+  else
+    tether_notify_parse (data, length, &msg, &storage, &error);
+
+  if (error != NULL)
+    {
+      self->n_malformed++;
+      g_message (_("Ignored a malformed notification from process %d: %s"),
+                 (int) sender, error->message);
+      return;
+    }
+
+  msg.sender = sender;
+  g_signal_emit (self, signals[MESSAGE], 0, &msg);
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  TetherNotify *self = user_data;
+  GQueue still = G_QUEUE_INIT;
+  Waiting *waiting;
+
+  self->retry_timer = 0;
+  g_object_ref (self);
+  while ((waiting = g_queue_pop_head (&self->waiting)) != NULL)
+    {
+      TetherNotifyVerdict verdict = judge_sender (self, waiting->sender);
+
+      if (verdict == TETHER_NOTIFY_HEAR)
+        handle_datagram (self, waiting->sender, waiting->data, waiting->length, waiting->flags);
+      else if (verdict == TETHER_NOTIFY_ASK_AGAIN && ++waiting->retries < NOTIFY_MAX_RETRIES)
+        {
+          g_queue_push_tail (&still, waiting);
+          continue;
+        }
+      else
+        {
+          self->n_dropped++;
+          g_debug ("Dropped a notification from process %d: not in the owned tree",
+                   (int) waiting->sender);
+        }
+      g_free (waiting);
+      if (self->fd < 0)
+        break;  /* a handler disposed of us */
+    }
+  g_queue_clear_full (&self->waiting, g_free);
+  self->waiting = still;
+  if (!g_queue_is_empty (&self->waiting) && self->fd >= 0)
+    self->retry_timer = g_timeout_add (NOTIFY_RETRY_MS, on_retry, self);
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The sender is gone already and the filter cannot tell yet whether it was
+ * a member: the datagram waits (a bounded few, for a bounded while) and is
+ * judged again. */
+static void
+wait_for_verdict (TetherNotify *self,
+                  pid_t         sender,
+                  const char   *data,
+                  gsize         length,
+                  int           flags)
+{
+  Waiting *waiting;
+
+  if (g_queue_get_length (&self->waiting) >= NOTIFY_MAX_WAITING)
+    {
+      self->n_dropped++;
+      return;
+    }
+  waiting = g_malloc (sizeof *waiting + length);
+  waiting->sender = sender;
+  waiting->flags = flags;
+  waiting->retries = 0;
+  waiting->length = length;
+  memcpy (waiting->data, data, length);
+  g_queue_push_tail (&self->waiting, waiting);
+  if (self->retry_timer == 0)
+    self->retry_timer = g_timeout_add (NOTIFY_RETRY_MS, on_retry, self);
+}
+
 /* Reads one datagram. Returns FALSE when the queue is empty (or unreadable),
  * so that the caller stops draining it. */
 static gboolean
@@ -570,9 +690,6 @@ tether_notify_receive_one (TetherNotify *self)
     .msg_control = &control,
     .msg_controllen = sizeof control,
   };
-  TetherNotifyMessage msg;
-  g_autofree char *storage = NULL;
-  g_autoptr(GError) error = NULL;
   gboolean have_credentials = FALSE;
   struct ucred credentials = { 0 };
   ssize_t length;
@@ -632,44 +749,20 @@ tether_notify_receive_one (TetherNotify *self)
 
   /* Checked before parsing, so that processes outside the owned tree can
    * neither bump the malformed count nor fill the log. */
-  if (!sender_is_heard (self, credentials.pid))
+  switch (judge_sender (self, credentials.pid))
     {
+    case TETHER_NOTIFY_HEAR:
+      handle_datagram (self, credentials.pid, buffer, (gsize) length, header.msg_flags);
+      break;
+    case TETHER_NOTIFY_ASK_AGAIN:
+      wait_for_verdict (self, credentials.pid, buffer, (gsize) length, header.msg_flags);
+      break;
+    case TETHER_NOTIFY_DROP:
+    default:
       self->n_dropped++;
       g_debug ("Dropped a notification from process %d: not in the owned tree",
                (int) credentials.pid);
-      return TRUE;
     }
-
-  if (!within_rate (self, credentials.pid))
-    return TRUE;
-
-  if (header.msg_flags & MSG_TRUNC)
-    {
-      g_set_error (&error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("the datagram is longer than %d bytes"), NOTIFY_BUFFER_SIZE);
-    }
-  else if (header.msg_flags & MSG_CTRUNC)
-    {
-      g_set_error_literal (&error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                           _("the datagram carries too many file descriptors"));
-    }
-  else
-    {
-      tether_notify_parse (buffer, length, &msg, &storage, &error);
-    }
-
-  if (error != NULL)
-    {
-      self->n_malformed++;
-      g_message (_("Ignored a malformed notification from process %d: %s"),
-                 (int) credentials.pid, error->message);
-      return TRUE;
-    }
-
-  msg.sender = credentials.pid;
-
-  g_signal_emit (self, signals[MESSAGE], 0, &msg);
-
   return TRUE;
 }
 
@@ -834,6 +927,8 @@ tether_notify_dispose (GObject *object)
       self->fd = -1;
     }
 
+  g_clear_handle_id (&self->retry_timer, g_source_remove);
+  g_queue_clear_full (&self->waiting, g_free);
   tether_notify_replace_filter (self, NULL, NULL, NULL);
 
   G_OBJECT_CLASS (tether_notify_parent_class)->dispose (object);

@@ -30,9 +30,18 @@ typedef struct
                                  * like status, at most 256 bytes */
 } TetherNotifyMessage;
 
-/* Decides whether a sender is heard: TRUE when pid belongs to the owned tree. */
-typedef gboolean (*TetherNotifySenderFilter) (pid_t    pid,
-                                              gpointer user_data);
+typedef enum
+{
+  TETHER_NOTIFY_DROP,       /* not ours to hear */
+  TETHER_NOTIFY_HEAR,
+  TETHER_NOTIFY_ASK_AGAIN,  /* cannot tell yet: the sender is already gone
+                             * (a launcher that said MAINPID= and exited at
+                             * once); the server asks again for a while */
+} TetherNotifyVerdict;
+
+/* Decides whether a sender is heard: HEAR when pid belongs to the owned tree. */
+typedef TetherNotifyVerdict (*TetherNotifySenderFilter) (pid_t    pid,
+                                                         gpointer user_data);
 
 #define TETHER_TYPE_NOTIFY (tether_notify_get_type ())
 

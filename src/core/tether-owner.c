@@ -12,11 +12,22 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 
+/* How long an exited member's pid is remembered as one. */
+#define RECENT_EXIT_USEC (2 * G_USEC_PER_SEC)
+#define MAX_RECENT_EXITS 256
+
+typedef struct
+{
+  pid_t pid;
+  gint64 time;
+} RecentExit;
+
 typedef struct
 {
   TetherOwnerKind kind;
   pid_t main_pid;
   guint n_members;
+  GArray *recent_exits;   /* RecentExit, oldest first */
   guint running : 1;
   guint empty_emitted : 1;
 } TetherOwnerPrivate;
@@ -117,6 +128,11 @@ tether_owner_emit_exited (TetherOwner *self,
                           int          wait_status)
 {
   TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+  RecentExit exit = { pid, g_get_monotonic_time () };
+
+  if (priv->recent_exits->len == MAX_RECENT_EXITS)
+    g_array_remove_index (priv->recent_exits, 0);
+  g_array_append_val (priv->recent_exits, exit);
 
   g_object_ref (self);
   g_signal_emit (self, signals[MEMBER_EXITED], 0, (int) pid, wait_status);
@@ -246,6 +262,27 @@ tether_owner_is_member (TetherOwner *self,
 {
   g_return_val_if_fail (TETHER_IS_OWNER (self), FALSE);
   return pid > 0 && TETHER_OWNER_GET_CLASS (self)->is_member (self, pid);
+}
+
+gboolean
+tether_owner_was_member (TetherOwner *self,
+                         pid_t        pid)
+{
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+  gint64 since = g_get_monotonic_time () - RECENT_EXIT_USEC;
+
+  g_return_val_if_fail (TETHER_IS_OWNER (self), FALSE);
+
+  for (guint i = priv->recent_exits->len; i-- > 0; )
+    {
+      RecentExit *exit = &g_array_index (priv->recent_exits, RecentExit, i);
+
+      if (exit->time < since)
+        break;
+      if (exit->pid == pid)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 gboolean
@@ -413,8 +450,19 @@ tether_owner_abandon (TetherOwner *self)
 }
 
 static void
+tether_owner_finalize (GObject *object)
+{
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (TETHER_OWNER (object));
+
+  g_array_unref (priv->recent_exits);
+  G_OBJECT_CLASS (tether_owner_parent_class)->finalize (object);
+}
+
+static void
 tether_owner_class_init (TetherOwnerClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = tether_owner_finalize;
+
   signals[MEMBER_EXITED] =
     g_signal_new ("member-exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
@@ -429,4 +477,7 @@ tether_owner_class_init (TetherOwnerClass *klass)
 static void
 tether_owner_init (TetherOwner *self)
 {
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+
+  priv->recent_exits = g_array_new (FALSE, FALSE, sizeof (RecentExit));
 }

@@ -139,6 +139,10 @@ const char      *tether_owner_get_location     (TetherOwner          *self);
 
 gboolean         tether_owner_is_member        (TetherOwner          *self,
                                                 pid_t                 pid);
+/* TRUE for a member whose exit was reported in the last two seconds: what
+ * it said just before exiting (MAINPID=, READY=1) still counts. */
+gboolean         tether_owner_was_member       (TetherOwner          *self,
+                                                pid_t                 pid);
 gboolean         tether_owner_get_tree_cpu_usage (TetherOwner        *self,
                                                   guint64            *usec);
 

@@ -22,6 +22,7 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-notify.h"
+#include "tether-procfs.h"
 
 #define KILL_RETRIES 3
 
@@ -336,13 +337,23 @@ become_running (TetherSupervisor *self)
 
 /* ---- notify ------------------------------------------------------------ */
 
-static gboolean
-sender_is_member (pid_t    pid,
-                  gpointer user_data)
+static TetherNotifyVerdict
+judge_sender (pid_t    pid,
+              gpointer user_data)
 {
   TetherSupervisor *self = user_data;
+  TetherProcStat st;
 
-  return self->owner != NULL && tether_owner_is_member (self->owner, pid);
+  if (self->owner == NULL)
+    return TETHER_NOTIFY_DROP;
+  if (tether_owner_is_member (self->owner, pid) || tether_owner_was_member (self->owner, pid))
+    return TETHER_NOTIFY_HEAR;
+  /* Gone already (or a zombie): perhaps a member that exited right after
+   * sending -- a launcher's MAINPID= -- whose exit the owner has yet to
+   * hear of. Judged again shortly. */
+  if (tether_procfs_read_stat (pid, &st) < 0 || st.state == 'Z' || st.state == 'X')
+    return TETHER_NOTIFY_ASK_AGAIN;
+  return TETHER_NOTIFY_DROP;
 }
 
 static void extend_phase (TetherSupervisor *self,
@@ -359,11 +370,19 @@ on_notify_message (TetherNotify              *notify,
   /* The owner reports its exit from now on, as it did the first process's
    * (a launcher that was meant to exit). A member only: a backend cannot
    * point Tether's signals at a stranger. */
-  if (msg->mainpid > 0 && self->owner != NULL &&
+  if (msg->mainpid > 0 && msg->mainpid != self->main_pid && self->owner != NULL &&
       tether_owner_is_member (self->owner, msg->mainpid))
     {
       tether_owner_set_main_pid (self->owner, msg->mainpid);
       set_main_pid (self, msg->mainpid);
+      /* The launcher may have exited before its word was heard: the main
+       * process is the declared one now, and it lives. */
+      if (self->main_exited && !self->stop_requested)
+        {
+          self->main_exited = FALSE;
+          self->main_wait_status = 0;
+          set_message (self, NULL);
+        }
     }
 
   if (msg->errno_value > 0)
@@ -919,7 +938,7 @@ launch (TetherSupervisor  *self,
       self->notify = tether_notify_new (error);
       if (self->notify == NULL)
         return FALSE;
-      tether_notify_set_sender_filter (self->notify, sender_is_member, self, NULL);
+      tether_notify_set_sender_filter (self->notify, judge_sender, self, NULL);
       g_signal_connect (self->notify, "message", G_CALLBACK (on_notify_message), self);
     }
 
