@@ -38,12 +38,12 @@ struct _TetherWindow
   GtkColumnView *column_view;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
-  GtkPopoverMenu *row_popover;
+  GtkWidget *row_popover;           /* a GtkPopoverMenu */
+  TetherProcessTree *tree;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
-  TetherProcessTree *tree;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
 
@@ -758,9 +758,8 @@ tether_window_dispose (GObject *object)
   g_clear_handle_id (&self->countdown_timer, g_source_remove);
   if (self->tree != NULL)
     tether_process_tree_set_sampler (self->tree, NULL);
-  if (self->row_popover != NULL)
-    gtk_widget_unparent (GTK_WIDGET (self->row_popover));
-  self->row_popover = NULL;
+  /* The column view unparents only the children it made itself. */
+  g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->supervisor);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
@@ -775,7 +774,6 @@ tether_window_finalize (GObject *object)
 
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
-  g_clear_object (&self->tree);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
@@ -807,6 +805,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
+  gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
   gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
@@ -834,16 +834,12 @@ tether_window_init (TetherWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->tree = tether_process_tree_new ();
-  g_signal_connect (self->tree, "updated", G_CALLBACK (on_tree_updated), self);
   self->selection = tether_process_tree_create_selection (self->tree,
                                                           gtk_column_view_get_sorter (self->column_view),
                                                           &self->sorter);
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
-
-  gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
