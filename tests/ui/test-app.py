@@ -411,7 +411,9 @@ with tap.step('360 px wide (GNOME\'s window buttons: close only): the window is 
 # leave such dialogs behind.
 
 def row_of(view, pid):
-    return next(r for r, cells in t.table_rows(view) if len(cells) > 1 and cells[1] == str(pid))
+    """pid's row; a tick may remove other rows while they are read."""
+    return t.wait_until(lambda: next((r for r, cells in t.table_rows(view) if cells[1:2] == [str(pid)]),
+                                     None), 10 * t.SCALE, f'the row of {pid}')
 
 
 def dialog_gone(pattern):
@@ -443,6 +445,8 @@ with tap.step('keyboard on the selected row: Ctrl+C, Ctrl+Shift+C, Shift+F10, Me
     t.key('Delete')
     t.wait_until(lambda: children[0] not in marked(forking_marker), 10 * t.SCALE,
                  f'{children[0]} stopped')
+    t.wait_until(lambda: not any(cells[1:2] == [str(children[0])] for _, cells in t.table_rows(view)),
+                 10 * t.SCALE, f'the row of {children[0]} gone')
     assert len(marked(forking_marker)) == 3, marked(forking_marker)
 
 with tap.step('keyboard: Shift+Delete and Ctrl+Shift+K ask first (Escape cancels), Ctrl+, opens Preferences'):
