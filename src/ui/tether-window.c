@@ -133,7 +133,6 @@ update_status (TetherWindow *self)
     status = message;
   gtk_label_set_label (self->status_label, status != NULL ? status : "");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
-  adw_window_title_set_subtitle (self->window_title, status != NULL ? status : "");
 }
 
 static void
@@ -359,7 +358,7 @@ set_supervisor (TetherWindow     *self,
     {
       gtk_stack_set_visible_child_name (self->stack, "welcome");
       adw_window_title_set_title (self->window_title, _("Tether"));
-      adw_window_title_set_subtitle (self->window_title, "");
+      gtk_label_set_label (self->status_label, "");
       gtk_window_set_title (GTK_WINDOW (self), _("Tether"));
     }
   else
