@@ -600,6 +600,20 @@ tether_graph_unmap (GtkWidget *widget)
   GTK_WIDGET_CLASS (tether_graph_parent_class)->unmap (widget);
 }
 
+/* The field and compactness are for life (the template sets them), and
+ * so are the style classes that follow from them. */
+static void
+tether_graph_constructed (GObject *object)
+{
+  TetherGraph *self = TETHER_GRAPH (object);
+
+  G_OBJECT_CLASS (tether_graph_parent_class)->constructed (object);
+
+  gtk_widget_add_css_class (GTK_WIDGET (self), self->field == TETHER_HISTORY_RSS ? "memory" : "cpu");
+  if (self->compact)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "compact");
+}
+
 static void
 tether_graph_dispose (GObject *object)
 {
@@ -681,15 +695,20 @@ tether_graph_set_property (GObject      *object,
       break;
 
     case PROP_FIELD:
-      tether_graph_set_field (self, g_value_get_uint (value));
+      self->field = g_value_get_uint (value);
       break;
 
     case PROP_SPAN:
-      tether_graph_set_span (self, g_value_get_uint (value));
+      if (self->span != g_value_get_uint (value))
+        {
+          self->span = g_value_get_uint (value);
+          on_history_changed (self);
+          g_object_notify_by_pspec (object, pspec);
+        }
       break;
 
     case PROP_COMPACT:
-      tether_graph_set_compact (self, g_value_get_boolean (value));
+      self->compact = g_value_get_boolean (value);
       break;
 
     default:
@@ -703,6 +722,7 @@ tether_graph_class_init (TetherGraphClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  object_class->constructed = tether_graph_constructed;
   object_class->dispose = tether_graph_dispose;
   object_class->finalize = tether_graph_finalize;
   object_class->get_property = tether_graph_get_property;
@@ -722,7 +742,7 @@ tether_graph_class_init (TetherGraphClass *klass)
   properties[PROP_FIELD] =
     g_param_spec_uint ("field", NULL, NULL,
                        TETHER_HISTORY_CPU, TETHER_HISTORY_RSS, TETHER_HISTORY_CPU,
-                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+                       (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   properties[PROP_SPAN] =
     g_param_spec_uint ("span", NULL, NULL,
@@ -732,7 +752,7 @@ tether_graph_class_init (TetherGraphClass *klass)
   properties[PROP_COMPACT] =
     g_param_spec_boolean ("compact", NULL, NULL,
                           FALSE,
-                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   /* The newest value, e.g. "12.3 %" or "56.0 MiB"; "" without data. */
   properties[PROP_CURRENT_TEXT] =
@@ -761,22 +781,6 @@ tether_graph_init (TetherGraph *self)
   self->current_text = g_strdup ("");
   self->axis_text = g_strdup ("");
   self->a11y_stale = TRUE;
-
-  gtk_widget_add_css_class (GTK_WIDGET (self), "cpu");
-}
-
-GtkWidget *
-tether_graph_new (void)
-{
-  return g_object_new (TETHER_TYPE_GRAPH, NULL);
-}
-
-TetherHistory *
-tether_graph_get_history (TetherGraph *self)
-{
-  g_return_val_if_fail (TETHER_IS_GRAPH (self), NULL);
-
-  return self->history;
 }
 
 void
@@ -801,92 +805,4 @@ tether_graph_set_history (TetherGraph   *self,
 
   on_history_changed (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HISTORY]);
-}
-
-TetherHistoryField
-tether_graph_get_field (TetherGraph *self)
-{
-  g_return_val_if_fail (TETHER_IS_GRAPH (self), TETHER_HISTORY_CPU);
-
-  return self->field;
-}
-
-void
-tether_graph_set_field (TetherGraph        *self,
-                        TetherHistoryField  field)
-{
-  g_return_if_fail (TETHER_IS_GRAPH (self));
-  g_return_if_fail (field == TETHER_HISTORY_CPU || field == TETHER_HISTORY_RSS);
-
-  if (self->field == field)
-    return;
-
-  self->field = field;
-
-  if (field == TETHER_HISTORY_RSS)
-    {
-      gtk_widget_remove_css_class (GTK_WIDGET (self), "cpu");
-      gtk_widget_add_css_class (GTK_WIDGET (self), "memory");
-    }
-  else
-    {
-      gtk_widget_remove_css_class (GTK_WIDGET (self), "memory");
-      gtk_widget_add_css_class (GTK_WIDGET (self), "cpu");
-    }
-
-  on_history_changed (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIELD]);
-}
-
-guint
-tether_graph_get_span (TetherGraph *self)
-{
-  g_return_val_if_fail (TETHER_IS_GRAPH (self), DEFAULT_SPAN);
-
-  return self->span;
-}
-
-void
-tether_graph_set_span (TetherGraph *self,
-                       guint        span)
-{
-  g_return_if_fail (TETHER_IS_GRAPH (self));
-  g_return_if_fail (span >= MIN_SPAN);
-
-  if (self->span == span)
-    return;
-
-  self->span = span;
-  on_history_changed (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPAN]);
-}
-
-gboolean
-tether_graph_get_compact (TetherGraph *self)
-{
-  g_return_val_if_fail (TETHER_IS_GRAPH (self), FALSE);
-
-  return self->compact;
-}
-
-void
-tether_graph_set_compact (TetherGraph *self,
-                          gboolean     compact)
-{
-  g_return_if_fail (TETHER_IS_GRAPH (self));
-
-  compact = !!compact;
-
-  if (self->compact == compact)
-    return;
-
-  self->compact = compact;
-
-  if (compact)
-    gtk_widget_add_css_class (GTK_WIDGET (self), "compact");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self), "compact");
-
-  gtk_widget_queue_resize (GTK_WIDGET (self));
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPACT]);
 }

@@ -38,12 +38,12 @@ struct _TetherWindow
   GtkColumnView *column_view;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
-  GtkPopoverMenu *row_popover;
+  GtkWidget *row_popover;           /* a GtkPopoverMenu */
+  TetherProcessTree *tree;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
-  TetherProcessTree *tree;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
 
@@ -116,7 +116,6 @@ update_status (TetherWindow *self)
     status = message;
   gtk_label_set_label (self->status_label, status != NULL ? status : "");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
-  adw_window_title_set_subtitle (self->window_title, status != NULL ? status : "");
 }
 
 static void
@@ -342,7 +341,7 @@ set_supervisor (TetherWindow     *self,
     {
       gtk_stack_set_visible_child_name (self->stack, "welcome");
       adw_window_title_set_title (self->window_title, _("Tether"));
-      adw_window_title_set_subtitle (self->window_title, "");
+      gtk_label_set_label (self->status_label, "");
       gtk_window_set_title (GTK_WINDOW (self), _("Tether"));
     }
   else
@@ -741,9 +740,8 @@ tether_window_dispose (GObject *object)
   g_clear_handle_id (&self->countdown_timer, g_source_remove);
   if (self->tree != NULL)
     tether_process_tree_set_sampler (self->tree, NULL);
-  if (self->row_popover != NULL)
-    gtk_widget_unparent (GTK_WIDGET (self->row_popover));
-  self->row_popover = NULL;
+  /* The column view unparents only the children it made itself. */
+  g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->supervisor);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
@@ -758,7 +756,6 @@ tether_window_finalize (GObject *object)
 
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
-  g_clear_object (&self->tree);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
@@ -790,6 +787,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
+  gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
   gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
@@ -806,24 +805,6 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_activated);
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_activated);
 
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, GDK_CONTROL_MASK, "app.start", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK, "app.stop", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "app.restart", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_k, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
-                                       "win.force-stop", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.stop-subtree", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, GDK_SHIFT_MASK,
-                                       "win.kill-subtree", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK,
-                                       "win.copy-cmdline", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
-                                       "win.copy-pid", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Menu, 0, "win.row-menu", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F10, GDK_SHIFT_MASK, "win.row-menu", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
-                                       "win.preferences", NULL);
-
   /* Named in the template, which the builder looks up by name. */
   g_type_ensure (TETHER_TYPE_GRAPH);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
@@ -835,16 +816,12 @@ tether_window_init (TetherWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->tree = tether_process_tree_new ();
-  g_signal_connect (self->tree, "updated", G_CALLBACK (on_tree_updated), self);
   self->selection = tether_process_tree_create_selection (self->tree,
                                                           gtk_column_view_get_sorter (self->column_view),
                                                           &self->sorter);
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
-
-  gtk_widget_set_parent (GTK_WIDGET (self->row_popover), GTK_WIDGET (self->column_view));
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",

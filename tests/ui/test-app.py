@@ -415,6 +415,101 @@ with tap.step('--owner with a bad kind: said on the terminal, exit 2, nothing op
                          timeout=30, env=env)
     assert out.returncode == 2, (out.returncode, out.stderr)
     assert '--owner must be auto, cgroup or reaper (got “bogus”)' in out.stderr, out.stderr
+
+# ---- 8. the keyboard: every shortcut README.md and the help overlay list --------
+# A fresh window: under Xvfb with no window manager, the first click on a
+# window after a modal dialog of it closed is lost, and the earlier steps
+# leave such dialogs behind.
+
+def row_of(view, pid):
+    """pid's row; a tick may remove other rows while they are read."""
+    return t.wait_until(lambda: next((r for r, cells in t.table_rows(view) if cells[1:2] == [str(pid)]),
+                                     None), 10 * t.SCALE, f'the row of {pid}')
+
+
+def dialog_gone(pattern):
+    return lambda: not t.find_all(app, ('dialog', 'alert'), re.compile(pattern))
+
+
+with tap.step('keyboard on the selected row: Ctrl+C, Ctrl+Shift+C, Shift+F10, Menu, Delete'):
+    proc, app = t.launch([APP, '--start', forking], 'tether', env=env)
+    state_is(app, 'Running')
+    tree = t.wait_until(tree_complete, 20 * t.SCALE, 'tetherctl tree == the 4 marked processes')
+    children = sorted(p['pid'] for p in tree['processes'] if p['pid'] != tree['main_pid'])
+    view = t.find(app, 'tree table', 'Processes')
+    t.wait_until(lambda: all(any(c[1:2] == [str(pid)] for _, c in t.table_rows(view)) for pid in children),
+                 20 * t.SCALE, 'rows for the children')
+    # A left click selects; the pointer stays over the window, where the
+    # keys go (no window manager).
+    t.mouse_click(row_of(view, children[0]))
+    t.find(app, 'label', re.compile(rf' \({children[0]}\) — '))
+    t.key('ctrl+c')
+    t.find(app, 'label', 'Command line copied')
+    t.key('ctrl+shift+c')
+    t.find(app, 'label', 'PID copied')
+    for combo in ('shift+F10', 'Menu'):
+        t.key(combo)
+        t.find(app, 'menu item', 'Stop Subtree', mapped=True)
+        t.key('Escape')
+        t.wait_until(lambda: not t.find_all(app, 'menu item', 'Stop Subtree', mapped=True),
+                     10 * t.SCALE, f'the row menu ({combo}) closed')
+    t.key('Delete')
+    t.wait_until(lambda: children[0] not in marked(forking_marker), 10 * t.SCALE,
+                 f'{children[0]} stopped')
+    t.wait_until(lambda: not any(cells[1:2] == [str(children[0])] for _, cells in t.table_rows(view)),
+                 10 * t.SCALE, f'the row of {children[0]} gone')
+    assert len(marked(forking_marker)) == 3, marked(forking_marker)
+
+with tap.step('keyboard: Shift+Delete and Ctrl+Shift+K ask first (Escape cancels), Ctrl+, opens Preferences'):
+    t.mouse_click(row_of(view, children[1]))
+    t.find(app, 'label', re.compile(rf' \({children[1]}\) — '))
+    t.key('shift+Delete')
+    t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile(rf'^Kill .*\({children[1]}\)\?'))
+    t.key('Escape')
+    t.wait_until(dialog_gone('^Kill '), 10 * t.SCALE, 'the Kill dialog closed')
+    t.key('ctrl+shift+k')
+    t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile('^Force Stop Forking backend'))
+    t.key('Escape')
+    t.wait_until(dialog_gone('^Force Stop '), 10 * t.SCALE, 'the Force Stop dialog closed')
+    assert len(marked(forking_marker)) == 3, 'killed without asking'
+    t.key('ctrl+,')
+    t.find(app, ('frame', 'window', 'dialog'), 'Preferences')
+    t.key('Escape')
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), 'Preferences'),
+                 10 * t.SCALE, 'Preferences closed')
+
+with tap.step('keyboard: Ctrl+. stops, Ctrl+Return starts, Ctrl+R restarts'):
+    t.key('ctrl+.')
+    state_is(app, 'Stopped')
+    assert not marked(forking_marker), marked(forking_marker)
+    t.key('ctrl+Return')
+    state_is(app, 'Running')
+    first = t.wait_until(lambda: tetherctl('status', profile=forking).get('main_pid'), 20 * t.SCALE,
+                         'a main pid')
+    t.key('ctrl+r')
+    t.wait_until(lambda: tetherctl('status', profile=forking).get('main_pid') not in (None, 0, first),
+                 20 * t.SCALE, 'a new main pid after the restart')
+    state_is(app, 'Running')
+
+with tap.step('keyboard: Ctrl+? shows the shortcuts, Ctrl+O asks for a profile, Ctrl+Q quits'):
+    t.key('ctrl+?')
+    t.find(app, ('frame', 'window', 'dialog'), re.compile('Shortcuts'))
+    t.key('Escape')
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), re.compile('Shortcuts')),
+                 10 * t.SCALE, 'the shortcuts window closed')
+
+    # The file chooser (GtkFileChooserNative's own dialog here) is not on
+    # the app's AT-SPI tree; X lists its window.
+    def x_window(title):
+        tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
+        return f'"{title}":' in tree
+    t.key('ctrl+o')
+    t.wait_until(lambda: x_window('Open Profile'), 10 * t.SCALE, 'the file chooser')
+    t.key('Escape')
+    t.wait_until(lambda: not x_window('Open Profile'), 10 * t.SCALE, 'the file chooser closed')
+    t.key('ctrl+q')
+    t.wait_until(lambda: proc.poll() is not None, 30 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
     assert not marked(forking_marker), marked(forking_marker)
 
 kill_leftovers(forking_marker)
