@@ -11,6 +11,8 @@
 
 #include "tether-graph.h"
 
+#include "tether-enum-types.h"
+
 #define MIN_SPAN            10
 #define DEFAULT_SPAN        300
 /* A gap wider than this many median intervals means sampling stopped. */
@@ -656,7 +658,7 @@ tether_graph_get_property (GObject    *object,
       break;
 
     case PROP_FIELD:
-      g_value_set_uint (value, self->field);
+      g_value_set_enum (value, self->field);
       break;
 
     case PROP_SPAN:
@@ -695,7 +697,7 @@ tether_graph_set_property (GObject      *object,
       break;
 
     case PROP_FIELD:
-      self->field = g_value_get_uint (value);
+      self->field = g_value_get_enum (value);
       break;
 
     case PROP_SPAN:
@@ -738,10 +740,8 @@ tether_graph_class_init (TetherGraphClass *klass)
                          TETHER_TYPE_HISTORY,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
-  /* A TetherHistoryField; core registers no enum type for it. */
   properties[PROP_FIELD] =
-    g_param_spec_uint ("field", NULL, NULL,
-                       TETHER_HISTORY_CPU, TETHER_HISTORY_RSS, TETHER_HISTORY_CPU,
+    g_param_spec_enum ("field", NULL, NULL, TETHER_TYPE_HISTORY_FIELD, TETHER_HISTORY_CPU,
                        (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   properties[PROP_SPAN] =
