@@ -457,7 +457,7 @@ complete_request (TetherOwnerShim  *self,
     }
 
   reply = tether_owner_reply_new ();
-  if (request->op == TETHER_OWNER_OP_MEMBERS)
+  if (request->op == TETHER_OWNER_OP_MEMBERS || request->op == TETHER_OWNER_OP_TOP_LEVEL)
     {
       guint n_words = g_strv_length (words);
 
@@ -469,8 +469,9 @@ complete_request (TetherOwnerShim  *self,
           if (parse_uint (words[i], G_MAXINT, &pid))
             g_array_append_val (reply->members, (pid_t) { (pid_t) pid });
         }
-      reply->count.n_members = reply->members->len;
       reply->count.n_reached = reply->members->len;
+      reply->count.n_members = request->op == TETHER_OWNER_OP_MEMBERS
+        ? reply->members->len : tether_owner_get_n_members (TETHER_OWNER (self));
     }
   else if (request->op != TETHER_OWNER_OP_WATCH)
     {
@@ -852,6 +853,7 @@ op_verb (TetherOwnerOp op)
     case TETHER_OWNER_OP_FREEZE: return "freeze";
     case TETHER_OWNER_OP_THAW: return "thaw";
     case TETHER_OWNER_OP_KILL_ALL: return "kill";
+    case TETHER_OWNER_OP_TOP_LEVEL: return "top-level";
     default: g_return_val_if_reached ("?");
     }
 }
@@ -872,6 +874,7 @@ op_description (TetherOwnerOp op,
     case TETHER_OWNER_OP_FREEZE: return g_strdup (_("freeze the backend"));
     case TETHER_OWNER_OP_THAW: return g_strdup (_("thaw the backend"));
     case TETHER_OWNER_OP_KILL_ALL: return g_strdup (_("kill the backend’s processes"));
+    case TETHER_OWNER_OP_TOP_LEVEL: return g_strdup (_("list the backend’s top processes"));
     default: g_return_val_if_reached (g_strdup ("?"));
     }
 }
@@ -896,7 +899,7 @@ tether_owner_shim_run_async (TetherOwner         *owner,
   g_task_set_source_tag (request->task, tether_owner_shim_run_async);
 
   /* A tree that never was, or has ended, has no members to act on. */
-  if (!tether_owner_is_running (owner) && op == TETHER_OWNER_OP_MEMBERS)
+  if (!tether_owner_is_running (owner) && (op == TETHER_OWNER_OP_MEMBERS || op == TETHER_OWNER_OP_TOP_LEVEL))
     {
       GTask *task = g_steal_pointer (&request->task);
       TetherOwnerReply *reply = tether_owner_reply_new ();

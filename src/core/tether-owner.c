@@ -210,10 +210,24 @@ on_watched (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
+  TetherOwner *self = TETHER_OWNER (source);
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+  pid_t pid = GPOINTER_TO_INT (user_data);
   g_autoptr(GError) error = NULL;
 
-  if (!tether_owner_verb_finish (TETHER_OWNER (source), result, NULL, &error))
-    g_debug ("Cannot watch the main process: %s", error->message);
+  if (tether_owner_verb_finish (self, result, NULL, &error))
+    return;
+  g_debug ("Cannot watch the main process %d: %s", (int) pid, error->message);
+
+  /* Gone before the helper could watch it: its exit will never be
+   * reported, so report it now, with a status that was not ours to read. */
+  if (g_error_matches (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER) &&
+      pid == priv->main_pid && !priv->empty_emitted)
+    {
+      g_object_ref (self);
+      g_signal_emit (self, signals[MAIN_EXITED], 0, (int) pid, -1);
+      g_object_unref (self);
+    }
 }
 
 void
@@ -227,7 +241,9 @@ tether_owner_set_main_pid (TetherOwner *self,
   if (pid == priv->main_pid)
     return;
   priv->main_pid = pid;
-  TETHER_OWNER_GET_CLASS (self)->run_async (self, TETHER_OWNER_OP_WATCH, pid, 0, NULL, on_watched, NULL);
+  if (pid > 0)
+    TETHER_OWNER_GET_CLASS (self)->run_async (self, TETHER_OWNER_OP_WATCH, pid, 0, NULL,
+                                              on_watched, GINT_TO_POINTER (pid));
 }
 
 gboolean
@@ -345,6 +361,15 @@ tether_owner_list_members_finish (TetherOwner   *self,
   members = g_steal_pointer (&reply->members);
   tether_owner_reply_free (reply);
   return members != NULL ? members : g_array_new (FALSE, FALSE, sizeof (pid_t));
+}
+
+void
+tether_owner_list_top_level_async (TetherOwner         *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  run (self, TETHER_OWNER_OP_TOP_LEVEL, 0, 0, cancellable, callback, user_data);
 }
 
 void

@@ -68,6 +68,7 @@ typedef enum
   TETHER_OWNER_OP_FREEZE,
   TETHER_OWNER_OP_THAW,
   TETHER_OWNER_OP_KILL_ALL,
+  TETHER_OWNER_OP_TOP_LEVEL,       /* members with no member for a parent */
 } TetherOwnerOp;
 
 #define TETHER_TYPE_OWNER (tether_owner_get_type ())
@@ -154,6 +155,14 @@ void             tether_owner_list_members_async  (TetherOwner          *self,
 GArray          *tether_owner_list_members_finish (TetherOwner          *self,
                                                    GAsyncResult         *result,
                                                    GError              **error);
+
+/* The members at the top of the tree: the main process and whatever was
+ * orphaned to the tree's root (a daemon its launcher left). Finish with
+ * tether_owner_list_members_finish. */
+void             tether_owner_list_top_level_async (TetherOwner         *self,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
 
 /* The verbs; each finishes with tether_owner_verb_finish. A pid that is
  * not a member is TETHER_ERROR_NOT_MEMBER. */

@@ -1309,6 +1309,28 @@ handle_command (char           *line,
           free (pids);
         }
     }
+  else if (strcmp (verb, "top-level") == 0 && n_f == 2)
+    {
+      /* Members whose parent is the shim itself: the main process, and
+       * what its exit (or a double fork) left to the subreaper. */
+      pid_t *pids;
+      size_t k = 0;
+
+      r = list_scope (0, &pids, &n);
+      if (r < 0)
+        send_error (id, -r, "cannot list members");
+      else
+        {
+          for (size_t j = 0; j < n; j++)
+            {
+              Entry *e = lookup (pids[j]);
+              if (e != NULL && e->ppid == shim.self)
+                pids[k++] = pids[j];
+            }
+          send_pid_list (id, pids, k);
+          free (pids);
+        }
+    }
   else if (strcmp (verb, "watch") == 0 && n_f == 3 && parse_int (f[2], 1, INT_MAX, &a))
     handle_watch (id, (pid_t) a);
   /* Replies say how many the verb reached and how many members there were
