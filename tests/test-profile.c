@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "tether-error.h"
+#include "tether-pidfile.h"
 #include "tether-profile.h"
 
 #define BASE_DIR "/srv/demo"
@@ -819,6 +821,135 @@ test_cwd (void)
                       "demo.json:3:10: \"cwd\" must not be empty");
 }
 
+/* "pidfile" resolves against cwd, as a daemon started there writes it. */
+static void
+test_pidfile_field (void)
+{
+  g_autoptr(TetherProfile) relative = parse_ok ("{\"command\": [\"true\"], \"cwd\": \"/srv/app\", "
+                                                "\"pidfile\": \"run/../nginx.pid\"}");
+  g_autoptr(TetherProfile) absolute = parse_ok ("{\"command\": [\"true\"], \"pidfile\": \"/run/x.pid\"}");
+  g_autoptr(TetherProfile) none = parse_ok ("{\"command\": [\"true\"]}");
+
+  g_assert_cmpstr (relative->pidfile, ==, "/srv/app/nginx.pid");
+  g_assert_cmpstr (absolute->pidfile, ==, "/run/x.pid");
+  g_assert_null (none->pidfile);
+  assert_parse_error ("{\"command\": [\"true\"], \"pidfile\": \"\"}",
+                      "demo.json:1:34: \"pidfile\" must not be empty");
+}
+
+static void
+assert_pidfile_parses (const char *contents,
+                       pid_t       expected)
+{
+  g_autoptr(GError) error = NULL;
+  pid_t pid = -1;
+
+  g_assert_true (tether_pidfile_parse ("p", contents, strlen (contents), &pid, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pid, ==, expected);
+}
+
+static void
+assert_pidfile_refused (const char *contents,
+                        gsize       length,
+                        const char *message)
+{
+  g_autoptr(GError) error = NULL;
+  pid_t pid = -1;
+
+  g_assert_false (tether_pidfile_parse ("p", contents, length, &pid, &error));
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL);
+  g_assert_cmpstr (error->message, ==, message);
+  g_assert_cmpint (pid, ==, 0);
+}
+
+/* What daemons write: a pid and a newline, sometimes blanks, PostgreSQL's
+ * postmaster.pid more lines after it. Anything else is refused by name,
+ * and shown without the control characters it may carry. */
+static void
+test_pidfile_parse (void)
+{
+  assert_pidfile_parses ("1234\n", 1234);
+  assert_pidfile_parses ("  42 \t\n", 42);
+  assert_pidfile_parses ("777", 777);
+  assert_pidfile_parses ("4242\n/var/lib/postgresql/15/main\n1700000000\n5432\n", 4242);
+  assert_pidfile_parses ("2147483647\n", G_MAXINT);
+
+  assert_pidfile_refused ("", 0, "The pidfile p is empty");
+  assert_pidfile_refused (" \n12\n", 5, "The pidfile p is empty");
+  assert_pidfile_refused ("1\n", 2, "The pidfile p says “1”, not a process id");
+  assert_pidfile_refused ("0", 1, "The pidfile p says “0”, not a process id");
+  assert_pidfile_refused ("-5", 2, "The pidfile p says “-5”, not a process id");
+  assert_pidfile_refused ("+5", 2, "The pidfile p says “+5”, not a process id");
+  assert_pidfile_refused ("2147483648", 10, "The pidfile p says “2147483648”, not a process id");
+  assert_pidfile_refused ("12 34", 5, "The pidfile p says “12 34”, not a process id");
+  assert_pidfile_refused ("12\0" "34", 5, "The pidfile p says “12”, not a process id");
+  assert_pidfile_refused ("\033]0;owned\007", 10, "The pidfile p says “?]0;owned?”, not a process id");
+  assert_pidfile_refused ("\xff\xfe", 2, "The pidfile p says “\xef\xbf\xbd\xef\xbf\xbd”, not a process id");
+}
+
+static void
+on_async_result (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static pid_t
+read_pidfile (const char  *path,
+              GError     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  tether_pidfile_read_async (path, NULL, on_async_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return tether_pidfile_read_finish (result, error);
+}
+
+/* Reading is bounded and never waits on what is not a file. */
+static void
+test_pidfile_read (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tether-pidfile-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "x.pid", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo.pid", NULL);
+  g_autoptr(GError) error = NULL;
+  GString *huge = g_string_new ("99");
+
+  g_assert_cmpint (read_pidfile (path, &error), ==, 0);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (path, "31337\n", -1, NULL));
+  g_assert_cmpint (read_pidfile (path, &error), ==, 31337);
+  g_assert_no_error (error);
+
+  /* Only the first 4 KiB are read: a huge file is a long number, refused. */
+  for (guint i = 0; i < 1 << 20; i++)
+    g_string_append_c (huge, '9');
+  g_assert_true (g_file_set_contents (path, huge->str, huge->len, NULL));
+  g_string_free (huge, TRUE);
+  g_assert_cmpint (read_pidfile (path, &error), ==, 0);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (read_pidfile (fifo, &error), ==, 0);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (read_pidfile (dir, &error), ==, 0);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  g_unlink (fifo);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_data_without_display_name (void)
 {
@@ -1146,6 +1277,9 @@ main (int   argc,
   g_test_add_func ("/profile/huge-integers", test_huge_integers);
   g_test_add_func ("/profile/field-paths", test_field_paths);
   g_test_add_func ("/profile/cwd", test_cwd);
+  g_test_add_func ("/profile/pidfile", test_pidfile_field);
+  g_test_add_func ("/pidfile/parse", test_pidfile_parse);
+  g_test_add_func ("/pidfile/read", test_pidfile_read);
   g_test_add_func ("/profile/data-without-display-name", test_data_without_display_name);
   g_test_add_func ("/profile/load/file", test_load_file);
   g_test_add_func ("/profile/load/default-cwd", test_load_default_cwd);

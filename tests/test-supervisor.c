@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -861,6 +862,208 @@ test_mainpid_daemon (Fixture       *f,
   g_assert_cmpuint (f->report.ended[TETHER_PHASE_KILL], ==, 1);
 }
 
+/* The supervisor's count of live members, after asking the owner (as the
+ * status reply does after a fresh sample). */
+static guint
+count_members (TetherSupervisor *supervisor)
+{
+  g_autoptr(GArray) members = test_util_list_members (tether_supervisor_get_owner (supervisor), NULL);
+
+  g_assert_nonnull (members);
+  g_assert_cmpuint (members->len, ==, tether_supervisor_get_n_members (supervisor));
+  return members->len;
+}
+
+static void
+on_main_pid_record (TetherSupervisor *s,
+                    GParamSpec       *pspec,
+                    GArray           *pids)
+{
+  pid_t pid = tether_supervisor_get_main_pid (s);
+  g_array_append_val (pids, pid);
+}
+
+static void
+wait_main_pid (Fixture *f,
+               pid_t    pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (tether_supervisor_get_main_pid (f->supervisor) != pid &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_main_pid (f->supervisor), ==, pid);
+}
+
+/* nginx's way: the launcher exits at once, the daemon writes its pid to a
+ * pidfile a little later (here 300 ms), and SIGQUIT is its graceful stop.
+ * With "pidfile" the daemon becomes the main process, so the graceful step
+ * reaches it and it shuts down its worker itself. Before, the launcher's
+ * exit skipped the ladder to SIGTERM for all: no "quit-received". */
+static void
+test_pidfile_daemon (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *daemon_pidfile = g_strconcat (f->pidfile, ".daemon", NULL);
+  g_autofree char *json = g_strdup_printf ("\"pidfile\": \"%s\", "
+                                           "\"env\": {\"TETHER_TEST_PIDFILE_DELAY_MS\": \"300\"}, "
+                                           "\"stop\": {\"signal\": \"SIGQUIT\", \"graceful_timeout\": 5, \"term_timeout\": 5}",
+                                           daemon_pidfile);
+  g_autoptr(GArray) main_pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  pid_t launcher, daemon;
+
+  make_supervisor (f, json, "forking", daemon_pidfile, NULL);
+  g_signal_connect (f->supervisor, "notify::main-pid", G_CALLBACK (on_main_pid_record), main_pids);
+  start_and_wait (f);
+  launcher = test_util_wait_role (f->pidfile, "main", 10);
+  daemon = test_util_wait_role (f->pidfile, "daemon", 10);
+  g_assert_cmpint (launcher, >, 0);
+  g_assert_cmpint (daemon, >, 0);
+  wait_main_pid (f, daemon);
+  g_signal_handlers_disconnect_by_func (f->supervisor, on_main_pid_record, main_pids);
+
+  /* The launcher, then none while the pidfile was not there, then the daemon. */
+  g_assert_cmpuint (main_pids->len, ==, 3);
+  g_assert_cmpint (g_array_index (main_pids, pid_t, 0), ==, launcher);
+  g_assert_cmpint (g_array_index (main_pids, pid_t, 1), ==, 0);
+  g_assert_cmpint (g_array_index (main_pids, pid_t, 2), ==, daemon);
+  g_assert_nonnull (strstr (tether_supervisor_get_message (f->supervisor), daemon_pidfile));
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "quit-received", 1), ==, daemon);
+  /* The daemon and its worker ended in the graceful step, well before its
+   * timeout: the daemon's exit moves the ladder on at once. */
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], ==, 2);
+  g_assert_false (f->report.forced);
+  g_assert_cmpfloat (f->report.elapsed, <, 4.0);
+  g_unlink (daemon_pidfile);
+}
+
+/* Without a pidfile: when the launcher's exit leaves one process at the
+ * top of the tree, it is the main process (systemd's GuessMainPID=). */
+static void
+test_guess_main (Fixture       *f,
+                 gconstpointer  data)
+{
+  pid_t daemon;
+
+  make_supervisor (f, "\"stop\": {\"signal\": \"SIGQUIT\", \"graceful_timeout\": 5, \"term_timeout\": 5}",
+                   "forking", "-", NULL);
+  start_and_wait (f);
+  daemon = test_util_wait_role (f->pidfile, "daemon", 10);
+  g_assert_cmpint (daemon, >, 0);
+  wait_main_pid (f, daemon);
+  g_assert_nonnull (strstr (tether_supervisor_get_message (f->supervisor), "the only one left"));
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "quit-received", 1), ==, daemon);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_GRACEFUL], ==, 2);
+}
+
+/* A pidfile is the daemon's word, not an order: one that names a process
+ * outside the tree (here this test) is refused, and once start_timeout has
+ * passed the guess decides, saying what was wrong with the file. The test
+ * would die of SIGQUIT if Tether obeyed. */
+static void
+test_pidfile_outsider (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *daemon_pidfile = g_strconcat (f->pidfile, ".daemon", NULL);
+  g_autofree char *json = g_strdup_printf ("\"pidfile\": \"%s\", \"start_timeout\": 1, "
+                                           "\"stop\": {\"signal\": \"SIGQUIT\", \"graceful_timeout\": 5}",
+                                           daemon_pidfile);
+  g_autofree char *mine = g_strdup_printf ("%d\n", (int) getpid ());
+  g_autofree char *expected = g_strdup_printf ("names process %d, which is not one of the backend’s",
+                                               (int) getpid ());
+  pid_t daemon;
+  gint64 t0;
+
+  g_assert_true (g_file_set_contents (daemon_pidfile, mine, -1, NULL));
+  make_supervisor (f, json, "forking", "-", NULL);
+  t0 = g_get_monotonic_time ();
+  start_and_wait (f);
+  daemon = test_util_wait_role (f->pidfile, "daemon", 10);
+  g_assert_cmpint (daemon, >, 0);
+  wait_main_pid (f, daemon);
+  g_assert_cmpfloat ((g_get_monotonic_time () - t0) / 1e6, >=, 0.9);
+  g_test_message ("%s", tether_supervisor_get_message (f->supervisor));
+  g_assert_nonnull (strstr (tether_supervisor_get_message (f->supervisor), expected));
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "quit-received", 1), ==, daemon);
+  g_unlink (daemon_pidfile);
+}
+
+/* When the launcher leaves several processes, none is the main one: the
+ * main pid says none, and the number of processes is the live one, not the
+ * count of the moment the launcher exited. */
+static void
+test_no_main_left (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GArray) orphans = NULL;
+  pid_t launcher;
+
+  make_supervisor (f, NULL, "orphans", "3", NULL);
+  start_and_wait (f);
+  launcher = test_util_wait_role (f->pidfile, "main", 10);
+  g_assert_cmpint (launcher, >, 0);
+  test_util_wait_reaped (launcher);
+  while (tether_supervisor_get_message (f->supervisor) == NULL ||
+         strstr (tether_supervisor_get_message (f->supervisor), "none is the main one") == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_main_pid (f->supervisor), ==, 0);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+  /* No count frozen into the sentence. */
+  g_assert_null (strstr (tether_supervisor_get_message (f->supervisor), "3"));
+
+  orphans = test_util_read_role (f->pidfile, "orphan");
+  g_assert_cmpuint (orphans->len, ==, 3);
+  g_assert_cmpuint (count_members (f->supervisor), ==, 3);
+  kill (g_array_index (orphans, pid_t, 0), SIGKILL);
+  test_util_wait_reaped (g_array_index (orphans, pid_t, 0));
+  g_assert_cmpuint (count_members (f->supervisor), ==, 2);
+
+  stop_and_wait (f, FALSE, 20);
+  g_assert_cmpuint (f->report.ended[TETHER_PHASE_TERM], ==, 2);
+}
+
+/* PostgreSQL runs as "postgres", many servers drop to "nobody": a backend
+ * that switched user before sending READY=1 is heard (the socket is
+ * reachable by any uid; only membership of the tree decides). It failed
+ * with EACCES and was stopped after start_timeout. */
+static void
+test_ready_as_nobody (Fixture       *f,
+                      gconstpointer  data)
+{
+  const char *code =
+    "import os, socket, sys, time\n"
+    "a = os.environ['NOTIFY_SOCKET']\n"
+    "a = '\\0' + a[1:] if a.startswith('@') else a\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+    "s.sendto(b'READY=1\\nSTATUS=as uid %d' % os.getuid(), a)\n"
+    "time.sleep(300)\n";
+  const char *argv[] = { "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                         "/usr/bin/python3", "-c", code, f->marker, NULL };
+  g_autofree char *path = test_util_write_profile ("\"ready\": \"notify\", \"start_timeout\": 10, \"cwd\": \"/\"", argv);
+  g_autoptr(TetherProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+  struct passwd *nobody = getpwnam ("nobody");
+
+  g_assert_nonnull (nobody);
+  g_assert_cmpint (getuid (), ==, 0);  /* the suite runs as root (cgroups) */
+  profile = tether_profile_load (path, &error);
+  g_assert_no_error (error);
+  f->supervisor = tether_supervisor_new (profile, f->kind);
+  start_and_wait (f);
+  g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
+  expected = g_strdup_printf ("as uid %u", (guint) nobody->pw_uid);
+  g_assert_cmpstr (tether_supervisor_get_status_text (f->supervisor), ==, expected);
+  stop_and_wait (f, FALSE, 20);
+}
+
 /* A 1000-process tree never holds the main loop: not while it starts
  * (1000 new processes for the sampler), not while it is sampled ten times
  * a second, not while it is killed. Every request to the shim is answered
@@ -1107,6 +1310,11 @@ main (int    argc,
               fixture_setup, test_shim_killed, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
   add ("mainpid-daemon", test_mainpid_daemon);
+  add ("pidfile-daemon", test_pidfile_daemon);
+  add ("guess-main", test_guess_main);
+  add ("pidfile-outsider", test_pidfile_outsider);
+  add ("no-main-left", test_no_main_left);
+  add ("ready-as-nobody", test_ready_as_nobody);
   add ("main-loop-1000", test_main_loop_1000);
 
   return g_test_run ();

@@ -53,6 +53,17 @@
  *                         SIGTERM, which forks a "stubborn" child that ignores
  *                         it; main sends "MAINPID=<daemon>\nREADY=1" to
  *                         $NOTIFY_SOCKET and exits 0.
+ *   forking PATH          what daemonizing servers do without sd_notify (nginx):
+ *                         main (the launcher) forks a child that starts a
+ *                         session and forks the "daemon", and exits; main
+ *                         exits 0 once the daemon runs. The daemon has a
+ *                         "worker" child, writes its pid to PATH ("-": no
+ *                         file) $TETHER_TEST_PIDFILE_DELAY_MS ms later (write
+ *                         PATH.tmp, rename), and on SIGQUIT reports
+ *                         "quit-received", stops the worker and exits 0
+ *                         (SIGTERM kills it at once).
+ *   orphans N             main forks N "orphan" children that sleep forever and
+ *                         exits 0 once they have reported.
  *   spawner               main sleeps; each SIGUSR1 forks one more "late"
  *                         child that sleeps forever; SIGUSR2 makes main exec
  *                         itself (same program, so same name) in sleep mode.
@@ -122,7 +133,8 @@ usage (void)
            "  modes: sleep | children N | double-fork [stay] | bootloader |\n"
            "         ignore-term [N] | fork-forever [MS] | tree N |\n"
            "         notify [--exit-after] ARGS... | term-exit [--cleanup-ms MS] |\n"
-           "         busy | alloc MIB | spawner | daemon\n",
+           "         busy | alloc MIB | spawner | daemon | forking PATH |\n"
+           "         orphans N\n",
            prog);
   exit (2);
 }
@@ -704,6 +716,117 @@ mode_daemon_proper (void)
   return 0;
 }
 
+/* Internal: a classic daemon (nginx's master): a worker below it; writes
+ * its pid to PATH ("-": nowhere) $TETHER_TEST_PIDFILE_DELAY_MS after its
+ * launcher was told to exit (write and rename, as daemons do); SIGQUIT is its
+ * graceful stop (reports "quit-received", stops the worker, exits 0);
+ * SIGTERM kills it at once, leaving the worker. */
+static int
+mode_forking_daemon (const char *path)
+{
+  const char *delay = getenv ("TETHER_TEST_PIDFILE_DELAY_MS");
+  sigset_t set;
+  int fds[2];
+  pid_t worker;
+
+  make_ready_pipe (fds);
+  worker = spawn_child ("_sleeper", "worker", fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], 1) < 0)
+    die ("worker");
+  close (fds[0]);
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGQUIT);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  report ("daemon");
+  signal_ready ();
+
+  if (strcmp (path, "-") != 0)
+    {
+      char tmp[4096], line[32];
+      int fd, len;
+
+      sleep_ms (delay != NULL ? parse_count (delay, 0, 60000) : 0);
+      snprintf (tmp, sizeof tmp, "%s.tmp", path);
+      len = snprintf (line, sizeof line, "%ld\n", (long) getpid ());
+      fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || write_all (fd, line, (size_t) len) < 0 || close (fd) < 0 ||
+          rename (tmp, path) < 0)
+        die (path);
+    }
+
+  for (;;)
+    {
+      int sig = sigwaitinfo (&set, NULL);
+
+      if (sig == SIGQUIT)
+        {
+          report ("quit-received");
+          kill (worker, SIGTERM);
+          while (waitpid (worker, NULL, 0) < 0 && errno == EINTR)
+            ;
+          return 0;
+        }
+      while (waitpid (-1, NULL, WNOHANG) > 0)
+        ;
+    }
+}
+
+/* Internal: the launcher's child, which starts a session and the daemon,
+ * and exits. */
+static int
+mode_forking_mid (const char *path)
+{
+  if (setsid () < 0)
+    die ("setsid");
+  spawn_child ("_forking-daemon", path, ready_fd);
+  return 0;
+}
+
+/* A launcher that leaves N processes, none of them the main one. */
+static int
+mode_orphans (long n)
+{
+  int fds[2];
+
+  make_ready_pipe (fds);
+  for (long i = 0; i < n; i++)
+    spawn_child ("_sleeper", "orphan", fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], n) < 0)
+    die ("orphans did not report");
+  close (fds[0]);
+  report ("main");
+  return 0;
+}
+
+/* nginx, gunicorn -D, redis --daemonize yes: the launcher forks, its child
+ * forks the daemon and exits, and the launcher exits 0 once the daemon
+ * runs, with nothing said to $NOTIFY_SOCKET. */
+static int
+mode_forking (const char *path)
+{
+  int fds[2], status;
+  pid_t mid;
+
+  make_ready_pipe (fds);
+  mid = spawn_child ("_forking-mid", path, fds[1]);
+  close (fds[1]);
+  if (wait_ready (fds[0], 1) < 0)
+    {
+      fprintf (stderr, "%s: the daemon failed to start\n", prog);
+      return 1;
+    }
+  close (fds[0]);
+  while (waitpid (mid, &status, 0) < 0)
+    if (errno != EINTR)
+      die ("waitpid");
+  report ("main");
+  return 0;
+}
+
 static int
 mode_daemon (void)
 {
@@ -879,6 +1002,10 @@ run (int argc, char **argv)
     return mode_spawner ();
   if (strcmp (mode, "daemon") == 0 && n_mode_args == 0)
     return mode_daemon ();
+  if (strcmp (mode, "orphans") == 0 && n_mode_args == 1)
+    return mode_orphans (parse_count (mode_args[0], 1, 1000));
+  if (strcmp (mode, "forking") == 0 && n_mode_args == 1)
+    return mode_forking (mode_args[0]);
   /* Internal modes, used by re-exec'd children. */
   if (strcmp (mode, "_busy") == 0 && n_mode_args == 1)
     return mode_busy_child (mode_args[0]);
@@ -888,6 +1015,10 @@ run (int argc, char **argv)
     return mode_dfork_mid ();
   if (strcmp (mode, "_daemon") == 0 && n_mode_args == 0)
     return mode_daemon_proper ();
+  if (strcmp (mode, "_forking-mid") == 0 && n_mode_args == 1)
+    return mode_forking_mid (mode_args[0]);
+  if (strcmp (mode, "_forking-daemon") == 0 && n_mode_args == 1)
+    return mode_forking_daemon (mode_args[0]);
   if (strcmp (mode, "_stubborn") == 0 && n_mode_args == 1)
     return mode_stubborn (mode_args[0]);
   if (strcmp (mode, "_tree-node") == 0 && n_mode_args == 1)

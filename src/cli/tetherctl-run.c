@@ -160,6 +160,28 @@ on_status_text (TetherSupervisor *supervisor,
   emit (run, "status", fields);
 }
 
+/* A new main process after the first one exited (a daemon's launcher), or
+ * none: only news while the backend runs, not the start's own pid. */
+static void
+on_main_pid (TetherSupervisor *supervisor,
+             GParamSpec       *pspec,
+             Run              *run)
+{
+  pid_t pid = tether_supervisor_get_main_pid (supervisor);
+  const char *message = tether_supervisor_get_message (supervisor);
+  JsonObject *fields;
+
+  if (tether_supervisor_get_state (supervisor) != TETHER_STATE_RUNNING &&
+      tether_supervisor_get_state (supervisor) != TETHER_STATE_NOT_RESPONDING)
+    return;
+  fields = fields_new ();
+  if (pid > 0)
+    json_object_set_int_member (fields, "pid", pid);
+  if (message != NULL)
+    json_object_set_string_member (fields, "message", message);
+  emit (run, "main", fields);
+}
+
 static void
 on_phase_deadline (TetherSupervisor *supervisor,
                    GParamSpec       *pspec,
@@ -491,6 +513,7 @@ tetherctl_run (const char *path,
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_state_changed), &run);
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_notify_active), &run);
   g_signal_connect (supervisor, "notify::status-text", G_CALLBACK (on_status_text), &run);
+  g_signal_connect (supervisor, "notify::main-pid", G_CALLBACK (on_main_pid), &run);
   /* The deadline is set (and moved by EXTEND_TIMEOUT_USEC) after the phase. */
   g_signal_connect (supervisor, "notify::phase-deadline", G_CALLBACK (on_phase_deadline), &run);
   g_signal_connect (supervisor, "checkpoint", G_CALLBACK (on_checkpoint), &run);

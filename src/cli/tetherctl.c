@@ -182,11 +182,15 @@ print_status (JsonObject *o)
   g_autofree char *status = get_text (o, "status_text", NULL);
   g_autofree char *message = get_text (o, "message", NULL);
 
+  gint64 main_pid = json_object_get_int_member_with_default (o, "main_pid", 0);
+  gint64 members = json_object_get_int_member_with_default (o, "members", 0);
+
   g_print (_("%s: %s\n"), name, state);
-  g_print (_("  main pid: %d  processes: %d  owner: %s\n"),
-           (int) json_object_get_int_member_with_default (o, "main_pid", 0),
-           (int) json_object_get_int_member_with_default (o, "members", 0),
-           owner);
+  /* No main process: none yet, or a launcher that left several. */
+  if (main_pid > 0)
+    g_print (_("  main pid: %d  processes: %d  owner: %s\n"), (int) main_pid, (int) members, owner);
+  else
+    g_print (_("  main pid: none  processes: %d  owner: %s\n"), (int) members, owner);
   if (status != NULL)
     g_print (_("  status: %s\n"), status);
   if (message != NULL)

@@ -835,6 +835,8 @@ static const Field profile_fields[] = {
   { "command", FIELD_ARGV, OFFSET (command) },
   /* Absent or relative: from the profile's directory */
   { "cwd", FIELD_STRING, OFFSET (cwd) },
+  /* Relative: from cwd */
+  { "pidfile", FIELD_STRING, OFFSET (pidfile) },
   { "env", FIELD_ENV, OFFSET (env) },
   { "ready", FIELD_CHOICE, OFFSET (ready), .choices = ready_modes,
     .expected = N_("\"spawn\" or \"notify\""), .default_value = TETHER_READY_SPAWN },
@@ -1401,6 +1403,14 @@ profile_parse (const char  *data,
   else
     {
       self->cwd = g_strdup (base);
+    }
+
+  if (self->pidfile != NULL)
+    {
+      char *relative = self->pidfile;
+
+      self->pidfile = g_canonicalize_filename (relative, self->cwd);
+      g_free (relative);
     }
 
   if (abs_path != NULL)

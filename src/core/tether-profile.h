@@ -57,6 +57,8 @@ struct _TetherProfile
   char *name;            /* default: the file's basename without ".json", or command[0] */
   char **command;        /* argv, at least one element, never NULL */
   char *cwd;             /* absolute; relative paths resolve against the profile's directory */
+  char *pidfile;         /* "pidfile": where a daemonizing backend writes its pid, absolute
+                          * (relative to cwd), or NULL */
   char **env;            /* "KEY=VALUE" strings added to the environment, never NULL */
   TetherReadyMode ready; /* "ready": "spawn" (default) or "notify" */
   double start_timeout;  /* "start_timeout": 30 by default, how long STARTING may last */

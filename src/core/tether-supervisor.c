@@ -22,6 +22,7 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-notify.h"
+#include "tether-pidfile.h"
 #include "tether-procfs.h"
 
 #define KILL_RETRIES 3
@@ -67,6 +68,13 @@ struct _TetherSupervisor
   pid_t main_pid;
   gboolean main_exited;
   int main_wait_status;
+  pid_t exited_main_pid;      /* the last main process that exited */
+
+  /* Looking for the main process a launcher left (a daemon). */
+  guint successor_serial;
+  guint successor_timer;
+  gint64 successor_deadline;  /* monotonic µs; 0: the pidfile was given up on */
+  char *successor_problem;    /* what the pidfile said instead, or NULL */
 
   GTask *start_task;
   guint start_timer;
@@ -126,9 +134,10 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (TetherSupervisor, tether_supervisor, G_TYPE_OBJECT)
 
-static void enter_phase       (TetherSupervisor *self, TetherPhase phase);
-static void begin_stop        (TetherSupervisor *self, gboolean forced);
-static void update_can        (TetherSupervisor *self);
+static void enter_phase             (TetherSupervisor *self, TetherPhase phase);
+static void begin_stop              (TetherSupervisor *self, gboolean forced);
+static void cancel_successor_search (TetherSupervisor *self);
+static void update_can              (TetherSupervisor *self);
 static gboolean on_start_timeout (gpointer user_data);
 
 const char *
@@ -379,6 +388,7 @@ on_notify_message (TetherNotify              *notify,
        * process is the declared one now, and it lives. */
       if (self->main_exited && !self->stop_requested)
         {
+          cancel_successor_search (self);
           self->main_exited = FALSE;
           self->main_wait_status = 0;
           set_message (self, NULL);
@@ -686,6 +696,7 @@ begin_stop (TetherSupervisor *self,
   self->counted_phase = TETHER_PHASE_NONE;
   self->phase_start_count = tether_owner_get_n_members (self->owner);
   self->stop_started = g_get_monotonic_time ();
+  cancel_successor_search (self);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
 
@@ -696,27 +707,198 @@ begin_stop (TetherSupervisor *self,
 
 /* ---- owner events ------------------------------------------------------ */
 
-static void
-on_remaining_counted (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(TetherSupervisor) self = user_data;
-  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, NULL);
-  g_autofree char *text = NULL;
-  g_autofree char *full = NULL;
+/* ---- the main process after its launcher ------------------------------ */
 
-  /* Only while the exit is still the news. */
-  if (source != (GObject *) self->owner || self->stop_requested || !self->main_exited ||
-      members == NULL || members->len == 0)
-    return;
-  text = describe_wait_status (self->main_wait_status);
-  full = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                       "Main process: %s; %u process is still running",
-                                       "Main process: %s; %u processes are still running",
-                                       members->len),
-                          text, members->len);
-  set_message (self, full);
+/* A daemonizing server's launcher exits at once and leaves the daemon to
+ * the helper. Who is the main process now (the one the graceful signal goes
+ * to, whose exit ends the backend)? As systemd: the pidfile's process when
+ * the profile names one (PIDFile=), read every SUCCESSOR_POLL_MS until
+ * start_timeout has passed; otherwise, or when the pidfile never names a
+ * member, the only process left at the top of the tree (GuessMainPID=).
+ * Until then, or when that is not one process, there is none. */
+#define SUCCESSOR_POLL_MS 100
+
+typedef struct
+{
+  TetherSupervisor *self;
+  guint serial;
+} SuccessorData;
+
+static void find_successor (TetherSupervisor *self);
+
+static SuccessorData *
+successor_data_new (TetherSupervisor *self)
+{
+  SuccessorData *data = g_new0 (SuccessorData, 1);
+
+  data->self = g_object_ref (self);
+  data->serial = self->successor_serial;
+  return data;
+}
+
+/* Frees data, handing its reference to *self; TRUE while its search is
+ * still the one wanted. */
+static gboolean
+successor_data_steal (SuccessorData     *data,
+                      TetherSupervisor **self)
+{
+  gboolean current;
+
+  *self = data->self;
+  current = data->serial == (*self)->successor_serial &&
+            (*self)->main_exited && !(*self)->stop_requested &&
+            (*self)->owner != NULL && tether_owner_is_running ((*self)->owner);
+  g_free (data);
+  return current;
+}
+
+static void
+cancel_successor_search (TetherSupervisor *self)
+{
+  self->successor_serial++;
+  g_clear_handle_id (&self->successor_timer, g_source_remove);
+  g_clear_pointer (&self->successor_problem, g_free);
+}
+
+static void
+adopt_successor (TetherSupervisor *self,
+                 pid_t             pid,
+                 const char       *pidfile)
+{
+  g_autofree char *ended = describe_wait_status (self->main_wait_status);
+  g_autofree char *text = NULL;
+
+  g_debug ("Main process is now %d (%s)", (int) pid, pidfile != NULL ? pidfile : "guessed");
+  if (pidfile != NULL)
+    text = g_strdup_printf (_("Process %d: %s. The main process is now %d, from %s"),
+                            (int) self->exited_main_pid, ended, (int) pid, pidfile);
+  else if (self->successor_problem != NULL)
+    text = g_strdup_printf (_("Process %d: %s. The main process is now %d, the only one left at the top of the tree (%s)"),
+                            (int) self->exited_main_pid, ended, (int) pid, self->successor_problem);
+  else
+    text = g_strdup_printf (_("Process %d: %s. The main process is now %d, the only one left at the top of the tree"),
+                            (int) self->exited_main_pid, ended, (int) pid);
+
+  cancel_successor_search (self);
+  tether_owner_set_main_pid (self->owner, pid);
+  self->main_exited = FALSE;
+  self->main_wait_status = 0;
+  /* The message first: whoever hears of the new main process reads why. */
+  set_message (self, text);
+  set_main_pid (self, pid);
+}
+
+static void
+on_top_level_listed (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  TetherSupervisor *self;
+  gboolean current = successor_data_steal (user_data, &self);
+  g_autoptr(GArray) top = tether_owner_list_members_finish (TETHER_OWNER (source), result, NULL);
+  g_autofree char *ended = NULL;
+  g_autofree char *text = NULL;
+  guint n = 0;
+  pid_t only = 0;
+
+  if (!current || source != (GObject *) self->owner)
+    goto out;
+
+  for (guint i = 0; i < top->len; i++)
+    {
+      pid_t pid = g_array_index (top, pid_t, i);
+
+      if (pid != self->exited_main_pid)
+        {
+          only = pid;
+          n++;
+        }
+    }
+
+  if (n == 1)
+    {
+      adopt_successor (self, only, NULL);
+      goto out;
+    }
+  if (n == 0)
+    goto out; /* the tree is ending; its end says the rest */
+
+  /* Processes run on, none of them known to be the main one. How many is
+   * the live count in the status, not frozen in this sentence. */
+  ended = describe_wait_status (self->main_wait_status);
+  if (self->successor_problem != NULL)
+    text = g_strdup_printf (_("Main process: %s. Its processes run on, and none is the main one: %s"),
+                            ended, self->successor_problem);
+  else
+    text = g_strdup_printf (_("Main process: %s. Its processes run on, and none is the main one"),
+                            ended);
+  set_message (self, text);
+
+out:
+  g_object_unref (self);
+}
+
+static gboolean
+on_successor_timer (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+
+  self->successor_timer = 0;
+  find_successor (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_pidfile_read (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  TetherSupervisor *self;
+  gboolean current = successor_data_steal (user_data, &self);
+  g_autoptr(GError) error = NULL;
+  pid_t pid = tether_pidfile_read_finish (result, &error);
+
+  if (!current)
+    goto out;
+
+  if (pid > 0 && pid != self->exited_main_pid && tether_owner_is_member (self->owner, pid))
+    {
+      adopt_successor (self, pid, self->profile->pidfile);
+      goto out;
+    }
+
+  g_free (self->successor_problem);
+  if (error != NULL)
+    self->successor_problem = g_strdup (error->message);
+  else if (pid == self->exited_main_pid)
+    self->successor_problem = g_strdup_printf (_("the pidfile %s still names process %d, which has exited"),
+                                               self->profile->pidfile, (int) pid);
+  else
+    self->successor_problem = g_strdup_printf (_("the pidfile %s names process %d, which is not one of the backend’s"),
+                                               self->profile->pidfile, (int) pid);
+
+  if (g_get_monotonic_time () + SUCCESSOR_POLL_MS * 1000 < self->successor_deadline)
+    self->successor_timer = g_timeout_add (SUCCESSOR_POLL_MS, on_successor_timer, self);
+  else
+    {
+      g_debug ("Giving up on the pidfile: %s", self->successor_problem);
+      self->successor_deadline = 0;
+      find_successor (self);
+    }
+
+out:
+  g_object_unref (self);
+}
+
+static void
+find_successor (TetherSupervisor *self)
+{
+  if (self->profile->pidfile != NULL && self->successor_deadline != 0)
+    tether_pidfile_read_async (self->profile->pidfile, NULL, on_pidfile_read,
+                               successor_data_new (self));
+  else
+    tether_owner_list_top_level_async (self->owner, NULL, on_top_level_listed,
+                                       successor_data_new (self));
 }
 
 static void
@@ -730,6 +912,7 @@ on_main_exited (TetherOwner      *owner,
 
   self->main_exited = TRUE;
   self->main_wait_status = wait_status;
+  self->exited_main_pid = pid;
 
   /* The main process has finished its graceful shutdown; whatever is left
    * was orphaned by it and will not hear from it again. Waiting out the
@@ -744,9 +927,13 @@ on_main_exited (TetherOwner      *owner,
     {
       g_autofree char *text = describe_wait_status (wait_status);
 
+      /* No process is the main one until one is found. */
       set_message (self, text);
-      /* Say so if processes remain (a bootloader's orphaned server). */
-      tether_owner_list_members_async (owner, NULL, on_remaining_counted, g_object_ref (self));
+      set_main_pid (self, 0);
+      cancel_successor_search (self);
+      self->successor_deadline = g_get_monotonic_time () +
+                                 seconds_to_usec (self->profile->start_timeout);
+      find_successor (self);
     }
 }
 
@@ -758,6 +945,7 @@ on_tree_empty (TetherOwner      *owner,
 {
   gboolean was_stopping = self->stop_requested;
 
+  cancel_successor_search (self);
   g_clear_handle_id (&self->phase_timer, g_source_remove);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   update_can (self);
@@ -959,6 +1147,8 @@ launch (TetherSupervisor  *self,
 
   self->main_exited = FALSE;
   self->main_wait_status = 0;
+  self->exited_main_pid = 0;
+  cancel_successor_search (self);
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
   self->ready_early = FALSE;
@@ -1546,6 +1736,7 @@ tether_supervisor_dispose (GObject *object)
   g_clear_handle_id (&self->start_timer, g_source_remove);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
+  cancel_successor_search (self);
 
   if (self->owner != NULL)
     {
