@@ -26,7 +26,13 @@ PACKAGES=(
   xvfb xauth x11-utils dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0
   # a stand-in desktop notification server for that test
   python3-dbusmock
+  # what Debian's nginx links (the real-daemon test; see fetch_test_daemons)
+  libcrypt1 libpcre2-8-0 libssl3 zlib1g
 )
+
+# Real servers the tests run, unpacked into $BUILD_DIR/test-deps rather than
+# installed: installing nginx would enable a system service on port 80.
+TEST_DAEMON_DEBS=(nginx)
 
 # Only for ./setup.sh bench: what the sampler benchmark compares against.
 BENCH_PACKAGES=(libgtop2-dev procps)
@@ -44,6 +50,21 @@ install_deps () {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+fetch_test_daemons () {
+  local dest="$BUILD_DIR/test-deps" p sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  mkdir -p "$dest/debs"
+  for p in "${TEST_DAEMON_DEBS[@]}"; do
+    if ! ls "$dest/debs/${p}"_*.deb >/dev/null 2>&1; then
+      echo "setup.sh: fetching Debian's $p (unpacked into $dest for the tests, not installed)"
+      # apt-get download needs package lists; a fresh machine may have none.
+      (cd "$dest/debs" && apt-get download -qq "$p" 2>/dev/null) ||
+        { $sudo apt-get update -qq && (cd "$dest/debs" && apt-get download -qq "$p"); }
+    fi
+    dpkg-deb -x "$dest/debs/${p}"_*.deb "$dest"
+  done
 }
 
 build () {
@@ -72,6 +93,7 @@ case "${1:-}" in
   test)
     install_deps
     build
+    fetch_test_daemons
     # --num-processes 2: the process-tree tests measure timeouts; a 2-core
     # machine gives each a core.
     exec meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2

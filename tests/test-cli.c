@@ -619,6 +619,280 @@ test_restart_under_run (Fixture       *f,
   g_assert_null (g_regex_match_simple ("\"time\":[0-9]+\\.[0-9]{4,}", run_out, 0, 0) ? "long" : NULL);
 }
 
+static JsonObject *
+status_json (Fixture    *f,
+             JsonParser *parser)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  return parse_object (parser, out);
+}
+
+/* Waits (10 s at most) until status names main_pid as the main process. */
+static void
+wait_status_main_pid (Fixture *f,
+                      pid_t    main_pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (main_pid_from_status (f) != main_pid && g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_cmpint (main_pid_from_status (f), ==, main_pid);
+}
+
+/* nginx under `run`, stood in for: its launcher exits, the daemon writes a
+ * pidfile. status names the daemon as the main process and says where it
+ * came from; `tetherctl stop` reaches it with the graceful signal. */
+static void
+test_daemon_pidfile (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *daemon_pidfile = g_strconcat (f->pidfile, ".daemon", NULL);
+  g_autofree char *extra = g_strdup_printf ("\"pidfile\": \"%s\", "
+                                            "\"stop\": {\"signal\": \"SIGQUIT\", \"graceful_timeout\": 5}",
+                                            daemon_pidfile);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *run_out = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  JsonObject *status;
+  guint n_main = 0;
+  pid_t daemon;
+
+  write_tree_profile (f, extra, "forking", daemon_pidfile);
+  f->run = spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  daemon = test_util_wait_role (f->pidfile, "daemon", 10);
+  g_assert_cmpint (daemon, >, 0);
+  wait_status_main_pid (f, daemon);
+
+  status = status_json (f, parser);
+  g_assert_cmpstr (json_object_get_string_member (status, "state"), ==, "running");
+  g_assert_nonnull (strstr (json_object_get_string_member (status, "message"), daemon_pidfile));
+  g_assert_cmpint (json_object_get_int_member (status, "members"), ==, 2);
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
+  line = g_strdup_printf ("main pid: %d  processes: 2", (int) daemon);
+  g_assert_nonnull (strstr (out, line));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_ctl (&out, &err, "stop", "--profile", f->profile, NULL), ==, 0);
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "quit-received", 1), ==, daemon);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  g_unlink (daemon_pidfile);
+
+  /* run told of the new main process, and where it came from. */
+  g_subprocess_send_signal (f->run, SIGINT);
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&f->run);
+  events = parse_events (run_out);
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonObject *e = json_node_get_object (g_ptr_array_index (events, i));
+
+      if (g_str_equal (json_object_get_string_member (e, "event"), "main") &&
+          json_object_get_int_member_with_default (e, "pid", 0) == daemon)
+        {
+          g_assert_nonnull (strstr (json_object_get_string_member (e, "message"), daemon_pidfile));
+          n_main++;
+        }
+    }
+  g_assert_cmpuint (n_main, ==, 1);
+}
+
+/* A launcher that leaves several processes: status says there is no main
+ * process, and counts the processes as they are now. */
+static void
+test_no_main_status (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GArray) orphans = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  pid_t launcher;
+
+  write_tree_profile (f, NULL, "orphans", "2");
+  f->run = spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  launcher = test_util_wait_role (f->pidfile, "main", 10);
+  g_assert_cmpint (launcher, >, 0);
+  wait_status_main_pid (f, 0);
+  orphans = test_util_read_role (f->pidfile, "orphan");
+  g_assert_cmpuint (orphans->len, ==, 2);
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "main pid: none  processes: 2"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  kill (g_array_index (orphans, pid_t, 0), SIGKILL);
+  while (test_util_pid_alive (g_array_index (orphans, pid_t, 0)))
+    g_usleep (10000);
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "main pid: none  processes: 1"));
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "running");
+}
+
+static guint16
+free_tcp_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* The response to GET / on 127.0.0.1:port, or NULL if nothing answers. */
+static char *
+http_get (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  const char request[] = "GET / HTTP/1.0\r\n\r\n";
+  char buffer[1024] = { 0 };
+  gsize n = 0;
+
+  g_socket_client_set_timeout (client, 5);
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+  if (connection == NULL ||
+      !g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                                  request, sizeof request - 1, NULL, NULL, NULL) ||
+      !g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                buffer, sizeof buffer - 1, &n, NULL, NULL))
+    return NULL;
+  return g_strndup (buffer, n);
+}
+
+static pid_t
+read_pid_file (const char *path)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return (pid_t) g_ascii_strtoll (text, NULL, 10);
+}
+
+/* Waits (10 s at most) for path to name a pid other than not. */
+static pid_t
+wait_pid_file (const char *path,
+               pid_t       not)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  pid_t pid;
+
+  while (((pid = read_pid_file (path)) <= 0 || pid == not) && g_get_monotonic_time () < deadline)
+    g_usleep (20000);
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (pid, !=, not);
+  return pid;
+}
+
+/* Real nginx from Debian, as configured out of the box: it daemonizes, so
+ * its launcher exits at once; its master writes a pidfile and stops
+ * gracefully on SIGQUIT. Under `tetherctl run` with "pidfile" the master
+ * is the main process; after a binary upgrade (USR2 starts a new master,
+ * QUIT ends the old one) the new master is; and `tetherctl stop` sends it
+ * SIGQUIT (before, the ladder skipped to SIGTERM for all: a fast shutdown).
+ * Nothing of nginx's is left. */
+static void
+test_nginx (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *dir = g_build_filename (test_util_tmpdir (), f->marker, NULL);
+  g_autofree char *conf = g_build_filename (dir, "nginx.conf", NULL);
+  g_autofree char *pid_path = g_build_filename (dir, "nginx.pid", NULL);
+  g_autofree char *log_path = g_build_filename (dir, "error.log", NULL);
+  g_autofree char *config = NULL;
+  g_autofree char *extra = NULL;
+  g_autofree char *response = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *quit_line = NULL;
+  g_autoptr(GError) error = NULL;
+  guint16 port = free_tcp_port ();
+  const char *nginx = g_getenv ("TETHER_TEST_NGINX");
+  /* A full path: the upgrade re-executes argv[0]. */
+  const char *argv[] = { nginx, "-c", conf, "-p", dir, "-e", log_path, NULL };
+  pid_t master, upgraded;
+
+  /* Debian's nginx, unpacked by setup.sh into the build directory (not
+   * installed: no system service comes with it). */
+  if (nginx == NULL || !g_file_test (nginx, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("No nginx at $TETHER_TEST_NGINX (%s): ./setup.sh test unpacks Debian's", nginx);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  /* Every path in the directory: the unpacked binary's built-in ones
+   * (/var/lib/nginx, /var/log/nginx) do not exist. */
+  config = g_strdup_printf ("worker_processes 2;\n"
+                            "pid %s;\n"
+                            "error_log %s notice;\n"
+                            "events { worker_connections 64; }\n"
+                            "http {\n"
+                            "  access_log off;\n"
+                            "  client_body_temp_path %s/body;\n"
+                            "  proxy_temp_path %s/proxy;\n"
+                            "  fastcgi_temp_path %s/fastcgi;\n"
+                            "  uwsgi_temp_path %s/uwsgi;\n"
+                            "  scgi_temp_path %s/scgi;\n"
+                            "  server { listen 127.0.0.1:%u; location / { return 200 \"ok\\n\"; } }\n"
+                            "}\n",
+                            pid_path, log_path, dir, dir, dir, dir, dir, port);
+  g_assert_true (g_file_set_contents (conf, config, -1, NULL));
+  extra = g_strdup_printf ("\"cwd\": \"%s\", \"pidfile\": \"nginx.pid\", "
+                           "\"stop\": {\"signal\": \"SIGQUIT\", \"graceful_timeout\": 10}", dir);
+  f->profile = test_util_write_profile (extra, argv);
+
+  f->run = spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  master = wait_pid_file (pid_path, 0);
+  wait_status_main_pid (f, master);
+  response = http_get (port);
+  g_assert_nonnull (response);
+  g_assert_true (g_str_has_prefix (response, "HTTP/1.1 200"));
+
+  /* The binary upgrade: the new master is the old one's child, and is left
+   * to Tether when the old one quits. */
+  g_assert_cmpint (kill (master, SIGUSR2), ==, 0);
+  upgraded = wait_pid_file (pid_path, master);
+  g_assert_cmpint (kill (master, SIGQUIT), ==, 0);
+  wait_status_main_pid (f, upgraded);
+  g_clear_pointer (&response, g_free);
+  response = http_get (port);
+  g_assert_nonnull (response);
+  g_assert_true (g_str_has_prefix (response, "HTTP/1.1 200"));
+
+  g_assert_cmpint (run_ctl (&out, &err, "stop", "--profile", f->profile, NULL), ==, 0);
+  g_test_message ("%s", out);
+  g_assert_false (test_util_pid_alive (upgraded));
+  g_assert_null (http_get (port));
+
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  g_test_message ("%s", log);
+  /* The upgraded master got the graceful signal, from Tether's helper. */
+  quit_line = g_strdup_printf (" %d#%d: signal 3 (SIGQUIT) received from ", (int) upgraded, (int) upgraded);
+  g_assert_nonnull (strstr (log, quit_line));
+  g_assert_nonnull (strstr (log, "gracefully shutting down"));
+  g_assert_null (strstr (log, "signal 15 (SIGTERM) received"));
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "stopped");
+  g_assert_cmpint (json_object_get_int_member (status_json (f, parser), "members"), ==, 0);
+}
+
 /* The backend's output never mixes into run's events: with --json it is
  * "output" events, in text mode it goes to stderr. */
 static void
@@ -762,6 +1036,9 @@ main (int    argc,
   add ("restart-under-run", test_restart_under_run);
   add ("run-output", test_run_output);
   add ("help-and-sentences", test_help_and_sentences);
+  add ("daemon-pidfile", test_daemon_pidfile);
+  add ("no-main-status", test_no_main_status);
+  add ("nginx", test_nginx);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();
