@@ -560,6 +560,40 @@ test_truncated (void)
     }
 }
 
+static void
+test_write_control_characters (void)
+{
+  /* json-glib leaves U+001F raw; a backend's command line may hold any of
+   * these, and strict readers refuse them unescaped (found by fuzz-json). */
+  g_autoptr(GString) all = g_string_new (NULL);
+  g_autoptr(JsonNode) object_node = NULL;
+  g_autoptr(TetherJsonDocument) doc = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *object = json_object_new ();
+
+  for (char c = 1; c < 0x20; c++)
+    g_string_append_c (all, c);
+  g_string_append (all, "\x7f\u2028 end");
+  json_object_set_string_member (object, "cmdline", all->str);
+  json_object_set_string_member (object, all->str, "key");
+  object_node = json_node_init_object (json_node_alloc (), object);
+  json_object_unref (object);
+
+  for (int pretty = 0; pretty <= 1; pretty++)
+    {
+      g_autofree char *text = tether_json_to_string (object_node, pretty);
+
+      for (const char *p = text; *p != '\0'; p++)
+        g_assert_true ((guchar) *p >= 0x20 || (pretty && *p == '\n'));
+      g_assert_nonnull (strstr (text, "\\u001f"));
+
+      g_clear_pointer (&doc, tether_json_document_free);
+      doc = tether_json_parse (text, -1, 64, &error);
+      g_assert_no_error (error);
+      g_assert_true (json_node_equal (tether_json_document_get_root (doc), object_node));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -579,6 +613,7 @@ main (int   argc,
   g_test_add_func ("/json/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/json/nesting", test_nesting);
   g_test_add_func ("/json/truncated", test_truncated);
+  g_test_add_func ("/json/write/control-characters", test_write_control_characters);
 
   return g_test_run ();
 }

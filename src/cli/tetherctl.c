@@ -21,6 +21,7 @@
 
 #include "tether-control.h"
 #include "tether-error.h"
+#include "tether-json.h"
 #include "tether-owner.h"
 #include "tether-profile.h"
 #include "tether-sampler.h"
@@ -116,7 +117,7 @@ print_event (Run        *run,
       va_end (args);
       json_builder_end_object (b);
       root = json_builder_get_root (b);
-      text = json_to_string (root, FALSE);
+      text = tether_json_to_string (root, FALSE);
       g_print ("%s\n", text);
     }
   else
@@ -642,7 +643,7 @@ cmd_client (const TetherVerb *verb,
 
   if (opt_json || !JSON_NODE_HOLDS_OBJECT (result))
     {
-      g_autofree char *text = json_to_string (result, TRUE);
+      g_autofree char *text = tether_json_to_string (result, TRUE);
       g_print ("%s\n", text);
     }
   else if (verb->id == TETHER_VERB_TREE)
@@ -711,7 +712,7 @@ top_refresh (Top *top)
   if (opt_json)
     {
       /* One compact document per line, for scripts. */
-      g_autofree char *text = json_to_string (result, FALSE);
+      g_autofree char *text = tether_json_to_string (result, FALSE);
       g_print ("%s\n", text);
       fflush (stdout);
       goto next;

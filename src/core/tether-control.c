@@ -500,7 +500,7 @@ send_reply (Client   *client,
     }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  text = json_to_string (root, FALSE);
+  text = tether_json_to_string (root, FALSE);
   len = strlen (text);
   client->reply = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
 
@@ -776,7 +776,7 @@ refuse (int         fd,
   json_builder_add_string_value (b, message);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  text = json_to_string (root, FALSE);
+  text = tether_json_to_string (root, FALSE);
   line = g_strconcat (text, "\n", NULL);
 
   /* Best effort: a fresh socket's buffer takes one short line. */
@@ -1026,7 +1026,7 @@ tether_control_call (const char  *socket_path,
   g_autoptr(GCredentials) creds = NULL;
   g_autoptr(GDataInputStream) input = NULL;
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *text = json_to_string (request, FALSE);
+  g_autofree char *text = tether_json_to_string (request, FALSE);
   g_autofree char *line = NULL;
   g_autofree char *reply = NULL;
   JsonObject *object;

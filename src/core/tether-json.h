@@ -62,6 +62,13 @@ void                tether_json_get_position_at           (const char          *
                                                            guint               *line,
                                                            guint               *column);
 
+/* json_to_string, but RFC 8259 JSON whatever the strings hold: json-glib
+ * writes U+001F unescaped, which strict readers (this parser, Python's
+ * json, Go's encoding/json) refuse. Every document Tether writes for
+ * someone else to read goes through here. */
+char               *tether_json_to_string                 (JsonNode            *node,
+                                                           gboolean             pretty);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherJsonDocument, tether_json_document_free)
 
 G_END_DECLS
