@@ -1012,31 +1012,69 @@ tether_json_document_free (TetherJsonDocument *self)
  * Writing
  * ------------------------------------------------------------------------ */
 
+/* Whether out ends in the exponent of a number, like "1e+17". */
+static gboolean
+ends_in_exponent (const GString *out)
+{
+  gsize i = out->len;
+
+  while (i > 0 && g_ascii_isdigit (out->str[i - 1]))
+    i--;
+  if (i == out->len)
+    return FALSE;
+  if (i > 0 && (out->str[i - 1] == '+' || out->str[i - 1] == '-'))
+    i--;
+  /* A digit before the 'e': a number, not the end of "true" */
+  return i >= 2 && g_ascii_tolower (out->str[i - 1]) == 'e' && g_ascii_isdigit (out->str[i - 2]);
+}
+
 char *
 tether_json_to_string (JsonNode *node,
                        gboolean  pretty)
 {
   g_autofree char *text = NULL;
-  GString *escaped;
+  GString *out;
+  gboolean in_string = FALSE;
 
   g_return_val_if_fail (node != NULL, NULL);
 
   text = json_to_string (node, pretty);
-  /* json-glib's escape test is "< 0x1f" (1.6 up to today): a backend's
-   * command line holding 0x1F made status and tree replies invalid. */
-  if (strchr (text, '\x1f') == NULL)
-    return g_steal_pointer (&text);
+  out = g_string_sized_new (strlen (text) + 16);
 
-  /* json-glib writes no control byte outside strings but its newlines, and
-   * no byte below 0x80 is part of a longer UTF-8 sequence: every 0x1F
-   * stands alone inside a string. */
-  escaped = g_string_sized_new (strlen (text) + 16);
+  /* Two mistakes of json-glib's generator (1.6), mended in one pass over
+   * its output: its string escape tests "< 0x1f", so U+001F (a backend's
+   * command line may hold one) goes out raw; and it appends ".0" to every
+   * double printed without a '.', "1e+17" included. Outside strings and
+   * their escapes it writes nothing else that needs a second look. */
   for (const char *p = text; *p != '\0'; p++)
     {
-      if (*p == '\x1f')
-        g_string_append (escaped, "\\u001f");
-      else
-        g_string_append_c (escaped, *p);
+      if (in_string)
+        {
+          if (*p == '\\' && p[1] != '\0')
+            {
+              g_string_append_len (out, p, 2);
+              p++;
+              continue;
+            }
+          if (*p == '\x1f')
+            {
+              g_string_append (out, "\\u001f");
+              continue;
+            }
+          if (*p == '"')
+            in_string = FALSE;
+        }
+      else if (*p == '"')
+        {
+          in_string = TRUE;
+        }
+      else if (*p == '.' && p[1] == '0' && !g_ascii_isdigit (p[2]) && ends_in_exponent (out))
+        {
+          p++;
+          continue;
+        }
+      g_string_append_c (out, *p);
     }
-  return g_string_free (escaped, FALSE);
+
+  return g_string_free (out, FALSE);
 }

@@ -62,10 +62,10 @@ void                tether_json_get_position_at           (const char          *
                                                            guint               *line,
                                                            guint               *column);
 
-/* json_to_string, but RFC 8259 JSON whatever the strings hold: json-glib
- * writes U+001F unescaped, which strict readers (this parser, Python's
- * json, Go's encoding/json) refuse. Every document Tether writes for
- * someone else to read goes through here. */
+/* json_to_string, but RFC 8259 JSON for any finite values: json-glib
+ * writes U+001F unescaped and a double such as 1e17 as "1e+17.0", which
+ * strict readers (this parser, Python's json, Go's encoding/json) refuse.
+ * Every document Tether writes for someone else to read goes through here. */
 char               *tether_json_to_string                 (JsonNode            *node,
                                                            gboolean             pretty);
 
