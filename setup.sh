@@ -170,8 +170,9 @@ case "${1:-}" in
     ;;
   fuzz)
     seconds=${2:-60}
+    # 0 would be no limit at all to libFuzzer.
     case "$seconds" in
-      ''|*[!0-9]*) echo "setup.sh: fuzz takes a number of seconds, not \"$seconds\"" >&2; exit 2 ;;
+      ''|*[!0-9]*|0|0*) echo "setup.sh: fuzz takes a number of seconds from 1, not \"$seconds\"" >&2; exit 2 ;;
     esac
     install_deps "${FUZZ_PACKAGES[@]}"
     fuzz "$seconds"
