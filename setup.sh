@@ -6,6 +6,8 @@
 #   ./setup.sh build   install dependencies and build only
 #   ./setup.sh bench   build and run the benchmarks in bench/ (not part of the tests)
 #   ./setup.sh screenshot  take data/screenshots/main.png of the app on the demo (Xvfb)
+#   ./setup.sh fuzz [SECONDS]  build the libFuzzer targets (clang, ASan, UBSan) and run
+#                      each for SECONDS (default 60) on a copy of its corpus in tests/fuzz
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -38,6 +40,8 @@ TEST_DAEMON_DEBS=(nginx)
 BENCH_PACKAGES=(libgtop2-dev procps)
 # Only for ./setup.sh screenshot.
 SCREENSHOT_PACKAGES=(imagemagick)
+# Only for ./setup.sh fuzz: clang and its libFuzzer and sanitizer runtimes.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 install_deps () {
   local missing=()
@@ -72,6 +76,71 @@ build () {
     meson setup "$BUILD_DIR"
   fi
   ninja -C "$BUILD_DIR"
+}
+
+# Each fuzz target (tests/fuzz/fuzz-NAME.c) and the longest input it tries:
+# a datagram is read into 4 KiB, a stat line into 1 KiB, a control line may
+# be 64 KiB (and the 65 000 '[' regression input must fit).
+FUZZ_TARGETS=(profile:65536 json:65536 control:70000 notify:4096 stat:1024 text:4096)
+
+# Builds the targets in FUZZ_DIR, runs each for $1 seconds, one after the
+# other (these machines are shared), and prints one line per target.
+# Returns non-zero when any target found a crash, a leak, a hang or a broken
+# check; its input is kept and named.
+fuzz () {
+  local seconds=$1 dir=${FUZZ_DIR:-_fuzz} failed=0
+  local entry name max_len run status log executions rate cov ft found
+
+  if [ ! -f "$dir/build.ninja" ]; then
+    CC=clang meson setup "$dir" -Dfuzz=true -Dgui=false \
+      -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  local targets=()
+  for entry in "${FUZZ_TARGETS[@]}"; do
+    targets+=("tests/fuzz/fuzz-${entry%%:*}")
+  done
+  ninja -C "$dir" "${targets[@]}"
+
+  # json-glib's nodes come from GSlice: plain malloc lets ASan see them.
+  export G_SLICE=always-malloc G_DEBUG=gc-friendly
+  export UBSAN_OPTIONS=print_stacktrace=1
+
+  for entry in "${FUZZ_TARGETS[@]}"; do
+    name=${entry%%:*}
+    max_len=${entry#*:}
+    # A scratch copy: what the fuzzer adds never lands in the repository.
+    run="$dir/fuzz-run/$name"
+    rm -rf "$run"
+    mkdir -p "$run/corpus"
+    cp tests/fuzz/corpus/"$name"/* "$run/corpus/"
+    log="$run/fuzz.log"
+    status=0
+    "$dir/tests/fuzz/fuzz-$name" "$run/corpus" \
+      -max_total_time="$seconds" -max_len="$max_len" \
+      -dict="tests/fuzz/$name.dict" -artifact_prefix="$run/" \
+      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || status=$?
+
+    # The final stats, or the last status line when the target died.
+    executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    [ -n "$executions" ] || executions=$(sed -n 's/^#\([0-9]*\)\t.*/\1/p' "$log" | tail -n 1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    [ -n "$rate" ] || rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -n 1 | sed 's/.* //' || true)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
+    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 || true)
+    found=$(find "$run" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
+              -o -name 'timeout-*' -o -name 'oom-*' \) | head -n 1)
+    printf 'fuzz-%-8s %s s, %s executions, %s exec/s, %s edges, %s features, corpus %s: ' \
+      "$name" "$seconds" "${executions:-?}" "${rate:-?}" "${cov#cov: }" "${ft#ft: }" \
+      "$(find "$run/corpus" -type f | wc -l)"
+    if [ "$status" -eq 0 ] && [ -z "$found" ]; then
+      echo "no crash"
+    else
+      echo "FAILED (exit $status): ${found:-see $log}"
+      grep -E '^(==[0-9]+==ERROR|SUMMARY|.*ERROR:|.*runtime error:)' "$log" | head -n 5 | sed 's/^/  /' || true
+      failed=1
+    fi
+  done
+  return "$failed"
 }
 
 have_display () {
@@ -123,8 +192,17 @@ case "${1:-}" in
     build
     exec tests/ui/take-screenshot.sh "$BUILD_DIR" data/screenshots/main.png
     ;;
+  fuzz)
+    seconds=${2:-60}
+    # 0 would be no limit at all to libFuzzer.
+    case "$seconds" in
+      ''|*[!0-9]*|0|0*) echo "setup.sh: fuzz takes a number of seconds from 1, not \"$seconds\"" >&2; exit 2 ;;
+    esac
+    install_deps "${FUZZ_PACKAGES[@]}"
+    fuzz "$seconds"
+    ;;
   *)
-    sed -n '2,9p' "$0" >&2
+    sed -n '2,10p' "$0" >&2
     exit 2
     ;;
 esac

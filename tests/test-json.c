@@ -621,6 +621,73 @@ test_write (void)
   }
 }
 
+static void
+test_write_control_characters (void)
+{
+  /* json-glib leaves U+001F raw; a backend's command line may hold any of
+   * these, and strict readers refuse them unescaped (found by fuzz-json). */
+  g_autoptr(GString) all = g_string_new (NULL);
+  g_autoptr(JsonNode) object_node = NULL;
+  g_autoptr(TetherJsonDocument) doc = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *object = json_object_new ();
+
+  for (char c = 1; c < 0x20; c++)
+    g_string_append_c (all, c);
+  g_string_append (all, "\x7f\u2028 end");
+  json_object_set_string_member (object, "cmdline", all->str);
+  json_object_set_string_member (object, all->str, "key");
+  object_node = json_node_init_object (json_node_alloc (), object);
+  json_object_unref (object);
+
+  for (int pretty = 0; pretty <= 1; pretty++)
+    {
+      g_autofree char *text = tether_json_to_string (object_node, pretty);
+
+      for (const char *p = text; *p != '\0'; p++)
+        g_assert_true ((guchar) *p >= 0x20 || (pretty && *p == '\n'));
+      g_assert_nonnull (strstr (text, "\\u001f"));
+
+      g_clear_pointer (&doc, tether_json_document_free);
+      doc = tether_json_parse (text, -1, 64, &error);
+      g_assert_no_error (error);
+      g_assert_true (json_node_equal (tether_json_document_get_root (doc), object_node));
+    }
+}
+
+static void
+test_write_exponents (void)
+{
+  /* json-glib 1.6 appends ".0" to any double without a '.': "1e+17.0"
+   * (found by fuzz-json). */
+  const double values[] = { 1e17, -2e300, 1e22, 0.5, 3.0, -0.0, 1e-7 };
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(JsonNode) array_node = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    json_array_add_double_element (array, values[i]);
+  json_array_add_string_element (array, "1e+17.0 stays in a string");
+  array_node = json_node_init_array (json_node_alloc (), array);
+
+  for (int pretty = 0; pretty <= 1; pretty++)
+    {
+      g_autofree char *text = tether_json_to_string (array_node, pretty);
+      g_autoptr(TetherJsonDocument) doc = NULL;
+      g_autoptr(GError) error = NULL;
+      JsonArray *read;
+
+      g_assert_nonnull (strstr (text, "1e+17"));
+      g_assert_null (strstr (text, "1e+17.0,"));
+      g_assert_nonnull (strstr (text, "\"1e+17.0 stays in a string\""));
+      doc = tether_json_parse (text, -1, 64, &error);
+      g_assert_no_error (error);
+      read = json_node_get_array (tether_json_document_get_root (doc));
+      for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+        g_assert_cmpfloat (json_array_get_double_element (read, i), ==, values[i]);
+      g_assert_true (json_node_equal (tether_json_document_get_root (doc), array_node));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -640,8 +707,10 @@ main (int   argc,
   g_test_add_func ("/json/duplicate-keys", test_duplicate_keys);
   g_test_add_func ("/json/nesting", test_nesting);
   g_test_add_func ("/json/truncated", test_truncated);
+  g_test_add_func ("/json/write/control-characters", test_write_control_characters);
+  g_test_add_func ("/json/write/exponents", test_write_exponents);
 
-  g_test_add_func ("/json/write", test_write);
+  g_test_add_func ("/json/write/round-trip", test_write);
 
   return g_test_run ();
 }

@@ -20,6 +20,7 @@
 
 #include "tether-error.h"
 #include "tether-notify.h"
+#include "tether-text.h"
 
 #define TIMEOUT_SECONDS 5
 #define BURST_SIZE 200
@@ -350,6 +351,31 @@ test_parse_error_quotes_safely (void)
   g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL);
   g_assert_null (strchr (error->message, '\x1b'));
   g_assert_cmpuint (strlen (error->message), <, 100);
+}
+
+static void
+test_parse_error_quotes_bidi (void)
+{
+  /* A right-to-left override in a quoted key or value would reorder the
+   * rest of the log line (found by fuzz-notify). */
+  const char *data[] = {
+    "STOP\u202ePING=1",
+    "READY=1\u2066",
+    "MAINPID=\u200f12",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (data); i++)
+    {
+      TetherNotifyMessage msg;
+      char *storage = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (tether_notify_parse (data[i], strlen (data[i]), &msg, &storage, &error));
+      g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL);
+      for (const char *p = error->message; *p != '\0'; p = g_utf8_next_char (p))
+        g_assert_false (tether_text_is_unsafe_char (g_utf8_get_char (p)));
+      g_assert_nonnull (strstr (error->message, "\\u20"));
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1047,6 +1073,7 @@ main (int   argc,
   g_test_add_func ("/notify/parse/unknown-keys", test_parse_unknown_keys);
   g_test_add_func ("/notify/parse/last-wins", test_parse_last_wins);
   g_test_add_func ("/notify/parse/error-quotes-safely", test_parse_error_quotes_safely);
+  g_test_add_func ("/notify/parse/error-quotes-bidi", test_parse_error_quotes_bidi);
 
   for (gsize i = 0; i < G_N_ELEMENTS (malformed_cases); i++)
     {

@@ -1029,7 +1029,7 @@ tether_control_call (const char  *socket_path,
   g_autoptr(GCredentials) creds = NULL;
   g_autoptr(GDataInputStream) input = NULL;
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *text = json_to_string (request, FALSE);
+  g_autofree char *text = tether_json_to_string (request, FALSE);
   g_autofree char *line = NULL;
   g_autofree char *reply = NULL;
   JsonObject *object;

@@ -108,8 +108,10 @@ G_DEFINE_TYPE_WITH_CODE (TetherNotify, tether_notify, G_TYPE_OBJECT,
 /* ------------------------------------------------------------------------ */
 
 /* Quotes untrusted text for an error message: bounded in length, and with
- * control characters escaped so that a hostile datagram cannot forge log
- * lines or drive the terminal. text must be valid UTF-8. */
+ * every unsafe character escaped (tether-text.h: controls, and the bidi
+ * overrides that would reorder the rest of the log line) so that a hostile
+ * datagram cannot forge log lines or drive the terminal. text must be
+ * valid UTF-8. */
 static char *
 quote_excerpt (const char *text)
 {
@@ -128,7 +130,7 @@ quote_excerpt (const char *text)
 
       if (c == '"' || c == '\\')
         g_string_append_printf (quoted, "\\%c", (char) c);
-      else if (g_unichar_iscntrl (c))
+      else if (tether_text_is_unsafe_char (c))
         g_string_append_printf (quoted, "\\u%04x", c);
       else
         g_string_append_unichar (quoted, c);

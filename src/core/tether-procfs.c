@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,42 @@ enum
   STAT_ENDCODE = 27,
 };
 
+/* The numbers of a stat line, read without going past end: strtol and
+ * its kin stop only at a non-digit, and buf need not end in one (a line
+ * cut short ends in its last digit). Out of range saturates, as strtoull
+ * does. */
+static unsigned long long
+parse_unsigned (const char *p,
+                const char *end)
+{
+  unsigned long long value = 0;
+
+  for (; p < end && *p >= '0' && *p <= '9'; p++)
+    {
+      unsigned int digit = (unsigned int) (*p - '0');
+
+      if (value > (ULLONG_MAX - digit) / 10)
+        return ULLONG_MAX;
+      value = value * 10 + digit;
+    }
+  return value;
+}
+
+static long long
+parse_signed (const char *p,
+              const char *end)
+{
+  unsigned long long magnitude;
+
+  if (p < end && *p == '-')
+    {
+      magnitude = parse_unsigned (p + 1, end);
+      return magnitude > (unsigned long long) LLONG_MAX ? LLONG_MIN : -(long long) magnitude;
+    }
+  magnitude = parse_unsigned (p, end);
+  return magnitude > (unsigned long long) LLONG_MAX ? LLONG_MAX : (long long) magnitude;
+}
+
 int
 tether_procfs_parse_stat (const char     *buf,
                           size_t          len,
@@ -82,7 +119,7 @@ tether_procfs_parse_stat (const char     *buf,
     return -EINVAL;
 
   memset (out, 0, sizeof *out);
-  out->pid = (pid_t) strtol (buf, NULL, 10);
+  out->pid = (pid_t) parse_signed (buf, lparen);
   comm_len = (size_t) (rparen - lparen - 1);
   if (comm_len >= sizeof out->comm)
     comm_len = sizeof out->comm - 1;
@@ -105,28 +142,28 @@ tether_procfs_parse_stat (const char     *buf,
       switch (field)
         {
         case STAT_PPID:
-          out->ppid = (pid_t) strtol (p, NULL, 10);
+          out->ppid = (pid_t) parse_signed (p, end);
           break;
         case STAT_UTIME:
-          out->utime = strtoull (p, NULL, 10);
+          out->utime = parse_unsigned (p, end);
           break;
         case STAT_STIME:
-          out->stime = strtoull (p, NULL, 10);
+          out->stime = parse_unsigned (p, end);
           break;
         case STAT_NUM_THREADS:
-          out->num_threads = strtol (p, NULL, 10);
+          out->num_threads = (long) parse_signed (p, end);
           break;
         case STAT_STARTTIME:
-          out->starttime = strtoull (p, NULL, 10);
+          out->starttime = parse_unsigned (p, end);
           break;
         case STAT_RSS:
-          out->rss_pages = strtoll (p, NULL, 10);
+          out->rss_pages = parse_signed (p, end);
           break;
         case STAT_STARTCODE:
-          out->startcode = strtoull (p, NULL, 10);
+          out->startcode = parse_unsigned (p, end);
           break;
         case STAT_ENDCODE:
-          out->endcode = strtoull (p, NULL, 10);
+          out->endcode = parse_unsigned (p, end);
           break;
         default:
           break;

@@ -30,7 +30,8 @@ typedef struct
 } TetherProcStat;
 
 /* Parses /proc/PID/stat (robust against ')' and spaces in comm) in one pass:
- * the sampler calls it for every process on every tick. */
+ * the sampler calls it for every process on every tick. Reads the len bytes
+ * of buf and nothing after them: buf need not be NUL-terminated. */
 int  tether_procfs_read_stat        (pid_t                 pid,
                                      TetherProcStat       *out);
 int  tether_procfs_parse_stat       (const char           *buf,
