@@ -41,7 +41,7 @@ struct _TetherProcess
   pid_t pid;
   pid_t ppid;
   pid_t parent;
-  int stat_fd;                 /* -1: read by path, identity by starttime */
+  int *stat_fd;                /* NULL: read by path, identity by starttime */
   char state;
   gboolean alive;
   guint threads;
@@ -77,14 +77,36 @@ tether_process_ref (TetherProcess *process)
   return process;
 }
 
+/* A kept /proc/PID/stat fd is an atomically refcounted box, shared by its
+ * process and a worker reading it: the fd is closed when the last of them
+ * lets go, so the main thread may drop a process while a worker (maybe an
+ * abandoned one) still reads it. A reference is an atomic increment where
+ * a dup of the fd cost two system calls per process and tick. */
+static void
+close_stat_fd (gpointer data)
+{
+  close (*(int *) data);
+}
+
+static int *
+stat_fd_new (int fd)
+{
+  int *stat_fd = g_atomic_rc_box_new (int);
+
+  *stat_fd = fd;
+  return stat_fd;
+}
+
+static void
+stat_fd_release (int *stat_fd)
+{
+  g_atomic_rc_box_release_full (stat_fd, close_stat_fd);
+}
+
 static void
 process_close_fd (TetherProcess *process)
 {
-  if (process->stat_fd >= 0)
-    {
-      close (process->stat_fd);
-      process->stat_fd = -1;
-    }
+  g_clear_pointer (&process->stat_fd, stat_fd_release);
 }
 
 void
@@ -340,8 +362,8 @@ read_stat (TetherProcess  *process,
 {
   int r;
 
-  if (process->stat_fd >= 0)
-    return tether_procfs_pread_stat (process->stat_fd, st);
+  if (process->stat_fd != NULL)
+    return tether_procfs_pread_stat (*process->stat_fd, st);
 
   /* No fd to bind the identity: the start time does it. */
   r = tether_procfs_read_stat (process->pid, st);
@@ -357,7 +379,7 @@ typedef struct
 {
   pid_t pid;
   gboolean known;                /* the sampler has a process at pid */
-  int fd;                        /* a copy of its kept fd, or -1 */
+  int *fd;                       /* a reference to its kept fd, or NULL */
   unsigned long long starttime;  /* its identity when read by path */
   unsigned long long startcode;  /* what it looked like: an exec changes it */
   unsigned long long endcode;
@@ -377,8 +399,7 @@ typedef struct
 static void
 reading_clear (Reading *reading)
 {
-  if (reading->fd >= 0)
-    close (reading->fd);
+  g_clear_pointer (&reading->fd, stat_fd_release);
   if (reading->new_fd >= 0)
     close (reading->new_fd);
   g_free (reading->cmdline);
@@ -390,8 +411,8 @@ reading_read (Reading *reading)
 {
   if (reading->known)
     {
-      if (reading->fd >= 0)
-        reading->r = tether_procfs_pread_stat (reading->fd, &reading->st);
+      if (reading->fd != NULL)
+        reading->r = tether_procfs_pread_stat (*reading->fd, &reading->st);
       else
         {
           /* No fd to bind the identity: the start time does it. */
@@ -453,10 +474,9 @@ process_new (TetherSampler *self,
 
   g_atomic_ref_count_init (&process->ref_count);
   process->pid = reading->pid;
-  process->stat_fd = -1;
   if (reading->new_fd >= 0 && self->n_fds < self->fd_budget)
     {
-      process->stat_fd = reading->new_fd;
+      process->stat_fd = stat_fd_new (reading->new_fd);
       reading->new_fd = -1;
       self->n_fds++;
     }
@@ -495,7 +515,7 @@ static void
 process_gone (TetherSampler *self,
               TetherProcess *process)
 {
-  if (process->stat_fd >= 0)
+  if (process->stat_fd != NULL)
     self->n_fds--;
   process_close_fd (process);
   process->alive = FALSE;
@@ -648,7 +668,8 @@ tick_in_progress (TetherSampler *self)
 }
 
 /* On the main thread: what the worker needs to know, nothing it could
- * race with (the fds are copies, so closing ours meanwhile is safe). */
+ * race with (it holds its own references to the fds, so dropping a process
+ * meanwhile closes nothing under it). */
 static Batch *
 batch_new (TetherSampler *self,
            GArray        *members,
@@ -670,14 +691,14 @@ batch_new (TetherSampler *self,
       TetherProcess *process;
 
       reading->pid = g_array_index (members, pid_t, i);
-      reading->fd = reading->new_fd = -1;
+      reading->new_fd = -1;
       reading->r = reading->new_r = -ESRCH;
       process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (reading->pid));
       if (process != NULL)
         {
           reading->known = TRUE;
-          if (process->stat_fd >= 0)
-            reading->fd = fcntl (process->stat_fd, F_DUPFD_CLOEXEC, 3);
+          if (process->stat_fd != NULL)
+            reading->fd = g_atomic_rc_box_acquire (process->stat_fd);
           reading->starttime = process->starttime;
           reading->startcode = process->startcode;
           reading->endcode = process->endcode;
