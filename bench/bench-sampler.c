@@ -2,8 +2,10 @@
  *
  * Starts trees of 100, 500 and 1000 sleeping processes (tether-test-tree)
  * and measures, for the same pids:
- *   - Tether's sampler: one steady tick on the main loop (a pread of each
- *     kept /proc/PID/stat fd, tree links, diff, histories), median of many;
+ *   - Tether's sampler: one steady tick, read and applied here in one go
+ *     (in the app the reading runs in a worker thread and the main loop
+ *     only applies it): a pread of each kept /proc/PID/stat fd, tree
+ *     links, diff, histories; median of many;
  *     also the first, cold tick (opens fds, reads cmdlines);
  *   - the member list from the shim, per ownership kind: its round trip,
  *     which the main loop does not wait for (the shim judges membership in
@@ -356,7 +358,7 @@ main (int    argc,
   } while (0)
 
   ROW ("Tether total, cgroup owner", tether);
-  ROW ("  reading, on the main loop", tick);
+  ROW ("  reading and applying", tick);
   ROW ("    floor: bare pread + parse", floor_us);
   ROW ("  member list from the shim", list_cgroup);
   ROW ("Tether total, reaper owner", tether_reaper);
