@@ -37,6 +37,16 @@
  * and guint timer intervals overflow. */
 #define MAX_DURATION_USEC ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 
+/* Indexes into can[], in the order of the PROP_CAN_* properties. */
+enum {
+  CAN_START,
+  CAN_STOP,
+  CAN_KILL,
+  CAN_RESTART,
+  CAN_SIGNAL,
+  N_CAN
+};
+
 struct _TetherSupervisor
 {
   GObject parent_instance;
@@ -61,14 +71,13 @@ struct _TetherSupervisor
   guint phase_start_count;    /* members when that step began */
 
   /* "Can I?", derived from the state and the tree; kept to notify changes. */
-  gboolean can[5];
+  gboolean can[N_CAN];
 
   char *status_text;
   char *message;
   pid_t main_pid;
   gboolean main_exited;
   int main_wait_status;
-  pid_t exited_main_pid;      /* the last main process that exited */
 
   /* Looking for the main process a launcher left (a daemon). */
   guint successor_serial;
@@ -112,15 +121,6 @@ enum {
   N_PROPS
 };
 
-/* Indexes into can[], in the order of the PROP_CAN_* properties. */
-enum {
-  CAN_START,
-  CAN_STOP,
-  CAN_KILL,
-  CAN_RESTART,
-  CAN_SIGNAL,
-  N_CAN
-};
 
 enum {
   CHECKPOINT,
@@ -137,6 +137,7 @@ G_DEFINE_FINAL_TYPE (TetherSupervisor, tether_supervisor, G_TYPE_OBJECT)
 static void enter_phase             (TetherSupervisor *self, TetherPhase phase);
 static void begin_stop              (TetherSupervisor *self, gboolean forced);
 static void cancel_successor_search (TetherSupervisor *self);
+static void set_main_process        (TetherSupervisor *self, pid_t pid, const char *message);
 static void update_can              (TetherSupervisor *self);
 static gboolean on_start_timeout (gpointer user_data);
 
@@ -382,16 +383,14 @@ on_notify_message (TetherNotify              *notify,
   if (msg->mainpid > 0 && msg->mainpid != self->main_pid && self->owner != NULL &&
       tether_owner_is_member (self->owner, msg->mainpid))
     {
-      tether_owner_set_main_pid (self->owner, msg->mainpid);
-      set_main_pid (self, msg->mainpid);
       /* The launcher may have exited before its word was heard: the main
        * process is the declared one now, and it lives. */
       if (self->main_exited && !self->stop_requested)
+        set_main_process (self, msg->mainpid, NULL);
+      else
         {
-          cancel_successor_search (self);
-          self->main_exited = FALSE;
-          self->main_wait_status = 0;
-          set_message (self, NULL);
+          tether_owner_set_main_pid (self->owner, msg->mainpid);
+          set_main_pid (self, msg->mainpid);
         }
     }
 
@@ -707,6 +706,12 @@ begin_stop (TetherSupervisor *self,
 
 /* ---- owner events ------------------------------------------------------ */
 
+static gboolean
+tree_is_live (TetherSupervisor *self)
+{
+  return self->owner != NULL && tether_owner_is_running (self->owner);
+}
+
 /* ---- the main process after its launcher ------------------------------ */
 
 /* A daemonizing server's launcher exits at once and leaves the daemon to
@@ -737,7 +742,8 @@ successor_data_new (TetherSupervisor *self)
 }
 
 /* Frees data, handing its reference to *self; TRUE while its search is
- * still the one wanted. */
+ * still the one wanted. Whatever ends a search (a new main process, a stop,
+ * the tree's end, a new launch) cancels it, so the serial tells. */
 static gboolean
 successor_data_steal (SuccessorData     *data,
                       TetherSupervisor **self)
@@ -745,9 +751,7 @@ successor_data_steal (SuccessorData     *data,
   gboolean current;
 
   *self = data->self;
-  current = data->serial == (*self)->successor_serial &&
-            (*self)->main_exited && !(*self)->stop_requested &&
-            (*self)->owner != NULL && tether_owner_is_running ((*self)->owner);
+  current = data->serial == (*self)->successor_serial;
   g_free (data);
   return current;
 }
@@ -760,6 +764,22 @@ cancel_successor_search (TetherSupervisor *self)
   g_clear_pointer (&self->successor_problem, g_free);
 }
 
+/* pid is the main process from now on (a MAINPID=, a pidfile's, the one
+ * left), and alive: the owner reports its exit. message says why. */
+static void
+set_main_process (TetherSupervisor *self,
+                  pid_t             pid,
+                  const char       *message)
+{
+  cancel_successor_search (self);
+  tether_owner_set_main_pid (self->owner, pid);
+  self->main_exited = FALSE;
+  self->main_wait_status = 0;
+  /* The message first: whoever hears of the new main process reads why. */
+  set_message (self, message);
+  set_main_pid (self, pid);
+}
+
 static void
 adopt_successor (TetherSupervisor *self,
                  pid_t             pid,
@@ -767,25 +787,21 @@ adopt_successor (TetherSupervisor *self,
 {
   g_autofree char *ended = describe_wait_status (self->main_wait_status);
   g_autofree char *text = NULL;
+  /* The owner still names the process whose exit began the search. */
+  int exited = tether_owner_get_main_pid (self->owner);
 
   g_debug ("Main process is now %d (%s)", (int) pid, pidfile != NULL ? pidfile : "guessed");
   if (pidfile != NULL)
     text = g_strdup_printf (_("Process %d: %s. The main process is now %d, from %s"),
-                            (int) self->exited_main_pid, ended, (int) pid, pidfile);
+                            exited, ended, (int) pid, pidfile);
   else if (self->successor_problem != NULL)
     text = g_strdup_printf (_("Process %d: %s. The main process is now %d, the only one left at the top of the tree (%s)"),
-                            (int) self->exited_main_pid, ended, (int) pid, self->successor_problem);
+                            exited, ended, (int) pid, self->successor_problem);
   else
     text = g_strdup_printf (_("Process %d: %s. The main process is now %d, the only one left at the top of the tree"),
-                            (int) self->exited_main_pid, ended, (int) pid);
+                            exited, ended, (int) pid);
 
-  cancel_successor_search (self);
-  tether_owner_set_main_pid (self->owner, pid);
-  self->main_exited = FALSE;
-  self->main_wait_status = 0;
-  /* The message first: whoever hears of the new main process reads why. */
-  set_message (self, text);
-  set_main_pid (self, pid);
+  set_main_process (self, pid, text);
 }
 
 static void
@@ -795,20 +811,29 @@ on_top_level_listed (GObject      *source,
 {
   TetherSupervisor *self;
   gboolean current = successor_data_steal (user_data, &self);
-  g_autoptr(GArray) top = tether_owner_list_members_finish (TETHER_OWNER (source), result, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) top = tether_owner_list_members_finish (TETHER_OWNER (source), result, &error);
   g_autofree char *ended = NULL;
   g_autofree char *text = NULL;
+  pid_t exited;
   guint n = 0;
   pid_t only = 0;
 
-  if (!current || source != (GObject *) self->owner)
+  if (!current)
     goto out;
+  if (top == NULL)
+    {
+      /* The helper failed the request (it is gone): the tree's end follows. */
+      g_debug ("No top-level list: %s", error->message);
+      goto out;
+    }
 
+  exited = tether_owner_get_main_pid (self->owner);
   for (guint i = 0; i < top->len; i++)
     {
       pid_t pid = g_array_index (top, pid_t, i);
 
-      if (pid != self->exited_main_pid)
+      if (pid != exited)
         {
           only = pid;
           n++;
@@ -857,11 +882,13 @@ on_pidfile_read (GObject      *source,
   gboolean current = successor_data_steal (user_data, &self);
   g_autoptr(GError) error = NULL;
   pid_t pid = tether_pidfile_read_finish (result, &error);
+  pid_t exited;
 
   if (!current)
     goto out;
 
-  if (pid > 0 && pid != self->exited_main_pid && tether_owner_is_member (self->owner, pid))
+  exited = tether_owner_get_main_pid (self->owner);
+  if (pid > 0 && pid != exited && tether_owner_is_member (self->owner, pid))
     {
       adopt_successor (self, pid, self->profile->pidfile);
       goto out;
@@ -870,7 +897,7 @@ on_pidfile_read (GObject      *source,
   g_free (self->successor_problem);
   if (error != NULL)
     self->successor_problem = g_strdup (error->message);
-  else if (pid == self->exited_main_pid)
+  else if (pid == exited)
     self->successor_problem = g_strdup_printf (_("the pidfile %s still names process %d, which has exited"),
                                                self->profile->pidfile, (int) pid);
   else
@@ -912,7 +939,6 @@ on_main_exited (TetherOwner      *owner,
 
   self->main_exited = TRUE;
   self->main_wait_status = wait_status;
-  self->exited_main_pid = pid;
 
   /* The main process has finished its graceful shutdown; whatever is left
    * was orphaned by it and will not hear from it again. Waiting out the
@@ -1147,7 +1173,6 @@ launch (TetherSupervisor  *self,
 
   self->main_exited = FALSE;
   self->main_wait_status = 0;
-  self->exited_main_pid = 0;
   cancel_successor_search (self);
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
@@ -1221,7 +1246,7 @@ gboolean
 tether_supervisor_is_active (TetherSupervisor *self)
 {
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
-  return (self->owner != NULL && tether_owner_is_running (self->owner)) ||
+  return tree_is_live (self) ||
          self->state == TETHER_STATE_STARTING ||
          self->restart_timer != 0;
 }
@@ -1264,7 +1289,7 @@ tether_supervisor_start (TetherSupervisor    *self,
       break;
     }
 
-  if (self->owner != NULL && tether_owner_is_running (self->owner))
+  if (tree_is_live (self))
     {
       /* Failed, but some of its processes remain: stop them first. */
       g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
@@ -1305,7 +1330,7 @@ stop_common (TetherSupervisor    *self,
   g_clear_handle_id (&self->restart_timer, g_source_remove);
   update_can (self);
 
-  if (self->owner == NULL || !tether_owner_is_running (self->owner))
+  if (!tree_is_live (self))
     {
       if (self->state == TETHER_STATE_STARTING)
         {
@@ -1494,12 +1519,6 @@ tether_supervisor_subtree_finish (TetherSupervisor  *self,
 }
 
 /* ---- can I? ------------------------------------------------------------ */
-
-static gboolean
-tree_is_live (TetherSupervisor *self)
-{
-  return self->owner != NULL && tether_owner_is_running (self->owner);
-}
 
 /* The one place the rules live. A failed backend may leave processes
  * behind: they can still be stopped, and nothing new starts over them. */
