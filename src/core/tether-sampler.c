@@ -202,8 +202,24 @@ tether_process_is_alive (TetherProcess *process)
   return process->alive;
 }
 
-static int read_stat (TetherProcess  *process,
-                      TetherProcStat *st);
+/* A known process's stat: by its kept fd, which is bound to it, or by
+ * path, where the start time tells it from a newcomer with its pid. */
+static int
+read_stat (const int          *stat_fd,
+           pid_t               pid,
+           unsigned long long  starttime,
+           TetherProcStat     *st)
+{
+  int r;
+
+  if (stat_fd != NULL)
+    return tether_procfs_pread_stat (*stat_fd, st);
+
+  r = tether_procfs_read_stat (pid, st);
+  if (r == 0 && st->starttime != starttime)
+    return -ESRCH;
+  return r;
+}
 
 gboolean
 tether_process_read_pss (TetherProcess  *process,
@@ -217,10 +233,10 @@ tether_process_read_pss (TetherProcess  *process,
   g_return_val_if_fail (process != NULL, FALSE);
 
   /* The pid must name this process before and after the read. */
-  if (process->alive && read_stat (process, &st) == 0)
+  if (process->alive && read_stat (process->stat_fd, process->pid, process->starttime, &st) == 0)
     {
       r = tether_procfs_read_pss (process->pid, &pss);
-      if (r == 0 && read_stat (process, &st) < 0)
+      if (r == 0 && read_stat (process->stat_fd, process->pid, process->starttime, &st) < 0)
         r = -ESRCH;
     }
   if (r == -ESRCH || r == -ENOENT)
@@ -356,22 +372,6 @@ read_cmdline (pid_t pid)
   return g_utf8_make_valid (buf, n);
 }
 
-static int
-read_stat (TetherProcess  *process,
-           TetherProcStat *st)
-{
-  int r;
-
-  if (process->stat_fd != NULL)
-    return tether_procfs_pread_stat (*process->stat_fd, st);
-
-  /* No fd to bind the identity: the start time does it. */
-  r = tether_procfs_read_stat (process->pid, st);
-  if (r == 0 && st->starttime != process->starttime)
-    return -ESRCH;
-  return r;
-}
-
 /* What the worker read for one member. Filled in on the main thread from
  * what is known, read in the worker, applied on the main thread: the
  * worker touches nothing else. */
@@ -411,15 +411,7 @@ reading_read (Reading *reading)
 {
   if (reading->known)
     {
-      if (reading->fd != NULL)
-        reading->r = tether_procfs_pread_stat (*reading->fd, &reading->st);
-      else
-        {
-          /* No fd to bind the identity: the start time does it. */
-          reading->r = tether_procfs_read_stat (reading->pid, &reading->st);
-          if (reading->r == 0 && reading->st.starttime != reading->starttime)
-            reading->r = -ESRCH;
-        }
+      reading->r = read_stat (reading->fd, reading->pid, reading->starttime, &reading->st);
       if (reading->r == 0)
         {
           /* An exec maps a new text segment (and usually renames): read
@@ -649,6 +641,9 @@ struct _Batch
   guint n_readings;
   pid_t main_pid;
   gint64 now, now_real, now_boot;
+  TetherOwner *owner;          /* asked for the whole tree's CPU time */
+  gboolean have_usage;
+  guint64 usage;               /* µs, when have_usage */
   gboolean abandoned;          /* the sampler moved on: drop the results */
 };
 
@@ -658,6 +653,7 @@ batch_free (Batch *batch)
   for (guint i = 0; i < batch->n_readings; i++)
     reading_clear (&batch->readings[i]);
   g_free (batch->readings);
+  g_clear_object (&batch->owner);
   g_free (batch);
 }
 
@@ -679,6 +675,7 @@ batch_new (TetherSampler *self,
   guint budget = self->fd_budget > self->n_fds ? self->fd_budget - self->n_fds : 0;
 
   batch->main_pid = main_pid;
+  batch->owner = self->owner != NULL ? g_object_ref (self->owner) : NULL;
   batch->now = g_get_monotonic_time ();
   batch->now_real = g_get_real_time ();
   batch->now_boot = tether_procfs_boottime_usec ();
@@ -717,16 +714,25 @@ batch_new (TetherSampler *self,
   return batch;
 }
 
+/* In the worker: everything the tick reads. */
+static void
+batch_read (Batch *batch)
+{
+  for (guint i = 0; i < batch->n_readings; i++)
+    reading_read (&batch->readings[i]);
+  /* The owner may count the CPU of processes that exited between ticks
+   * too (a cgroup's cpu.stat). */
+  batch->have_usage = batch->owner != NULL &&
+                      tether_owner_get_tree_cpu_usage (batch->owner, &batch->usage);
+}
+
 static void
 read_batch (GTask        *task,
             gpointer      source_object,
             gpointer      task_data,
             GCancellable *cancellable)
 {
-  Batch *batch = task_data;
-
-  for (guint i = 0; i < batch->n_readings; i++)
-    reading_read (&batch->readings[i]);
+  batch_read (task_data);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -834,7 +840,7 @@ tick_finish (TetherSampler *self,
   TetherSamplerTotals totals = { 0, };
   double summed_cpu = 0.0;
   gboolean tree_rebased = FALSE;
-  guint64 usage = 0;
+  guint64 usage = batch->usage;
   GHashTableIter iter;
   gpointer value;
 
@@ -886,10 +892,10 @@ tick_finish (TetherSampler *self,
       summed_cpu += process->cpu_percent;
     }
 
-  /* The owner may count the CPU of processes that exited between ticks
-   * too (a cgroup's cpu.stat); else the sum of what is alive. */
+  /* The owner's count of the tree's CPU time where it keeps one; else the
+   * sum of what is alive. */
   totals.cpu_percent = summed_cpu;
-  if (self->owner != NULL && tether_owner_get_tree_cpu_usage (self->owner, &usage))
+  if (batch->have_usage)
     {
       if (self->cgroup_base_time == 0 || usage < self->cgroup_base_usage)
         {
@@ -1062,8 +1068,7 @@ tether_sampler_tick_with_members (TetherSampler *self,
   g_return_if_fail (!tick_in_progress (self));
 
   batch = batch_new (self, members, main_pid);
-  for (guint i = 0; i < batch->n_readings; i++)
-    reading_read (&batch->readings[i]);
+  batch_read (batch);
   tick_apply (self, batch, FALSE);
   batch_free (batch);
 }
@@ -1287,16 +1292,7 @@ tether_sampler_dispose (GObject *object)
   TetherSampler *self = TETHER_SAMPLER (object);
 
   stop_timer (self);
-  if (self->members_cancellable != NULL)
-    {
-      g_cancellable_cancel (self->members_cancellable);
-      g_clear_object (&self->members_cancellable);
-    }
-  if (self->batch != NULL)
-    {
-      self->batch->abandoned = TRUE;
-      self->batch = NULL;
-    }
+  abandon_tick (self);
   disconnect_owner (self);
   g_hash_table_remove_all (self->processes);
   self->n_fds = 0;
