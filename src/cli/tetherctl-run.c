@@ -118,18 +118,12 @@ emit (Run        *run,
   g_clear_pointer (&fields, json_object_unref);
 }
 
-static JsonObject *
-fields_new (void)
-{
-  return json_object_new ();
-}
-
 static void
 on_state_changed (TetherSupervisor *supervisor,
                   GParamSpec       *pspec,
                   Run              *run)
 {
-  JsonObject *fields = fields_new ();
+  JsonObject *fields = json_object_new ();
   pid_t pid = tether_supervisor_get_main_pid (supervisor);
   const char *message = tether_supervisor_get_message (supervisor);
 
@@ -148,14 +142,12 @@ on_status_text (TetherSupervisor *supervisor,
                 GParamSpec       *pspec,
                 Run              *run)
 {
-  JsonObject *fields = fields_new ();
   const char *text = tether_supervisor_get_status_text (supervisor);
+  JsonObject *fields;
 
   if (text == NULL)
-    {
-      json_object_unref (fields);
-      return;
-    }
+    return;
+  fields = json_object_new ();
   json_object_set_string_member (fields, "text", text);
   emit (run, "status", fields);
 }
@@ -174,7 +166,7 @@ on_main_pid (TetherSupervisor *supervisor,
   if (tether_supervisor_get_state (supervisor) != TETHER_STATE_RUNNING &&
       tether_supervisor_get_state (supervisor) != TETHER_STATE_NOT_RESPONDING)
     return;
-  fields = fields_new ();
+  fields = json_object_new ();
   if (pid > 0)
     json_object_set_int_member (fields, "pid", pid);
   if (message != NULL)
@@ -193,7 +185,7 @@ on_phase_deadline (TetherSupervisor *supervisor,
 
   if (phase == TETHER_PHASE_NONE || deadline == 0)
     return;
-  fields = fields_new ();
+  fields = json_object_new ();
   json_object_set_string_member (fields, "phase", tether_phase_to_string (phase));
   json_object_set_double_member (fields, "timeout",
                                  (double) (MAX (0, deadline - g_get_monotonic_time ()) / 1000) / 1000.0);
@@ -206,7 +198,7 @@ on_checkpoint (TetherSupervisor *supervisor,
                const char       *label,
                Run              *run)
 {
-  JsonObject *fields = fields_new ();
+  JsonObject *fields = json_object_new ();
 
   json_object_set_string_member (fields, "id", id);
   if (label != NULL)
@@ -220,7 +212,7 @@ on_stopped (TetherSupervisor       *supervisor,
             const TetherStopReport *report,
             Run                    *run)
 {
-  JsonObject *fields = fields_new ();
+  JsonObject *fields = json_object_new ();
 
   json_object_set_int_member (fields, "graceful", report->ended[TETHER_PHASE_GRACEFUL]);
   json_object_set_int_member (fields, "term", report->ended[TETHER_PHASE_TERM]);
@@ -244,7 +236,7 @@ on_maybe_waiting (gpointer user_data)
   if (!run->quitting && !tether_supervisor_is_active (run->supervisor) &&
       (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED))
     {
-      JsonObject *fields = fields_new ();
+      JsonObject *fields = json_object_new ();
 
       json_object_set_string_member (fields, "message",
                                      _("stopped through the control socket; “tetherctl start” runs it again, Ctrl-C leaves"));
@@ -293,7 +285,7 @@ on_own_stop_done (GObject      *source,
 
   if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
     {
-      JsonObject *fields = fields_new ();
+      JsonObject *fields = json_object_new ();
 
       json_object_set_string_member (fields, "message", error->message);
       emit (run, "error", fields);
@@ -351,7 +343,7 @@ emit_output (Output     *output,
              const char *text,
              gsize       length)
 {
-  JsonObject *fields = fields_new ();
+  JsonObject *fields = json_object_new ();
   g_autofree char *valid = g_utf8_make_valid (text, (gssize) length);
 
   json_object_set_string_member (fields, "stream", output->stream);
@@ -442,8 +434,10 @@ release_output (Run *run)
        * its newline too. */
       if (output->watch != 0)
         {
-          on_output (output->fd, G_IO_IN, output);
+          /* Its source first: at the pipe's end on_output would clear the
+           * id of a source it cannot remove when called directly. */
           g_clear_handle_id (&output->watch, g_source_remove);
+          on_output (output->fd, G_IO_IN, output);
         }
       if (output->partial->len > 0)
         emit_output (output, output->partial->str, output->partial->len);
@@ -524,7 +518,7 @@ tetherctl_run (const char *path,
   sighup = g_unix_signal_add (SIGHUP, on_quit_signal, &run);
 
   {
-    JsonObject *fields = fields_new ();
+    JsonObject *fields = json_object_new ();
 
     json_object_set_string_member (fields, "socket", tether_control_get_socket_path (control));
     emit (&run, "control", fields);
