@@ -1326,6 +1326,18 @@ set_syntax_error (const char    *display_name,
     }
 }
 
+/* Replaces *path by its absolute form, relative paths resolving against
+ * base. */
+static void
+canonicalize_in_place (char       **path,
+                       const char  *base)
+{
+  char *relative = *path;
+
+  *path = g_canonicalize_filename (relative, base);
+  g_free (relative);
+}
+
 /* abs_path: the file data came from, or NULL. */
 static TetherProfile *
 profile_parse (const char  *data,
@@ -1372,24 +1384,12 @@ profile_parse (const char  *data,
     base = g_canonicalize_filename (base_dir, NULL);
 
   if (self->cwd != NULL)
-    {
-      char *relative = self->cwd;
-
-      self->cwd = g_canonicalize_filename (relative, base);
-      g_free (relative);
-    }
+    canonicalize_in_place (&self->cwd, base);
   else
-    {
-      self->cwd = g_strdup (base);
-    }
+    self->cwd = g_strdup (base);
 
   if (self->pidfile != NULL)
-    {
-      char *relative = self->pidfile;
-
-      self->pidfile = g_canonicalize_filename (relative, self->cwd);
-      g_free (relative);
-    }
+    canonicalize_in_place (&self->pidfile, self->cwd);
 
   if (abs_path != NULL)
     {
