@@ -1208,8 +1208,6 @@ check_pool_limits (ParseContext  *ctx,
                    TetherProfile *self)
 {
   const TetherPoolLimits *limits = &self->pool.limits;
-  g_autofree char *soft = NULL;
-  g_autofree char *hard = NULL;
 
   /* Either being 0 means no limit. A soft limit of 0 was never written,
    * so a non-zero one stands in the section. */
@@ -1217,16 +1215,9 @@ check_pool_limits (ParseContext  *ctx,
       limits->memory_soft_mb <= limits->memory_hard_mb)
     return TRUE;
 
-  ctx_push_key (ctx, "memory_hard_mb");
-  hard = ctx_field_name (ctx);
-  ctx_pop (ctx);
-  ctx_push_key (ctx, "memory_soft_mb");
-  soft = ctx_field_name (ctx);
-  ctx_pop (ctx);
-
   return ctx_fail_value (ctx, json_object_get_member (json_node_get_object (section), "memory_soft_mb"),
-                         _("\"%s\" (%u) must not exceed \"%s\" (%u)"),
-                         soft, limits->memory_soft_mb, hard, limits->memory_hard_mb);
+                         _("\"pool.limits.memory_soft_mb\" (%u) must not exceed \"pool.limits.memory_hard_mb\" (%u)"),
+                         limits->memory_soft_mb, limits->memory_hard_mb);
 }
 
 static gboolean
