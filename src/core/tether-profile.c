@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "tether-profile.h"
+#include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-json.h"
 
@@ -488,30 +489,26 @@ typedef struct
   int value;
 } Choice;
 
-/* One of a few strings (choices ends with a NULL name); expected spells
- * them out for the message. */
+/* The nick of a value of enum_type that is at least min; expected spells
+ * the accepted nicks out for the message. */
 static gboolean
 read_choice (ParseContext *ctx,
              JsonNode     *node,
-             const Choice *choices,
+             GType         enum_type,
+             int           min,
              const char   *expected,
              int          *out)
 {
   g_autofree char *field = NULL;
   g_autofree char *got = NULL;
+  int value;
 
-  if (node_holds (node, G_TYPE_STRING))
+  if (node_holds (node, G_TYPE_STRING) &&
+      tether_enum_from_nick (enum_type, json_node_get_string (node), &value) &&
+      value >= min)
     {
-      const char *text = json_node_get_string (node);
-
-      for (const Choice *choice = choices; choice->name != NULL; choice++)
-        {
-          if (strcmp (text, choice->name) == 0)
-            {
-              *out = choice->value;
-              return TRUE;
-            }
-        }
+      *out = value;
+      return TRUE;
     }
 
   field = ctx_field_name (ctx);
@@ -740,7 +737,7 @@ typedef enum
   FIELD_NUMBER,     /* double: between min and max */
   FIELD_UINT,       /* guint: an integer between min and max */
   FIELD_DELAYS,     /* double *, its length at count_offset: each between min and max */
-  FIELD_CHOICE,     /* int: one of choices */
+  FIELD_CHOICE,     /* int: the nick of a value of enum_type, not below min */
   FIELD_SIGNAL,     /* int: a name among choices, or a number between min and max */
 } FieldKind;
 
@@ -756,8 +753,9 @@ typedef struct
   gsize offset;                  /* of the value in TetherProfile */
   double min;
   double max;
-  const Choice *choices;         /* ends with a NULL name */
-  const char *expected;          /* FIELD_CHOICE: the choices as a message spells them */
+  const Choice *choices;         /* FIELD_SIGNAL: ends with a NULL name */
+  GType (*enum_type) (void);     /* FIELD_CHOICE: the registered enum's get_type */
+  const char *expected;          /* FIELD_CHOICE: the nicks as a message spells them */
 
   double default_value;          /* FIELD_NUMBER, FIELD_UINT, FIELD_CHOICE, FIELD_SIGNAL */
   const char *default_string;    /* the char * kinds; NULL: absent */
@@ -787,12 +785,6 @@ static gboolean check_rollback    (ParseContext  *ctx,
                                    JsonNode      *section,
                                    TetherProfile *self);
 
-static const Choice ready_modes[] = {
-  { "spawn", TETHER_READY_SPAWN },
-  { "notify", TETHER_READY_NOTIFY },
-  { NULL, 0 }
-};
-
 static const Choice signal_names[] = {
   { "TERM", SIGTERM },
   { "INT", SIGINT },
@@ -800,25 +792,6 @@ static const Choice signal_names[] = {
   { "HUP", SIGHUP },
   { "USR1", SIGUSR1 },
   { "USR2", SIGUSR2 },
-  { NULL, 0 }
-};
-
-static const Choice restart_policies[] = {
-  { "no", TETHER_RESTART_NO },
-  { "on-failure", TETHER_RESTART_ON_FAILURE },
-  { "always", TETHER_RESTART_ALWAYS },
-  { NULL, 0 }
-};
-
-static const Choice pool_modes[] = {
-  { "managed", TETHER_POOL_MANAGED },
-  { "signals", TETHER_POOL_SIGNALS },
-  { NULL, 0 }
-};
-
-static const Choice rollback_methods[] = {
-  { "restart", TETHER_ROLLBACK_RESTART },
-  { "http", TETHER_ROLLBACK_HTTP },
   { NULL, 0 }
 };
 
@@ -838,7 +811,7 @@ static const Field profile_fields[] = {
   /* Relative: from cwd */
   { "pidfile", FIELD_STRING, OFFSET (pidfile) },
   { "env", FIELD_ENV, OFFSET (env) },
-  { "ready", FIELD_CHOICE, OFFSET (ready), .choices = ready_modes,
+  { "ready", FIELD_CHOICE, OFFSET (ready), .enum_type = tether_ready_mode_get_type,
     .expected = N_("\"spawn\" or \"notify\""), .default_value = TETHER_READY_SPAWN },
   { "start_timeout", FIELD_NUMBER, OFFSET (start_timeout), 0.1, 86400, .default_value = 30 },
 
@@ -850,7 +823,8 @@ static const Field profile_fields[] = {
     .default_value = SIGTERM },
 
   { "restart", FIELD_SECTION },
-  { "restart.policy", FIELD_CHOICE, OFFSET (restart.policy), .choices = restart_policies,
+  { "restart.policy", FIELD_CHOICE, OFFSET (restart.policy),
+    .enum_type = tether_restart_policy_get_type,
     .expected = N_("\"no\", \"on-failure\" or \"always\""), .default_value = TETHER_RESTART_NO },
   { "restart.max_restarts", FIELD_UINT, OFFSET (restart.max_restarts), 0, 1000, .default_value = 5 },
   { "restart.backoff", FIELD_DELAYS, OFFSET (restart.backoff), 0, 3600,
@@ -866,7 +840,9 @@ static const Field profile_fields[] = {
   { "health.watchdog", FIELD_NUMBER, OFFSET (health.watchdog), 0, 3600, .default_value = 0 },
 
   { "pool", FIELD_SECTION, .check = check_pool },
-  { "pool.mode", FIELD_CHOICE, OFFSET (pool.mode), .choices = pool_modes,
+  /* "none" is what an absent mode means, not a value to write: min refuses it */
+  { "pool.mode", FIELD_CHOICE, OFFSET (pool.mode), .min = TETHER_POOL_MANAGED,
+    .enum_type = tether_pool_mode_get_type,
     .expected = N_("\"managed\" or \"signals\""), .default_value = TETHER_POOL_NONE },
   { "pool.listen", FIELD_HOST_PORT, OFFSET (pool.listen) },
   { "pool.workers", FIELD_UINT, OFFSET (pool.workers), 0, 1024, .default_value = 4 },
@@ -884,7 +860,8 @@ static const Field profile_fields[] = {
     .default_value = 30 },
 
   { "rollback", FIELD_SECTION, .check = check_rollback },
-  { "rollback.method", FIELD_CHOICE, OFFSET (rollback.method), .choices = rollback_methods,
+  { "rollback.method", FIELD_CHOICE, OFFSET (rollback.method),
+    .enum_type = tether_rollback_method_get_type,
     .expected = N_("\"restart\" or \"http\""), .default_value = TETHER_ROLLBACK_RESTART },
   { "rollback.env", FIELD_ENV_NAME, OFFSET (rollback.env), .default_string = "TETHER_CHECKPOINT" },
   /* Required for method http (check_rollback) */
@@ -1080,7 +1057,8 @@ read_field (ParseContext  *ctx,
       return read_delays (ctx, node, field->min, field->max, slot,
                           G_STRUCT_MEMBER_P (self, field->count_offset));
     case FIELD_CHOICE:
-      return read_choice (ctx, node, field->choices, _(field->expected), slot);
+      return read_choice (ctx, node, field->enum_type (), (int) field->min,
+                          _(field->expected), slot);
     case FIELD_SIGNAL:
       return read_signal (ctx, node, field->choices, (guint) field->min, (guint) field->max, slot);
     default:
@@ -1230,8 +1208,6 @@ check_pool_limits (ParseContext  *ctx,
                    TetherProfile *self)
 {
   const TetherPoolLimits *limits = &self->pool.limits;
-  g_autofree char *soft = NULL;
-  g_autofree char *hard = NULL;
 
   /* Either being 0 means no limit. A soft limit of 0 was never written,
    * so a non-zero one stands in the section. */
@@ -1239,16 +1215,9 @@ check_pool_limits (ParseContext  *ctx,
       limits->memory_soft_mb <= limits->memory_hard_mb)
     return TRUE;
 
-  ctx_push_key (ctx, "memory_hard_mb");
-  hard = ctx_field_name (ctx);
-  ctx_pop (ctx);
-  ctx_push_key (ctx, "memory_soft_mb");
-  soft = ctx_field_name (ctx);
-  ctx_pop (ctx);
-
   return ctx_fail_value (ctx, json_object_get_member (json_node_get_object (section), "memory_soft_mb"),
-                         _("\"%s\" (%u) must not exceed \"%s\" (%u)"),
-                         soft, limits->memory_soft_mb, hard, limits->memory_hard_mb);
+                         _("\"pool.limits.memory_soft_mb\" (%u) must not exceed \"pool.limits.memory_hard_mb\" (%u)"),
+                         limits->memory_soft_mb, limits->memory_hard_mb);
 }
 
 static gboolean
@@ -1348,6 +1317,18 @@ set_syntax_error (const char    *display_name,
     }
 }
 
+/* Replaces *path by its absolute form, relative paths resolving against
+ * base. */
+static void
+canonicalize_in_place (char       **path,
+                       const char  *base)
+{
+  char *relative = *path;
+
+  *path = g_canonicalize_filename (relative, base);
+  g_free (relative);
+}
+
 /* abs_path: the file data came from, or NULL. */
 static TetherProfile *
 profile_parse (const char  *data,
@@ -1394,24 +1375,12 @@ profile_parse (const char  *data,
     base = g_canonicalize_filename (base_dir, NULL);
 
   if (self->cwd != NULL)
-    {
-      char *relative = self->cwd;
-
-      self->cwd = g_canonicalize_filename (relative, base);
-      g_free (relative);
-    }
+    canonicalize_in_place (&self->cwd, base);
   else
-    {
-      self->cwd = g_strdup (base);
-    }
+    self->cwd = g_strdup (base);
 
   if (self->pidfile != NULL)
-    {
-      char *relative = self->pidfile;
-
-      self->pidfile = g_canonicalize_filename (relative, self->cwd);
-      g_free (relative);
-    }
+    canonicalize_in_place (&self->pidfile, self->cwd);
 
   if (abs_path != NULL)
     {
