@@ -507,6 +507,12 @@ test_wrong_types (void)
                       "  \"pool\": {\"mode\": \"fork\"}\n"
                       "}\n",
                       "demo.json:3:20: \"pool.mode\" must be \"managed\" or \"signals\" (got \"fork\")");
+  /* "none" is a nick of TetherPoolMode (no pool), not a mode to ask for */
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"pool\": {\"mode\": \"none\"}\n"
+                      "}\n",
+                      "demo.json:3:20: \"pool.mode\" must be \"managed\" or \"signals\" (got \"none\")");
 
   assert_parse_error ("[\"true\"]",
                       "demo.json:1:1: the profile must be a JSON object such as "
