@@ -29,10 +29,6 @@
 #define ACCEPT_BACKOFF_MIN_MS 100
 #define ACCEPT_BACKOFF_MAX_MS 2000
 
-/* The largest reply a client reads: a tree of tens of thousands of
- * processes fits. */
-#define MAX_REPLY (64 * 1024 * 1024)
-
 typedef struct _Client Client;
 
 struct _TetherControl
@@ -1017,6 +1013,57 @@ tether_control_init (TetherControl *self)
 
 /* ---- client ------------------------------------------------------------ */
 
+/* Bytes asked for at a time while reading a reply. */
+#define REPLY_CHUNK (64 * 1024)
+
+/* Reads the reply line, without its newline (the last bytes before the
+ * server hangs up count as a line too). Refused as soon as it runs longer
+ * than TETHER_CONTROL_MAX_REPLY, not once it is all in memory. Blocking,
+ * bounded by the socket's timeout, as the whole call is: only tetherctl
+ * calls it (top from a timer of its own loop), never the supervisor. */
+static GByteArray *
+read_reply_line (GInputStream  *in,
+                 GError       **error)
+{
+  g_autoptr(GByteArray) line = g_byte_array_new ();
+
+  for (;;)
+    {
+      guint start = line->len;
+      gsize wanted = MIN (REPLY_CHUNK, (gsize) TETHER_CONTROL_MAX_REPLY + 1 - start);
+      gssize n;
+      guint8 *nl;
+
+      g_byte_array_set_size (line, start + (guint) wanted);
+      n = g_input_stream_read (in, line->data + start, wanted, NULL, error);
+      if (n < 0)
+        return NULL;
+      g_byte_array_set_size (line, start + (guint) n);
+
+      if (n == 0)
+        {
+          if (line->len > 0)
+            return g_steal_pointer (&line);
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                       _("The supervisor closed the connection without replying"));
+          return NULL;
+        }
+
+      nl = memchr (line->data + start, '\n', (gsize) n);
+      if (nl != NULL)
+        {
+          g_byte_array_set_size (line, (guint) (nl - line->data));
+          return g_steal_pointer (&line);
+        }
+      if (line->len > TETHER_CONTROL_MAX_REPLY)
+        {
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                       _("Malformed reply from the supervisor"));
+          return NULL;
+        }
+    }
+}
+
 JsonNode *
 tether_control_call (const char  *socket_path,
                      JsonNode    *request,
@@ -1027,14 +1074,13 @@ tether_control_call (const char  *socket_path,
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GCredentials) creds = NULL;
-  g_autoptr(GDataInputStream) input = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GByteArray) reply = NULL;
+  g_autoptr(TetherJsonDocument) document = NULL;
+  g_autoptr(GError) json_error = NULL;
   g_autofree char *text = tether_json_to_string (request, FALSE);
   g_autofree char *line = NULL;
-  g_autofree char *reply = NULL;
   JsonObject *object;
   JsonNode *result;
-  gsize length = 0;
   uid_t server_uid;
 
   g_socket_client_set_timeout (client, timeout_seconds);
@@ -1065,25 +1111,25 @@ tether_control_call (const char  *socket_path,
                                   line, strlen (line), NULL, NULL, error))
     return NULL;
 
-  input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (input), 64 * 1024);
-  reply = g_data_input_stream_read_line (input, &length, NULL, error);
+  reply = read_reply_line (g_io_stream_get_input_stream (G_IO_STREAM (connection)), error);
   if (reply == NULL)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                     _("The supervisor closed the connection without replying"));
-      return NULL;
-    }
-  if (length > MAX_REPLY || !g_utf8_validate (reply, (gssize) length, NULL))
-    {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));
-      return NULL;
-    }
-
-  if (!json_parser_load_from_data (parser, reply, (gssize) length, error))
     return NULL;
-  result = json_parser_get_root (parser);
+
+  /* The strict parser the server reads requests with: iterative, and it
+   * checks the encoding (invalid UTF-8 and NUL bytes are refused). A reply
+   * nests four levels deep at most: the request's cap of 8 leaves room. */
+  document = tether_json_parse ((const char *) reply->data, reply->len,
+                                TETHER_CONTROL_MAX_DEPTH, &json_error);
+  if (document == NULL)
+    {
+      if (g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_SYNTAX))
+        g_propagate_error (error, g_steal_pointer (&json_error));
+      else
+        g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                     _("Malformed reply from the supervisor"));
+      return NULL;
+    }
+  result = tether_json_document_get_root (document);
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));
