@@ -387,6 +387,38 @@ test_too_many_clients (Fixture       *f,
     close (g_array_index (fds, int, i));
 }
 
+/* A queue of connections is taken 64 a wakeup, so that a flood of them
+ * leaves the main loop free for the rest in between; all are served. */
+static void
+test_accept_per_wakeup (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  guint n = 100;  /* under the listen backlog of 128 */
+
+  tether_control_set_limits (f->control, 2 * n, TETHER_CONTROL_IDLE_TIMEOUT * 1000);
+  for (guint i = 0; i < n; i++)
+    {
+      int fd = connect_to (f->socket_path);
+
+      g_assert_cmpint (fd, >=, 0);
+      g_array_append_val (fds, fd);
+    }
+
+  while (tether_control_get_n_clients (f->control) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (tether_control_get_n_clients (f->control), ==, 64);
+  while (tether_control_get_n_clients (f->control) < n)
+    g_main_context_iteration (NULL, TRUE);
+
+  {
+    g_autofree char *status = ask (g_array_index (fds, int, n - 1), "{\"method\":\"status\"}");
+    g_assert_true (reply_ok (status, NULL));
+  }
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+}
+
 static void
 test_idle_timeout (Fixture       *f,
                    gconstpointer  data)
@@ -808,6 +840,7 @@ main (int    argc,
   add ("hostile-lines", test_hostile_lines);
   add ("long-line", test_long_line);
   add ("too-many-clients", test_too_many_clients);
+  add ("accept-per-wakeup", test_accept_per_wakeup);
   add ("idle-timeout", test_idle_timeout);
   add ("out-of-fds", test_out_of_fds);
   add ("stale-sweep", test_stale_sweep);

@@ -29,6 +29,10 @@
 #define ACCEPT_BACKOFF_MIN_MS 100
 #define ACCEPT_BACKOFF_MAX_MS 2000
 
+/* Connections accepted in one wakeup: a flood of them cannot keep the
+ * main loop from everything else; the rest wait for the next iteration. */
+#define ACCEPT_MAX_PER_WAKEUP 64
+
 typedef struct _Client Client;
 
 struct _TetherControl
@@ -834,7 +838,7 @@ on_listen_ready (int           fd,
 {
   TetherControl *self = user_data;
 
-  for (;;)
+  for (guint i = 0; i < ACCEPT_MAX_PER_WAKEUP; i++)
     {
       int client_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -852,6 +856,8 @@ on_listen_ready (int           fd,
       pause_accepting (self, errno);
       return G_SOURCE_REMOVE;
     }
+
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
