@@ -469,32 +469,27 @@ on_reply_written (GObject      *source,
   client_unref (client);
 }
 
-static void
-send_reply (Client   *client,
-            JsonNode *result,
-            GError   *error)
+/* One reply line: {"ok":true,"result":...} ({"ok":true} without a result)
+ * or {"ok":false,"error":"..."}. Takes result. The newline stands in the
+ * place of the text's terminating NUL, so that a reply of megabytes is not
+ * copied once more to end it; the bytes are not a C string. */
+static GBytes *
+reply_line_new (JsonNode   *result,
+                const char *error_message)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  GOutputStream *out;
-  gsize len;
-
-  if (client->control == NULL)
-    {
-      g_clear_pointer (&result, json_node_unref);
-      g_clear_error (&error);
-      return;
-    }
+  char *text;
+  gsize length;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ok");
-  json_builder_add_boolean_value (b, error == NULL);
-  if (error != NULL)
+  json_builder_add_boolean_value (b, error_message == NULL);
+  if (error_message != NULL)
     {
       json_builder_set_member_name (b, "error");
-      json_builder_add_string_value (b, error->message);
-      g_error_free (error);
+      json_builder_add_string_value (b, error_message);
+      g_clear_pointer (&result, json_node_unref);
     }
   else if (result != NULL)
     {
@@ -503,14 +498,36 @@ send_reply (Client   *client,
     }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
+
   text = tether_json_to_string (root, FALSE);
-  len = strlen (text);
-  client->reply = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
+  length = strlen (text);
+  text[length] = '\n';
+  return g_bytes_new_take (text, length + 1);
+}
+
+static void
+send_reply (Client   *client,
+            JsonNode *result,
+            GError   *error)
+{
+  GOutputStream *out;
+  gconstpointer data;
+  gsize length;
+
+  if (client->control == NULL)
+    {
+      g_clear_pointer (&result, json_node_unref);
+      g_clear_error (&error);
+      return;
+    }
+
+  client->reply = reply_line_new (result, error != NULL ? error->message : NULL);
+  g_clear_error (&error);
 
   arm_idle_timer (client);
   out = g_io_stream_get_output_stream (G_IO_STREAM (client->connection));
-  g_output_stream_write_all_async (out, g_bytes_get_data (client->reply, NULL), len + 1,
-                                   G_PRIORITY_DEFAULT, client->cancellable,
+  data = g_bytes_get_data (client->reply, &length);
+  g_output_stream_write_all_async (out, data, length, G_PRIORITY_DEFAULT, client->cancellable,
                                    on_reply_written, client_ref (client));
 }
 
@@ -767,23 +784,13 @@ static void
 refuse (int         fd,
         const char *message)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *line = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "ok");
-  json_builder_add_boolean_value (b, FALSE);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, message);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  text = tether_json_to_string (root, FALSE);
-  line = g_strconcat (text, "\n", NULL);
+  g_autoptr(GBytes) line = reply_line_new (NULL, message);
+  gconstpointer data;
+  gsize length;
 
   /* Best effort: a fresh socket's buffer takes one short line. */
-  if (send (fd, line, strlen (line), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+  data = g_bytes_get_data (line, &length);
+  if (send (fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
     g_debug ("Could not tell a refused client why: %s", g_strerror (errno));
   close (fd);
 }
