@@ -556,18 +556,26 @@ on_stopped (GObject      *source,
     finish_waiting (user_data, NULL, error);
 }
 
+/* start and restart answer with the status once done. */
 static void
 on_started (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
   GError *error = NULL;
-  gboolean ok;
+  gboolean ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
 
-  if (g_task_get_source_tag (G_TASK (result)) == tether_supervisor_restart)
-    ok = tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error);
-  else
-    ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
+  finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
+}
+
+static void
+on_restarted (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError *error = NULL;
+  gboolean ok = tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error);
+
   finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
 }
 
@@ -651,7 +659,7 @@ handle_request (Client     *client,
       tether_supervisor_start (supervisor, NULL, on_started, client);
       break;
     case TETHER_VERB_RESTART:
-      tether_supervisor_restart (supervisor, NULL, on_started, client);
+      tether_supervisor_restart (supervisor, NULL, on_restarted, client);
       break;
     case TETHER_VERB_STOP:
       tether_supervisor_stop (supervisor, NULL, on_stopped, client);
