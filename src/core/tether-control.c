@@ -72,12 +72,19 @@ struct _Client
 
 static void process_lines (Client *client);
 
+static char *
+socket_path_in (const char    *dir,
+                TetherProfile *profile)
+{
+  g_autofree char *name = g_strconcat (profile->id, ".sock", NULL);
+  return g_build_filename (dir, name, NULL);
+}
+
 char *
 tether_control_default_socket_path (TetherProfile *profile)
 {
   g_autofree char *dir = tether_runtime_dir_path ();
-  g_autofree char *name = g_strconcat (profile->id, ".sock", NULL);
-  return g_build_filename (dir, name, NULL);
+  return socket_path_in (dir, profile);
 }
 
 /* Numbers as precise as they mean: seconds to the millisecond, CPU % to a
@@ -928,7 +935,7 @@ tether_control_new (TetherSupervisor  *supervisor,
       dir = tether_runtime_dir_ensure (error);
       if (dir == NULL)
         return NULL;
-      self->socket_path = tether_control_default_socket_path (tether_supervisor_get_profile (supervisor));
+      self->socket_path = socket_path_in (dir, tether_supervisor_get_profile (supervisor));
     }
   else
     {
