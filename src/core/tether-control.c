@@ -87,15 +87,6 @@ tether_control_default_socket_path (TetherProfile *profile)
   return socket_path_in (dir, profile);
 }
 
-/* Numbers as precise as they mean: seconds to the millisecond, CPU % to a
- * tenth (written in the fewest digits, tether_json_to_string). */
-static double
-round_to (double value,
-          double per_unit)
-{
-  return (double) (gint64) (value * per_unit + (value < 0 ? -0.5 : 0.5)) / per_unit;
-}
-
 /* ---- documents --------------------------------------------------------- */
 
 JsonNode *
@@ -115,7 +106,7 @@ tether_control_stop_report_json (const TetherStopReport *report)
   json_builder_set_member_name (b, "forced");
   json_builder_add_boolean_value (b, report->forced);
   json_builder_set_member_name (b, "elapsed");
-  json_builder_add_double_value (b, round_to (report->elapsed, 1000));
+  json_builder_add_double_value (b, tether_json_round (report->elapsed, 1000));
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -151,7 +142,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
   add_string_or_null (b, "phase", tether_phase_to_string (tether_supervisor_get_phase (supervisor)));
   json_builder_set_member_name (b, "phase_remaining");
   if (deadline > 0)
-    json_builder_add_double_value (b, round_to (MAX (0, deadline - g_get_monotonic_time ()) / 1e6, 1000));
+    json_builder_add_double_value (b, tether_json_round (MAX (0, deadline - g_get_monotonic_time ()) / 1e6, 1000));
   else
     json_builder_add_null_value (b);
   add_string_or_null (b, "status_text", tether_supervisor_get_status_text (supervisor));
@@ -231,7 +222,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   json_builder_set_member_name (b, "threads");
   json_builder_add_int_value (b, totals->n_threads);
   json_builder_set_member_name (b, "cpu_percent");
-  json_builder_add_double_value (b, round_to (totals->cpu_percent, 10));
+  json_builder_add_double_value (b, tether_json_round (totals->cpu_percent, 10));
   json_builder_set_member_name (b, "rss_bytes");
   json_builder_add_int_value (b, (gint64) totals->rss_bytes);
   json_builder_end_object (b);
@@ -256,7 +247,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
       json_builder_set_member_name (b, "threads");
       json_builder_add_int_value (b, tether_process_get_threads (p));
       json_builder_set_member_name (b, "cpu_percent");
-      json_builder_add_double_value (b, round_to (tether_process_get_cpu_percent (p), 10));
+      json_builder_add_double_value (b, tether_json_round (tether_process_get_cpu_percent (p), 10));
       json_builder_set_member_name (b, "rss_bytes");
       json_builder_add_int_value (b, (gint64) tether_process_get_rss_bytes (p));
       add_time (b, "started_at", tether_process_get_started_at (p));
