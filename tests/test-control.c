@@ -387,6 +387,38 @@ test_too_many_clients (Fixture       *f,
     close (g_array_index (fds, int, i));
 }
 
+/* A queue of connections is taken 64 a wakeup, so that a flood of them
+ * leaves the main loop free for the rest in between; all are served. */
+static void
+test_accept_per_wakeup (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  guint n = 100;  /* under the listen backlog of 128 */
+
+  tether_control_set_limits (f->control, 2 * n, TETHER_CONTROL_IDLE_TIMEOUT * 1000);
+  for (guint i = 0; i < n; i++)
+    {
+      int fd = connect_to (f->socket_path);
+
+      g_assert_cmpint (fd, >=, 0);
+      g_array_append_val (fds, fd);
+    }
+
+  while (tether_control_get_n_clients (f->control) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (tether_control_get_n_clients (f->control), ==, 64);
+  while (tether_control_get_n_clients (f->control) < n)
+    g_main_context_iteration (NULL, TRUE);
+
+  {
+    g_autofree char *status = ask (g_array_index (fds, int, n - 1), "{\"method\":\"status\"}");
+    g_assert_true (reply_ok (status, NULL));
+  }
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+}
+
 static void
 test_idle_timeout (Fixture       *f,
                    gconstpointer  data)
@@ -631,6 +663,121 @@ test_client_checks_server (void)
   g_rmdir (dir);
 }
 
+/* ---- the client against a server of ours that answers badly ----------- */
+
+typedef struct
+{
+  const char *name;
+  const char *reply;      /* NULL: padded to the limit, see test_client_reply */
+  gsize length;
+  gboolean hold;          /* keep the connection open after the reply */
+  const char *error_contains;  /* NULL: the call succeeds */
+} BadReply;
+
+#define REPLY(text) text, sizeof text - 1
+
+static const BadReply bad_replies[] = {
+  { "ok", REPLY ("{\"ok\":true,\"result\":7}\n"), FALSE, NULL },
+  { "ok-at-eof", REPLY ("{\"ok\":true,\"result\":7}"), FALSE, NULL },
+  { "error", REPLY ("{\"ok\":false,\"error\":\"nope\"}\n"), FALSE, "nope" },
+  { "closed", REPLY (""), FALSE, "closed the connection without replying" },
+  { "empty", REPLY ("\n"), FALSE, "Malformed reply" },
+  { "array", REPLY ("[]\n"), FALSE, "Malformed reply" },
+  { "invalid-utf8", REPLY ("{\"ok\":true,\"result\":\"\xff\"}\n"), FALSE, "Malformed reply" },
+  { "nul", REPLY ("{\"ok\":true,\"result\":\"a\0b\"}\n"), FALSE, "Malformed reply" },
+  { "deep", REPLY ("{\"ok\":true,\"result\":[[[[[[[[[[]]]]]]]]]]}\n"), FALSE, "Malformed reply" },
+  { "not-json", REPLY ("{\"ok\":tru}\n"), FALSE, "1:7:" },
+  /* As long as a reply may be, newline after: still read. */
+  { "at-limit", NULL, TETHER_CONTROL_MAX_REPLY, FALSE, NULL },
+  /* One byte more and no newline yet, the server still there: refused at
+   * once, not when the newline (or the timeout) comes. */
+  { "over-limit", NULL, TETHER_CONTROL_MAX_REPLY + 1, TRUE, "Malformed reply" },
+};
+
+static void
+test_client_reply (gconstpointer data)
+{
+  const BadReply *bad = data;
+  g_autofree char *dir = g_build_filename (test_util_tmpdir (), "reply-XXXXXX", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *padded = NULL;
+  g_autoptr(JsonNode) request = json_from_string ("{\"method\":\"status\"}", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *answer = bad->reply;
+  gsize length = bad->length;
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  gint64 start;
+  pid_t server;
+  int fd;
+
+  g_assert_nonnull (g_mkdtemp (dir));
+  path = g_build_filename (dir, "bad.sock", NULL);
+
+  if (answer == NULL)
+    {
+      /* A whole reply padded with spaces to length bytes, then a newline
+       * unless that would make it longer than the limit. */
+      const char head[] = "{\"ok\":true,\"result\":7}";
+
+      padded = g_malloc (length + 1);
+      memset (padded, ' ', length + 1);
+      memcpy (padded, head, sizeof head - 1);
+      if (length <= TETHER_CONTROL_MAX_REPLY)
+        padded[length++] = '\n';
+      answer = padded;
+    }
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  g_assert_cmpint (listen (fd, 4), ==, 0);
+
+  server = fork ();
+  g_assert_cmpint (server, >=, 0);
+  if (server == 0)
+    {
+      int client = accept (fd, NULL, NULL);
+      char c = 0;
+
+      if (client < 0)
+        _exit (2);
+      while (c != '\n')  /* the request, first */
+        if (read (client, &c, 1) != 1)
+          _exit (3);
+      send_all (client, answer, length);
+      /* Until the client hangs up (or dies). */
+      while (bad->hold && read (client, &c, 1) > 0)
+        ;
+      _exit (0);
+    }
+  close (fd);
+
+  start = g_get_monotonic_time ();
+  reply = tether_control_call (path, request, 30, &error);
+  if (bad->error_contains == NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_nonnull (reply);
+      g_assert_cmpint (json_node_get_int (reply), ==, 7);
+    }
+  else
+    {
+      g_assert_null (reply);
+      g_assert_nonnull (error);
+      if (strstr (error->message, bad->error_contains) == NULL)
+        g_error ("The reply “%s” gave “%s”, expected it to contain “%s”",
+                 bad->name, error->message, bad->error_contains);
+    }
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+
+  kill (server, SIGKILL);
+  waitpid (server, NULL, 0);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* A supervisor killed outright leaves its socket; the next one to start in
  * the same directory removes it (and leaves live ones alone). */
 static void
@@ -693,12 +840,18 @@ main (int    argc,
   add ("hostile-lines", test_hostile_lines);
   add ("long-line", test_long_line);
   add ("too-many-clients", test_too_many_clients);
+  add ("accept-per-wakeup", test_accept_per_wakeup);
   add ("idle-timeout", test_idle_timeout);
   add ("out-of-fds", test_out_of_fds);
   add ("stale-sweep", test_stale_sweep);
   g_test_add_func ("/control/runtime-dir/refused", test_runtime_dir_refused);
   g_test_add_func ("/control/runtime-dir/run", test_runtime_dir_run);
   g_test_add_func ("/control/client/checks-server", test_client_checks_server);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_replies); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/control/client/reply/%s", bad_replies[i].name);
+      g_test_add_data_func (path, &bad_replies[i], test_client_reply);
+    }
 
   return g_test_run ();
 }

@@ -1044,6 +1044,75 @@ test_server_unref_in_handler (void)
   g_main_loop_unref (fixture.loop);
 }
 
+/* Two datagrams wait for a verdict; on the retry the first is still
+ * undecided and the second is heard, and its handler disposes of the
+ * server: the first is neither delivered nor kept. */
+static TetherNotifyVerdict
+ask_again_then_hear (pid_t    pid,
+                     gpointer user_data)
+{
+  Fixture *fixture = user_data;
+
+  /* Arrival of each, then the first again: undecided. */
+  return ++fixture->n_filter_calls <= 3 ? TETHER_NOTIFY_ASK_AGAIN : TETHER_NOTIFY_HEAR;
+}
+
+static void
+on_message_dispose (TetherNotify              *notify,
+                    const TetherNotifyMessage *msg,
+                    gpointer                   user_data)
+{
+  Fixture *fixture = user_data;
+  Received *received = g_new0 (Received, 1);
+
+  received->status = g_strdup (msg->status);
+  g_ptr_array_add (fixture->received, received);
+  g_object_run_dispose (G_OBJECT (notify));
+  g_main_loop_quit (fixture->loop);
+}
+
+static void
+test_server_dispose_in_retry (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr(GError) error = NULL;
+  const char *path;
+  guint timeout_id;
+
+  fixture.loop = g_main_loop_new (NULL, FALSE);
+  fixture.received = g_ptr_array_new_with_free_func (received_free);
+  fixture.notify = tether_notify_new (&error);
+  g_assert_no_error (error);
+  path = tether_notify_get_socket_path (fixture.notify);
+  g_signal_connect (fixture.notify, "message", G_CALLBACK (on_message_dispose), &fixture);
+  tether_notify_set_sender_filter (fixture.notify, ask_again_then_hear, &fixture, NULL);
+
+  g_assert_true (send_datagram (path, "STATUS=first", 12));
+  g_assert_true (send_datagram (path, "STATUS=second", 13));
+
+  timeout_id = g_timeout_add_seconds (TIMEOUT_SECONDS, on_timeout, &fixture);
+  g_main_loop_run (fixture.loop);
+  g_assert_false (fixture.timed_out);
+  g_source_remove (timeout_id);
+
+  g_assert_cmpuint (fixture.n_filter_calls, ==, 4);
+  g_assert_cmpuint (fixture.received->len, ==, 1);
+  g_assert_cmpstr (((Received *) g_ptr_array_index (fixture.received, 0))->status, ==, "second");
+
+  /* Nothing is left to fire on the disposed server. */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_usleep (20 * 1000);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (fixture.received->len, ==, 1);
+  g_assert_cmpuint (fixture.n_filter_calls, ==, 4);
+
+  g_assert_finalize_object (fixture.notify);
+  g_ptr_array_unref (fixture.received);
+  g_main_loop_unref (fixture.loop);
+}
+
 #define add_server_test(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
@@ -1097,6 +1166,7 @@ main (int   argc,
   add_server_test ("/notify/server/child", test_server_child);
   add_server_test ("/notify/server/burst", test_server_burst);
   g_test_add_func ("/notify/server/unref-in-handler", test_server_unref_in_handler);
+  g_test_add_func ("/notify/server/dispose-in-retry", test_server_dispose_in_retry);
 
   result = g_test_run ();
 

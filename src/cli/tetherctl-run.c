@@ -219,7 +219,7 @@ on_stopped (TetherSupervisor       *supervisor,
   json_object_set_int_member (fields, "kill", report->ended[TETHER_PHASE_KILL]);
   json_object_set_boolean_member (fields, "forced", report->forced);
   json_object_set_boolean_member (fields, "escalated", report->escalated);
-  json_object_set_double_member (fields, "elapsed", (double) (gint64) (report->elapsed * 1000 + 0.5) / 1000.0);
+  json_object_set_double_member (fields, "elapsed", tether_json_round (report->elapsed, 1000));
   emit (run, "stopped", fields);
   run->stopped_on_request = TRUE;
 }

@@ -29,9 +29,9 @@
 #define ACCEPT_BACKOFF_MIN_MS 100
 #define ACCEPT_BACKOFF_MAX_MS 2000
 
-/* The largest reply a client reads: a tree of tens of thousands of
- * processes fits. */
-#define MAX_REPLY (64 * 1024 * 1024)
+/* Connections accepted in one wakeup: a flood of them cannot keep the
+ * main loop from everything else; the rest wait for the next iteration. */
+#define ACCEPT_MAX_PER_WAKEUP 64
 
 typedef struct _Client Client;
 
@@ -72,21 +72,19 @@ struct _Client
 
 static void process_lines (Client *client);
 
-char *
-tether_control_default_socket_path (TetherProfile *profile)
+static char *
+socket_path_in (const char    *dir,
+                TetherProfile *profile)
 {
-  g_autofree char *dir = tether_runtime_dir_path ();
   g_autofree char *name = g_strconcat (profile->id, ".sock", NULL);
   return g_build_filename (dir, name, NULL);
 }
 
-/* Numbers as precise as they mean: seconds to the millisecond, CPU % to a
- * tenth (written in the fewest digits, tether_json_to_string). */
-static double
-round_to (double value,
-          double per_unit)
+char *
+tether_control_default_socket_path (TetherProfile *profile)
 {
-  return (double) (gint64) (value * per_unit + (value < 0 ? -0.5 : 0.5)) / per_unit;
+  g_autofree char *dir = tether_runtime_dir_path ();
+  return socket_path_in (dir, profile);
 }
 
 /* ---- documents --------------------------------------------------------- */
@@ -108,7 +106,7 @@ tether_control_stop_report_json (const TetherStopReport *report)
   json_builder_set_member_name (b, "forced");
   json_builder_add_boolean_value (b, report->forced);
   json_builder_set_member_name (b, "elapsed");
-  json_builder_add_double_value (b, round_to (report->elapsed, 1000));
+  json_builder_add_double_value (b, tether_json_round (report->elapsed, 1000));
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -144,7 +142,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
   add_string_or_null (b, "phase", tether_phase_to_string (tether_supervisor_get_phase (supervisor)));
   json_builder_set_member_name (b, "phase_remaining");
   if (deadline > 0)
-    json_builder_add_double_value (b, round_to (MAX (0, deadline - g_get_monotonic_time ()) / 1e6, 1000));
+    json_builder_add_double_value (b, tether_json_round (MAX (0, deadline - g_get_monotonic_time ()) / 1e6, 1000));
   else
     json_builder_add_null_value (b);
   add_string_or_null (b, "status_text", tether_supervisor_get_status_text (supervisor));
@@ -224,7 +222,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   json_builder_set_member_name (b, "threads");
   json_builder_add_int_value (b, totals->n_threads);
   json_builder_set_member_name (b, "cpu_percent");
-  json_builder_add_double_value (b, round_to (totals->cpu_percent, 10));
+  json_builder_add_double_value (b, tether_json_round (totals->cpu_percent, 10));
   json_builder_set_member_name (b, "rss_bytes");
   json_builder_add_int_value (b, (gint64) totals->rss_bytes);
   json_builder_end_object (b);
@@ -249,7 +247,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
       json_builder_set_member_name (b, "threads");
       json_builder_add_int_value (b, tether_process_get_threads (p));
       json_builder_set_member_name (b, "cpu_percent");
-      json_builder_add_double_value (b, round_to (tether_process_get_cpu_percent (p), 10));
+      json_builder_add_double_value (b, tether_json_round (tether_process_get_cpu_percent (p), 10));
       json_builder_set_member_name (b, "rss_bytes");
       json_builder_add_int_value (b, (gint64) tether_process_get_rss_bytes (p));
       add_time (b, "started_at", tether_process_get_started_at (p));
@@ -469,32 +467,27 @@ on_reply_written (GObject      *source,
   client_unref (client);
 }
 
-static void
-send_reply (Client   *client,
-            JsonNode *result,
-            GError   *error)
+/* One reply line: {"ok":true,"result":...} ({"ok":true} without a result)
+ * or {"ok":false,"error":"..."}. Takes result. The newline stands in the
+ * place of the text's terminating NUL, so that a reply of megabytes is not
+ * copied once more to end it; the bytes are not a C string. */
+static GBytes *
+reply_line_new (JsonNode   *result,
+                const char *error_message)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  GOutputStream *out;
-  gsize len;
-
-  if (client->control == NULL)
-    {
-      g_clear_pointer (&result, json_node_unref);
-      g_clear_error (&error);
-      return;
-    }
+  char *text;
+  gsize length;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ok");
-  json_builder_add_boolean_value (b, error == NULL);
-  if (error != NULL)
+  json_builder_add_boolean_value (b, error_message == NULL);
+  if (error_message != NULL)
     {
       json_builder_set_member_name (b, "error");
-      json_builder_add_string_value (b, error->message);
-      g_error_free (error);
+      json_builder_add_string_value (b, error_message);
+      g_clear_pointer (&result, json_node_unref);
     }
   else if (result != NULL)
     {
@@ -503,14 +496,36 @@ send_reply (Client   *client,
     }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
+
   text = tether_json_to_string (root, FALSE);
-  len = strlen (text);
-  client->reply = g_bytes_new_take (g_strconcat (text, "\n", NULL), len + 1);
+  length = strlen (text);
+  text[length] = '\n';
+  return g_bytes_new_take (text, length + 1);
+}
+
+static void
+send_reply (Client   *client,
+            JsonNode *result,
+            GError   *error)
+{
+  GOutputStream *out;
+  gconstpointer data;
+  gsize length;
+
+  if (client->control == NULL)
+    {
+      g_clear_pointer (&result, json_node_unref);
+      g_clear_error (&error);
+      return;
+    }
+
+  client->reply = reply_line_new (result, error != NULL ? error->message : NULL);
+  g_clear_error (&error);
 
   arm_idle_timer (client);
   out = g_io_stream_get_output_stream (G_IO_STREAM (client->connection));
-  g_output_stream_write_all_async (out, g_bytes_get_data (client->reply, NULL), len + 1,
-                                   G_PRIORITY_DEFAULT, client->cancellable,
+  data = g_bytes_get_data (client->reply, &length);
+  g_output_stream_write_all_async (out, data, length, G_PRIORITY_DEFAULT, client->cancellable,
                                    on_reply_written, client_ref (client));
 }
 
@@ -539,18 +554,26 @@ on_stopped (GObject      *source,
     finish_waiting (user_data, NULL, error);
 }
 
+/* start and restart answer with the status once done. */
 static void
 on_started (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
   GError *error = NULL;
-  gboolean ok;
+  gboolean ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
 
-  if (g_task_get_source_tag (G_TASK (result)) == tether_supervisor_restart)
-    ok = tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error);
-  else
-    ok = tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error);
+  finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
+}
+
+static void
+on_restarted (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError *error = NULL;
+  gboolean ok = tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error);
+
   finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
 }
 
@@ -634,7 +657,7 @@ handle_request (Client     *client,
       tether_supervisor_start (supervisor, NULL, on_started, client);
       break;
     case TETHER_VERB_RESTART:
-      tether_supervisor_restart (supervisor, NULL, on_started, client);
+      tether_supervisor_restart (supervisor, NULL, on_restarted, client);
       break;
     case TETHER_VERB_STOP:
       tether_supervisor_stop (supervisor, NULL, on_stopped, client);
@@ -767,23 +790,13 @@ static void
 refuse (int         fd,
         const char *message)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *line = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "ok");
-  json_builder_add_boolean_value (b, FALSE);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, message);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  text = tether_json_to_string (root, FALSE);
-  line = g_strconcat (text, "\n", NULL);
+  g_autoptr(GBytes) line = reply_line_new (NULL, message);
+  gconstpointer data;
+  gsize length;
 
   /* Best effort: a fresh socket's buffer takes one short line. */
-  if (send (fd, line, strlen (line), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+  data = g_bytes_get_data (line, &length);
+  if (send (fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
     g_debug ("Could not tell a refused client why: %s", g_strerror (errno));
   close (fd);
 }
@@ -838,7 +851,7 @@ on_listen_ready (int           fd,
 {
   TetherControl *self = user_data;
 
-  for (;;)
+  for (guint i = 0; i < ACCEPT_MAX_PER_WAKEUP; i++)
     {
       int client_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -856,6 +869,8 @@ on_listen_ready (int           fd,
       pause_accepting (self, errno);
       return G_SOURCE_REMOVE;
     }
+
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -911,7 +926,7 @@ tether_control_new (TetherSupervisor  *supervisor,
       dir = tether_runtime_dir_ensure (error);
       if (dir == NULL)
         return NULL;
-      self->socket_path = tether_control_default_socket_path (tether_supervisor_get_profile (supervisor));
+      self->socket_path = socket_path_in (dir, tether_supervisor_get_profile (supervisor));
     }
   else
     {
@@ -1017,6 +1032,57 @@ tether_control_init (TetherControl *self)
 
 /* ---- client ------------------------------------------------------------ */
 
+/* Bytes asked for at a time while reading a reply. */
+#define REPLY_CHUNK (64 * 1024)
+
+/* Reads the reply line, without its newline (the last bytes before the
+ * server hangs up count as a line too). Refused as soon as it runs longer
+ * than TETHER_CONTROL_MAX_REPLY, not once it is all in memory. Blocking,
+ * bounded by the socket's timeout, as the whole call is: only tetherctl
+ * calls it (top from a timer of its own loop), never the supervisor. */
+static GByteArray *
+read_reply_line (GInputStream  *in,
+                 GError       **error)
+{
+  g_autoptr(GByteArray) line = g_byte_array_new ();
+
+  for (;;)
+    {
+      guint start = line->len;
+      gsize wanted = MIN (REPLY_CHUNK, (gsize) TETHER_CONTROL_MAX_REPLY + 1 - start);
+      gssize n;
+      guint8 *nl;
+
+      g_byte_array_set_size (line, start + (guint) wanted);
+      n = g_input_stream_read (in, line->data + start, wanted, NULL, error);
+      if (n < 0)
+        return NULL;
+      g_byte_array_set_size (line, start + (guint) n);
+
+      if (n == 0)
+        {
+          if (line->len > 0)
+            return g_steal_pointer (&line);
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                       _("The supervisor closed the connection without replying"));
+          return NULL;
+        }
+
+      nl = memchr (line->data + start, '\n', (gsize) n);
+      if (nl != NULL)
+        {
+          g_byte_array_set_size (line, (guint) (nl - line->data));
+          return g_steal_pointer (&line);
+        }
+      if (line->len > TETHER_CONTROL_MAX_REPLY)
+        {
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                       _("Malformed reply from the supervisor"));
+          return NULL;
+        }
+    }
+}
+
 JsonNode *
 tether_control_call (const char  *socket_path,
                      JsonNode    *request,
@@ -1027,14 +1093,13 @@ tether_control_call (const char  *socket_path,
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GCredentials) creds = NULL;
-  g_autoptr(GDataInputStream) input = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GByteArray) reply = NULL;
+  g_autoptr(TetherJsonDocument) document = NULL;
+  g_autoptr(GError) json_error = NULL;
   g_autofree char *text = tether_json_to_string (request, FALSE);
   g_autofree char *line = NULL;
-  g_autofree char *reply = NULL;
   JsonObject *object;
   JsonNode *result;
-  gsize length = 0;
   uid_t server_uid;
 
   g_socket_client_set_timeout (client, timeout_seconds);
@@ -1065,25 +1130,25 @@ tether_control_call (const char  *socket_path,
                                   line, strlen (line), NULL, NULL, error))
     return NULL;
 
-  input = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (input), 64 * 1024);
-  reply = g_data_input_stream_read_line (input, &length, NULL, error);
+  reply = read_reply_line (g_io_stream_get_input_stream (G_IO_STREAM (connection)), error);
   if (reply == NULL)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                     _("The supervisor closed the connection without replying"));
-      return NULL;
-    }
-  if (length > MAX_REPLY || !g_utf8_validate (reply, (gssize) length, NULL))
-    {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));
-      return NULL;
-    }
-
-  if (!json_parser_load_from_data (parser, reply, (gssize) length, error))
     return NULL;
-  result = json_parser_get_root (parser);
+
+  /* The strict parser the server reads requests with: iterative, and it
+   * checks the encoding (invalid UTF-8 and NUL bytes are refused). A reply
+   * nests four levels deep at most: the request's cap of 8 leaves room. */
+  document = tether_json_parse ((const char *) reply->data, reply->len,
+                                TETHER_CONTROL_MAX_DEPTH, &json_error);
+  if (document == NULL)
+    {
+      if (g_error_matches (json_error, TETHER_JSON_ERROR, TETHER_JSON_ERROR_SYNTAX))
+        g_propagate_error (error, g_steal_pointer (&json_error));
+      else
+        g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                     _("Malformed reply from the supervisor"));
+      return NULL;
+    }
+  result = tether_json_document_get_root (document);
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("Malformed reply from the supervisor"));

@@ -29,6 +29,9 @@ G_BEGIN_DECLS
 #define TETHER_CONTROL_MAX_DEPTH    8            /* nesting of a request */
 #define TETHER_CONTROL_MAX_CLIENTS  64
 #define TETHER_CONTROL_IDLE_TIMEOUT 60           /* s */
+/* The longest reply line a client reads: a tree of tens of thousands of
+ * processes fits. */
+#define TETHER_CONTROL_MAX_REPLY    (64 * 1024 * 1024)
 
 /* A request, checked: the verb and its argument. */
 typedef struct

@@ -1160,3 +1160,10 @@ tether_json_to_string (JsonNode *node,
   write_node (out, node, pretty, 0);
   return g_string_free (out, FALSE);
 }
+
+double
+tether_json_round (double value,
+                   double per_unit)
+{
+  return (double) (gint64) (value * per_unit + (value < 0 ? -0.5 : 0.5)) / per_unit;
+}

@@ -69,6 +69,13 @@ void                tether_json_get_position_at           (const char          *
 char               *tether_json_to_string                 (JsonNode            *node,
                                                            gboolean             pretty);
 
+/* value to the nearest multiple of 1 / per_unit, halves away from zero:
+ * numbers as precise as they mean (seconds to the millisecond with 1000,
+ * a percentage to a tenth with 10), which tether_json_to_string then
+ * writes in the fewest digits. */
+double              tether_json_round                     (double               value,
+                                                           double               per_unit);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherJsonDocument, tether_json_document_free)
 
 G_END_DECLS

@@ -638,6 +638,8 @@ on_retry (gpointer user_data)
         break;  /* a handler disposed of us */
     }
   g_queue_clear_full (&self->waiting, g_free);
+  if (self->fd < 0)
+    g_queue_clear_full (&still, g_free);  /* disposed: none is judged again */
   self->waiting = still;
   if (!g_queue_is_empty (&self->waiting) && self->fd >= 0)
     self->retry_timer = g_timeout_add (NOTIFY_RETRY_MS, on_retry, self);
