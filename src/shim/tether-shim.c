@@ -275,6 +275,14 @@ compare_pids (const void *a,
   return (pa > pb) - (pa < pb);
 }
 
+static bool
+contains (const pid_t *pids,
+          size_t       n,
+          pid_t        pid)
+{
+  return bsearch (&pid, pids, n, sizeof *pids, compare_pids) != NULL;
+}
+
 /* Brings the table up to date with what is listed now: the leaf's
  * cgroup.procs (cgroup mode), or every process (reaper mode, once a member
  * was seen leaving the leaf, and for every verb that acts: a member that
@@ -367,7 +375,7 @@ refresh (void)
           if (is_listed_member (e))
             {
               members++;
-              if (bsearch (&e->pid, pids, n, sizeof *pids, compare_pids) != NULL)
+              if (contains (pids, n, e->pid))
                 members_in_leaf++;
             }
       if (members_in_leaf < members)
@@ -559,14 +567,6 @@ now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static bool
-contains (const pid_t *pids,
-          size_t       n,
-          pid_t        pid)
-{
-  return bsearch (&pid, pids, n, sizeof *pids, compare_pids) != NULL;
 }
 
 /* SIGSTOP every process in scope until a pass finds no new process and every
