@@ -1279,6 +1279,68 @@ test_shim_killed (Fixture       *f,
     }
 }
 
+/* ---- the owner itself ---------------------------------------------------- */
+
+/* The shim of an owner's tree (the main process's parent). */
+static pid_t
+shim_of (const char *pidfile)
+{
+  TetherProcStat st;
+
+  g_assert_cmpint (tether_procfs_read_stat (test_util_wait_role (pidfile, "main", 10), &st), ==, 0);
+  return st.ppid;
+}
+
+typedef struct
+{
+  gboolean timed_out;
+  TestUtilAwait second;
+} AskAgain;
+
+static void
+on_timed_out_ask_again (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  AskAgain *again = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, &error);
+
+  g_assert_null (members);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  again->timed_out = TRUE;
+  tether_owner_list_members_async (TETHER_OWNER (source), NULL, test_util_await_cb, &again->second);
+}
+
+/* A request the shim never answers fails after its deadline; the failure's
+ * callback asks again. There is still one deadline source, and letting go
+ * of the shim removes it: a second one started from the callback used to
+ * keep running, and fired on the owner after it was finalized. */
+static void
+test_owner_deadline_ask_again (Fixture       *f,
+                               gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t shim = shim_of (f->pidfile);
+  AskAgain again = { FALSE, { NULL } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+
+  g_assert_cmpint (kill (shim, SIGSTOP), ==, 0);
+  tether_owner_list_members_async (owner, NULL, on_timed_out_ask_again, &again);
+  g_assert_true (test_util_wait_flag (&again.timed_out, 25));
+  g_assert_nonnull (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, owner));
+
+  tether_owner_abandon (owner);
+  /* It sees its socket closed now, and takes the tree along. */
+  g_assert_cmpint (kill (shim, SIGCONT), ==, 0);
+  members = tether_owner_list_members_finish (owner, test_util_await (&again.second), &error);
+  g_assert_null (members);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  g_assert_null (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, owner));
+  g_object_unref (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1322,6 +1384,9 @@ main (int    argc,
   add ("no-main-left", test_no_main_left);
   add ("ready-as-nobody", test_ready_as_nobody);
   add ("main-loop-1000", test_main_loop_1000);
+  /* The deadline is 15 s whatever the kind: once is enough. */
+  g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
+              fixture_setup, test_owner_deadline_ask_again, fixture_teardown);
 
   return g_test_run ();
 }

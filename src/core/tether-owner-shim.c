@@ -79,7 +79,7 @@ struct _TetherOwnerShim
   GQueue outq;
   GHashTable *requests;  /* id -> Request */
   guint next_id;
-  guint deadline_timer;
+  GSource *deadline_source;  /* while requests are in flight; only ever one */
 
   gboolean greeted;
   gboolean abandoned;
@@ -178,7 +178,11 @@ lose_shim (TetherOwnerShim *self,
       self->fd = -1;
     }
   g_queue_clear_full (&self->outq, (GDestroyNotify) outgoing_free);
-  g_clear_handle_id (&self->deadline_timer, g_source_remove);
+  if (self->deadline_source != NULL)
+    {
+      g_source_destroy (self->deadline_source);
+      g_clear_pointer (&self->deadline_source, g_source_unref);
+    }
 
   /* Out of the table first: a failed task's callback may ask again. */
   g_hash_table_iter_init (&iter, self->requests);
@@ -205,6 +209,7 @@ on_deadline_check (gpointer user_data)
   g_autoptr(GPtrArray) expired = g_ptr_array_new_with_free_func ((GDestroyNotify) request_free);
   GHashTableIter iter;
   gpointer value;
+  gboolean keep;
 
   g_hash_table_iter_init (&iter, self->requests);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -214,9 +219,8 @@ on_deadline_check (gpointer user_data)
         g_hash_table_iter_steal (&iter);
       }
 
-  if (g_hash_table_size (self->requests) == 0)
-    self->deadline_timer = 0;
-
+  /* The source stays ours while the callbacks run: a request one of them
+   * sends finds it running and starts no second one. */
   g_object_ref (self);
   for (guint i = 0; i < expired->len; i++)
     {
@@ -227,9 +231,14 @@ on_deadline_check (gpointer user_data)
                                           _("Could not %s: tether-shim did not answer within %d s"),
                                           request->what, REQUEST_TIMEOUT_S));
     }
+
+  /* lose_shim (from a callback) has destroyed it already. */
+  keep = self->deadline_source != NULL && g_hash_table_size (self->requests) > 0;
+  if (!keep && self->deadline_source != NULL)
+    g_clear_pointer (&self->deadline_source, g_source_unref);
   g_object_unref (self);
 
-  return self->deadline_timer != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 /* Percent-encodes a field: the protocol splits lines at spaces. */
@@ -288,8 +297,13 @@ send_request (TetherOwnerShim *self,
     }
   g_queue_push_tail (&self->outq, out);
   g_hash_table_insert (self->requests, GUINT_TO_POINTER (request->id), request);
-  if (self->deadline_timer == 0)
-    self->deadline_timer = g_timeout_add (500, on_deadline_check, self);
+  if (self->deadline_source == NULL)
+    {
+      self->deadline_source = g_timeout_source_new (500);
+      g_source_set_callback (self->deadline_source, on_deadline_check, self, NULL);
+      g_source_set_static_name (self->deadline_source, "[tether] shim deadlines");
+      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+    }
   flush_output (self);
 }
 
