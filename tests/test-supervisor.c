@@ -1341,8 +1341,79 @@ test_owner_deadline_ask_again (Fixture       *f,
   g_object_unref (owner);
 }
 
+static void
+on_main_exited_record (TetherOwner *owner,
+                       int          pid,
+                       int          wait_status,
+                       GArray      *pids)
+{
+  g_array_append_val (pids, (pid_t) { pid });
+}
+
+/* Waits on the main loop (up to 10 s) until pids holds pid. */
+static gboolean
+wait_pid_in (GArray *pids,
+             pid_t   pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      for (guint i = 0; i < pids->len; i++)
+        if (g_array_index (pids, pid_t, i) == pid)
+          return TRUE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  return FALSE;
+}
+
+/* A MAINPID= heard before the spawn's reply: the owner is not running yet,
+ * and the watch it sends must still reach the shim (it was refused, and
+ * the main process's exit was never reported). */
+static void
+test_owner_watch_before_spawn_reply (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (f->kind);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *argv[] = { test_util_tree_helper (), f->marker, "children", "1",
+                         "--pidfile", f->pidfile, NULL };
+  TetherSpawnRequest request = { .argv = argv, .is_main = TRUE };
+  TestUtilAwait spawned = { 0 };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  pid_t child = 0;
+
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &spawned);
+
+  /* Without turning the main loop: the reply is not heard yet. */
+  while (child == 0 && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GArray) pids = test_util_read_role (f->pidfile, "child");
+
+      if (pids->len > 0)
+        child = g_array_index (pids, pid_t, 0);
+      else
+        g_usleep (2000);
+    }
+  g_assert_cmpint (child, >, 0);
+  g_assert_false (tether_owner_is_running (owner));
+  tether_owner_set_main_pid (owner, child);
+
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&spawned), NULL), >, 0);
+  g_assert_cmpint (tether_owner_get_main_pid (owner), ==, child);
+  g_assert_cmpint (kill (child, SIGKILL), ==, 0);
+  g_assert_true (wait_pid_in (main_exits, child));
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
+#define add_owner(name, func) \
+  test_util_add_for_kinds ("/owner", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
 int
 main (int    argc,
@@ -1384,6 +1455,7 @@ main (int    argc,
   add ("no-main-left", test_no_main_left);
   add ("ready-as-nobody", test_ready_as_nobody);
   add ("main-loop-1000", test_main_loop_1000);
+  add_owner ("watch-before-spawn-reply", test_owner_watch_before_spawn_reply);
   /* The deadline is 15 s whatever the kind: once is enough. */
   g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
               fixture_setup, test_owner_deadline_ask_again, fixture_teardown);

@@ -924,7 +924,12 @@ tether_owner_shim_run_async (TetherOwner         *owner,
       request_free (request);
       return;
     }
-  if (!tether_owner_is_running (owner))
+  /* A watch may come before the spawn's reply is heard (a fast backend's
+   * MAINPID=): the shim answers requests in the order they were sent, so
+   * it hears the watch once the spawn went through. Without a shim to
+   * send it to, send_request refuses it. */
+  if (!tether_owner_is_running (owner) &&
+      (op != TETHER_OWNER_OP_WATCH || tether_owner_empty_was_emitted (owner)))
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_BUSY,
                                           _("Could not %s: the backend is not running"), request->what));
