@@ -1410,6 +1410,37 @@ test_owner_watch_before_spawn_reply (Fixture       *f,
   tether_owner_abandon (owner);
 }
 
+/* A main process gone before the shim could watch it is reported as
+ * exited like any other: main-exited, and what it said just before still
+ * counts (was_member). Only main-exited was emitted by hand before. */
+static void
+test_owner_watch_gone (Fixture       *f,
+                       gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "children", "1", NULL);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GArray) children = test_util_read_role (f->pidfile, "child");
+  pid_t child;
+
+  g_assert_cmpuint (children->len, ==, 1);
+  child = g_array_index (children, pid_t, 0);
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+
+  /* Dead (a zombie its parent does not reap, or reaped): no member. */
+  g_assert_cmpint (kill (child, SIGKILL), ==, 0);
+  while (test_util_proc_state (child) != 'Z' && test_util_proc_state (child) != 0)
+    g_usleep (1000);
+  g_assert_false (tether_owner_was_member (owner, child));
+
+  tether_owner_set_main_pid (owner, child);
+  g_assert_true (wait_pid_in (main_exits, child));
+  g_assert_true (tether_owner_was_member (owner, child));
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1456,6 +1487,7 @@ main (int    argc,
   add ("ready-as-nobody", test_ready_as_nobody);
   add ("main-loop-1000", test_main_loop_1000);
   add_owner ("watch-before-spawn-reply", test_owner_watch_before_spawn_reply);
+  add_owner ("watch-gone", test_owner_watch_gone);
   /* The deadline is 15 s whatever the kind: once is enough. */
   g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
               fixture_setup, test_owner_deadline_ask_again, fixture_teardown);
