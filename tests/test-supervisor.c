@@ -1441,6 +1441,38 @@ test_owner_watch_gone (Fixture       *f,
   g_object_unref (owner);
 }
 
+/* A descriptor that cannot be passed (closed by the caller) fails that
+ * spawn, and only that: the connection, and the tree, stay. It used to go
+ * as -1 into SCM_RIGHTS, sendmsg failed, and the shim was let go. */
+static void
+test_owner_bad_fd (Fixture       *f,
+                   gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  const char *argv[] = { test_util_tree_helper (), f->marker, "sleep", NULL };
+  int bad = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  TetherSpawnRequest request = { .argv = argv, .fds = &bad, .n_fds = 1 };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+
+  g_assert_cmpint (bad, >=, 0);
+  close (bad);
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+  g_clear_error (&error);
+
+  members = test_util_list_members (owner, &error);
+  g_assert_no_error (error);
+  g_assert_true (array_has_pid (members, main_pid));
+  g_assert_true (tether_owner_is_running (owner));
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1488,6 +1520,7 @@ main (int    argc,
   add ("main-loop-1000", test_main_loop_1000);
   add_owner ("watch-before-spawn-reply", test_owner_watch_before_spawn_reply);
   add_owner ("watch-gone", test_owner_watch_gone);
+  add_owner ("bad-fd", test_owner_bad_fd);
   /* The deadline is 15 s whatever the kind: once is enough. */
   g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
               fixture_setup, test_owner_deadline_ask_again, fixture_teardown);

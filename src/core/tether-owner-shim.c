@@ -270,6 +270,7 @@ send_request (TetherOwnerShim *self,
 {
   Outgoing *out;
   GString *line;
+  g_autofree int *copies = NULL;
 
   if (self->fd < 0)
     {
@@ -280,6 +281,31 @@ send_request (TetherOwnerShim *self,
       return;
     }
 
+  if (n_fds > 0)
+    {
+      /* Copies: the caller keeps its own descriptors. One that cannot be
+       * copied fails this request only, not the connection. */
+      copies = g_new (int, n_fds);
+      for (guint i = 0; i < n_fds; i++)
+        {
+          copies[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
+          if (copies[i] < 0)
+            {
+              int saved = errno;
+
+              fail_request (request, g_error_new (TETHER_ERROR,
+                                                  request->op == REQUEST_SPAWN ? TETHER_ERROR_SPAWN
+                                                                               : TETHER_ERROR_OWNER,
+                                                  _("Could not %s: cannot pass descriptor %d: %s"),
+                                                  request->what, fds[i], g_strerror (saved)));
+              request_free (request);
+              while (i-- > 0)
+                close (copies[i]);
+              return;
+            }
+        }
+    }
+
   request->id = ++self->next_id;
   request->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
   line = g_string_new (NULL);
@@ -287,14 +313,8 @@ send_request (TetherOwnerShim *self,
 
   out = g_new0 (Outgoing, 1);
   out->data = g_string_free_to_bytes (line);
-  if (n_fds > 0)
-    {
-      /* Copies: the caller keeps its own descriptors. */
-      out->fds = g_new (int, n_fds);
-      for (guint i = 0; i < n_fds; i++)
-        out->fds[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
-      out->n_fds = n_fds;
-    }
+  out->fds = g_steal_pointer (&copies);
+  out->n_fds = out->fds != NULL ? n_fds : 0;
   g_queue_push_tail (&self->outq, out);
   g_hash_table_insert (self->requests, GUINT_TO_POINTER (request->id), request);
   if (self->deadline_source == NULL)
