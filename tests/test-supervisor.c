@@ -1473,6 +1473,80 @@ test_owner_bad_fd (Fixture       *f,
   g_object_unref (owner);
 }
 
+/* What a non-blocking fd holds now. */
+static char *
+read_available (int fd)
+{
+  GString *out = g_string_new (NULL);
+  char buf[256];
+  ssize_t n;
+
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    g_string_append_len (out, buf, n);
+  return g_string_free (out, FALSE);
+}
+
+/* A spawn the shim refuses takes its descriptors along: they used to stay
+ * queued in the shim, and the next spawn got them (here: its stdout went
+ * to the refused spawn's pipe). */
+static void
+test_owner_refused_spawn_fds (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (f->kind);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GPtrArray) too_long = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *refused_out = NULL;
+  g_autofree char *spawned_out = NULL;
+  g_autofree char *expected = g_strdup_printf ("%s\n", f->marker);
+  const char *argv[] = { "echo", f->marker, NULL };
+  TestUtilAwait await = { 0 };
+  int refused[2], spawned[2];
+  pid_t pid;
+
+  g_assert_no_errno (pipe2 (refused, O_CLOEXEC | O_NONBLOCK));
+  g_assert_no_errno (pipe2 (spawned, O_CLOEXEC | O_NONBLOCK));
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+
+  /* More arguments than a spawn may have (65536). */
+  g_ptr_array_add (too_long, (char *) "echo");
+  for (guint i = 0; i < 65536; i++)
+    g_ptr_array_add (too_long, (char *) "x");
+  g_ptr_array_add (too_long, NULL);
+  {
+    TetherSpawnRequest request = { .argv = (const char * const *) too_long->pdata,
+                                   .redirect_stdio = TRUE,
+                                   .stdout_fd = refused[1], .stderr_fd = refused[1] };
+
+    tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+    g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+    g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+    close (refused[1]);
+  }
+  {
+    TetherSpawnRequest request = { .argv = argv, .is_main = TRUE,
+                                   .redirect_stdio = TRUE,
+                                   .stdout_fd = spawned[1], .stderr_fd = spawned[1] };
+
+    tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+    pid = tether_owner_spawn_finish (owner, test_util_await (&await), NULL);
+    g_assert_cmpint (pid, >, 0);
+    close (spawned[1]);
+  }
+  g_assert_true (wait_pid_in (main_exits, pid));
+
+  refused_out = read_available (refused[0]);
+  spawned_out = read_available (spawned[0]);
+  g_assert_cmpstr (spawned_out, ==, expected);
+  g_assert_cmpstr (refused_out, ==, "");
+  close (refused[0]);
+  close (spawned[0]);
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1521,6 +1595,7 @@ main (int    argc,
   add_owner ("watch-before-spawn-reply", test_owner_watch_before_spawn_reply);
   add_owner ("watch-gone", test_owner_watch_gone);
   add_owner ("bad-fd", test_owner_bad_fd);
+  add_owner ("refused-spawn-fds", test_owner_refused_spawn_fds);
   /* The deadline is 15 s whatever the kind: once is enough. */
   g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
               fixture_setup, test_owner_deadline_ask_again, fixture_teardown);

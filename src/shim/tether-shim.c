@@ -1133,6 +1133,26 @@ fail:
   return pid;
 }
 
+/* Moves up to n queued descriptors to fds; returns how many. */
+static size_t
+take_fds (int    *fds,
+          size_t  n)
+{
+  if (n > shim.n_fdq)
+    n = shim.n_fdq;
+  memcpy (fds, shim.fdq, n * sizeof *fds);
+  memmove (shim.fdq, shim.fdq + n, (shim.n_fdq - n) * sizeof *shim.fdq);
+  shim.n_fdq -= n;
+  return n;
+}
+
+static void
+drop_all_fds (void)
+{
+  while (shim.n_fdq > 0)
+    close (shim.fdq[--shim.n_fdq]);
+}
+
 static void
 handle_spawn (long            id,
               char          **f,
@@ -1140,19 +1160,30 @@ handle_spawn (long            id,
               const sigset_t *old_mask)
 {
   long n_fds, argc, envc;
-  size_t i, base;
+  size_t i, o, base, n_taken;
   char **argv = NULL, **envp = NULL;
   int fds[MAX_SPAWN_FDS];
   bool listen_pid = false, stdio = false;
   pid_t pid;
 
+  /* The descriptors a spawn names came with it (every line before took
+   * its own): they are this spawn's, and closed with it whatever becomes
+   * of it, or the next spawn would take them. Without a count, which of
+   * the queued ones are its cannot be told: none may go to a later one. */
+  if (n_f < 2 || !parse_int (f[1], 0, MAX_SPAWN_FDS, &n_fds))
+    {
+      drop_all_fds ();
+      send_error (id, EINVAL, "malformed spawn");
+      return;
+    }
+  n_taken = take_fds (fds, (size_t) n_fds);
+
   /* FLAGS NFDS CWD ARGC ARG... ENVC ENV... */
-  if (n_f < 4 || !parse_int (f[1], 0, MAX_SPAWN_FDS, &n_fds) ||
-      !parse_int (f[3], 1, 65536, &argc) || (size_t) argc + 5 > n_f ||
+  if (n_f < 4 || !parse_int (f[3], 1, 65536, &argc) || (size_t) argc + 5 > n_f ||
       !parse_int (f[4 + argc], 0, 65536, &envc) || (size_t) (5 + argc + envc) != n_f)
     {
       send_error (id, EINVAL, "malformed spawn");
-      return;
+      goto out;
     }
   if (strcmp (f[0], "-") != 0)
     {
@@ -1166,14 +1197,14 @@ handle_spawn (long            id,
           else
             {
               send_error (id, EINVAL, "unknown spawn flag");
-              return;
+              goto out;
             }
         }
     }
-  if ((size_t) n_fds > shim.n_fdq || (stdio && n_fds < 2))
+  if (n_taken < (size_t) n_fds || (stdio && n_fds < 2))
     {
       send_error (id, EINVAL, "fewer descriptors arrived than the spawn names");
-      return;
+      goto out;
     }
 
   argv = calloc ((size_t) argc + 1, sizeof *argv);
@@ -1193,35 +1224,21 @@ handle_spawn (long            id,
       argv[i] = f[base + i];
     }
   base += (size_t) argc + 1;
-  for (i = 0; i < (size_t) envc; i++)
+  for (i = 0, o = 0; i < (size_t) envc; i++)
     {
       if (!decode_field (f[base + i]))
         goto malformed;
       /* LISTEN_PID is ours to set, to the right pid. */
       if (listen_pid && strncmp (f[base + i], "LISTEN_PID=", 11) == 0)
         continue;
-      envp[i] = f[base + i];
+      envp[o++] = f[base + i];
     }
-  {
-    /* Compact: a dropped LISTEN_PID left a hole. */
-    size_t o = 0;
-    for (i = 0; i < (size_t) envc; i++)
-      if (envp[i] != NULL)
-        envp[o++] = envp[i];
-    envp[o] = NULL;
-  }
-
-  for (i = 0; i < (size_t) n_fds; i++)
-    fds[i] = shim.fdq[i];
-  memmove (shim.fdq, shim.fdq + n_fds, (shim.n_fdq - (size_t) n_fds) * sizeof *shim.fdq);
-  shim.n_fdq -= (size_t) n_fds;
+  envp[o] = NULL;
 
   if (shim.n_tracked == MAX_TRACKED)
     pid = -EAGAIN;
   else
     pid = spawn_child (argv, envp, f[2], fds, (size_t) n_fds, listen_pid, stdio, old_mask);
-  for (i = 0; i < (size_t) n_fds; i++)
-    close (fds[i]);
 
   if (pid < 0)
     send_error (id, (int) -pid, strerror ((int) -pid));
@@ -1237,6 +1254,8 @@ handle_spawn (long            id,
 malformed:
   send_error (id, EINVAL, "malformed field in spawn");
 out:
+  for (i = 0; i < n_taken; i++)
+    close (fds[i]);
   free (argv);
   free (envp);
 }
@@ -1285,7 +1304,10 @@ handle_command (char           *line,
     return;
   if (n_f < 2 || !parse_int (f[0], 1, LONG_MAX, &id))
     {
-      /* Without an id there is no one to answer. */
+      /* Without an id there is no one to answer. A spawn's descriptors
+       * still go (see handle_spawn). */
+      if (n_f >= 2 && strcmp (f[1], "spawn") == 0)
+        drop_all_fds ();
       free (f);
       return;
     }
