@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "tether-control.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 #include "tether-supervisor.h"
 #include "test-util.h"
 #include "test-util-mainloop.h"
@@ -1547,6 +1549,107 @@ test_owner_refused_spawn_fds (Fixture       *f,
   tether_owner_abandon (owner);
 }
 
+/* A spawn whose line would be longer than the shim reads fails at once,
+ * and only that spawn. It was sent: the shim dropped its first MiB and
+ * read the rest as a new command, and the spawn timed out. */
+static void
+test_owner_line_too_long (Fixture       *f,
+                          gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  g_autofree char *huge = g_strnfill (TETHER_SHIM_MAX_LINE, 'x');
+  const char *argv[] = { "echo", huge, NULL };
+  TetherSpawnRequest request = { .argv = argv };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 5 * G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  members = test_util_list_members (owner, &error);
+  g_assert_no_error (error);
+  g_assert_true (array_has_pid (members, main_pid));
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
+/* Reads one line from fd (blocking, up to 10 s). */
+static char *
+read_shim_line (int fd)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  char c;
+
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      g_assert_cmpint (read (fd, &c, 1), ==, 1);
+      if (c == '\n')
+        return g_string_free (line, FALSE);
+      g_string_append_c (line, c);
+    }
+}
+
+/* The shim itself, spoken to directly: a line longer than it reads is
+ * refused by its id, and skipped to its end. It used to read the part
+ * past the first MiB as a command of its own (here "6 members"). */
+static void
+test_shim_line_too_long (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) shim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) request = g_string_new ("5 members ");
+  g_autofree char *hello = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  const char *tail = "6 members\n8 members\n";
+  int pair[2];
+  gsize written = 0;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair));
+  g_subprocess_launcher_take_fd (launcher, pair[1], 3);
+  shim = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("TETHER_SHIM"),
+                                      "--control-fd", "3", NULL);
+  g_assert_no_error (error);
+  hello = read_shim_line (pair[0]);
+  g_assert_true (g_str_has_prefix (hello, "hello "));
+
+  /* Exactly the longest line there is, but for its '\n': what follows it
+   * is where the shim's buffer ended. */
+  while (request->len < TETHER_SHIM_MAX_LINE)
+    g_string_append_c (request, 'x');
+  g_string_append (request, tail);
+  while (written < request->len)
+    {
+      ssize_t n = write (pair[0], request->str + written, request->len - written);
+
+      g_assert_cmpint (n, >, 0);
+      written += (gsize) n;
+    }
+
+  first = read_shim_line (pair[0]);
+  second = read_shim_line (pair[0]);
+  g_assert_cmpstr (first, ==, "5 error 22 line%20too%20long");
+  g_assert_cmpstr (second, ==, "8 ok 0");
+
+  close (pair[0]);
+  g_assert_true (g_subprocess_wait_check (shim, NULL, &error));
+  g_assert_no_error (error);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1596,6 +1699,8 @@ main (int    argc,
   add_owner ("watch-gone", test_owner_watch_gone);
   add_owner ("bad-fd", test_owner_bad_fd);
   add_owner ("refused-spawn-fds", test_owner_refused_spawn_fds);
+  add_owner ("line-too-long", test_owner_line_too_long);
+  g_test_add_func ("/shim/line-too-long", test_shim_line_too_long);
   /* The deadline is 15 s whatever the kind: once is enough. */
   g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
               fixture_setup, test_owner_deadline_ask_again, fixture_teardown);

@@ -30,8 +30,8 @@
 #include "tether-cgroup-leaf.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 
-#define PROTOCOL_VERSION 2
 #define REQUEST_TIMEOUT_S 15
 /* A member list of a million processes still fits. */
 #define MAX_SHIM_INPUT (64 * 1024 * 1024)
@@ -261,6 +261,13 @@ append_field (GString    *line,
     }
 }
 
+/* Why a request could not even be sent. */
+static TetherError
+request_error_code (Request *request)
+{
+  return request->op == REQUEST_SPAWN ? TETHER_ERROR_SPAWN : TETHER_ERROR_OWNER;
+}
+
 static void
 send_request (TetherOwnerShim *self,
               Request         *request,
@@ -281,6 +288,23 @@ send_request (TetherOwnerShim *self,
       return;
     }
 
+  request->id = ++self->next_id;
+  request->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
+  line = g_string_new (NULL);
+  g_string_printf (line, "%u %s\n", request->id, body->str);
+
+  /* The shim reads no longer line (a spawn's arguments and environment). */
+  if (line->len > TETHER_SHIM_MAX_LINE)
+    {
+      fail_request (request, g_error_new (TETHER_ERROR, request_error_code (request),
+                                          _("Could not %s: the request is %" G_GSIZE_FORMAT " bytes long, "
+                                            "and tether-shim reads at most %d"),
+                                          request->what, line->len, TETHER_SHIM_MAX_LINE));
+      request_free (request);
+      g_string_free (line, TRUE);
+      return;
+    }
+
   if (n_fds > 0)
     {
       /* Copies: the caller keeps its own descriptors. One that cannot be
@@ -293,23 +317,17 @@ send_request (TetherOwnerShim *self,
             {
               int saved = errno;
 
-              fail_request (request, g_error_new (TETHER_ERROR,
-                                                  request->op == REQUEST_SPAWN ? TETHER_ERROR_SPAWN
-                                                                               : TETHER_ERROR_OWNER,
+              fail_request (request, g_error_new (TETHER_ERROR, request_error_code (request),
                                                   _("Could not %s: cannot pass descriptor %d: %s"),
                                                   request->what, fds[i], g_strerror (saved)));
               request_free (request);
+              g_string_free (line, TRUE);
               while (i-- > 0)
                 close (copies[i]);
               return;
             }
         }
     }
-
-  request->id = ++self->next_id;
-  request->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
-  line = g_string_new (NULL);
-  g_string_printf (line, "%u %s\n", request->id, body->str);
 
   out = g_new0 (Outgoing, 1);
   out->data = g_string_free_to_bytes (line);
@@ -352,7 +370,7 @@ flush_output (TetherOwnerShim *self)
       union
       {
         struct cmsghdr align;
-        char buf[CMSG_SPACE (sizeof (int) * 16)];
+        char buf[CMSG_SPACE (sizeof (int) * TETHER_SHIM_MAX_SPAWN_FDS)];
       } control;
       struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
       ssize_t n;
@@ -532,12 +550,12 @@ handle_event (TetherOwnerShim  *self,
     {
       guint64 version = 0;
 
-      if (!parse_uint (words[1], G_MAXUINT, &version) || version != PROTOCOL_VERSION)
+      if (!parse_uint (words[1], G_MAXUINT, &version) || version != TETHER_SHIM_PROTOCOL_VERSION)
         {
           g_autofree char *reason =
             g_strdup_printf (_("%s speaks protocol version %s; this Tether needs version %d "
                                "(is it from another installation?)"),
-                             self->shim_path, words[1] != NULL ? words[1] : "?", PROTOCOL_VERSION);
+                             self->shim_path, words[1] != NULL ? words[1] : "?", TETHER_SHIM_PROTOCOL_VERSION);
           lose_shim (self, reason);
           return;
         }
@@ -822,11 +840,11 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
       request_free (request);
       return;
     }
-  if (spawn->n_fds + (spawn->redirect_stdio ? 2 : 0) > 16)
+  if (spawn->n_fds + (spawn->redirect_stdio ? 2 : 0) > TETHER_SHIM_MAX_SPAWN_FDS)
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
-                                          _("Could not %s: at most 16 descriptors can be passed (stdout and stderr count)"),
-                                          request->what));
+                                          _("Could not %s: at most %d descriptors can be passed (stdout and stderr count)"),
+                                          request->what, TETHER_SHIM_MAX_SPAWN_FDS));
       request_free (request);
       return;
     }

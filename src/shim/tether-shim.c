@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,9 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 2
-#define MAX_LINE (1024 * 1024)
-#define MAX_SPAWN_FDS 16
 #define MAX_QUEUED_FDS 64
 #define MAX_TRACKED 1024
 #define N_BUCKETS 4096
@@ -92,6 +90,7 @@ static struct
 
   char *inbuf;
   size_t inlen;
+  bool overlong;                 /* skipping to the end of a line too long */
   int fdq[MAX_QUEUED_FDS];       /* received with a line, not yet taken */
   size_t n_fdq;
 } shim;
@@ -1162,7 +1161,7 @@ handle_spawn (long            id,
   long n_fds, argc, envc;
   size_t i, o, base, n_taken;
   char **argv = NULL, **envp = NULL;
-  int fds[MAX_SPAWN_FDS];
+  int fds[TETHER_SHIM_MAX_SPAWN_FDS];
   bool listen_pid = false, stdio = false;
   pid_t pid;
 
@@ -1170,7 +1169,7 @@ handle_spawn (long            id,
    * its own): they are this spawn's, and closed with it whatever becomes
    * of it, or the next spawn would take them. Without a count, which of
    * the queued ones are its cannot be told: none may go to a later one. */
-  if (n_f < 2 || !parse_int (f[1], 0, MAX_SPAWN_FDS, &n_fds))
+  if (n_f < 2 || !parse_int (f[1], 0, TETHER_SHIM_MAX_SPAWN_FDS, &n_fds))
     {
       drop_all_fds ();
       send_error (id, EINVAL, "malformed spawn");
@@ -1418,22 +1417,32 @@ read_control (const sigset_t *old_mask)
   union
   {
     struct cmsghdr align;
-    char buf[CMSG_SPACE (sizeof (int) * MAX_SPAWN_FDS)];
+    char buf[CMSG_SPACE (sizeof (int) * TETHER_SHIM_MAX_SPAWN_FDS)];
   } control;
   struct iovec iov;
   struct msghdr msg = { 0 };
   ssize_t n;
   char *nl;
 
-  if (shim.inlen == MAX_LINE)
+  if (shim.inlen == TETHER_SHIM_MAX_LINE)
     {
-      /* A line longer than any request: Tether is confused, not us. */
-      send_line ("0 error %d line%%20too%%20long", EINVAL);
+      /* A line longer than any request: Tether is confused, not us.
+       * Refuse it (the buffer starts with it: its id, if it has one) and
+       * skip to its end; its tail is no command. Its descriptors came
+       * with its first byte: none of the queued ones is a later line's. */
+      long id = 0;
+      size_t i;
+
+      for (i = 0; i < 18 && shim.inbuf[i] >= '0' && shim.inbuf[i] <= '9'; i++)
+        id = id * 10 + (shim.inbuf[i] - '0');
+      send_error (shim.inbuf[i] == ' ' ? id : 0, EINVAL, "line too long");
+      drop_all_fds ();
       shim.inlen = 0;
+      shim.overlong = true;
     }
 
   iov.iov_base = shim.inbuf + shim.inlen;
-  iov.iov_len = MAX_LINE - shim.inlen;
+  iov.iov_len = TETHER_SHIM_MAX_LINE - shim.inlen;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = &control;
@@ -1461,6 +1470,18 @@ read_control (const sigset_t *old_mask)
       }
 
   shim.inlen += (size_t) n;
+  if (shim.overlong)
+    {
+      nl = memchr (shim.inbuf, '\n', shim.inlen);
+      if (nl == NULL)
+        {
+          shim.inlen = 0;
+          return;
+        }
+      shim.overlong = false;
+      shim.inlen -= (size_t) (nl - shim.inbuf) + 1;
+      memmove (shim.inbuf, nl + 1, shim.inlen);
+    }
   while ((nl = memchr (shim.inbuf, '\n', shim.inlen)) != NULL)
     {
       size_t used = (size_t) (nl - shim.inbuf) + 1;
@@ -1504,7 +1525,7 @@ main (int    argc,
 
   fcntl (shim.control_fd, F_SETFD, FD_CLOEXEC);
   shim.self = getpid ();
-  shim.inbuf = malloc (MAX_LINE);
+  shim.inbuf = malloc (TETHER_SHIM_MAX_LINE);
   if (shim.inbuf == NULL)
     return 1;
 
@@ -1538,7 +1559,7 @@ main (int    argc,
   if (sfd < 0)
     return 1;
 
-  send_line ("hello %d %d %s", PROTOCOL_VERSION, (int) shim.self,
+  send_line ("hello %d %d %s", TETHER_SHIM_PROTOCOL_VERSION, (int) shim.self,
              shim.cgroup_dir != NULL ? "cgroup" : "reaper");
 
   for (;;)
