@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1650,6 +1651,85 @@ test_shim_line_too_long (void)
   g_assert_no_error (error);
 }
 
+/* The leaves of this process's owners in parent that are not in before
+ * (NULL: all of them), by name. Earlier tests' leaves may still be going. */
+static GPtrArray *
+new_own_leaves (const char *parent,
+                GPtrArray  *before)
+{
+  g_autoptr(GDir) dir = g_dir_open (parent, 0, NULL);
+  g_autofree char *prefix = g_strdup_printf ("tether-%d-", (int) getpid ());
+  GPtrArray *leaves = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix) &&
+        (before == NULL || !g_ptr_array_find_with_equal_func (before, name, g_str_equal, NULL)))
+      g_ptr_array_add (leaves, g_strdup (name));
+  return leaves;
+}
+
+/* A start that fails after its leaf was made (no descriptor left for the
+ * control socket) removes the leaf, and the next spawn starts afresh. The
+ * leaf stayed, and the retry made a second one over the first. */
+static void
+test_owner_failed_start (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (TETHER_OWNER_CGROUP);
+  g_autofree char *parent = NULL;
+  const char *argv[] = { test_util_tree_helper (), f->marker, "sleep", "--pidfile", f->pidfile, NULL };
+  TetherSpawnRequest request = { .argv = argv, .is_main = TRUE };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after_failure = NULL;
+  g_autoptr(GPtrArray) after_retry = NULL;
+  g_autofree char *in_use = NULL;
+  struct rlimit saved, low;
+  int probe;
+
+  /* Where this process's leaves go, from a first owner. */
+  {
+    TetherOwner *first = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+
+    parent = g_path_get_dirname (tether_owner_get_location (first));
+    tether_owner_abandon (first);
+    g_object_unref (first);
+    test_util_kill_marked (f->marker);
+    g_unlink (f->pidfile);
+  }
+  before = new_own_leaves (parent, NULL);
+
+  /* One descriptor free: enough to make the leaf (one file at a time),
+   * not for the socket pair. */
+  probe = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (probe, >=, 0);
+  close (probe);
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &saved));
+  low = saved;
+  low.rlim_cur = (rlim_t) probe + 1;
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  after_failure = new_own_leaves (parent, before);
+  g_assert_cmpuint (after_failure->len, ==, 0);
+  g_assert_null (tether_owner_get_location (owner));
+
+  /* Again, with descriptors to spare: one new leaf, the one in use. */
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), NULL), >, 0);
+  in_use = g_path_get_basename (tether_owner_get_location (owner));
+  after_retry = new_own_leaves (parent, before);
+  g_assert_cmpuint (after_retry->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (after_retry, 0), ==, in_use);
+
+  tether_owner_abandon (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1687,6 +1767,8 @@ main (int    argc,
               fixture_setup, test_stranger_in_leaf, fixture_teardown);
   g_test_add ("/supervisor/cgroup/shim-killed", Fixture, &test_util_kinds[0],
               fixture_setup, test_shim_killed, fixture_teardown);
+  g_test_add ("/owner/cgroup/failed-start", Fixture, &test_util_kinds[0],
+              fixture_setup, test_owner_failed_start, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
   add ("mainpid-daemon", test_mainpid_daemon);
   add ("pidfile-daemon", test_pidfile_daemon);

@@ -745,7 +745,7 @@ start_shim (TetherOwnerShim  *self,
       else if (kind == TETHER_OWNER_CGROUP)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
+          goto fail;
         }
       else
         {
@@ -760,7 +760,7 @@ start_shim (TetherOwnerShim  *self,
       int saved = errno;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_OWNER,
                    _("Cannot create the control socket: %s"), g_strerror (saved));
-      return FALSE;
+      goto fail;
     }
   g_unix_set_fd_nonblocking (pair[0], TRUE, NULL);
 
@@ -785,9 +785,7 @@ start_shim (TetherOwnerShim  *self,
   if (self->process == NULL)
     {
       close (pair[0]);
-      if (self->leaf != NULL)
-        tether_cgroup_leaf_remove (self->leaf);
-      return FALSE;
+      goto fail;
     }
 
   self->fd = pair[0];
@@ -798,6 +796,14 @@ start_shim (TetherOwnerShim  *self,
   g_source_attach (self->read_source, g_main_context_get_thread_default ());
   g_subprocess_wait_async (self->process, NULL, on_shim_exited, g_object_ref (self));
   return TRUE;
+
+fail:
+  /* Nothing of a failed start stays: the next spawn starts afresh. */
+  if (self->leaf != NULL)
+    tether_cgroup_leaf_remove (self->leaf);
+  g_clear_pointer (&self->leaf, tether_cgroup_leaf_free);
+  g_clear_pointer (&self->shim_path, g_free);
+  return FALSE;
 }
 
 /* ---- TetherOwner ---------------------------------------------------------- */
