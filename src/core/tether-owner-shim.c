@@ -1055,6 +1055,10 @@ tether_owner_shim_dispose (GObject *object)
 {
   TetherOwnerShim *self = TETHER_OWNER_SHIM (object);
 
+  /* Only g_object_run_dispose gets here with the shim still connected.
+   * While it is, the wait for its exit holds a reference to the owner
+   * (dropped after lose_shim closed the socket): dropping every other
+   * reference does not end the tree, tether_owner_abandon does. */
   if (self->fd >= 0)
     tether_owner_shim_abandon (TETHER_OWNER (self));
 
