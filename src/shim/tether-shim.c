@@ -400,18 +400,16 @@ descends_from (const Entry *e,
   return false;
 }
 
-/* The members now (root <= 0), or root and its descendants. Sorted. */
+/* The members the last refresh listed (root <= 0), or root and its
+ * descendants among them. Sorted. */
 static int
-list_scope (pid_t    root,
-            pid_t  **out,
-            size_t  *n_out)
+collect_scope (pid_t    root,
+               pid_t  **out,
+               size_t  *n_out)
 {
   pid_t *pids;
   size_t n = 0, i;
-  int r = refresh ();
 
-  if (r < 0)
-    return r;
   pids = malloc ((shim.n_entries + 1) * sizeof *pids);
   if (pids == NULL)
     return -ENOMEM;
@@ -425,16 +423,36 @@ list_scope (pid_t    root,
   return 0;
 }
 
+/* The members now (root <= 0), or root and its descendants. Sorted. */
+static int
+list_scope (pid_t    root,
+            pid_t  **out,
+            size_t  *n_out)
+{
+  int r = refresh ();
+
+  if (r < 0)
+    return r;
+  return collect_scope (root, out, n_out);
+}
+
+/* How many members the last refresh listed. */
+static size_t
+count_listed (void)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < N_BUCKETS; i++)
+    for (Entry *e = shim.buckets[i]; e != NULL; e = e->next)
+      if (is_listed_member (e))
+        n++;
+  return n;
+}
+
 static size_t
 count_members (void)
 {
-  pid_t *pids;
-  size_t n;
-
-  if (list_scope (0, &pids, &n) < 0)
-    return 0;
-  free (pids);
-  return n;
+  return refresh () < 0 ? 0 : count_listed ();
 }
 
 /* Whether pid is a member right now. The table answers for processes it
@@ -653,8 +671,8 @@ kill_scope (pid_t root)
   return n;
 }
 
-/* Signals every member in scope; *n_listed (if not NULL) says how many
- * there were when it began. */
+/* Signals every member in scope, as the request's refresh listed them;
+ * *n_listed (if not NULL) says how many there were. */
 static size_t
 signal_scope_counted (pid_t   root,
                       int     sig,
@@ -663,7 +681,7 @@ signal_scope_counted (pid_t   root,
   pid_t *pids;
   size_t n, i, hit = 0;
 
-  if (list_scope (root, &pids, &n) < 0)
+  if (collect_scope (root, &pids, &n) < 0)
     n = 0, pids = NULL;
   for (i = 0; i < n; i++)
     if (signal_member (pids[i], sig) == 0)
@@ -720,14 +738,16 @@ wait_cgroup_frozen (int want)
 
 /* The leaf's own freezer and killer serve only while the leaf holds exactly
  * the tree: not when a stranger was written into it (it would be frozen or
- * killed too), not when a member left it (it would be missed). */
+ * killed too), not when a member left it (it would be missed). As the last
+ * refresh found it. */
 static bool
 leaf_is_exact (void)
 {
-  refresh ();
   return shim.cgroup_dir != NULL && !shim.outsiders && !shim.escaped;
 }
 
+/* freeze_tree, thaw_tree and kill_tree act on the table as the request's
+ * refresh left it; only a sweep lists again, pass after pass. */
 static int
 freeze_tree (size_t *n)
 {
@@ -738,7 +758,7 @@ freeze_tree (size_t *n)
     }
   if (tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "1") < 0)
     return -errno;
-  *n = count_members ();
+  *n = count_listed ();
   return wait_cgroup_frozen (1);
 }
 
@@ -751,7 +771,7 @@ thaw_tree (size_t *n)
       tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "0");
       if (leaf_is_exact ())
         {
-          *n = count_members ();
+          *n = count_listed ();
           return wait_cgroup_frozen (0);
         }
     }
@@ -765,7 +785,7 @@ kill_tree (void)
   /* cgroup.kill also catches processes forked while it runs. */
   if (leaf_is_exact ())
     {
-      size_t n = count_members ();
+      size_t n = count_listed ();
 
       if (tether_procfs_write_file (cgroup_file ("cgroup.kill"), "1") == 0)
         return n;
@@ -876,6 +896,7 @@ on_control_eof (void)
 {
   /* Tether is gone. Nothing may outlive it. */
   shim.thorough = true;
+  refresh ();
   kill_tree ();
   for (;;)
     {
@@ -1371,6 +1392,7 @@ handle_command (char           *line,
     {
       size_t before;
 
+      refresh ();
       n = signal_scope_counted (0, (int) a, &before);
       send_line ("%ld ok %zu %zu", id, n, before);
     }
@@ -1378,7 +1400,7 @@ handle_command (char           *line,
             parse_int (f[3], 0, NSIG - 1, &b)) ||
            (strcmp (verb, "kill-subtree") == 0 && n_f == 3 && parse_int (f[2], 1, INT_MAX, &a)))
     {
-      size_t before = count_members ();
+      size_t before = count_members ();  /* the one refresh this needs */
 
       if (is_member ((pid_t) a) != 1)
         send_error (id, ESRCH, "not a member of the tree");
@@ -1390,7 +1412,7 @@ handle_command (char           *line,
     }
   else if ((strcmp (verb, "freeze") == 0 || strcmp (verb, "thaw") == 0) && n_f == 2)
     {
-      size_t before = count_members ();
+      size_t before = count_members ();  /* the one refresh this needs */
 
       r = verb[0] == 'f' ? freeze_tree (&n) : thaw_tree (&n);
       if (r < 0)
@@ -1400,6 +1422,7 @@ handle_command (char           *line,
     }
   else if (strcmp (verb, "kill") == 0 && n_f == 2)
     {
+      refresh ();
       n = kill_tree ();
       send_line ("%ld ok %zu %zu", id, n, n);
     }
