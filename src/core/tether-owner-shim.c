@@ -76,6 +76,8 @@ struct _TetherOwnerShim
   GSource *read_source;
   GSource *write_source;
   GString *inbuf;
+  gsize in_pos;          /* inbuf before it is handled; erased once no */
+  guint in_depth;        /* process_input runs (one can nest in another) */
   GQueue outq;
   GHashTable *requests;  /* id -> Request */
   guint next_id;
@@ -577,14 +579,18 @@ process_input (TetherOwnerShim *self)
   char *nl;
 
   g_object_ref (self);
-  while (self->inbuf->len > 0 && (nl = memchr (self->inbuf->str, '\n', self->inbuf->len)) != NULL)
+  self->in_depth++;
+  while (self->in_pos < self->inbuf->len &&
+         (nl = memchr (self->inbuf->str + self->in_pos, '\n', self->inbuf->len - self->in_pos)) != NULL)
     {
-      gsize used = (gsize) (nl - self->inbuf->str) + 1;
-      g_autofree char *line = g_strndup (self->inbuf->str, used - 1);
+      gsize end = (gsize) (nl - self->inbuf->str);
+      g_autofree char *line = g_strndup (self->inbuf->str + self->in_pos, end - self->in_pos);
       g_auto(GStrv) words = NULL;
       guint64 id;
 
-      g_string_erase (self->inbuf, 0, (gssize) used);
+      /* Past it before it is handled: what that runs may read on (a
+       * nested main loop hearing the shim's exit). */
+      self->in_pos = end + 1;
       words = g_strsplit (line, " ", -1);
       if (words[0] == NULL || words[0][0] == '\0')
         continue;
@@ -610,6 +616,12 @@ process_input (TetherOwnerShim *self)
       else
         handle_event (self, words);
     }
+  /* Once, not per line: erasing each line moved all that followed it. */
+  if (--self->in_depth == 0)
+    {
+      g_string_erase (self->inbuf, 0, (gssize) self->in_pos);
+      self->in_pos = 0;
+    }
   g_object_unref (self);
 }
 
@@ -625,7 +637,7 @@ read_available (TetherOwnerShim *self)
 
       if (n > 0)
         {
-          if (self->inbuf->len + (gsize) n > MAX_SHIM_INPUT)
+          if (self->inbuf->len - self->in_pos + (gsize) n > MAX_SHIM_INPUT)
             {
               lose_shim (self, _("tether-shim sent more than it may"));
               return FALSE;
