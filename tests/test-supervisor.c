@@ -1730,6 +1730,48 @@ test_owner_failed_start (Fixture       *f,
   tether_owner_abandon (owner);
 }
 
+static gpointer
+read_tree_cpu_usage (gpointer data)
+{
+  guint64 *usec = g_new0 (guint64, 1);
+
+  if (!tether_owner_get_tree_cpu_usage (data, usec))
+    g_clear_pointer (&usec, g_free);
+  return usec;
+}
+
+/* The leaf's CPU time, read again and again through the descriptor the
+ * leaf keeps (the sampler does so every tick, soon from its worker
+ * thread): it grows while a member spins. */
+static void
+test_owner_tree_cpu_usage (Fixture       *f,
+                           gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "busy", NULL);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint64 first = 0, now = 0;
+
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "busy", 10), >, 0);
+  g_assert_true (tether_owner_get_tree_cpu_usage (owner, &first));
+  do
+    {
+      g_autofree guint64 *usec = NULL;
+
+      g_usleep (20000);
+      usec = g_thread_join (g_thread_new ("cpu-usage", read_tree_cpu_usage, owner));
+      g_assert_nonnull (usec);
+      g_assert_cmpuint (*usec, >=, now);
+      now = *usec;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  while (now <= first);
+  g_assert_true (tether_owner_get_tree_cpu_usage (owner, &now));
+  g_assert_cmpuint (now, >, first);
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 #define add_owner(name, func) \
@@ -1769,6 +1811,8 @@ main (int    argc,
               fixture_setup, test_shim_killed, fixture_teardown);
   g_test_add ("/owner/cgroup/failed-start", Fixture, &test_util_kinds[0],
               fixture_setup, test_owner_failed_start, fixture_teardown);
+  g_test_add ("/owner/cgroup/tree-cpu-usage", Fixture, &test_util_kinds[0],
+              fixture_setup, test_owner_tree_cpu_usage, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
   add ("mainpid-daemon", test_mainpid_daemon);
   add ("pidfile-daemon", test_pidfile_daemon);
