@@ -8,10 +8,12 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -21,6 +23,7 @@
 #include "tether-control.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 #include "tether-supervisor.h"
 #include "test-util.h"
 #include "test-util-mainloop.h"
@@ -1279,8 +1282,500 @@ test_shim_killed (Fixture       *f,
     }
 }
 
+/* ---- the owner itself ---------------------------------------------------- */
+
+/* The shim of an owner's tree (the main process's parent). */
+static pid_t
+shim_of (const char *pidfile)
+{
+  TetherProcStat st;
+
+  g_assert_cmpint (tether_procfs_read_stat (test_util_wait_role (pidfile, "main", 10), &st), ==, 0);
+  return st.ppid;
+}
+
+typedef struct
+{
+  gboolean timed_out;
+  TestUtilAwait second;
+} AskAgain;
+
+static void
+on_timed_out_ask_again (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  AskAgain *again = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = tether_owner_list_members_finish (TETHER_OWNER (source), result, &error);
+
+  g_assert_null (members);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  again->timed_out = TRUE;
+  tether_owner_list_members_async (TETHER_OWNER (source), NULL, test_util_await_cb, &again->second);
+}
+
+/* A request the shim never answers fails after its deadline; the failure's
+ * callback asks again. There is still one deadline source, and letting go
+ * of the shim removes it: a second one started from the callback used to
+ * keep running, and fired on the owner after it was finalized. */
+static void
+test_owner_deadline_ask_again (Fixture       *f,
+                               gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t shim = shim_of (f->pidfile);
+  AskAgain again = { FALSE, { NULL } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+
+  g_assert_cmpint (kill (shim, SIGSTOP), ==, 0);
+  tether_owner_list_members_async (owner, NULL, on_timed_out_ask_again, &again);
+  g_assert_true (test_util_wait_flag (&again.timed_out, 25));
+  g_assert_nonnull (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, owner));
+
+  tether_owner_abandon (owner);
+  /* It sees its socket closed now, and takes the tree along. */
+  g_assert_cmpint (kill (shim, SIGCONT), ==, 0);
+  members = tether_owner_list_members_finish (owner, test_util_await (&again.second), &error);
+  g_assert_null (members);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  g_assert_null (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, owner));
+  g_object_unref (owner);
+}
+
+static void
+on_main_exited_record (TetherOwner *owner,
+                       int          pid,
+                       int          wait_status,
+                       GArray      *pids)
+{
+  g_array_append_val (pids, (pid_t) { pid });
+}
+
+/* Waits on the main loop (up to 10 s) until pids holds pid. */
+static gboolean
+wait_pid_in (GArray *pids,
+             pid_t   pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      for (guint i = 0; i < pids->len; i++)
+        if (g_array_index (pids, pid_t, i) == pid)
+          return TRUE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  return FALSE;
+}
+
+/* A MAINPID= heard before the spawn's reply: the owner is not running yet,
+ * and the watch it sends must still reach the shim (it was refused, and
+ * the main process's exit was never reported). */
+static void
+test_owner_watch_before_spawn_reply (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (f->kind);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *argv[] = { test_util_tree_helper (), f->marker, "children", "1",
+                         "--pidfile", f->pidfile, NULL };
+  TetherSpawnRequest request = { .argv = argv, .is_main = TRUE };
+  TestUtilAwait spawned = { 0 };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  pid_t child = 0;
+
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &spawned);
+
+  /* Without turning the main loop: the reply is not heard yet. */
+  while (child == 0 && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GArray) pids = test_util_read_role (f->pidfile, "child");
+
+      if (pids->len > 0)
+        child = g_array_index (pids, pid_t, 0);
+      else
+        g_usleep (2000);
+    }
+  g_assert_cmpint (child, >, 0);
+  g_assert_false (tether_owner_is_running (owner));
+  tether_owner_set_main_pid (owner, child);
+
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&spawned), NULL), >, 0);
+  g_assert_cmpint (tether_owner_get_main_pid (owner), ==, child);
+  g_assert_cmpint (kill (child, SIGKILL), ==, 0);
+  g_assert_true (wait_pid_in (main_exits, child));
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+}
+
+/* A main process gone before the shim could watch it is reported as
+ * exited like any other: main-exited, and what it said just before still
+ * counts (was_member). Only main-exited was emitted by hand before. */
+static void
+test_owner_watch_gone (Fixture       *f,
+                       gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "children", "1", NULL);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GArray) children = test_util_read_role (f->pidfile, "child");
+  pid_t child;
+
+  g_assert_cmpuint (children->len, ==, 1);
+  child = g_array_index (children, pid_t, 0);
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+
+  /* Dead (a zombie its parent does not reap, or reaped): no member. */
+  g_assert_cmpint (kill (child, SIGKILL), ==, 0);
+  while (test_util_proc_state (child) != 'Z' && test_util_proc_state (child) != 0)
+    g_usleep (1000);
+  g_assert_false (tether_owner_was_member (owner, child));
+
+  tether_owner_set_main_pid (owner, child);
+  g_assert_true (wait_pid_in (main_exits, child));
+  g_assert_true (tether_owner_was_member (owner, child));
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
+/* A descriptor that cannot be passed (closed by the caller) fails that
+ * spawn, and only that: the connection, and the tree, stay. It used to go
+ * as -1 into SCM_RIGHTS, sendmsg failed, and the shim was let go. */
+static void
+test_owner_bad_fd (Fixture       *f,
+                   gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  const char *argv[] = { test_util_tree_helper (), f->marker, "sleep", NULL };
+  int bad = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  TetherSpawnRequest request = { .argv = argv, .fds = &bad, .n_fds = 1 };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+
+  g_assert_cmpint (bad, >=, 0);
+  close (bad);
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+  g_clear_error (&error);
+
+  members = test_util_list_members (owner, &error);
+  g_assert_no_error (error);
+  g_assert_true (array_has_pid (members, main_pid));
+  g_assert_true (tether_owner_is_running (owner));
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
+/* What a non-blocking fd holds now. */
+static char *
+read_available (int fd)
+{
+  GString *out = g_string_new (NULL);
+  char buf[256];
+  ssize_t n;
+
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    g_string_append_len (out, buf, n);
+  return g_string_free (out, FALSE);
+}
+
+/* A spawn the shim refuses takes its descriptors along: they used to stay
+ * queued in the shim, and the next spawn got them (here: its stdout went
+ * to the refused spawn's pipe). */
+static void
+test_owner_refused_spawn_fds (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (f->kind);
+  g_autoptr(GArray) main_exits = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autoptr(GPtrArray) too_long = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *refused_out = NULL;
+  g_autofree char *spawned_out = NULL;
+  g_autofree char *expected = g_strdup_printf ("%s\n", f->marker);
+  const char *argv[] = { "echo", f->marker, NULL };
+  TestUtilAwait await = { 0 };
+  int refused[2], spawned[2];
+  pid_t pid;
+
+  g_assert_no_errno (pipe2 (refused, O_CLOEXEC | O_NONBLOCK));
+  g_assert_no_errno (pipe2 (spawned, O_CLOEXEC | O_NONBLOCK));
+  g_signal_connect (owner, "main-exited", G_CALLBACK (on_main_exited_record), main_exits);
+
+  /* More arguments than a spawn may have (65536). */
+  g_ptr_array_add (too_long, (char *) "echo");
+  for (guint i = 0; i < 65536; i++)
+    g_ptr_array_add (too_long, (char *) "x");
+  g_ptr_array_add (too_long, NULL);
+  {
+    TetherSpawnRequest request = { .argv = (const char * const *) too_long->pdata,
+                                   .redirect_stdio = TRUE,
+                                   .stdout_fd = refused[1], .stderr_fd = refused[1] };
+
+    tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+    g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+    g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+    close (refused[1]);
+  }
+  {
+    TetherSpawnRequest request = { .argv = argv, .is_main = TRUE,
+                                   .redirect_stdio = TRUE,
+                                   .stdout_fd = spawned[1], .stderr_fd = spawned[1] };
+
+    tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+    pid = tether_owner_spawn_finish (owner, test_util_await (&await), NULL);
+    g_assert_cmpint (pid, >, 0);
+    close (spawned[1]);
+  }
+  g_assert_true (wait_pid_in (main_exits, pid));
+
+  refused_out = read_available (refused[0]);
+  spawned_out = read_available (spawned[0]);
+  g_assert_cmpstr (spawned_out, ==, expected);
+  g_assert_cmpstr (refused_out, ==, "");
+  close (refused[0]);
+  close (spawned[0]);
+
+  g_signal_handlers_disconnect_by_data (owner, main_exits);
+  tether_owner_abandon (owner);
+}
+
+/* A spawn whose line would be longer than the shim reads fails at once,
+ * and only that spawn. It was sent: the shim dropped its first MiB and
+ * read the rest as a new command, and the spawn timed out. */
+static void
+test_owner_line_too_long (Fixture       *f,
+                          gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+  pid_t main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  g_autofree char *huge = g_strnfill (TETHER_SHIM_MAX_LINE, 'x');
+  const char *argv[] = { "echo", huge, NULL };
+  TetherSpawnRequest request = { .argv = argv };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) members = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 5 * G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  members = test_util_list_members (owner, &error);
+  g_assert_no_error (error);
+  g_assert_true (array_has_pid (members, main_pid));
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
+/* Reads one line from fd (blocking, up to 10 s). */
+static char *
+read_shim_line (int fd)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  char c;
+
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      g_assert_cmpint (read (fd, &c, 1), ==, 1);
+      if (c == '\n')
+        return g_string_free (line, FALSE);
+      g_string_append_c (line, c);
+    }
+}
+
+/* The shim itself, spoken to directly: a line longer than it reads is
+ * refused by its id, and skipped to its end. It used to read the part
+ * past the first MiB as a command of its own (here "6 members"). */
+static void
+test_shim_line_too_long (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) shim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) request = g_string_new ("5 members ");
+  g_autofree char *hello = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  const char *tail = "6 members\n8 members\n";
+  int pair[2];
+  gsize written = 0;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair));
+  g_subprocess_launcher_take_fd (launcher, pair[1], 3);
+  shim = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("TETHER_SHIM"),
+                                      "--control-fd", "3", NULL);
+  g_assert_no_error (error);
+  hello = read_shim_line (pair[0]);
+  g_assert_true (g_str_has_prefix (hello, "hello "));
+
+  /* Exactly the longest line there is, but for its '\n': what follows it
+   * is where the shim's buffer ended. */
+  while (request->len < TETHER_SHIM_MAX_LINE)
+    g_string_append_c (request, 'x');
+  g_string_append (request, tail);
+  while (written < request->len)
+    {
+      ssize_t n = write (pair[0], request->str + written, request->len - written);
+
+      g_assert_cmpint (n, >, 0);
+      written += (gsize) n;
+    }
+
+  first = read_shim_line (pair[0]);
+  second = read_shim_line (pair[0]);
+  g_assert_cmpstr (first, ==, "5 error 22 line%20too%20long");
+  g_assert_cmpstr (second, ==, "8 ok 0");
+
+  close (pair[0]);
+  g_assert_true (g_subprocess_wait_check (shim, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* The leaves of this process's owners in parent that are not in before
+ * (NULL: all of them), by name. Earlier tests' leaves may still be going. */
+static GPtrArray *
+new_own_leaves (const char *parent,
+                GPtrArray  *before)
+{
+  g_autoptr(GDir) dir = g_dir_open (parent, 0, NULL);
+  g_autofree char *prefix = g_strdup_printf ("tether-%d-", (int) getpid ());
+  GPtrArray *leaves = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix) &&
+        (before == NULL || !g_ptr_array_find_with_equal_func (before, name, g_str_equal, NULL)))
+      g_ptr_array_add (leaves, g_strdup (name));
+  return leaves;
+}
+
+/* A start that fails after its leaf was made (no descriptor left for the
+ * control socket) removes the leaf, and the next spawn starts afresh. The
+ * leaf stayed, and the retry made a second one over the first. */
+static void
+test_owner_failed_start (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(TetherOwner) owner = tether_owner_new (TETHER_OWNER_CGROUP);
+  g_autofree char *parent = NULL;
+  const char *argv[] = { test_util_tree_helper (), f->marker, "sleep", "--pidfile", f->pidfile, NULL };
+  TetherSpawnRequest request = { .argv = argv, .is_main = TRUE };
+  TestUtilAwait await = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after_failure = NULL;
+  g_autoptr(GPtrArray) after_retry = NULL;
+  g_autofree char *in_use = NULL;
+  struct rlimit saved, low;
+  int probe;
+
+  /* Where this process's leaves go, from a first owner. */
+  {
+    TetherOwner *first = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "sleep", NULL);
+
+    parent = g_path_get_dirname (tether_owner_get_location (first));
+    tether_owner_abandon (first);
+    g_object_unref (first);
+    test_util_kill_marked (f->marker);
+    g_unlink (f->pidfile);
+  }
+  before = new_own_leaves (parent, NULL);
+
+  /* One descriptor free: enough to make the leaf (one file at a time),
+   * not for the socket pair. */
+  probe = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (probe, >=, 0);
+  close (probe);
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &saved));
+  low = saved;
+  low.rlim_cur = (rlim_t) probe + 1;
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), &error), ==, -1);
+  g_assert_error (error, TETHER_ERROR, TETHER_ERROR_OWNER);
+  after_failure = new_own_leaves (parent, before);
+  g_assert_cmpuint (after_failure->len, ==, 0);
+  g_assert_null (tether_owner_get_location (owner));
+
+  /* Again, with descriptors to spare: one new leaf, the one in use. */
+  tether_owner_spawn_async (owner, &request, NULL, test_util_await_cb, &await);
+  g_assert_cmpint (tether_owner_spawn_finish (owner, test_util_await (&await), NULL), >, 0);
+  in_use = g_path_get_basename (tether_owner_get_location (owner));
+  after_retry = new_own_leaves (parent, before);
+  g_assert_cmpuint (after_retry->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (after_retry, 0), ==, in_use);
+
+  tether_owner_abandon (owner);
+}
+
+static gpointer
+read_tree_cpu_usage (gpointer data)
+{
+  guint64 *usec = g_new0 (guint64, 1);
+
+  if (!tether_owner_get_tree_cpu_usage (data, usec))
+    g_clear_pointer (&usec, g_free);
+  return usec;
+}
+
+/* The leaf's CPU time, read again and again through the descriptor the
+ * leaf keeps (the sampler does so every tick, soon from its worker
+ * thread): it grows while a member spins. */
+static void
+test_owner_tree_cpu_usage (Fixture       *f,
+                           gconstpointer  data)
+{
+  TetherOwner *owner = test_util_spawn_tree (f->kind, f->marker, f->pidfile, "busy", NULL);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint64 first = 0, now = 0;
+
+  g_assert_cmpint (test_util_wait_role (f->pidfile, "busy", 10), >, 0);
+  g_assert_true (tether_owner_get_tree_cpu_usage (owner, &first));
+  do
+    {
+      g_autofree guint64 *usec = NULL;
+
+      g_usleep (20000);
+      usec = g_thread_join (g_thread_new ("cpu-usage", read_tree_cpu_usage, owner));
+      g_assert_nonnull (usec);
+      g_assert_cmpuint (*usec, >=, now);
+      now = *usec;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  while (now <= first);
+  g_assert_true (tether_owner_get_tree_cpu_usage (owner, &now));
+  g_assert_cmpuint (now, >, first);
+
+  tether_owner_abandon (owner);
+  g_object_unref (owner);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/supervisor", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
+#define add_owner(name, func) \
+  test_util_add_for_kinds ("/owner", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
 int
 main (int    argc,
@@ -1314,6 +1809,10 @@ main (int    argc,
               fixture_setup, test_stranger_in_leaf, fixture_teardown);
   g_test_add ("/supervisor/cgroup/shim-killed", Fixture, &test_util_kinds[0],
               fixture_setup, test_shim_killed, fixture_teardown);
+  g_test_add ("/owner/cgroup/failed-start", Fixture, &test_util_kinds[0],
+              fixture_setup, test_owner_failed_start, fixture_teardown);
+  g_test_add ("/owner/cgroup/tree-cpu-usage", Fixture, &test_util_kinds[0],
+              fixture_setup, test_owner_tree_cpu_usage, fixture_teardown);
   add ("dispose-kills-tree", test_dispose_kills_tree);
   add ("mainpid-daemon", test_mainpid_daemon);
   add ("pidfile-daemon", test_pidfile_daemon);
@@ -1322,6 +1821,15 @@ main (int    argc,
   add ("no-main-left", test_no_main_left);
   add ("ready-as-nobody", test_ready_as_nobody);
   add ("main-loop-1000", test_main_loop_1000);
+  add_owner ("watch-before-spawn-reply", test_owner_watch_before_spawn_reply);
+  add_owner ("watch-gone", test_owner_watch_gone);
+  add_owner ("bad-fd", test_owner_bad_fd);
+  add_owner ("refused-spawn-fds", test_owner_refused_spawn_fds);
+  add_owner ("line-too-long", test_owner_line_too_long);
+  g_test_add_func ("/shim/line-too-long", test_shim_line_too_long);
+  /* The deadline is 15 s whatever the kind: once is enough. */
+  g_test_add ("/owner/reaper/deadline-ask-again", Fixture, &test_util_kinds[1],
+              fixture_setup, test_owner_deadline_ask_again, fixture_teardown);
 
   return g_test_run ();
 }

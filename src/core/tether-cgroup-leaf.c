@@ -23,6 +23,7 @@ struct _TetherCgroupLeaf
 {
   char *path;
   char *relative;
+  int cpu_stat_fd;       /* open from creation to free; -1 if it would not */
 };
 
 static char *
@@ -144,6 +145,7 @@ tether_cgroup_leaf_new (GError **error)
   g_autofree char *parent_rel = NULL;
   g_autofree char *leaf_name = NULL;
   g_autofree char *procs = NULL;
+  g_autofree char *cpu_stat = NULL;
   const char *configured = g_getenv ("TETHER_CGROUP_PARENT");
 
   if (mount == NULL)
@@ -186,6 +188,7 @@ tether_cgroup_leaf_new (GError **error)
   reap_stale_leaves (parent_dir);
   leaf_name = g_strdup_printf ("tether-%d-%u", (int) getpid (), ++counter);
   leaf = g_new0 (TetherCgroupLeaf, 1);
+  leaf->cpu_stat_fd = -1;
   leaf->path = g_build_filename (parent_dir, leaf_name, NULL);
   leaf->relative = g_build_filename (parent_rel, leaf_name, NULL);
 
@@ -207,6 +210,11 @@ tether_cgroup_leaf_new (GError **error)
       return NULL;
     }
 
+  /* Read on every sampler tick, so opened once; a leaf whose cpu.stat
+   * cannot be opened only has no tree CPU time to tell. */
+  cpu_stat = g_build_filename (leaf->path, "cpu.stat", NULL);
+  leaf->cpu_stat_fd = open (cpu_stat, O_RDONLY | O_CLOEXEC);
+
   return g_steal_pointer (&leaf);
 }
 
@@ -215,6 +223,8 @@ tether_cgroup_leaf_free (TetherCgroupLeaf *leaf)
 {
   if (leaf == NULL)
     return;
+  if (leaf->cpu_stat_fd >= 0)
+    close (leaf->cpu_stat_fd);
   g_free (leaf->path);
   g_free (leaf->relative);
   g_free (leaf);
@@ -236,17 +246,15 @@ gboolean
 tether_cgroup_leaf_read_cpu_usage (TetherCgroupLeaf *leaf,
                                    guint64          *usec)
 {
-  g_autofree char *path = g_build_filename (leaf->path, "cpu.stat", NULL);
   char buf[512];
   const char *p;
   ssize_t n;
-  int fd;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  /* pread at 0 makes the kernel write the file anew. Only reads: safe on
+   * a worker thread while the leaf is not freed. */
+  if (leaf->cpu_stat_fd < 0)
     return FALSE;
-  n = read (fd, buf, sizeof buf - 1);
-  close (fd);
+  n = pread (leaf->cpu_stat_fd, buf, sizeof buf - 1, 0);
   if (n <= 0)
     return FALSE;
   buf[n] = '\0';

@@ -22,7 +22,9 @@ void              tether_cgroup_leaf_free           (TetherCgroupLeaf  *leaf);
 const char       *tether_cgroup_leaf_get_path       (TetherCgroupLeaf  *leaf);
 const char       *tether_cgroup_leaf_get_relative_path (TetherCgroupLeaf *leaf);
 
-/* cpu.stat usage_usec: every process that ever ran in the leaf. */
+/* cpu.stat usage_usec: every process that ever ran in the leaf. Reads only
+ * a descriptor opened when the leaf was made and closed when it is freed:
+ * any thread may call it in between. */
 gboolean          tether_cgroup_leaf_read_cpu_usage (TetherCgroupLeaf  *leaf,
                                                      guint64           *usec);
 /* cgroup.kill: what is in the leaf now and what forks meanwhile. */

@@ -30,8 +30,8 @@
 #include "tether-cgroup-leaf.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 
-#define PROTOCOL_VERSION 2
 #define REQUEST_TIMEOUT_S 15
 /* A member list of a million processes still fits. */
 #define MAX_SHIM_INPUT (64 * 1024 * 1024)
@@ -76,10 +76,12 @@ struct _TetherOwnerShim
   GSource *read_source;
   GSource *write_source;
   GString *inbuf;
+  gsize in_pos;          /* inbuf before it is handled; erased once no */
+  guint in_depth;        /* process_input runs (one can nest in another) */
   GQueue outq;
   GHashTable *requests;  /* id -> Request */
   guint next_id;
-  guint deadline_timer;
+  GSource *deadline_source;  /* while requests are in flight; only ever one */
 
   gboolean greeted;
   gboolean abandoned;
@@ -178,7 +180,11 @@ lose_shim (TetherOwnerShim *self,
       self->fd = -1;
     }
   g_queue_clear_full (&self->outq, (GDestroyNotify) outgoing_free);
-  g_clear_handle_id (&self->deadline_timer, g_source_remove);
+  if (self->deadline_source != NULL)
+    {
+      g_source_destroy (self->deadline_source);
+      g_clear_pointer (&self->deadline_source, g_source_unref);
+    }
 
   /* Out of the table first: a failed task's callback may ask again. */
   g_hash_table_iter_init (&iter, self->requests);
@@ -205,6 +211,7 @@ on_deadline_check (gpointer user_data)
   g_autoptr(GPtrArray) expired = g_ptr_array_new_with_free_func ((GDestroyNotify) request_free);
   GHashTableIter iter;
   gpointer value;
+  gboolean keep;
 
   g_hash_table_iter_init (&iter, self->requests);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -214,9 +221,8 @@ on_deadline_check (gpointer user_data)
         g_hash_table_iter_steal (&iter);
       }
 
-  if (g_hash_table_size (self->requests) == 0)
-    self->deadline_timer = 0;
-
+  /* The source stays ours while the callbacks run: a request one of them
+   * sends finds it running and starts no second one. */
   g_object_ref (self);
   for (guint i = 0; i < expired->len; i++)
     {
@@ -227,9 +233,14 @@ on_deadline_check (gpointer user_data)
                                           _("Could not %s: tether-shim did not answer within %d s"),
                                           request->what, REQUEST_TIMEOUT_S));
     }
+
+  /* lose_shim (from a callback) has destroyed it already. */
+  keep = self->deadline_source != NULL && g_hash_table_size (self->requests) > 0;
+  if (!keep && self->deadline_source != NULL)
+    g_clear_pointer (&self->deadline_source, g_source_unref);
   g_object_unref (self);
 
-  return self->deadline_timer != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 /* Percent-encodes a field: the protocol splits lines at spaces. */
@@ -252,6 +263,13 @@ append_field (GString    *line,
     }
 }
 
+/* Why a request could not even be sent. */
+static TetherError
+request_error_code (Request *request)
+{
+  return request->op == REQUEST_SPAWN ? TETHER_ERROR_SPAWN : TETHER_ERROR_OWNER;
+}
+
 static void
 send_request (TetherOwnerShim *self,
               Request         *request,
@@ -261,6 +279,7 @@ send_request (TetherOwnerShim *self,
 {
   Outgoing *out;
   GString *line;
+  g_autofree int *copies = NULL;
 
   if (self->fd < 0)
     {
@@ -276,20 +295,55 @@ send_request (TetherOwnerShim *self,
   line = g_string_new (NULL);
   g_string_printf (line, "%u %s\n", request->id, body->str);
 
-  out = g_new0 (Outgoing, 1);
-  out->data = g_string_free_to_bytes (line);
+  /* The shim reads no longer line (a spawn's arguments and environment). */
+  if (line->len > TETHER_SHIM_MAX_LINE)
+    {
+      fail_request (request, g_error_new (TETHER_ERROR, request_error_code (request),
+                                          _("Could not %s: the request is %" G_GSIZE_FORMAT " bytes long, "
+                                            "and tether-shim reads at most %d"),
+                                          request->what, line->len, TETHER_SHIM_MAX_LINE));
+      request_free (request);
+      g_string_free (line, TRUE);
+      return;
+    }
+
   if (n_fds > 0)
     {
-      /* Copies: the caller keeps its own descriptors. */
-      out->fds = g_new (int, n_fds);
+      /* Copies: the caller keeps its own descriptors. One that cannot be
+       * copied fails this request only, not the connection. */
+      copies = g_new (int, n_fds);
       for (guint i = 0; i < n_fds; i++)
-        out->fds[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
-      out->n_fds = n_fds;
+        {
+          copies[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
+          if (copies[i] < 0)
+            {
+              int saved = errno;
+
+              fail_request (request, g_error_new (TETHER_ERROR, request_error_code (request),
+                                                  _("Could not %s: cannot pass descriptor %d: %s"),
+                                                  request->what, fds[i], g_strerror (saved)));
+              request_free (request);
+              g_string_free (line, TRUE);
+              while (i-- > 0)
+                close (copies[i]);
+              return;
+            }
+        }
     }
+
+  out = g_new0 (Outgoing, 1);
+  out->data = g_string_free_to_bytes (line);
+  out->fds = g_steal_pointer (&copies);
+  out->n_fds = out->fds != NULL ? n_fds : 0;
   g_queue_push_tail (&self->outq, out);
   g_hash_table_insert (self->requests, GUINT_TO_POINTER (request->id), request);
-  if (self->deadline_timer == 0)
-    self->deadline_timer = g_timeout_add (500, on_deadline_check, self);
+  if (self->deadline_source == NULL)
+    {
+      self->deadline_source = g_timeout_source_new (500);
+      g_source_set_callback (self->deadline_source, on_deadline_check, self, NULL);
+      g_source_set_static_name (self->deadline_source, "[tether] shim deadlines");
+      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+    }
   flush_output (self);
 }
 
@@ -318,7 +372,7 @@ flush_output (TetherOwnerShim *self)
       union
       {
         struct cmsghdr align;
-        char buf[CMSG_SPACE (sizeof (int) * 16)];
+        char buf[CMSG_SPACE (sizeof (int) * TETHER_SHIM_MAX_SPAWN_FDS)];
       } control;
       struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
       ssize_t n;
@@ -498,12 +552,12 @@ handle_event (TetherOwnerShim  *self,
     {
       guint64 version = 0;
 
-      if (!parse_uint (words[1], G_MAXUINT, &version) || version != PROTOCOL_VERSION)
+      if (!parse_uint (words[1], G_MAXUINT, &version) || version != TETHER_SHIM_PROTOCOL_VERSION)
         {
           g_autofree char *reason =
             g_strdup_printf (_("%s speaks protocol version %s; this Tether needs version %d "
                                "(is it from another installation?)"),
-                             self->shim_path, words[1] != NULL ? words[1] : "?", PROTOCOL_VERSION);
+                             self->shim_path, words[1] != NULL ? words[1] : "?", TETHER_SHIM_PROTOCOL_VERSION);
           lose_shim (self, reason);
           return;
         }
@@ -525,14 +579,18 @@ process_input (TetherOwnerShim *self)
   char *nl;
 
   g_object_ref (self);
-  while (self->inbuf->len > 0 && (nl = memchr (self->inbuf->str, '\n', self->inbuf->len)) != NULL)
+  self->in_depth++;
+  while (self->in_pos < self->inbuf->len &&
+         (nl = memchr (self->inbuf->str + self->in_pos, '\n', self->inbuf->len - self->in_pos)) != NULL)
     {
-      gsize used = (gsize) (nl - self->inbuf->str) + 1;
-      g_autofree char *line = g_strndup (self->inbuf->str, used - 1);
+      gsize end = (gsize) (nl - self->inbuf->str);
+      g_autofree char *line = g_strndup (self->inbuf->str + self->in_pos, end - self->in_pos);
       g_auto(GStrv) words = NULL;
       guint64 id;
 
-      g_string_erase (self->inbuf, 0, (gssize) used);
+      /* Past it before it is handled: what that runs may read on (a
+       * nested main loop hearing the shim's exit). */
+      self->in_pos = end + 1;
       words = g_strsplit (line, " ", -1);
       if (words[0] == NULL || words[0][0] == '\0')
         continue;
@@ -558,6 +616,12 @@ process_input (TetherOwnerShim *self)
       else
         handle_event (self, words);
     }
+  /* Once, not per line: erasing each line moved all that followed it. */
+  if (--self->in_depth == 0)
+    {
+      g_string_erase (self->inbuf, 0, (gssize) self->in_pos);
+      self->in_pos = 0;
+    }
   g_object_unref (self);
 }
 
@@ -573,7 +637,7 @@ read_available (TetherOwnerShim *self)
 
       if (n > 0)
         {
-          if (self->inbuf->len + (gsize) n > MAX_SHIM_INPUT)
+          if (self->inbuf->len - self->in_pos + (gsize) n > MAX_SHIM_INPUT)
             {
               lose_shim (self, _("tether-shim sent more than it may"));
               return FALSE;
@@ -693,7 +757,7 @@ start_shim (TetherOwnerShim  *self,
       else if (kind == TETHER_OWNER_CGROUP)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
+          goto fail;
         }
       else
         {
@@ -708,7 +772,7 @@ start_shim (TetherOwnerShim  *self,
       int saved = errno;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_OWNER,
                    _("Cannot create the control socket: %s"), g_strerror (saved));
-      return FALSE;
+      goto fail;
     }
   g_unix_set_fd_nonblocking (pair[0], TRUE, NULL);
 
@@ -733,9 +797,7 @@ start_shim (TetherOwnerShim  *self,
   if (self->process == NULL)
     {
       close (pair[0]);
-      if (self->leaf != NULL)
-        tether_cgroup_leaf_remove (self->leaf);
-      return FALSE;
+      goto fail;
     }
 
   self->fd = pair[0];
@@ -746,6 +808,14 @@ start_shim (TetherOwnerShim  *self,
   g_source_attach (self->read_source, g_main_context_get_thread_default ());
   g_subprocess_wait_async (self->process, NULL, on_shim_exited, g_object_ref (self));
   return TRUE;
+
+fail:
+  /* Nothing of a failed start stays: the next spawn starts afresh. */
+  if (self->leaf != NULL)
+    tether_cgroup_leaf_remove (self->leaf);
+  g_clear_pointer (&self->leaf, tether_cgroup_leaf_free);
+  g_clear_pointer (&self->shim_path, g_free);
+  return FALSE;
 }
 
 /* ---- TetherOwner ---------------------------------------------------------- */
@@ -788,11 +858,11 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
       request_free (request);
       return;
     }
-  if (spawn->n_fds + (spawn->redirect_stdio ? 2 : 0) > 16)
+  if (spawn->n_fds + (spawn->redirect_stdio ? 2 : 0) > TETHER_SHIM_MAX_SPAWN_FDS)
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
-                                          _("Could not %s: at most 16 descriptors can be passed (stdout and stderr count)"),
-                                          request->what));
+                                          _("Could not %s: at most %d descriptors can be passed (stdout and stderr count)"),
+                                          request->what, TETHER_SHIM_MAX_SPAWN_FDS));
       request_free (request);
       return;
     }
@@ -910,7 +980,12 @@ tether_owner_shim_run_async (TetherOwner         *owner,
       request_free (request);
       return;
     }
-  if (!tether_owner_is_running (owner))
+  /* A watch may come before the spawn's reply is heard (a fast backend's
+   * MAINPID=): the shim answers requests in the order they were sent, so
+   * it hears the watch once the spawn went through. Without a shim to
+   * send it to, send_request refuses it. */
+  if (!tether_owner_is_running (owner) &&
+      (op != TETHER_OWNER_OP_WATCH || tether_owner_empty_was_emitted (owner)))
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_BUSY,
                                           _("Could not %s: the backend is not running"), request->what));
@@ -992,6 +1067,10 @@ tether_owner_shim_dispose (GObject *object)
 {
   TetherOwnerShim *self = TETHER_OWNER_SHIM (object);
 
+  /* Only g_object_run_dispose gets here with the shim still connected.
+   * While it is, the wait for its exit holds a reference to the owner
+   * (dropped after lose_shim closed the socket): dropping every other
+   * reference does not end the tree, tether_owner_abandon does. */
   if (self->fd >= 0)
     tether_owner_shim_abandon (TETHER_OWNER (self));
 

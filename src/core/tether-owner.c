@@ -223,11 +223,7 @@ on_watched (GObject      *source,
    * reported, so report it now, with a status that was not ours to read. */
   if (g_error_matches (error, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER) &&
       pid == priv->main_pid && !priv->empty_emitted)
-    {
-      g_object_ref (self);
-      g_signal_emit (self, signals[MAIN_EXITED], 0, (int) pid, -1);
-      g_object_unref (self);
-    }
+    tether_owner_emit_exited (self, pid, -1);
 }
 
 void

@@ -212,7 +212,8 @@ gboolean         tether_owner_verb_finish         (TetherOwner          *self,
                                                    GError              **error);
 
 /* Lets go of the tree: it is killed without waiting (the shim sees its
- * socket close). */
+ * socket close). Dropping references does not do this: an owner whose
+ * shim runs is kept alive by the wait for the shim's exit. */
 void             tether_owner_abandon          (TetherOwner          *self);
 
 G_END_DECLS

@@ -4,7 +4,6 @@
  */
 #include "tether-procfs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -292,114 +291,6 @@ tether_procfs_restore_nofile_limit (void)
     setrlimit (RLIMIT_NOFILE, &original_nofile);
 }
 
-typedef struct
-{
-  pid_t pid;
-  pid_t ppid;
-} PidPair;
-
-static int
-compare_by_ppid (const void *a,
-                 const void *b)
-{
-  const PidPair *pa = a, *pb = b;
-  return (pa->ppid > pb->ppid) - (pa->ppid < pb->ppid);
-}
-
-int
-tether_procfs_descendants (pid_t    ancestor,
-                           pid_t  **out,
-                           size_t  *n_out)
-{
-  DIR *dir;
-  struct dirent *de;
-  PidPair *pairs = NULL;
-  size_t n_pairs = 0, cap = 0;
-  pid_t *result = NULL;
-  size_t n_result = 0, head = 0;
-  int ret = 0;
-
-  *out = NULL;
-  *n_out = 0;
-
-  dir = opendir ("/proc");
-  if (dir == NULL)
-    return -errno;
-
-  while ((de = readdir (dir)) != NULL)
-    {
-      TetherProcStat st;
-      char *end;
-      long pid = strtol (de->d_name, &end, 10);
-
-      if (*end != '\0' || pid <= 0)
-        continue;
-      if (tether_procfs_read_stat ((pid_t) pid, &st) < 0)
-        continue; /* exited during the scan */
-      if (st.state == 'Z' || st.state == 'X')
-        continue;
-      if (n_pairs == cap)
-        {
-          PidPair *grown;
-          cap = cap ? cap * 2 : 512;
-          grown = realloc (pairs, cap * sizeof *pairs);
-          if (grown == NULL)
-            {
-              ret = -ENOMEM;
-              goto out;
-            }
-          pairs = grown;
-        }
-      pairs[n_pairs].pid = st.pid;
-      pairs[n_pairs].ppid = st.ppid;
-      n_pairs++;
-    }
-
-  qsort (pairs, n_pairs, sizeof *pairs, compare_by_ppid);
-
-  result = malloc ((n_pairs + 1) * sizeof *result);
-  if (result == NULL)
-    {
-      ret = -ENOMEM;
-      goto out;
-    }
-
-  /* Breadth-first from ancestor: children of p are a contiguous run. */
-  {
-    pid_t parent = ancestor;
-
-    for (;;)
-      {
-        size_t lo = 0, hi = n_pairs;
-
-        while (lo < hi)
-          {
-            size_t mid = (lo + hi) / 2;
-            if (pairs[mid].ppid < parent)
-              lo = mid + 1;
-            else
-              hi = mid;
-          }
-        for (; lo < n_pairs && pairs[lo].ppid == parent; lo++)
-          result[n_result++] = pairs[lo].pid;
-
-        if (head == n_result)
-          break;
-        parent = result[head++];
-      }
-  }
-
-  *out = result;
-  *n_out = n_result;
-  result = NULL;
-
-out:
-  free (result);
-  free (pairs);
-  closedir (dir);
-  return ret;
-}
-
 int
 tether_procfs_is_descendant (pid_t pid,
                              pid_t ancestor)
@@ -463,37 +354,6 @@ tether_procfs_read_pid_list (const char  *path,
   fclose (f);
   *out = pids;
   *n_out = n;
-  return 0;
-}
-
-int
-tether_procfs_in_cgroup (pid_t       pid,
-                         const char *cgroup_rel)
-{
-  char path[64];
-  char buf[4096];
-  ssize_t n;
-  const char *line;
-  size_t rel_len = strlen (cgroup_rel);
-
-  snprintf (path, sizeof path, "/proc/%d/cgroup", (int) pid);
-  n = read_small_file (path, buf, sizeof buf);
-  if (n < 0)
-    return n == -ENOENT || n == -ESRCH ? 0 : (int) n;
-
-  for (line = buf; line && *line; line = strchr (line, '\n'), line = line ? line + 1 : NULL)
-    {
-      const char *cg;
-
-      if (strncmp (line, "0::", 3) != 0)
-        continue;
-      cg = line + 3;
-      if (strncmp (cg, cgroup_rel, rel_len) == 0 &&
-          (cg[rel_len] == '\n' || cg[rel_len] == '\0' || cg[rel_len] == '/'))
-        return 1;
-      return 0;
-    }
-
   return 0;
 }
 

@@ -55,12 +55,6 @@ int  tether_procfs_pread_stat       (int                   fd,
 int  tether_procfs_read_pss         (pid_t                 pid,
                                      unsigned long long   *pss_bytes);
 
-/* Every live (non-zombie) descendant of ancestor, not ancestor itself, from
- * one scan of /proc. *out is malloc'd; free it. */
-int  tether_procfs_descendants      (pid_t                 ancestor,
-                                     pid_t               **out,
-                                     size_t               *n_out);
-
 /* TRUE (1) when pid is a live descendant of ancestor, 0 when not, -errno. */
 int  tether_procfs_is_descendant    (pid_t                 pid,
                                      pid_t                 ancestor);
@@ -69,11 +63,6 @@ int  tether_procfs_is_descendant    (pid_t                 pid,
 int  tether_procfs_read_pid_list    (const char           *path,
                                      pid_t               **out,
                                      size_t               *n_out);
-
-/* 1 when pid's cgroup v2 path (the "0::" line of /proc/PID/cgroup) is
- * cgroup_rel or below it, 0 when not, -errno. */
-int  tether_procfs_in_cgroup        (pid_t                 pid,
-                                     const char           *cgroup_rel);
 
 /* The sampler keeps one fd per process: raise the soft RLIMIT_NOFILE to
  * the hard limit (at most 1 << 20), once. Returns the soft limit now in

@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "tether-procfs.h"
+#include "tether-shim-protocol.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,9 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 2
-#define MAX_LINE (1024 * 1024)
-#define MAX_SPAWN_FDS 16
 #define MAX_QUEUED_FDS 64
 #define MAX_TRACKED 1024
 #define N_BUCKETS 4096
@@ -92,6 +90,7 @@ static struct
 
   char *inbuf;
   size_t inlen;
+  bool overlong;                 /* skipping to the end of a line too long */
   int fdq[MAX_QUEUED_FDS];       /* received with a line, not yet taken */
   size_t n_fdq;
 } shim;
@@ -275,6 +274,14 @@ compare_pids (const void *a,
   return (pa > pb) - (pa < pb);
 }
 
+static bool
+contains (const pid_t *pids,
+          size_t       n,
+          pid_t        pid)
+{
+  return bsearch (&pid, pids, n, sizeof *pids, compare_pids) != NULL;
+}
+
 /* Brings the table up to date with what is listed now: the leaf's
  * cgroup.procs (cgroup mode), or every process (reaper mode, once a member
  * was seen leaving the leaf, and for every verb that acts: a member that
@@ -367,7 +374,7 @@ refresh (void)
           if (is_listed_member (e))
             {
               members++;
-              if (bsearch (&e->pid, pids, n, sizeof *pids, compare_pids) != NULL)
+              if (contains (pids, n, e->pid))
                 members_in_leaf++;
             }
       if (members_in_leaf < members)
@@ -393,18 +400,16 @@ descends_from (const Entry *e,
   return false;
 }
 
-/* The members now (root <= 0), or root and its descendants. Sorted. */
+/* The members the last refresh listed (root <= 0), or root and its
+ * descendants among them. Sorted. */
 static int
-list_scope (pid_t    root,
-            pid_t  **out,
-            size_t  *n_out)
+collect_scope (pid_t    root,
+               pid_t  **out,
+               size_t  *n_out)
 {
   pid_t *pids;
   size_t n = 0, i;
-  int r = refresh ();
 
-  if (r < 0)
-    return r;
   pids = malloc ((shim.n_entries + 1) * sizeof *pids);
   if (pids == NULL)
     return -ENOMEM;
@@ -418,16 +423,36 @@ list_scope (pid_t    root,
   return 0;
 }
 
+/* The members now (root <= 0), or root and its descendants. Sorted. */
+static int
+list_scope (pid_t    root,
+            pid_t  **out,
+            size_t  *n_out)
+{
+  int r = refresh ();
+
+  if (r < 0)
+    return r;
+  return collect_scope (root, out, n_out);
+}
+
+/* How many members the last refresh listed. */
+static size_t
+count_listed (void)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < N_BUCKETS; i++)
+    for (Entry *e = shim.buckets[i]; e != NULL; e = e->next)
+      if (is_listed_member (e))
+        n++;
+  return n;
+}
+
 static size_t
 count_members (void)
 {
-  pid_t *pids;
-  size_t n;
-
-  if (list_scope (0, &pids, &n) < 0)
-    return 0;
-  free (pids);
-  return n;
+  return refresh () < 0 ? 0 : count_listed ();
 }
 
 /* Whether pid is a member right now. The table answers for processes it
@@ -561,14 +586,6 @@ now_ms (void)
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static bool
-contains (const pid_t *pids,
-          size_t       n,
-          pid_t        pid)
-{
-  return bsearch (&pid, pids, n, sizeof *pids, compare_pids) != NULL;
-}
-
 /* SIGSTOP every process in scope until a pass finds no new process and every
  * one is stopped: a forking tree cannot outrun it, since a stopped process
  * forks no more. Returns how many processes are frozen; with final, the
@@ -654,8 +671,8 @@ kill_scope (pid_t root)
   return n;
 }
 
-/* Signals every member in scope; *n_listed (if not NULL) says how many
- * there were when it began. */
+/* Signals every member in scope, as the request's refresh listed them;
+ * *n_listed (if not NULL) says how many there were. */
 static size_t
 signal_scope_counted (pid_t   root,
                       int     sig,
@@ -664,7 +681,7 @@ signal_scope_counted (pid_t   root,
   pid_t *pids;
   size_t n, i, hit = 0;
 
-  if (list_scope (root, &pids, &n) < 0)
+  if (collect_scope (root, &pids, &n) < 0)
     n = 0, pids = NULL;
   for (i = 0; i < n; i++)
     if (signal_member (pids[i], sig) == 0)
@@ -721,14 +738,16 @@ wait_cgroup_frozen (int want)
 
 /* The leaf's own freezer and killer serve only while the leaf holds exactly
  * the tree: not when a stranger was written into it (it would be frozen or
- * killed too), not when a member left it (it would be missed). */
+ * killed too), not when a member left it (it would be missed). As the last
+ * refresh found it. */
 static bool
 leaf_is_exact (void)
 {
-  refresh ();
   return shim.cgroup_dir != NULL && !shim.outsiders && !shim.escaped;
 }
 
+/* freeze_tree, thaw_tree and kill_tree act on the table as the request's
+ * refresh left it; only a sweep lists again, pass after pass. */
 static int
 freeze_tree (size_t *n)
 {
@@ -739,7 +758,7 @@ freeze_tree (size_t *n)
     }
   if (tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "1") < 0)
     return -errno;
-  *n = count_members ();
+  *n = count_listed ();
   return wait_cgroup_frozen (1);
 }
 
@@ -752,7 +771,7 @@ thaw_tree (size_t *n)
       tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "0");
       if (leaf_is_exact ())
         {
-          *n = count_members ();
+          *n = count_listed ();
           return wait_cgroup_frozen (0);
         }
     }
@@ -766,7 +785,7 @@ kill_tree (void)
   /* cgroup.kill also catches processes forked while it runs. */
   if (leaf_is_exact ())
     {
-      size_t n = count_members ();
+      size_t n = count_listed ();
 
       if (tether_procfs_write_file (cgroup_file ("cgroup.kill"), "1") == 0)
         return n;
@@ -877,6 +896,7 @@ on_control_eof (void)
 {
   /* Tether is gone. Nothing may outlive it. */
   shim.thorough = true;
+  refresh ();
   kill_tree ();
   for (;;)
     {
@@ -1133,6 +1153,26 @@ fail:
   return pid;
 }
 
+/* Moves up to n queued descriptors to fds; returns how many. */
+static size_t
+take_fds (int    *fds,
+          size_t  n)
+{
+  if (n > shim.n_fdq)
+    n = shim.n_fdq;
+  memcpy (fds, shim.fdq, n * sizeof *fds);
+  memmove (shim.fdq, shim.fdq + n, (shim.n_fdq - n) * sizeof *shim.fdq);
+  shim.n_fdq -= n;
+  return n;
+}
+
+static void
+drop_all_fds (void)
+{
+  while (shim.n_fdq > 0)
+    close (shim.fdq[--shim.n_fdq]);
+}
+
 static void
 handle_spawn (long            id,
               char          **f,
@@ -1140,19 +1180,30 @@ handle_spawn (long            id,
               const sigset_t *old_mask)
 {
   long n_fds, argc, envc;
-  size_t i, base;
+  size_t i, o, base, n_taken;
   char **argv = NULL, **envp = NULL;
-  int fds[MAX_SPAWN_FDS];
+  int fds[TETHER_SHIM_MAX_SPAWN_FDS];
   bool listen_pid = false, stdio = false;
   pid_t pid;
 
+  /* The descriptors a spawn names came with it (every line before took
+   * its own): they are this spawn's, and closed with it whatever becomes
+   * of it, or the next spawn would take them. Without a count, which of
+   * the queued ones are its cannot be told: none may go to a later one. */
+  if (n_f < 2 || !parse_int (f[1], 0, TETHER_SHIM_MAX_SPAWN_FDS, &n_fds))
+    {
+      drop_all_fds ();
+      send_error (id, EINVAL, "malformed spawn");
+      return;
+    }
+  n_taken = take_fds (fds, (size_t) n_fds);
+
   /* FLAGS NFDS CWD ARGC ARG... ENVC ENV... */
-  if (n_f < 4 || !parse_int (f[1], 0, MAX_SPAWN_FDS, &n_fds) ||
-      !parse_int (f[3], 1, 65536, &argc) || (size_t) argc + 5 > n_f ||
+  if (n_f < 4 || !parse_int (f[3], 1, 65536, &argc) || (size_t) argc + 5 > n_f ||
       !parse_int (f[4 + argc], 0, 65536, &envc) || (size_t) (5 + argc + envc) != n_f)
     {
       send_error (id, EINVAL, "malformed spawn");
-      return;
+      goto out;
     }
   if (strcmp (f[0], "-") != 0)
     {
@@ -1166,14 +1217,14 @@ handle_spawn (long            id,
           else
             {
               send_error (id, EINVAL, "unknown spawn flag");
-              return;
+              goto out;
             }
         }
     }
-  if ((size_t) n_fds > shim.n_fdq || (stdio && n_fds < 2))
+  if (n_taken < (size_t) n_fds || (stdio && n_fds < 2))
     {
       send_error (id, EINVAL, "fewer descriptors arrived than the spawn names");
-      return;
+      goto out;
     }
 
   argv = calloc ((size_t) argc + 1, sizeof *argv);
@@ -1193,35 +1244,21 @@ handle_spawn (long            id,
       argv[i] = f[base + i];
     }
   base += (size_t) argc + 1;
-  for (i = 0; i < (size_t) envc; i++)
+  for (i = 0, o = 0; i < (size_t) envc; i++)
     {
       if (!decode_field (f[base + i]))
         goto malformed;
       /* LISTEN_PID is ours to set, to the right pid. */
       if (listen_pid && strncmp (f[base + i], "LISTEN_PID=", 11) == 0)
         continue;
-      envp[i] = f[base + i];
+      envp[o++] = f[base + i];
     }
-  {
-    /* Compact: a dropped LISTEN_PID left a hole. */
-    size_t o = 0;
-    for (i = 0; i < (size_t) envc; i++)
-      if (envp[i] != NULL)
-        envp[o++] = envp[i];
-    envp[o] = NULL;
-  }
-
-  for (i = 0; i < (size_t) n_fds; i++)
-    fds[i] = shim.fdq[i];
-  memmove (shim.fdq, shim.fdq + n_fds, (shim.n_fdq - (size_t) n_fds) * sizeof *shim.fdq);
-  shim.n_fdq -= (size_t) n_fds;
+  envp[o] = NULL;
 
   if (shim.n_tracked == MAX_TRACKED)
     pid = -EAGAIN;
   else
     pid = spawn_child (argv, envp, f[2], fds, (size_t) n_fds, listen_pid, stdio, old_mask);
-  for (i = 0; i < (size_t) n_fds; i++)
-    close (fds[i]);
 
   if (pid < 0)
     send_error (id, (int) -pid, strerror ((int) -pid));
@@ -1237,6 +1274,8 @@ handle_spawn (long            id,
 malformed:
   send_error (id, EINVAL, "malformed field in spawn");
 out:
+  for (i = 0; i < n_taken; i++)
+    close (fds[i]);
   free (argv);
   free (envp);
 }
@@ -1285,7 +1324,10 @@ handle_command (char           *line,
     return;
   if (n_f < 2 || !parse_int (f[0], 1, LONG_MAX, &id))
     {
-      /* Without an id there is no one to answer. */
+      /* Without an id there is no one to answer. A spawn's descriptors
+       * still go (see handle_spawn). */
+      if (n_f >= 2 && strcmp (f[1], "spawn") == 0)
+        drop_all_fds ();
       free (f);
       return;
     }
@@ -1350,6 +1392,7 @@ handle_command (char           *line,
     {
       size_t before;
 
+      refresh ();
       n = signal_scope_counted (0, (int) a, &before);
       send_line ("%ld ok %zu %zu", id, n, before);
     }
@@ -1357,7 +1400,7 @@ handle_command (char           *line,
             parse_int (f[3], 0, NSIG - 1, &b)) ||
            (strcmp (verb, "kill-subtree") == 0 && n_f == 3 && parse_int (f[2], 1, INT_MAX, &a)))
     {
-      size_t before = count_members ();
+      size_t before = count_members ();  /* the one refresh this needs */
 
       if (is_member ((pid_t) a) != 1)
         send_error (id, ESRCH, "not a member of the tree");
@@ -1369,7 +1412,7 @@ handle_command (char           *line,
     }
   else if ((strcmp (verb, "freeze") == 0 || strcmp (verb, "thaw") == 0) && n_f == 2)
     {
-      size_t before = count_members ();
+      size_t before = count_members ();  /* the one refresh this needs */
 
       r = verb[0] == 'f' ? freeze_tree (&n) : thaw_tree (&n);
       if (r < 0)
@@ -1379,6 +1422,7 @@ handle_command (char           *line,
     }
   else if (strcmp (verb, "kill") == 0 && n_f == 2)
     {
+      refresh ();
       n = kill_tree ();
       send_line ("%ld ok %zu %zu", id, n, n);
     }
@@ -1396,22 +1440,32 @@ read_control (const sigset_t *old_mask)
   union
   {
     struct cmsghdr align;
-    char buf[CMSG_SPACE (sizeof (int) * MAX_SPAWN_FDS)];
+    char buf[CMSG_SPACE (sizeof (int) * TETHER_SHIM_MAX_SPAWN_FDS)];
   } control;
   struct iovec iov;
   struct msghdr msg = { 0 };
   ssize_t n;
   char *nl;
 
-  if (shim.inlen == MAX_LINE)
+  if (shim.inlen == TETHER_SHIM_MAX_LINE)
     {
-      /* A line longer than any request: Tether is confused, not us. */
-      send_line ("0 error %d line%%20too%%20long", EINVAL);
+      /* A line longer than any request: Tether is confused, not us.
+       * Refuse it (the buffer starts with it: its id, if it has one) and
+       * skip to its end; its tail is no command. Its descriptors came
+       * with its first byte: none of the queued ones is a later line's. */
+      long id = 0;
+      size_t i;
+
+      for (i = 0; i < 18 && shim.inbuf[i] >= '0' && shim.inbuf[i] <= '9'; i++)
+        id = id * 10 + (shim.inbuf[i] - '0');
+      send_error (shim.inbuf[i] == ' ' ? id : 0, EINVAL, "line too long");
+      drop_all_fds ();
       shim.inlen = 0;
+      shim.overlong = true;
     }
 
   iov.iov_base = shim.inbuf + shim.inlen;
-  iov.iov_len = MAX_LINE - shim.inlen;
+  iov.iov_len = TETHER_SHIM_MAX_LINE - shim.inlen;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = &control;
@@ -1439,6 +1493,18 @@ read_control (const sigset_t *old_mask)
       }
 
   shim.inlen += (size_t) n;
+  if (shim.overlong)
+    {
+      nl = memchr (shim.inbuf, '\n', shim.inlen);
+      if (nl == NULL)
+        {
+          shim.inlen = 0;
+          return;
+        }
+      shim.overlong = false;
+      shim.inlen -= (size_t) (nl - shim.inbuf) + 1;
+      memmove (shim.inbuf, nl + 1, shim.inlen);
+    }
   while ((nl = memchr (shim.inbuf, '\n', shim.inlen)) != NULL)
     {
       size_t used = (size_t) (nl - shim.inbuf) + 1;
@@ -1482,7 +1548,7 @@ main (int    argc,
 
   fcntl (shim.control_fd, F_SETFD, FD_CLOEXEC);
   shim.self = getpid ();
-  shim.inbuf = malloc (MAX_LINE);
+  shim.inbuf = malloc (TETHER_SHIM_MAX_LINE);
   if (shim.inbuf == NULL)
     return 1;
 
@@ -1516,7 +1582,7 @@ main (int    argc,
   if (sfd < 0)
     return 1;
 
-  send_line ("hello %d %d %s", PROTOCOL_VERSION, (int) shim.self,
+  send_line ("hello %d %d %s", TETHER_SHIM_PROTOCOL_VERSION, (int) shim.self,
              shim.cgroup_dir != NULL ? "cgroup" : "reaper");
 
   for (;;)
