@@ -98,7 +98,8 @@ struct _TetherOwnerClass
   gboolean   (*is_member)          (TetherOwner               *self,
                                     pid_t                      pid);
   /* Whole-tree CPU time (µs), counting processes that already exited;
-   * FALSE where the backend cannot tell. */
+   * FALSE where the backend cannot tell. Called from the sampler's worker
+   * thread (with a reference held): it may touch nothing that changes. */
   gboolean   (*get_tree_cpu_usage) (TetherOwner               *self,
                                     guint64                   *usec);
   const char *(*get_location)      (TetherOwner               *self);

@@ -1084,7 +1084,8 @@ on_spawned (GObject      *source,
       return;
     }
 
-  set_main_pid (self, pid);
+  /* The owner's: a MAINPID= heard before the spawn's reply stays main. */
+  set_main_pid (self, tether_owner_get_main_pid (self->owner));
   update_can (self);
   tether_sampler_set_owner (self->sampler, self->owner);
   if (self->state != TETHER_STATE_STARTING)
@@ -1759,8 +1760,9 @@ tether_supervisor_dispose (GObject *object)
 
   if (self->owner != NULL)
     {
-      /* Dropping the last reference to a running backend kills its tree:
-       * the shim sees its control socket close. */
+      /* Abandoning the owner kills its tree (the shim sees its socket
+       * close); dropping the reference alone would not: the owner lives
+       * until its shim exits. */
       g_signal_handlers_disconnect_by_data (self->owner, self);
       tether_owner_abandon (self->owner);
       g_clear_object (&self->owner);
