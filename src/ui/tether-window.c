@@ -314,8 +314,9 @@ row_menu_activated (GtkWidget  *widget,
                     GVariant   *parameter)
 {
   TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
-  if (get_selected_item (self) == NULL)
+  if (item == NULL)
     return;
   /* Keyboard: the menu points at the middle of the view. */
   popup_row_menu (self, gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
