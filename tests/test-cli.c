@@ -735,8 +735,7 @@ test_no_main_status (Fixture       *f,
   g_clear_pointer (&err, g_free);
 
   kill (g_array_index (orphans, pid_t, 0), SIGKILL);
-  while (test_util_pid_alive (g_array_index (orphans, pid_t, 0)))
-    g_usleep (10000);
+  test_util_wait_reaped (g_array_index (orphans, pid_t, 0));
   g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "main pid: none  processes: 1"));
   g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "running");
