@@ -185,6 +185,25 @@ parse_object (JsonParser *parser,
   return json_node_get_object (json_parser_get_root (parser));
 }
 
+static JsonObject *
+status_json (Fixture    *f,
+             JsonParser *parser)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  return parse_object (parser, out);
+}
+
+static pid_t
+main_pid_from_status (Fixture *f)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  return (pid_t) json_object_get_int_member (status_json (f, parser), "main_pid");
+}
+
 /* status, tree and stop against a running supervisor, found by --profile. */
 static void
 test_control (Fixture       *f,
@@ -205,14 +224,11 @@ test_control (Fixture       *f,
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
   run_pid = g_strdup (g_subprocess_get_identifier (f->run));
 
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  o = parse_object (parser, out);
+  o = status_json (f, parser);
   g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "running");
   g_assert_cmpstr (json_object_get_string_member (o, "owner"), ==, tether_owner_kind_to_string (f->kind));
   g_assert_cmpint (json_object_get_int_member (o, "main_pid"), ==, main_pid);
   g_assert_cmpint (json_object_get_int_member (o, "members"), ==, 4);
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
 
   /* The tree lists exactly the backend's processes. */
   g_assert_cmpint (run_ctl (&out, &err, "tree", "--json", "--profile", f->profile, NULL), ==, 0);
@@ -270,10 +286,7 @@ test_control (Fixture       *f,
 
   /* A stop from outside stops the backend, not the run: it waits for a
    * start, and Ctrl-C ends it. */
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  g_assert_cmpstr (json_object_get_string_member (parse_object (parser, out), "state"), ==, "stopped");
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "stopped");
   g_subprocess_send_signal (f->run, SIGINT);
   g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
   g_assert_no_error (error);
@@ -540,17 +553,6 @@ count_events (GPtrArray  *events,
   return n;
 }
 
-static pid_t
-main_pid_from_status (Fixture *f)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  return (pid_t) json_object_get_int_member (parse_object (parser, out), "main_pid");
-}
-
 /* restart, stop and start through the control socket against `run`: the
  * run goes on supervising (restart once ended it), reports every stop
  * whoever asked, and leaves on Ctrl-C. */
@@ -617,17 +619,6 @@ test_restart_under_run (Fixture       *f,
     }
   /* Times to the millisecond, written as such (not 0.00039899999999999999). */
   g_assert_null (g_regex_match_simple ("\"time\":[0-9]+\\.[0-9]{4,}", run_out, 0, 0) ? "long" : NULL);
-}
-
-static JsonObject *
-status_json (Fixture    *f,
-             JsonParser *parser)
-{
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  return parse_object (parser, out);
 }
 
 /* Waits (10 s at most) until status names main_pid as the main process. */
