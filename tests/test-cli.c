@@ -6,8 +6,6 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "tether-control.h"
@@ -404,17 +402,6 @@ test_top (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
-static int
-connect_unix (const char *path)
-{
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-  return fd;
-}
-
 /* Lines that once crashed the supervisor (a number as method: SIGSEGV; an
  * empty line, an array as method: criticals, fatal under this suite's
  * G_DEBUG; 65 000 '[': a stack overflow) reach a real `tetherctl run`. It
@@ -441,7 +428,8 @@ test_hostile_requests (Fixture       *f,
   g_assert_no_error (error);
   socket_path = tether_control_default_socket_path (profile);
 
-  fd = connect_unix (socket_path);
+  fd = test_util_connect_unix (socket_path);
+  g_assert_cmpint (fd, >=, 0);
   for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
     {
       g_autofree char *line = g_strconcat (lines[i], "\n", NULL);

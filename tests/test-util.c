@@ -421,6 +421,22 @@ test_util_send_notify (const char *address,
   return sent;
 }
 
+int
+test_util_connect_unix (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+  if (connect (fd, (struct sockaddr *) &address, sizeof address) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
 void
 test_util_await_cb (GObject      *source,
                     GAsyncResult *result,

@@ -93,6 +93,9 @@ void     test_util_sampler_refresh    (gpointer      sampler);
 gboolean test_util_send_notify        (const char   *address,
                                        const char   *data,
                                        gsize         length);
+/* A stream connection to the unix socket at path (a control socket), or
+ * -1 if connecting fails. */
+int      test_util_connect_unix       (const char   *path);
 
 /* Owner kinds the tests run for; the names are used in test paths. */
 extern const TetherOwnerKind test_util_kinds[2];
