@@ -240,14 +240,9 @@ test_util_wait_flag (gboolean *flag,
 gboolean
 test_util_pid_alive (pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *rparen;
+  char state = test_util_proc_state (pid);
 
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  rparen = strrchr (stat, ')');
-  return rparen != NULL && rparen[2] != 'Z';
+  return state != 0 && state != 'Z';
 }
 
 void

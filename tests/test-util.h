@@ -36,6 +36,7 @@ char    *test_util_write_profile      (const char   *extra_json_members,
  * timeout passes; returns *flag. */
 gboolean test_util_wait_flag          (gboolean     *flag,
                                        double        timeout_s);
+/* pid exists and is not a zombie. */
 gboolean test_util_pid_alive          (pid_t         pid);
 /* The state letter of /proc/PID/stat ('R', 'S', 'T', ...), or 0. */
 char     test_util_proc_state         (pid_t         pid);
