@@ -72,7 +72,9 @@ void     test_util_kill_marked        (const char   *marker);
  *   TestUtilAwait a = { 0 };
  *   tether_owner_freeze_async (owner, NULL, test_util_await_cb, &a);
  *   ok = tether_owner_verb_finish (owner, test_util_await (&a), &count, &error);
- * Fails the test after 20 s. The result lives until the next await on a. */
+ * Fails the test after 20 s. The result lives until the next await on any
+ * TestUtilAwait (test_util_list_members and test_util_sampler_refresh
+ * await too). */
 typedef struct
 {
   GAsyncResult *result;
