@@ -621,6 +621,20 @@ wait_status_main_pid (Fixture *f,
   g_assert_cmpint (main_pid_from_status (f), ==, main_pid);
 }
 
+/* Waits (10 s at most) until status says the backend is in state. */
+static void
+wait_status_state (Fixture    *f,
+                   const char *state)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_strcmp0 (json_object_get_string_member (status_json (f, parser), "state"), state) != 0 &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, state);
+}
+
 /* nginx under `run`, stood in for: its launcher exits, the daemon writes a
  * pidfile. status names the daemon as the main process and says where it
  * came from; `tetherctl stop` reaches it with the graceful signal. */
@@ -891,8 +905,11 @@ test_run_output (Fixture       *f,
       f->run = json ? spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL)
                     : spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
       g_assert_no_error (error);
+      /* The output is written before the exec that reports "main". */
       g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
-      g_usleep (200000);  /* the output through its pipe */
+      /* A Ctrl-C while it is still starting ends the run with 1 ("stopped
+       * before it was ready"): the spawn's reply can lag the exec. */
+      wait_status_state (f, "running");
       g_subprocess_send_signal (f->run, SIGINT);
       g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, &err, &error);
       g_assert_no_error (error);
