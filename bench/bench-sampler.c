@@ -42,6 +42,7 @@
 #include "tether-procfs.h"
 #include "tether-sampler.h"
 #include "tether-sampler-private.h"
+#include "test-util.h"
 
 #define TETHER_TARGET_US   5.0
 #define LIBGTOP_FACTOR     4.0
@@ -79,31 +80,12 @@ on_empty (TetherOwner *owner,
   tree->empty = TRUE;
 }
 
-static void
-on_done (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
 static GArray *
 list_members (TetherOwner *owner)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  GArray *members;
+  GArray *members = test_util_list_members (owner, &error);
 
-  tether_owner_list_members_async (owner, NULL, on_done, &result);
-  members = tether_owner_list_members_finish (owner, wait_result (&result), &error);
   g_assert_no_error (error);
   return members;
 }
@@ -141,10 +123,10 @@ tree_start (Tree            *tree,
 static void
 tree_stop (Tree *tree)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  TestUtilAwait await = { 0 };
 
-  tether_owner_kill_all_async (tree->owner, NULL, on_done, &result);
-  tether_owner_verb_finish (tree->owner, wait_result (&result), NULL, NULL);
+  tether_owner_kill_all_async (tree->owner, NULL, test_util_await_cb, &await);
+  tether_owner_verb_finish (tree->owner, test_util_await (&await), NULL, NULL);
   while (!tree->empty)
     g_main_context_iteration (NULL, TRUE);
   tether_owner_abandon (tree->owner);

@@ -6,8 +6,6 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "tether-control.h"
@@ -185,6 +183,25 @@ parse_object (JsonParser *parser,
   return json_node_get_object (json_parser_get_root (parser));
 }
 
+static JsonObject *
+status_json (Fixture    *f,
+             JsonParser *parser)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  return parse_object (parser, out);
+}
+
+static pid_t
+main_pid_from_status (Fixture *f)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  return (pid_t) json_object_get_int_member (status_json (f, parser), "main_pid");
+}
+
 /* status, tree and stop against a running supervisor, found by --profile. */
 static void
 test_control (Fixture       *f,
@@ -205,14 +222,11 @@ test_control (Fixture       *f,
   main_pid = test_util_wait_role (f->pidfile, "main", 1);
   run_pid = g_strdup (g_subprocess_get_identifier (f->run));
 
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  o = parse_object (parser, out);
+  o = status_json (f, parser);
   g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "running");
   g_assert_cmpstr (json_object_get_string_member (o, "owner"), ==, tether_owner_kind_to_string (f->kind));
   g_assert_cmpint (json_object_get_int_member (o, "main_pid"), ==, main_pid);
   g_assert_cmpint (json_object_get_int_member (o, "members"), ==, 4);
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
 
   /* The tree lists exactly the backend's processes. */
   g_assert_cmpint (run_ctl (&out, &err, "tree", "--json", "--profile", f->profile, NULL), ==, 0);
@@ -270,10 +284,7 @@ test_control (Fixture       *f,
 
   /* A stop from outside stops the backend, not the run: it waits for a
    * start, and Ctrl-C ends it. */
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  g_assert_cmpstr (json_object_get_string_member (parse_object (parser, out), "state"), ==, "stopped");
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "stopped");
   g_subprocess_send_signal (f->run, SIGINT);
   g_subprocess_communicate_utf8 (f->run, NULL, NULL, &run_out, NULL, &error);
   g_assert_no_error (error);
@@ -391,17 +402,6 @@ test_top (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
 }
 
-static int
-connect_unix (const char *path)
-{
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-  return fd;
-}
-
 /* Lines that once crashed the supervisor (a number as method: SIGSEGV; an
  * empty line, an array as method: criticals, fatal under this suite's
  * G_DEBUG; 65 000 '[': a stack overflow) reach a real `tetherctl run`. It
@@ -428,7 +428,8 @@ test_hostile_requests (Fixture       *f,
   g_assert_no_error (error);
   socket_path = tether_control_default_socket_path (profile);
 
-  fd = connect_unix (socket_path);
+  fd = test_util_connect_unix (socket_path);
+  g_assert_cmpint (fd, >=, 0);
   for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
     {
       g_autofree char *line = g_strconcat (lines[i], "\n", NULL);
@@ -540,17 +541,6 @@ count_events (GPtrArray  *events,
   return n;
 }
 
-static pid_t
-main_pid_from_status (Fixture *f)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  return (pid_t) json_object_get_int_member (parse_object (parser, out), "main_pid");
-}
-
 /* restart, stop and start through the control socket against `run`: the
  * run goes on supervising (restart once ended it), reports every stop
  * whoever asked, and leaves on Ctrl-C. */
@@ -619,17 +609,6 @@ test_restart_under_run (Fixture       *f,
   g_assert_null (g_regex_match_simple ("\"time\":[0-9]+\\.[0-9]{4,}", run_out, 0, 0) ? "long" : NULL);
 }
 
-static JsonObject *
-status_json (Fixture    *f,
-             JsonParser *parser)
-{
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  return parse_object (parser, out);
-}
-
 /* Waits (10 s at most) until status names main_pid as the main process. */
 static void
 wait_status_main_pid (Fixture *f,
@@ -640,6 +619,20 @@ wait_status_main_pid (Fixture *f,
   while (main_pid_from_status (f) != main_pid && g_get_monotonic_time () < deadline)
     g_usleep (50000);
   g_assert_cmpint (main_pid_from_status (f), ==, main_pid);
+}
+
+/* Waits (10 s at most) until status says the backend is in state. */
+static void
+wait_status_state (Fixture    *f,
+                   const char *state)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_strcmp0 (json_object_get_string_member (status_json (f, parser), "state"), state) != 0 &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, state);
 }
 
 /* nginx under `run`, stood in for: its launcher exits, the daemon writes a
@@ -735,8 +728,7 @@ test_no_main_status (Fixture       *f,
   g_clear_pointer (&err, g_free);
 
   kill (g_array_index (orphans, pid_t, 0), SIGKILL);
-  while (test_util_pid_alive (g_array_index (orphans, pid_t, 0)))
-    g_usleep (10000);
+  test_util_wait_reaped (g_array_index (orphans, pid_t, 0));
   g_assert_cmpint (run_ctl (&out, &err, "status", "--profile", f->profile, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "main pid: none  processes: 1"));
   g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "running");
@@ -913,8 +905,11 @@ test_run_output (Fixture       *f,
       f->run = json ? spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL)
                     : spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
       g_assert_no_error (error);
+      /* The output is written before the exec that reports "main". */
       g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
-      g_usleep (200000);  /* the output through its pipe */
+      /* A Ctrl-C while it is still starting ends the run with 1 ("stopped
+       * before it was ready"): the spawn's reply can lag the exec. */
+      wait_status_state (f, "running");
       g_subprocess_send_signal (f->run, SIGINT);
       g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, &err, &error);
       g_assert_no_error (error);

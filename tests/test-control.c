@@ -189,22 +189,6 @@ fixture_teardown (Fixture       *f,
   g_free (f->dir);
 }
 
-static int
-connect_to (const char *path)
-{
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
-  if (connect (fd, (struct sockaddr *) &address, sizeof address) < 0)
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
-
 static void
 send_all (int         fd,
           const char *data,
@@ -296,7 +280,7 @@ static void
 test_hostile_lines (Fixture       *f,
                     gconstpointer  data)
 {
-  int fd = connect_to (f->socket_path);
+  int fd = test_util_connect_unix (f->socket_path);
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad_requests); i++)
     {
@@ -329,7 +313,7 @@ test_long_line (Fixture       *f,
   g_autofree char *big = g_strnfill (n, ' ');
   g_autofree char *reply = NULL;
   g_autofree char *error_text = NULL;
-  int fd = connect_to (f->socket_path);
+  int fd = test_util_connect_unix (f->socket_path);
   pid_t writer;
 
   /* A child writes the megabyte: the server stops reading it, and a
@@ -365,13 +349,13 @@ test_too_many_clients (Fixture       *f,
 
   for (guint i = 0; i < TETHER_CONTROL_MAX_CLIENTS; i++)
     {
-      int fd = connect_to (f->socket_path);
+      int fd = test_util_connect_unix (f->socket_path);
       g_array_append_val (fds, fd);
     }
   while (tether_control_get_n_clients (f->control) < TETHER_CONTROL_MAX_CLIENTS)
     g_main_context_iteration (NULL, TRUE);
 
-  extra = connect_to (f->socket_path);
+  extra = test_util_connect_unix (f->socket_path);
   reply = read_line (extra, 5);
   g_assert_false (reply_ok (reply, &error_text));
   g_assert_nonnull (strstr (error_text, "Too many control connections (64)"));
@@ -399,7 +383,7 @@ test_accept_per_wakeup (Fixture       *f,
   tether_control_set_limits (f->control, 2 * n, TETHER_CONTROL_IDLE_TIMEOUT * 1000);
   for (guint i = 0; i < n; i++)
     {
-      int fd = connect_to (f->socket_path);
+      int fd = test_util_connect_unix (f->socket_path);
 
       g_assert_cmpint (fd, >=, 0);
       g_array_append_val (fds, fd);
@@ -427,8 +411,8 @@ test_idle_timeout (Fixture       *f,
   gint64 start;
 
   tether_control_set_limits (f->control, TETHER_CONTROL_MAX_CLIENTS, 300);
-  silent = connect_to (f->socket_path);
-  chatty = connect_to (f->socket_path);
+  silent = test_util_connect_unix (f->socket_path);
+  chatty = test_util_connect_unix (f->socket_path);
   start = g_get_monotonic_time ();
 
   /* A client that keeps asking stays; one that says nothing goes. */
@@ -479,7 +463,7 @@ test_out_of_fds (Fixture       *f,
     {
       close (sync_pipe[1]);
       for (guint i = 0; i < 10; i++)
-        if (connect_to (f->socket_path) < 0)
+        if (test_util_connect_unix (f->socket_path) < 0)
           _exit (1);
       if (read (sync_pipe[0], &go, 1) < 0)
         _exit (1);
@@ -512,7 +496,7 @@ test_out_of_fds (Fixture       *f,
   while (tether_control_get_n_clients (f->control) < 10)
     g_main_context_iteration (NULL, TRUE);
   {
-    int fd = connect_to (f->socket_path);
+    int fd = test_util_connect_unix (f->socket_path);
     g_autofree char *reply = ask (fd, "{\"method\":\"status\"}");
 
     g_assert_true (reply_ok (reply, NULL));

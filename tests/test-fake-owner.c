@@ -30,7 +30,8 @@ fake_spawn_async (TetherOwner               *owner,
 {
   TestFakeOwner *self = TEST_FAKE_OWNER (owner);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  pid_t pid = test_fake_owner_next_pid (self);
+  /* Clear of the members' pids (TEST_FAKE_PID_BASE + i). */
+  pid_t pid = TEST_FAKE_PID_BASE + 1000 + (pid_t) self->n_spawns;
   gint64 now = g_get_monotonic_time ();
 
   self->n_spawns++;
@@ -53,7 +54,7 @@ fake_run_async (TetherOwner         *owner,
 {
   TestFakeOwner *self = TEST_FAKE_OWNER (owner);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  TestFakeOp record = { op, pid, sig, g_get_monotonic_time () };
+  TestFakeOp record = { op, pid, sig };
   TetherOwnerReply *reply;
 
   g_array_append_val (self->ops, record);
@@ -133,12 +134,6 @@ test_fake_owner_set_members (TestFakeOwner *self,
                              guint          n_members)
 {
   self->n_members = n_members;
-}
-
-pid_t
-test_fake_owner_next_pid (TestFakeOwner *self)
-{
-  return TEST_FAKE_PID_BASE + 1000 + (pid_t) self->n_spawns;
 }
 
 guint

@@ -2,9 +2,9 @@
  *
  * No process runs. Spawns answer with made-up pids (above the kernel's
  * pid_max, so nothing in /proc is ever confused with them), every verb is
- * logged and answered at once (or held, or failed), and the test decides
- * when members exit and when the tree is empty: the cases real processes
- * cannot be made to reach on demand.
+ * logged and answered at once (or failed, once the test says the helper
+ * died), and the test decides when members exit and when the tree is
+ * empty: the cases real processes cannot be made to reach on demand.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -24,7 +24,6 @@ typedef struct
   TetherOwnerOp op;
   pid_t pid;
   int sig;
-  gint64 time;           /* monotonic µs */
 } TestFakeOp;
 
 TestFakeOwner *test_fake_owner_new        (void);
@@ -32,8 +31,6 @@ TestFakeOwner *test_fake_owner_new        (void);
 /* Members the verbs report (and MEMBERS lists). */
 void           test_fake_owner_set_members (TestFakeOwner *self,
                                             guint          n_members);
-/* The pid the next spawn gets. */
-pid_t          test_fake_owner_next_pid   (TestFakeOwner *self);
 guint          test_fake_owner_get_n_spawns (TestFakeOwner *self);
 gint64         test_fake_owner_get_spawn_time (TestFakeOwner *self,
                                                guint          i);

@@ -37,8 +37,16 @@ assert_parse_error (const char      *json,
   g_assert_cmpstr (error->message, ==, expected);
 }
 
+typedef gboolean (*PositionGetter) (TetherJsonDocument *doc,
+                                    JsonNode           *node,
+                                    guint              *line,
+                                    guint              *column);
+
+/* get: tether_json_document_get_position (where the value starts) or
+ * tether_json_document_get_key_position (where its member name does). */
 static void
-assert_position (TetherJsonDocument *doc,
+assert_position (PositionGetter      get,
+                 TetherJsonDocument *doc,
                  JsonNode           *node,
                  guint               line,
                  guint               column)
@@ -47,22 +55,7 @@ assert_position (TetherJsonDocument *doc,
   guint c = 0;
 
   g_assert_nonnull (node);
-  g_assert_true (tether_json_document_get_position (doc, node, &l, &c));
-  g_assert_cmpuint (l, ==, line);
-  g_assert_cmpuint (c, ==, column);
-}
-
-static void
-assert_key_position (TetherJsonDocument *doc,
-                     JsonNode           *node,
-                     guint               line,
-                     guint               column)
-{
-  guint l = 0;
-  guint c = 0;
-
-  g_assert_nonnull (node);
-  g_assert_true (tether_json_document_get_key_position (doc, node, &l, &c));
+  g_assert_true (get (doc, node, &l, &c));
   g_assert_cmpuint (l, ==, line);
   g_assert_cmpuint (c, ==, column);
 }
@@ -117,10 +110,10 @@ test_scalar_roots (void)
   g_autoptr(TetherJsonDocument) null = parse_ok ("null");
 
   g_assert_cmpstr (json_node_get_string (tether_json_document_get_root (string)), ==, "x");
-  assert_position (string, tether_json_document_get_root (string), 1, 3);
+  assert_position (tether_json_document_get_position, string, tether_json_document_get_root (string), 1, 3);
   g_assert_false (tether_json_document_get_key_position (string, tether_json_document_get_root (string), NULL, NULL));
   g_assert_cmpint (json_node_get_int (tether_json_document_get_root (number)), ==, -3);
-  assert_position (number, tether_json_document_get_root (number), 2, 1);
+  assert_position (tether_json_document_get_position, number, tether_json_document_get_root (number), 2, 1);
   g_assert_true (JSON_NODE_HOLDS_NULL (tether_json_document_get_root (null)));
 }
 
@@ -142,31 +135,33 @@ test_positions (void)
   JsonNode *inner = json_array_get_element (array, 1);
   g_autoptr(JsonNode) foreign = json_node_new (JSON_NODE_NULL);
 
-  assert_position (doc, root, 1, 1);
+  assert_position (tether_json_document_get_position, doc, root, 1, 1);
   g_assert_false (tether_json_document_get_key_position (doc, root, NULL, NULL));
 
-  assert_key_position (doc, json_object_get_member (object, "Ünïcödé"), 1, 2);
-  assert_position (doc, json_object_get_member (object, "Ünïcödé"), 1, 13);
-  assert_key_position (doc, json_object_get_member (object, "b"), 1, 18);
-  assert_position (doc, json_object_get_member (object, "b"), 1, 23);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "Ünïcödé"), 1, 2);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "Ünïcödé"), 1, 13);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "b"), 1, 18);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "b"), 1, 23);
   g_assert_cmpstr (json_object_get_string_member (object, "b"), ==, "é\n");
-  assert_key_position (doc, json_object_get_member (object, "c"), 1, 35);
-  assert_position (doc, json_object_get_member (object, "c"), 1, 40);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "c"), 1, 35);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "c"), 1, 40);
 
-  assert_position (doc, json_array_get_element (array, 0), 1, 41);
+  assert_position (tether_json_document_get_position, doc, json_array_get_element (array, 0), 1, 41);
   g_assert_false (tether_json_document_get_key_position (doc, json_array_get_element (array, 0), NULL, NULL));
-  assert_position (doc, inner, 2, 4);
-  assert_key_position (doc, json_object_get_member (json_node_get_object (inner), "d"), 2, 5);
-  assert_position (doc, json_object_get_member (json_node_get_object (inner), "d"), 2, 10);
+  assert_position (tether_json_document_get_position, doc, inner, 2, 4);
+  assert_position (tether_json_document_get_key_position, doc,
+                   json_object_get_member (json_node_get_object (inner), "d"), 2, 5);
+  assert_position (tether_json_document_get_position, doc,
+                   json_object_get_member (json_node_get_object (inner), "d"), 2, 10);
 
-  assert_key_position (doc, json_object_get_member (object, "e"), 3, 4);
-  assert_position (doc, json_object_get_member (object, "e"), 5, 3);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "e"), 3, 4);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "e"), 5, 3);
   g_assert_cmpstr (json_object_get_string_member (object, "e"), ==, "😀");
-  assert_key_position (doc, json_object_get_member (object, "f"), 5, 8);
-  assert_position (doc, json_object_get_member (object, "f"), 5, 13);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "f"), 5, 8);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "f"), 5, 13);
   g_assert_cmpstr (json_object_get_string_member (object, "f"), ==, "😀");
-  assert_key_position (doc, json_object_get_member (object, "g"), 5, 29);
-  assert_position (doc, json_object_get_member (object, "g"), 5, 34);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "g"), 5, 29);
+  assert_position (tether_json_document_get_position, doc, json_object_get_member (object, "g"), 5, 34);
 
   /* Nodes of another tree have no position here */
   g_assert_false (tether_json_document_get_position (doc, foreign, NULL, NULL));
@@ -182,8 +177,8 @@ test_byte_order_mark (void)
   guint column;
 
   /* An editor hides it, so it takes no column */
-  assert_position (doc, tether_json_document_get_root (doc), 1, 1);
-  assert_key_position (doc, json_object_get_member (object, "a"), 1, 2);
+  assert_position (tether_json_document_get_position, doc, tether_json_document_get_root (doc), 1, 1);
+  assert_position (tether_json_document_get_key_position, doc, json_object_get_member (object, "a"), 1, 2);
 
   tether_json_get_position_at ("\xef\xbb\xbf{\"é\": 1}", 9, &line, &column);
   g_assert_cmpuint (line, ==, 1);
@@ -216,9 +211,9 @@ test_long_line (void)
   g_assert_cmpuint (json_array_get_length (array), ==, 10000);
 
   /* Looked up out of order, too */
-  assert_position (doc, json_array_get_element (array, 9999), 1, 2 + 9999 * 4);
-  assert_position (doc, json_array_get_element (array, 0), 1, 2);
-  assert_position (doc, json_array_get_element (array, 5000), 1, 2 + 5000 * 4);
+  assert_position (tether_json_document_get_position, doc, json_array_get_element (array, 9999), 1, 2 + 9999 * 4);
+  assert_position (tether_json_document_get_position, doc, json_array_get_element (array, 0), 1, 2);
+  assert_position (tether_json_document_get_position, doc, json_array_get_element (array, 5000), 1, 2 + 5000 * 4);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -837,6 +837,18 @@ test_stale_leaf (Fixture       *f,
   waitpid (impostor, &status, 0);
 }
 
+static void
+wait_main_pid (Fixture *f,
+               pid_t    pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (tether_supervisor_get_main_pid (f->supervisor) != pid &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (tether_supervisor_get_main_pid (f->supervisor), ==, pid);
+}
+
 /* A daemonizing launcher declares its daemon with MAINPID= and exits; the
  * daemon ends on SIGTERM while its child ignores it. The ladder hears the
  * declared process's exit (the shim watches it) and moves on: the stop
@@ -856,8 +868,7 @@ test_mainpid_daemon (Fixture       *f,
   launcher = test_util_wait_role (f->pidfile, "main", 10);
   daemon = test_util_wait_role (f->pidfile, "daemon", 10);
   g_assert_cmpint (test_util_wait_role (f->pidfile, "stubborn", 10), >, 0);
-  while (tether_supervisor_get_main_pid (f->supervisor) != daemon)
-    g_main_context_iteration (NULL, TRUE);
+  wait_main_pid (f, daemon);
   test_util_wait_reaped (launcher);
   g_assert_cmpint (tether_supervisor_get_state (f->supervisor), ==, TETHER_STATE_RUNNING);
 
@@ -890,18 +901,6 @@ on_main_pid_record (TetherSupervisor *s,
 {
   pid_t pid = tether_supervisor_get_main_pid (s);
   g_array_append_val (pids, pid);
-}
-
-static void
-wait_main_pid (Fixture *f,
-               pid_t    pid)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (tether_supervisor_get_main_pid (f->supervisor) != pid &&
-         g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpint (tether_supervisor_get_main_pid (f->supervisor), ==, pid);
 }
 
 /* nginx's way: the launcher exits at once, the daemon writes its pid to a

@@ -240,14 +240,9 @@ test_util_wait_flag (gboolean *flag,
 gboolean
 test_util_pid_alive (pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  const char *rparen;
+  char state = test_util_proc_state (pid);
 
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  rparen = strrchr (stat, ')');
-  return rparen != NULL && rparen[2] != 'Z';
+  return state != 0 && state != 'Z';
 }
 
 void
@@ -419,6 +414,22 @@ test_util_send_notify (const char *address,
   sent = sendto (fd, data, length, MSG_NOSIGNAL, (struct sockaddr *) &addr, addr_length) == (ssize_t) length;
   close (fd);
   return sent;
+}
+
+int
+test_util_connect_unix (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+  if (connect (fd, (struct sockaddr *) &address, sizeof address) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
 }
 
 void

@@ -36,6 +36,7 @@ char    *test_util_write_profile      (const char   *extra_json_members,
  * timeout passes; returns *flag. */
 gboolean test_util_wait_flag          (gboolean     *flag,
                                        double        timeout_s);
+/* pid exists and is not a zombie. */
 gboolean test_util_pid_alive          (pid_t         pid);
 /* The state letter of /proc/PID/stat ('R', 'S', 'T', ...), or 0. */
 char     test_util_proc_state         (pid_t         pid);
@@ -71,7 +72,9 @@ void     test_util_kill_marked        (const char   *marker);
  *   TestUtilAwait a = { 0 };
  *   tether_owner_freeze_async (owner, NULL, test_util_await_cb, &a);
  *   ok = tether_owner_verb_finish (owner, test_util_await (&a), &count, &error);
- * Fails the test after 20 s. The result lives until the next await on a. */
+ * Fails the test after 20 s. The result lives until the next await on any
+ * TestUtilAwait (test_util_list_members and test_util_sampler_refresh
+ * await too). */
 typedef struct
 {
   GAsyncResult *result;
@@ -93,6 +96,9 @@ void     test_util_sampler_refresh    (gpointer      sampler);
 gboolean test_util_send_notify        (const char   *address,
                                        const char   *data,
                                        gsize         length);
+/* A stream connection to the unix socket at path (a control socket), or
+ * -1 if connecting fails. */
+int      test_util_connect_unix       (const char   *path);
 
 /* Owner kinds the tests run for; the names are used in test paths. */
 extern const TetherOwnerKind test_util_kinds[2];

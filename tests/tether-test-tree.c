@@ -682,30 +682,20 @@ mode_term_exit (void)
   return 0;
 }
 
-/* Internal: reports ROLE, then spins on the CPU forever. */
-/* Internal: a child that outlives a polite stop. */
-static int
-mode_stubborn (const char *role)
-{
-  set_handler (SIGTERM, SIG_IGN);
-  set_handler (SIGINT, SIG_IGN);
-  set_handler (SIGHUP, SIG_IGN);
-  report (role);
-  signal_ready ();
-  sleep_forever ();
-  return 0;
-}
-
 /* Internal: the daemon proper, in a session of its own. */
 static int
 mode_daemon_proper (void)
 {
-  int fds[2];
+  int fds[2], saved_ignore_term;
 
   if (setsid () < 0)
     die ("setsid");
   make_ready_pipe (fds);
-  spawn_child ("_stubborn", "stubborn", fds[1]);
+  /* A child that outlives a polite stop: --ignore-term. */
+  saved_ignore_term = ignore_term;
+  ignore_term = 1;
+  spawn_child ("_sleeper", "stubborn", fds[1]);
+  ignore_term = saved_ignore_term;
   close (fds[1]);
   if (wait_ready (fds[0], 1) < 0)
     die ("stubborn child");
@@ -850,6 +840,7 @@ mode_daemon (void)
   return 0;
 }
 
+/* Internal: reports ROLE, then spins on the CPU forever. */
 static int
 mode_busy_child (const char *role)
 {
@@ -1019,8 +1010,6 @@ run (int argc, char **argv)
     return mode_forking_mid (mode_args[0]);
   if (strcmp (mode, "_forking-daemon") == 0 && n_mode_args == 1)
     return mode_forking_daemon (mode_args[0]);
-  if (strcmp (mode, "_stubborn") == 0 && n_mode_args == 1)
-    return mode_stubborn (mode_args[0]);
   if (strcmp (mode, "_tree-node") == 0 && n_mode_args == 1)
     return mode_tree_node (parse_count (mode_args[0], 0, 20000));
   usage ();

@@ -601,11 +601,12 @@ main (int    argc,
       return 0;
     }
   command = argv[1];
+  verb = tether_verb_lookup (command);
 
   /* What `tetherctl CMD --help` names as the arguments. */
   context = g_option_context_new (g_str_equal (command, "run") || g_str_equal (command, "validate")
                                   ? _("PROFILE")
-                                  : g_str_equal (command, "stop-subtree") || g_str_equal (command, "kill-subtree")
+                                  : verb != NULL && verb->param == TETHER_VERB_PARAM_PID
                                   ? _("PID") : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (g_str_equal (command, "run"))
@@ -639,7 +640,7 @@ main (int    argc,
       ret = command[0] == 'r' ? tetherctl_run (argv[1], opt_json, opt_owner, opt_interval)
                               : cmd_validate (argv[1]);
     }
-  else if ((verb = tether_verb_lookup (command)) != NULL)
+  else if (verb != NULL)
     {
       guint n_args = verb->param == TETHER_VERB_PARAM_PID ? 1 : 0;
 

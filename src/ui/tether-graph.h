@@ -1,7 +1,7 @@
 /* tether-graph.h: a live line graph of one TetherHistory field
  *
  * The right edge is the newest sample, the left edge "span" seconds
- * (>= 10) before it. "field" (a guint holding a TetherHistoryField) and
+ * (>= 10) before it. "field" (a TetherHistoryField: "cpu" or "rss") and
  * "compact" (sparkline mode) are construction properties, set where the
  * graph is declared (tether-window.ui). CSS node "tethergraph" with style
  * class "cpu" or "memory" (from "field") and "compact" in sparkline mode;

@@ -314,8 +314,9 @@ row_menu_activated (GtkWidget  *widget,
                     GVariant   *parameter)
 {
   TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
-  if (get_selected_item (self) == NULL)
+  if (item == NULL)
     return;
   /* Keyboard: the menu points at the middle of the view. */
   popup_row_menu (self, gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
@@ -442,7 +443,15 @@ force_stop_activated (GtkWidget  *widget,
                       GVariant   *parameter)
 {
   TetherWindow *self = TETHER_WINDOW (widget);
+  GSettings *settings = tether_application_get_settings (self->application);
 
+  /* Without the confirmation there is no count to show, nor a tick to wait
+   * for. */
+  if (!g_settings_get_boolean (settings, "confirm-force-stop"))
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self->application), "force-stop", NULL);
+      return;
+    }
   tether_sampler_refresh_async (tether_supervisor_get_sampler (self->supervisor), NULL,
                                 on_counted_for_force_stop, g_object_ref (self));
 }
