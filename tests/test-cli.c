@@ -112,6 +112,46 @@ owner_option (Fixture *f)
   return f->kind == TETHER_OWNER_CGROUP ? "--owner=cgroup" : "--owner=reaper";
 }
 
+static JsonObject *
+parse_object (JsonParser *parser,
+              const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+
+static JsonObject *
+status_json (Fixture    *f,
+             JsonParser *parser)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
+  return parse_object (parser, out);
+}
+
+
+/* Waits (10 s at most) until status says the backend is in state. */
+static void
+wait_status_state (Fixture    *f,
+                   const char *state)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_strcmp0 (json_object_get_string_member (status_json (f, parser), "state"), state) != 0 &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, state);
+}
+
+
 static void
 start_run (Fixture    *f,
            const char *mode,
@@ -123,6 +163,9 @@ start_run (Fixture    *f,
   f->run = spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL);
   g_assert_no_error (error);
   g_assert_cmpint (test_util_wait_role (f->pidfile, "main", 10), >, 0);
+  /* "main" is written before the helper's spawn reply may be in: with
+   * "ready": "spawn" the backend is RUNNING once that has arrived. */
+  wait_status_state (f, "running");
 }
 
 /* SIGKILL tetherctl mid-run: the shim sees its control socket close and the
@@ -169,29 +212,6 @@ test_sigint_run (Fixture       *f,
   g_assert_nonnull (strstr (out, "\"event\":\"stopped\""));
   g_assert_nonnull (strstr (out, "\"state\":\"running\""));
   g_clear_object (&f->run);
-}
-
-static JsonObject *
-parse_object (JsonParser *parser,
-              const char *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, -1, &error);
-  g_assert_no_error (error);
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
-static JsonObject *
-status_json (Fixture    *f,
-             JsonParser *parser)
-{
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (run_ctl (&out, &err, "status", "--json", "--profile", f->profile, NULL), ==, 0);
-  return parse_object (parser, out);
 }
 
 static pid_t
@@ -619,20 +639,6 @@ wait_status_main_pid (Fixture *f,
   while (main_pid_from_status (f) != main_pid && g_get_monotonic_time () < deadline)
     g_usleep (50000);
   g_assert_cmpint (main_pid_from_status (f), ==, main_pid);
-}
-
-/* Waits (10 s at most) until status says the backend is in state. */
-static void
-wait_status_state (Fixture    *f,
-                   const char *state)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_strcmp0 (json_object_get_string_member (status_json (f, parser), "state"), state) != 0 &&
-         g_get_monotonic_time () < deadline)
-    g_usleep (50000);
-  g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, state);
 }
 
 /* nginx under `run`, stood in for: its launcher exits, the daemon writes a
