@@ -173,6 +173,50 @@ get_text (JsonObject *o,
   return tether_text_escape_for_terminal (json_node_get_string (node));
 }
 
+/* "  workers: 3 of 4 (managed, 127.0.0.1:8080)", and what went wrong. */
+static void
+print_pool (JsonObject *pool)
+{
+  g_autofree char *mode = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *problem = NULL;
+  JsonObject *replaced;
+
+  if (pool == NULL)
+    return;
+  mode = get_text (pool, "mode", "?");
+  listen = get_text (pool, "listen", NULL);
+  problem = get_text (pool, "problem", NULL);
+  if (listen != NULL)
+    g_print (_("  workers: %d of %d (%s, %s)\n"),
+             (int) json_object_get_int_member_with_default (pool, "actual", 0),
+             (int) json_object_get_int_member_with_default (pool, "target", 0), mode, listen);
+  else
+    g_print (_("  workers: %d of %d (%s)\n"),
+             (int) json_object_get_int_member_with_default (pool, "actual", 0),
+             (int) json_object_get_int_member_with_default (pool, "target", 0), mode);
+  if (problem != NULL)
+    g_print (_("  workers: %s\n"), problem);
+
+  replaced = json_object_get_object_member (pool, "replaced");
+  if (replaced != NULL)
+    {
+      g_autoptr(GString) line = g_string_new (NULL);
+      g_autoptr(GList) names = json_object_get_members (replaced);
+
+      for (GList *l = names; l != NULL; l = l->next)
+        {
+          gint64 n = json_object_get_int_member_with_default (replaced, l->data, 0);
+          g_autofree char *safe = tether_text_escape_for_terminal (l->data);
+
+          if (n > 0)
+            g_string_append_printf (line, "%s%s %d", line->len > 0 ? ", " : "", safe, (int) n);
+        }
+      if (line->len > 0)
+        g_print (_("  workers let go: %s\n"), line->str);
+    }
+}
+
 static void
 print_status (JsonObject *o)
 {
@@ -195,6 +239,7 @@ print_status (JsonObject *o)
     g_print (_("  status: %s\n"), status);
   if (message != NULL)
     g_print (_("  message: %s\n"), message);
+  print_pool (json_object_get_object_member (o, "pool"));
 }
 
 static char *
@@ -313,19 +358,21 @@ print_tree (JsonObject *o)
     print_subtree (children, g_ptr_array_index (roots, i), 0, columns);
 }
 
+/* field NULL: no argument. */
 static JsonNode *
 build_request (const char *method,
-               gint64      pid)
+               const char *field,
+               gint64      value)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "method");
   json_builder_add_string_value (b, method);
-  if (pid > 0)
+  if (field != NULL)
     {
-      json_builder_set_member_name (b, "pid");
-      json_builder_add_int_value (b, pid);
+      json_builder_set_member_name (b, field);
+      json_builder_add_int_value (b, value);
     }
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -333,7 +380,7 @@ build_request (const char *method,
 
 static int
 cmd_client (const TetherVerb *verb,
-            const char       *pid_arg)
+            const char       *arg)
 {
   const char *method = verb->name;
   g_autoptr(GError) error = NULL;
@@ -348,20 +395,25 @@ cmd_client (const TetherVerb *verb,
       return 1;
     }
 
-  if (pid_arg != NULL)
+  if (arg != NULL)
     {
+      gboolean is_pid = verb->param == TETHER_VERB_PARAM_PID;
       char *end;
 
-      pid = g_ascii_strtoll (pid_arg, &end, 10);
-      if (*end != '\0' || pid <= 0 || pid > G_MAXINT32)
+      pid = g_ascii_strtoll (arg, &end, 10);
+      if (*arg == '\0' || *end != '\0' || pid < (is_pid ? 1 : 0) ||
+          pid > (is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS))
         {
-          g_autofree char *safe = tether_text_escape_for_terminal (pid_arg);
+          g_autofree char *safe = tether_text_escape_for_terminal (arg);
 
-          g_printerr (_("tetherctl: “%s” is not a process id\n"), safe);
+          if (is_pid)
+            g_printerr (_("tetherctl: “%s” is not a process id\n"), safe);
+          else
+            g_printerr (_("tetherctl: “%s” is not a number of workers\n"), safe);
           return 2;
         }
     }
-  request = build_request (method, pid);
+  request = build_request (method, tether_verb_param_field (verb->param), pid);
 
   /* A stop may legitimately take the whole ladder (minutes if configured). */
   result = tether_control_call (socket_path, request, verb->waits ? 3600 : 10, &error);
@@ -398,6 +450,19 @@ cmd_client (const TetherVerb *verb,
     }
   else if (verb->id == TETHER_VERB_TREE)
     print_tree (json_node_get_object (result));
+  else if (verb->id == TETHER_VERB_RESIZE || verb->id == TETHER_VERB_RECYCLE)
+    {
+      JsonObject *pool = json_object_get_object_member (json_node_get_object (result), "pool");
+
+      if (verb->id == TETHER_VERB_RESIZE)
+        g_print (_("Resized: %d of %d workers\n"),
+                 (int) json_object_get_int_member_with_default (pool, "actual", 0),
+                 (int) json_object_get_int_member_with_default (pool, "target", 0));
+      else
+        g_print (_("Recycled every worker: %d of %d workers\n"),
+                 (int) json_object_get_int_member_with_default (pool, "actual", 0),
+                 (int) json_object_get_int_member_with_default (pool, "target", 0));
+    }
   else if (verb->id == TETHER_VERB_STOP || verb->id == TETHER_VERB_FORCE_STOP)
     {
       JsonObject *o = json_node_get_object (result);
@@ -446,7 +511,7 @@ static gboolean
 top_refresh (Top *top)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) request = build_request ("tree", 0);
+  g_autoptr(JsonNode) request = build_request ("tree", NULL, 0);
   g_autoptr(JsonNode) result = tether_control_call (top->socket_path, request, 10, &error);
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
   JsonObject *o;
@@ -562,13 +627,15 @@ usage (FILE *out)
                         "      Check a profile (errors name FILE:LINE:COLUMN)\n"
                         "  tetherctl top [--interval=SECONDS] [--iterations=N] [--profile=FILE|--socket=PATH]\n"
                         "      Watch the process tree, busiest first\n"
-                        "  tetherctl COMMAND [PID] [--json] [--profile=FILE|--socket=PATH]\n"
+                        "  tetherctl COMMAND [PID|N] [--json] [--profile=FILE|--socket=PATH]\n"
                         "      Ask a running supervisor (the only one, or the profile's):\n"));
   for (TetherVerbId id = 0; id < TETHER_N_VERBS; id++)
     {
       const TetherVerb *verb = tether_verb_get (id);
-      g_autofree char *name = g_strdup_printf ("%s%s", verb->name,
-                                               verb->param == TETHER_VERB_PARAM_PID ? " PID" : "");
+      const char *placeholder = tether_verb_param_placeholder (verb->param);
+      g_autofree char *name = g_strdup_printf ("%s%s%s", verb->name,
+                                               placeholder != NULL ? " " : "",
+                                               placeholder != NULL ? placeholder : "");
 
       fprintf (out, "        %-18s %s\n", name, _(verb->summary));
     }
@@ -606,8 +673,8 @@ main (int    argc,
   /* What `tetherctl CMD --help` names as the arguments. */
   context = g_option_context_new (g_str_equal (command, "run") || g_str_equal (command, "validate")
                                   ? _("PROFILE")
-                                  : verb != NULL && verb->param == TETHER_VERB_PARAM_PID
-                                  ? _("PID") : NULL);
+                                  : verb != NULL ? tether_verb_param_placeholder (verb->param)
+                                  : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (g_str_equal (command, "run"))
     g_option_context_add_main_entries (context, run_entries, GETTEXT_PACKAGE);
@@ -642,7 +709,7 @@ main (int    argc,
     }
   else if (verb != NULL)
     {
-      guint n_args = verb->param == TETHER_VERB_PARAM_PID ? 1 : 0;
+      guint n_args = verb->param != TETHER_VERB_PARAM_NONE ? 1 : 0;
 
       if ((guint) argc != n_args + 1)
         {

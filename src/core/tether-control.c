@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-json.h"
 #include "tether-runtime-dir.h"
@@ -123,6 +124,60 @@ add_string_or_null (JsonBuilder *b,
     json_builder_add_null_value (b);
 }
 
+/* The last few events only, as with checkpoints. */
+#define STATUS_POOL_EVENTS 10
+
+static void
+add_pool (JsonBuilder *b,
+          TetherPool  *pool)
+{
+  GPtrArray *events;
+
+  json_builder_set_member_name (b, "pool");
+  if (pool == NULL)
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  events = tether_pool_get_events (pool);
+  json_builder_begin_object (b);
+  add_string_or_null (b, "mode", tether_enum_to_nick (TETHER_TYPE_POOL_MODE, tether_pool_get_mode (pool)));
+  add_string_or_null (b, "listen", tether_pool_get_address (pool));
+  json_builder_set_member_name (b, "target");
+  json_builder_add_int_value (b, tether_pool_get_target (pool));
+  json_builder_set_member_name (b, "actual");
+  json_builder_add_int_value (b, tether_pool_get_actual (pool));
+  add_string_or_null (b, "problem", tether_pool_get_problem (pool));
+  /* How many workers went, and why, since the supervisor started. */
+  json_builder_set_member_name (b, "replaced");
+  json_builder_begin_object (b);
+  for (TetherWorkerReason r = TETHER_WORKER_REASON_RESIZE; r < TETHER_N_WORKER_REASONS; r++)
+    {
+      json_builder_set_member_name (b, tether_worker_reason_to_string (r));
+      json_builder_add_int_value (b, tether_pool_get_count (pool, r));
+    }
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  for (guint i = events->len > STATUS_POOL_EVENTS ? events->len - STATUS_POOL_EVENTS : 0; i < events->len; i++)
+    {
+      TetherPoolEvent *event = g_ptr_array_index (events, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "time");
+      json_builder_add_int_value (b, event->time / G_USEC_PER_SEC);
+      json_builder_set_member_name (b, "pid");
+      json_builder_add_int_value (b, event->pid);
+      json_builder_set_member_name (b, "slot");
+      json_builder_add_int_value (b, event->slot);
+      add_string_or_null (b, "reason", tether_worker_reason_to_string (event->reason));
+      add_string_or_null (b, "detail", event->detail);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
 JsonNode *
 tether_control_status_json (TetherSupervisor *supervisor)
 {
@@ -171,6 +226,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
+  add_pool (b, tether_supervisor_get_pool (supervisor));
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -260,38 +316,47 @@ tether_control_tree_json (TetherSupervisor *supervisor)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* The verb's integer argument, exactly: "12", 12.5, true or null must not
+ * become a pid by coercion (they would signal process 0 or 1). */
 static gboolean
-read_pid (JsonObject  *object,
-          const char  *method,
-          pid_t       *pid,
-          GError     **error)
+read_param (JsonObject            *object,
+            const char            *method,
+            TetherControlRequest  *request,
+            GError               **error)
 {
-  JsonNode *node = json_object_get_member (object, "pid");
+  const char *field = tether_verb_param_field (request->verb->param);
+  JsonNode *node = json_object_get_member (object, field);
+  gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID;
+  gint64 min = is_pid ? 1 : 0;
+  gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
   gint64 value;
 
   if (node == NULL)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("The “%s” request needs a “pid”"), method);
+                   _("The “%s” request needs a “%s”"), method, field);
       return FALSE;
     }
-  /* An integer, exactly: "12", 12.5, true or null must not become a pid
-   * by coercion (they would signal process 0 or 1). */
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("“pid” must be an integer process ID"));
+                   is_pid ? _("“pid” must be an integer process ID")
+                          : _("“workers” must be an integer number of workers"));
       return FALSE;
     }
   value = json_node_get_int (node);
-  if (value <= 0 || value > G_MAXINT32)
+  if (value < min || value > max)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("“pid” must be a process ID from 1 to %d, not %" G_GINT64_FORMAT),
-                   G_MAXINT32, value);
+                   is_pid ? _("“pid” must be a process ID from 1 to %d, not %" G_GINT64_FORMAT)
+                          : _("“workers” must be from 0 to %d, not %" G_GINT64_FORMAT),
+                   (int) max, value);
       return FALSE;
     }
-  *pid = (pid_t) value;
+  if (is_pid)
+    request->pid = (pid_t) value;
+  else
+    request->workers = (guint) value;
   return TRUE;
 }
 
@@ -369,8 +434,8 @@ tether_control_parse_request (const char            *line,
       return FALSE;
     }
 
-  if (request->verb->param == TETHER_VERB_PARAM_PID &&
-      !read_pid (object, method, &request->pid, error))
+  if (request->verb->param != TETHER_VERB_PARAM_NONE &&
+      !read_param (object, method, request, error))
     return FALSE;
 
   /* Anything else is a client bug worth hearing about, not ignoring. */
@@ -380,7 +445,7 @@ tether_control_parse_request (const char            *line,
       const char *name = l->data;
 
       if (g_str_equal (name, "method") ||
-          (g_str_equal (name, "pid") && request->verb->param == TETHER_VERB_PARAM_PID))
+          g_strcmp0 (name, tether_verb_param_field (request->verb->param)) == 0)
         continue;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                    _("Unknown field “%s” in a “%s” request"), name, method);
@@ -623,6 +688,19 @@ on_subtree_done (GObject      *source,
     finish_waiting (user_data, NULL, error);
 }
 
+/* resize and recycle answer with the status (the pool in it) once the
+ * pool has settled. */
+static void
+on_pool_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError *error = NULL;
+  gboolean ok = tether_supervisor_pool_finish (TETHER_SUPERVISOR (source), result, &error);
+
+  finish_waiting (user_data, ok ? tether_control_status_json (TETHER_SUPERVISOR (source)) : NULL, error);
+}
+
 static void
 handle_request (Client     *client,
                 const char *line,
@@ -670,6 +748,12 @@ handle_request (Client     *client,
       break;
     case TETHER_VERB_KILL_SUBTREE:
       tether_supervisor_kill_subtree (supervisor, request.pid, NULL, on_subtree_done, client);
+      break;
+    case TETHER_VERB_RESIZE:
+      tether_supervisor_resize (supervisor, request.workers, NULL, on_pool_done, client);
+      break;
+    case TETHER_VERB_RECYCLE:
+      tether_supervisor_recycle_workers (supervisor, NULL, on_pool_done, client);
       break;
     case TETHER_N_VERBS:
     default:

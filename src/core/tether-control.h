@@ -29,6 +29,7 @@ G_BEGIN_DECLS
 #define TETHER_CONTROL_MAX_DEPTH    8            /* nesting of a request */
 #define TETHER_CONTROL_MAX_CLIENTS  64
 #define TETHER_CONTROL_IDLE_TIMEOUT 60           /* s */
+#define TETHER_CONTROL_MAX_WORKERS  1024         /* "workers" of a resize */
 /* The longest reply line a client reads: a tree of tens of thousands of
  * processes fits. */
 #define TETHER_CONTROL_MAX_REPLY    (64 * 1024 * 1024)
@@ -38,6 +39,7 @@ typedef struct
 {
   const TetherVerb *verb;
   pid_t pid;            /* TETHER_VERB_PARAM_PID: > 0 */
+  guint workers;        /* TETHER_VERB_PARAM_WORKERS: 0 to TETHER_CONTROL_MAX_WORKERS */
 } TetherControlRequest;
 
 #define TETHER_TYPE_CONTROL (tether_control_get_type ())

@@ -20,6 +20,8 @@ typedef enum
   TETHER_ERROR_OWNER,          /* tree ownership could not be set up or failed */
   TETHER_ERROR_SPAWN,          /* the backend could not be started */
   TETHER_ERROR_PROTOCOL,       /* a peer (shim, control client) said something malformed */
+  TETHER_ERROR_INVALID,        /* a value asked for is out of range (a pool size) */
+  TETHER_ERROR_TIMED_OUT,      /* a verb did not reach its goal in time */
 } TetherError;
 
 GQuark tether_error_quark (void);

@@ -395,6 +395,24 @@ parse_line (char                *line,
       return TRUE;
     }
 
+  if (strcmp (key, "X_TETHER_REQUESTS") == 0)
+    {
+      guint64 requests;
+
+      if (!parse_decimal (value, G_MAXINT64, &requests))
+        {
+          g_autofree char *quoted = quote_excerpt (value);
+
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                       _("line %u: X_TETHER_REQUESTS must be a non-negative number, not %s"),
+                       line_number, quoted);
+          return FALSE;
+        }
+
+      msg->requests = (gint64) requests;
+      return TRUE;
+    }
+
   if (strcmp (key, "X_TETHER_CHECKPOINT") == 0)
     {
       char *space;
@@ -467,6 +485,7 @@ tether_notify_parse (const char           *data,
   msg->watchdog_usec = -1;
   msg->extend_timeout_usec = -1;
   msg->errno_value = -1;
+  msg->requests = -1;
 
   nul = length > 0 ? memchr (data, '\0', length) : NULL;
   if (nul != NULL)

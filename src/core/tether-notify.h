@@ -28,6 +28,8 @@ typedef struct
   const char *checkpoint_id;    /* X_TETHER_CHECKPOINT=<id>[ <label>], NULL when absent */
   const char *checkpoint_label; /* NULL when there is no label; sanitised
                                  * like status, at most 256 bytes */
+  gint64 requests;           /* X_TETHER_REQUESTS=<n>: requests a pool worker has
+                              * answered so far, -1 when absent */
 } TetherNotifyMessage;
 
 typedef enum

@@ -33,8 +33,11 @@ void tether_owner_set_n_members (TetherOwner    *self,
 void tether_owner_emit_exited  (TetherOwner     *self,
                                 pid_t            pid,
                                 int              wait_status);
-/* Once: the tree has no process left. */
+/* Once: the tree has no process left, and never will again. */
 void tether_owner_emit_empty   (TetherOwner     *self);
+/* The tree has no process left for now: "empty" at once, or when the
+ * hold is released if no spawn came in between (tether_owner_hold). */
+void tether_owner_tree_emptied (TetherOwner     *self);
 gboolean tether_owner_empty_was_emitted (TetherOwner *self);
 
 /* The cgroup-backed and shim-backed owner (tether-owner-shim.c). */

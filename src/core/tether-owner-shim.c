@@ -568,7 +568,7 @@ handle_event (TetherOwnerShim  *self,
            g_ascii_string_to_signed (words[2], 10, -1, G_MAXINT, &status, NULL))
     tether_owner_emit_exited (TETHER_OWNER (self), (pid_t) a, (int) status);
   else if (g_str_equal (words[0], "empty"))
-    tether_owner_emit_empty (TETHER_OWNER (self));
+    tether_owner_tree_emptied (TETHER_OWNER (self));
   else
     g_message ("tether-shim sent an unknown event: %s", words[0]);
 }
@@ -1005,7 +1005,7 @@ tether_owner_shim_run_async (TetherOwner         *owner,
       g_string_append_printf (body, " %d %d", (int) pid, sig);
       break;
     case TETHER_OWNER_OP_TERMINATE_ALL:
-      g_string_append_printf (body, " %d", SIGTERM);
+      g_string_append_printf (body, " %d", sig > 0 ? sig : SIGTERM);
       break;
     case TETHER_OWNER_OP_MEMBERS:
     case TETHER_OWNER_OP_FREEZE:

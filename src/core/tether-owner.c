@@ -8,6 +8,7 @@
 #include "tether-owner-private.h"
 
 #include <glib/gi18n-lib.h>
+#include <signal.h>
 
 #include "tether-enums.h"
 #include "tether-error.h"
@@ -28,8 +29,10 @@ typedef struct
   pid_t main_pid;
   guint n_members;
   GArray *recent_exits;   /* RecentExit, oldest first */
+  guint n_holds;
   guint running : 1;
   guint empty_emitted : 1;
+  guint idle : 1;         /* emptied while held */
 } TetherOwnerPrivate;
 
 enum {
@@ -110,6 +113,7 @@ tether_owner_spawned (TetherOwner *self,
   TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
 
   priv->running = !priv->empty_emitted;
+  priv->idle = FALSE;
   if (is_main && priv->main_pid == 0)
     priv->main_pid = pid;
 }
@@ -152,6 +156,44 @@ tether_owner_emit_empty (TetherOwner *self)
   priv->running = FALSE;
   priv->n_members = 0;
   g_signal_emit (self, signals[EMPTY], 0);
+}
+
+void
+tether_owner_tree_emptied (TetherOwner *self)
+{
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+
+  if (priv->n_holds > 0)
+    {
+      priv->idle = TRUE;
+      priv->n_members = 0;
+      return;
+    }
+  tether_owner_emit_empty (self);
+}
+
+void
+tether_owner_hold (TetherOwner *self)
+{
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+
+  g_return_if_fail (TETHER_IS_OWNER (self));
+  priv->n_holds++;
+}
+
+void
+tether_owner_release (TetherOwner *self)
+{
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+
+  g_return_if_fail (TETHER_IS_OWNER (self));
+  g_return_if_fail (priv->n_holds > 0);
+
+  if (--priv->n_holds == 0 && priv->idle)
+    {
+      priv->idle = FALSE;
+      tether_owner_emit_empty (self);
+    }
 }
 
 gboolean
@@ -396,7 +438,17 @@ tether_owner_terminate_all_async (TetherOwner         *self,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  run (self, TETHER_OWNER_OP_TERMINATE_ALL, 0, 0, cancellable, callback, user_data);
+  run (self, TETHER_OWNER_OP_TERMINATE_ALL, 0, SIGTERM, cancellable, callback, user_data);
+}
+
+void
+tether_owner_signal_all_async (TetherOwner         *self,
+                               int                  sig,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  run (self, TETHER_OWNER_OP_TERMINATE_ALL, 0, sig, cancellable, callback, user_data);
 }
 
 void

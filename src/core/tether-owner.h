@@ -62,7 +62,7 @@ typedef enum
   TETHER_OWNER_OP_WATCH,           /* pid: report its exit */
   TETHER_OWNER_OP_STOP_MAIN,       /* pid, sig: the polite request to the main process */
   TETHER_OWNER_OP_SIGNAL,          /* pid, sig */
-  TETHER_OWNER_OP_TERMINATE_ALL,   /* every member */
+  TETHER_OWNER_OP_TERMINATE_ALL,   /* sig (SIGTERM unless asked) to every member */
   TETHER_OWNER_OP_SIGNAL_SUBTREE,  /* pid, sig */
   TETHER_OWNER_OP_KILL_SUBTREE,    /* pid */
   TETHER_OWNER_OP_FREEZE,
@@ -183,6 +183,12 @@ void             tether_owner_terminate_all_async (TetherOwner          *self,
                                                    GCancellable         *cancellable,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);
+/* The same with another signal (a pool's graceful step). */
+void             tether_owner_signal_all_async    (TetherOwner          *self,
+                                                   int                   sig,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
 void             tether_owner_signal_subtree_async (TetherOwner         *self,
                                                     pid_t                pid,
                                                     int                  sig,
@@ -211,6 +217,13 @@ gboolean         tether_owner_verb_finish         (TetherOwner          *self,
                                                    GAsyncResult         *result,
                                                    TetherOwnerCount     *count,
                                                    GError              **error);
+
+/* While the tree is held, its having no process left for a moment is not
+ * its end: more is about to be spawned into it (a worker pool between a
+ * crash and the replacement). "empty" is then emitted when the last hold
+ * is released, unless a spawn came in between. */
+void             tether_owner_hold             (TetherOwner          *self);
+void             tether_owner_release          (TetherOwner          *self);
 
 /* Lets go of the tree: it is killed without waiting (the shim sees its
  * socket close). Dropping references does not do this: an owner whose

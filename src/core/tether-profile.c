@@ -703,9 +703,9 @@ is_host_and_port (const char *text)
 }
 
 static gboolean
-read_host_and_port (ParseContext  *ctx,
-                    JsonNode      *node,
-                    char         **out)
+read_listen_address (ParseContext  *ctx,
+                     JsonNode      *node,
+                     char         **out)
 {
   g_autofree char *field = NULL;
   g_autofree char *got = NULL;
@@ -714,11 +714,37 @@ read_host_and_port (ParseContext  *ctx,
     return FALSE;
   if (*out == NULL || is_host_and_port (*out))
     return TRUE;
+  /* A unix socket's path: sockaddr_un has room for 107 bytes and a NUL. */
+  if (g_path_is_absolute (*out) && strlen (*out) < 108)
+    return TRUE;
 
   field = ctx_field_name (ctx);
   got = quote_string (*out);
-  return ctx_fail_value (ctx, node, _("\"%s\" must be \"HOST:PORT\" with a port between 1 and 65535, or null (got %s)"),
+  return ctx_fail_value (ctx, node, _("\"%s\" must be \"HOST:PORT\" with a port between 1 and 65535, "
+                                      "an absolute path of a unix socket (at most 107 bytes), or null (got %s)"),
                          field, got);
+}
+
+static gboolean
+read_regex (ParseContext  *ctx,
+            JsonNode      *node,
+            char         **out)
+{
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *field = NULL;
+
+  if (!read_string (ctx, node, STRING_NULLABLE, out))
+    return FALSE;
+  if (*out == NULL)
+    return TRUE;
+  regex = g_regex_new (*out, G_REGEX_OPTIMIZE, 0, &local_error);
+  if (regex != NULL)
+    return TRUE;
+
+  field = ctx_field_name (ctx);
+  return ctx_fail_value (ctx, node, _("\"%s\" is not a valid regular expression: %s"),
+                         field, local_error->message);
 }
 
 /* ------------------------------------------------------------------------
@@ -733,7 +759,8 @@ typedef enum
   FIELD_ENV,        /* char **: an object of strings, stored as "NAME=VALUE"; never NULL */
   FIELD_ENV_NAME,   /* char *: an environment variable name */
   FIELD_HTTP_URL,   /* char *: an http:// or https:// URL, or null */
-  FIELD_HOST_PORT,  /* char *: "HOST:PORT", or null */
+  FIELD_LISTEN,     /* char *: "HOST:PORT" or an absolute unix socket path, or null */
+  FIELD_REGEX,      /* char *: a regular expression (GRegex), or null */
   FIELD_NUMBER,     /* double: between min and max */
   FIELD_UINT,       /* guint: an integer between min and max */
   FIELD_DELAYS,     /* double *, its length at count_offset: each between min and max */
@@ -844,11 +871,14 @@ static const Field profile_fields[] = {
   { "pool.mode", FIELD_CHOICE, OFFSET (pool.mode), .min = TETHER_POOL_MANAGED,
     .enum_type = tether_pool_mode_get_type,
     .expected = N_("\"managed\" or \"signals\""), .default_value = TETHER_POOL_NONE },
-  { "pool.listen", FIELD_HOST_PORT, OFFSET (pool.listen) },
+  { "pool.listen", FIELD_LISTEN, OFFSET (pool.listen) },
   { "pool.workers", FIELD_UINT, OFFSET (pool.workers), 0, 1024, .default_value = 4 },
   { "pool.min", FIELD_UINT, OFFSET (pool.min), 0, 1024, .default_value = 1 },
   { "pool.max", FIELD_UINT, OFFSET (pool.max), 0, 1024, .default_value = 16 },
   { "pool.worker_command", FIELD_ARGV, OFFSET (pool.worker_command) },
+  /* signals mode: which of the master's children are workers */
+  { "pool.worker_match", FIELD_REGEX, OFFSET (pool.worker_match) },
+  { "pool.resize_timeout", FIELD_NUMBER, OFFSET (pool.resize_timeout), 0.1, 3600, .default_value = 10 },
 
   /* 0: no limit */
   { "pool.limits", FIELD_SECTION, .check = check_pool_limits },
@@ -1047,8 +1077,10 @@ read_field (ParseContext  *ctx,
       return read_env_name (ctx, node, slot);
     case FIELD_HTTP_URL:
       return read_http_url (ctx, node, slot);
-    case FIELD_HOST_PORT:
-      return read_host_and_port (ctx, node, slot);
+    case FIELD_LISTEN:
+      return read_listen_address (ctx, node, slot);
+    case FIELD_REGEX:
+      return read_regex (ctx, node, slot);
     case FIELD_NUMBER:
       return read_number (ctx, node, field->min, field->max, slot);
     case FIELD_UINT:
@@ -1079,7 +1111,8 @@ set_defaults (TetherProfile *self)
         case FIELD_STRING:
         case FIELD_ENV_NAME:
         case FIELD_HTTP_URL:
-        case FIELD_HOST_PORT:
+        case FIELD_LISTEN:
+        case FIELD_REGEX:
           *(char **) slot = g_strdup (field->default_string);
           break;
         case FIELD_ENV:
@@ -1120,7 +1153,8 @@ free_fields (TetherProfile *self)
         case FIELD_STRING:
         case FIELD_ENV_NAME:
         case FIELD_HTTP_URL:
-        case FIELD_HOST_PORT:
+        case FIELD_LISTEN:
+        case FIELD_REGEX:
           g_free (*(char **) slot);
           break;
         case FIELD_ARGV:
@@ -1182,6 +1216,14 @@ check_pool (ParseContext  *ctx,
 {
   JsonObject *object = json_node_get_object (section);
   const char *blame;
+
+  if (self->pool.mode == TETHER_POOL_MANAGED && self->pool.listen == NULL)
+    return ctx_fail_value (ctx, json_object_get_member (object, "mode"),
+                           _("\"pool.listen\" is required when \"pool.mode\" is \"managed\": "
+                             "the address the workers share, such as \"127.0.0.1:8080\""));
+  if (self->pool.mode != TETHER_POOL_SIGNALS && self->pool.worker_match != NULL)
+    return ctx_fail_value (ctx, json_object_get_member (object, "worker_match"),
+                           _("\"pool.worker_match\" only applies when \"pool.mode\" is \"signals\""));
 
   if (self->pool.min <= self->pool.workers && self->pool.workers <= self->pool.max)
     return TRUE;

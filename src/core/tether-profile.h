@@ -87,9 +87,14 @@ struct _TetherProfile
 
   struct {
     TetherPoolMode mode;     /* absent: NONE; "managed" or "signals" */
-    char *listen;            /* "HOST:PORT" or NULL */
+    char *listen;            /* "HOST:PORT", an absolute unix socket path, or NULL;
+                              * required in managed mode */
     guint workers, min, max; /* 4, 1, 16; min <= workers <= max */
-    char **worker_command;   /* NULL unless given */
+    char **worker_command;   /* managed: what workers run (default: command,
+                              * which then runs no main process); NULL unless given */
+    char *worker_match;      /* signals: a regex a worker's command line matches
+                              * (default: every child of the main process), or NULL */
+    double resize_timeout;   /* 10: how long a resize may take before it is reported */
     TetherPoolLimits limits;
   } pool;
 

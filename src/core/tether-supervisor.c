@@ -23,6 +23,7 @@
 #include "tether-error.h"
 #include "tether-notify.h"
 #include "tether-pidfile.h"
+#include "tether-pool.h"
 #include "tether-procfs.h"
 
 #define KILL_RETRIES 3
@@ -44,6 +45,7 @@ enum {
   CAN_KILL,
   CAN_RESTART,
   CAN_SIGNAL,
+  CAN_RESIZE,
   N_CAN
 };
 
@@ -102,6 +104,11 @@ struct _TetherSupervisor
   guint n_restarts;
 
   GPtrArray *checkpoints;
+
+  TetherPool *pool;           /* NULL unless the profile has one */
+  gboolean main_ready;        /* the main process's part of being RUNNING */
+  gboolean restarting;        /* a restart's stop: the pool keeps its socket */
+  char **run_env;             /* the environment of this run's processes */
 };
 
 enum {
@@ -118,6 +125,7 @@ enum {
   PROP_CAN_KILL,
   PROP_CAN_RESTART,
   PROP_CAN_SIGNAL,
+  PROP_CAN_RESIZE,
   N_PROPS
 };
 
@@ -225,6 +233,8 @@ set_main_pid (TetherSupervisor *self,
   if (self->main_pid == pid)
     return;
   self->main_pid = pid;
+  if (self->pool != NULL)
+    tether_pool_set_main_pid (self->pool, pid);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAIN_PID]);
 }
 
@@ -345,6 +355,48 @@ become_running (TetherSupervisor *self)
   return_start (self, NULL);
 }
 
+static gboolean
+has_managed_pool (TetherSupervisor *self)
+{
+  return self->profile->pool.mode == TETHER_POOL_MANAGED;
+}
+
+/* A managed pool with no worker_command: the workers run the command, and
+ * no process is the main one. */
+static gboolean
+has_main_process (TetherSupervisor *self)
+{
+  return !has_managed_pool (self) || self->profile->pool.worker_command != NULL;
+}
+
+/* RUNNING needs the main process ready and a managed pool at its target. */
+static void
+maybe_become_running (TetherSupervisor *self)
+{
+  if (self->state != TETHER_STATE_STARTING || !self->main_ready || self->stop_requested)
+    return;
+  if (has_managed_pool (self) &&
+      tether_pool_get_actual (self->pool) < tether_pool_get_target (self->pool))
+    return;
+  become_running (self);
+}
+
+static void
+record_checkpoint (TetherSupervisor          *self,
+                   const TetherNotifyMessage *msg)
+{
+  TetherCheckpoint *cp = g_new0 (TetherCheckpoint, 1);
+
+  if (self->checkpoints->len >= MAX_CHECKPOINTS)
+    g_ptr_array_remove_index (self->checkpoints, 0);
+
+  cp->id = g_strdup (msg->checkpoint_id);
+  cp->label = g_strdup (msg->checkpoint_label);
+  cp->time = g_get_real_time ();
+  g_ptr_array_add (self->checkpoints, cp);
+  g_signal_emit (self, signals[CHECKPOINT], 0, cp->id, cp->label);
+}
+
 /* ---- notify ------------------------------------------------------------ */
 
 static TetherNotifyVerdict
@@ -374,6 +426,14 @@ on_notify_message (TetherNotify              *notify,
                    const TetherNotifyMessage *msg,
                    TetherSupervisor          *self)
 {
+  /* A worker's READY=1 and heartbeat are the pool's, not the backend's. */
+  if (self->pool != NULL && tether_pool_handle_notify (self->pool, msg))
+    {
+      if (msg->checkpoint_id != NULL)
+        record_checkpoint (self, msg);
+      return;
+    }
+
   if (msg->status != NULL)
     set_status_text (self, msg->status);
 
@@ -402,18 +462,7 @@ on_notify_message (TetherNotify              *notify,
     }
 
   if (msg->checkpoint_id != NULL)
-    {
-      TetherCheckpoint *cp = g_new0 (TetherCheckpoint, 1);
-
-      if (self->checkpoints->len >= MAX_CHECKPOINTS)
-        g_ptr_array_remove_index (self->checkpoints, 0);
-
-      cp->id = g_strdup (msg->checkpoint_id);
-      cp->label = g_strdup (msg->checkpoint_label);
-      cp->time = g_get_real_time ();
-      g_ptr_array_add (self->checkpoints, cp);
-      g_signal_emit (self, signals[CHECKPOINT], 0, cp->id, cp->label);
-    }
+    record_checkpoint (self, msg);
 
   if (msg->watchdog_usec >= 0)
     {
@@ -430,7 +479,10 @@ on_notify_message (TetherNotify              *notify,
       /* A quick backend can be ready before the shim has told us its pid:
        * RUNNING is announced with the pid, so wait for it. */
       if (self->main_pid > 0)
-        become_running (self);
+        {
+          self->main_ready = TRUE;
+          maybe_become_running (self);
+        }
       else
         self->ready_early = TRUE;
     }
@@ -641,6 +693,14 @@ enter_phase (TetherSupervisor *self,
     {
     case TETHER_PHASE_GRACEFUL:
       timeout = seconds_to_usec (self->profile->stop.graceful_timeout);
+      /* A managed pool's workers are each asked, as the main process is:
+       * none of them hears of the stop from another. */
+      if (timeout > 0 && has_managed_pool (self))
+        {
+          tether_owner_signal_all_async (self->owner, self->profile->stop.signal,
+                                         NULL, on_step_done, step_data_new (self));
+          break;
+        }
       if (timeout <= 0 || self->main_exited || self->main_pid <= 0)
         {
           enter_phase (self, TETHER_PHASE_TERM);
@@ -698,6 +758,8 @@ begin_stop (TetherSupervisor *self,
   cancel_successor_search (self);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
+  if (self->pool != NULL)
+    tether_pool_end (self->pool, _("The backend is stopping"));
 
   if (self->state != TETHER_STATE_KILLING)
     set_state (self, TETHER_STATE_STOPPING);
@@ -943,9 +1005,22 @@ on_main_exited (TetherOwner      *owner,
   /* The main process has finished its graceful shutdown; whatever is left
    * was orphaned by it and will not hear from it again. Waiting out the
    * graceful timeout would only keep a port busy. */
-  if (self->phase == TETHER_PHASE_GRACEFUL)
+  if (self->phase == TETHER_PHASE_GRACEFUL && !has_managed_pool (self))
     {
       enter_phase (self, TETHER_PHASE_TERM);
+      return;
+    }
+
+  /* The pool's companion process ended: the pool ends with it. */
+  if (!self->stop_requested && has_managed_pool (self))
+    {
+      g_autofree char *text = describe_wait_status (wait_status);
+      g_autofree char *why = g_strdup_printf (_("The main process ended (%s); its workers were stopped"), text);
+
+      set_message (self, why);
+      self->stop_ends_failed = !(WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 0);
+      return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_SPAWN, why));
+      begin_stop (self, FALSE);
       return;
     }
 
@@ -971,6 +1046,8 @@ on_tree_empty (TetherOwner      *owner,
 {
   gboolean was_stopping = self->stop_requested;
 
+  if (self->pool != NULL)
+    tether_pool_end (self->pool, NULL);
   cancel_successor_search (self);
   g_clear_handle_id (&self->phase_timer, g_source_remove);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
@@ -992,6 +1069,10 @@ on_tree_empty (TetherOwner      *owner,
                                                        : _("The backend was stopped before it was ready")));
       /* Whoever watches learns of the stop before of the state it leads to. */
       g_signal_emit (self, signals[STOPPED], 0, &self->stop_report);
+
+      /* A restart starts the workers on the same socket. */
+      if (self->pool != NULL && !self->restarting)
+        tether_pool_close (self->pool);
 
       /* A start timeout ends in FAILED; an asked-for stop in STOPPED. */
       if (self->stop_ends_failed)
@@ -1029,6 +1110,8 @@ on_tree_empty (TetherOwner      *owner,
     if ((self->profile->restart.policy == TETHER_RESTART_ALWAYS) ||
         (self->profile->restart.policy == TETHER_RESTART_ON_FAILURE && !success))
       schedule_restart (self);
+    if (self->pool != NULL && self->restart_timer == 0)
+      tether_pool_close (self->pool);
     set_state (self, success ? TETHER_STATE_STOPPED : TETHER_STATE_FAILED);
     if (self->start_task != NULL)
       return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
@@ -1045,13 +1128,93 @@ on_start_timeout (gpointer user_data)
   g_autofree char *text = NULL;
 
   self->start_timer = 0;
-  text = g_strdup_printf (_("The backend did not report READY=1 within %g s"),
-                          self->profile->start_timeout);
+  if (self->main_ready && has_managed_pool (self))
+    text = g_strdup_printf (_("Only %u of %u workers were ready within %g s"),
+                            tether_pool_get_actual (self->pool), tether_pool_get_target (self->pool),
+                            self->profile->start_timeout);
+  else
+    text = g_strdup_printf (_("The backend did not report READY=1 within %g s"),
+                            self->profile->start_timeout);
   set_message (self, text);
   return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_FAILED, text));
   self->stop_ends_failed = TRUE;
   begin_stop (self, FALSE);
   return G_SOURCE_REMOVE;
+}
+
+static void
+fill_spawn_request (TetherSupervisor   *self,
+                    TetherSpawnRequest *request)
+{
+  *request = (TetherSpawnRequest) {
+    .argv = (const char * const *) self->profile->command,
+    .envp = (const char * const *) self->run_env,
+    .cwd = self->profile->cwd,
+    .is_main = TRUE,
+    .redirect_stdio = self->stdout_fd >= 0,
+    .stdout_fd = self->stdout_fd,
+    .stderr_fd = self->stderr_fd,
+  };
+}
+
+static void
+begin_pool (TetherSupervisor *self)
+{
+  TetherSpawnRequest request;
+
+  fill_spawn_request (self, &request);
+  tether_pool_begin (self->pool, self->owner, &request, self->main_pid);
+}
+
+/* The first process of a run is there: the tree exists. */
+static void
+tree_spawned (TetherSupervisor *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OWNER_KIND]);
+  update_can (self);
+  if (tether_sampler_get_owner (self->sampler) != self->owner)
+    tether_sampler_set_owner (self->sampler, self->owner);
+}
+
+static void
+on_pool_worker_spawned (TetherPool       *pool,
+                        int               pid,
+                        TetherSupervisor *self)
+{
+  if (!has_main_process (self))
+    tree_spawned (self);
+}
+
+static void
+on_pool_spawn_failed (TetherPool       *pool,
+                      const char       *message,
+                      TetherSupervisor *self)
+{
+  /* A worker that cannot start now will not start at the next try: the
+   * start fails (later, the pool backs off and says so). */
+  if (self->state != TETHER_STATE_STARTING || self->stop_requested)
+    return;
+  set_message (self, message);
+  return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_SPAWN, message));
+  self->stop_ends_failed = TRUE;
+  if (tree_is_live (self))
+    begin_stop (self, FALSE);
+  else
+    {
+      tether_pool_end (self->pool, NULL);
+      tether_pool_close (self->pool);
+      set_state (self, TETHER_STATE_FAILED);
+      self->stop_ends_failed = FALSE;
+    }
+}
+
+static void
+on_pool_changed (TetherPool       *pool,
+                 GParamSpec       *pspec,
+                 TetherSupervisor *self)
+{
+  maybe_become_running (self);
+  update_can (self);
 }
 
 static void
@@ -1086,8 +1249,7 @@ on_spawned (GObject      *source,
 
   /* The owner's: a MAINPID= heard before the spawn's reply stays main. */
   set_main_pid (self, tether_owner_get_main_pid (self->owner));
-  update_can (self);
-  tether_sampler_set_owner (self->sampler, self->owner);
+  tree_spawned (self);
   if (self->state != TETHER_STATE_STARTING)
     return; /* already ended meanwhile */
 
@@ -1098,8 +1260,13 @@ on_spawned (GObject      *source,
       return;
     }
 
+  /* With the main pid known, the pool can tell its workers from it. */
+  if (self->pool != NULL)
+    begin_pool (self);
+
   if (self->profile->ready == TETHER_READY_SPAWN || self->ready_early)
-    become_running (self);
+    self->main_ready = TRUE;
+  maybe_become_running (self);
 }
 
 static char **
@@ -1135,7 +1302,6 @@ launch (TetherSupervisor  *self,
         GError           **error)
 {
   g_autofree char *executable = NULL;
-  g_auto(GStrv) env = NULL;
 
   executable = tether_profile_find_executable (self->profile, error);
   if (executable == NULL)
@@ -1165,7 +1331,12 @@ launch (TetherSupervisor  *self,
       g_clear_object (&self->owner);
     }
 
-  env = build_environment (self);
+  /* Once per start: restarts, resizes and recycles keep the port. */
+  if (self->pool != NULL && !tether_pool_open (self->pool, error))
+    return FALSE;
+
+  g_strfreev (self->run_env);
+  self->run_env = build_environment (self);
   self->owner = self->owner_factory != NULL
     ? self->owner_factory (self->owner_kind, self->owner_factory_data)
     : tether_owner_new (self->owner_kind);
@@ -1178,6 +1349,7 @@ launch (TetherSupervisor  *self,
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
   self->ready_early = FALSE;
+  self->main_ready = !has_main_process (self);
   self->watchdog_usec = seconds_to_usec (self->profile->health.watchdog);
   set_main_pid (self, 0);
   set_status_text (self, NULL);
@@ -1185,21 +1357,19 @@ launch (TetherSupervisor  *self,
 
   /* Spawning resolves the owner kind at once; announce STARTING after it so
    * the first state report already names the real kind. */
-  {
-    TetherSpawnRequest request = {
-      .argv = (const char * const *) self->profile->command,
-      .envp = (const char * const *) env,
-      .cwd = self->profile->cwd,
-      .is_main = TRUE,
-      .redirect_stdio = self->stdout_fd >= 0,
-      .stdout_fd = self->stdout_fd,
-      .stderr_fd = self->stderr_fd,
-    };
-    tether_owner_spawn_async (self->owner, &request, NULL, on_spawned, g_object_ref (self));
-  }
+  if (has_main_process (self))
+    {
+      TetherSpawnRequest request;
+
+      fill_spawn_request (self, &request);
+      tether_owner_spawn_async (self->owner, &request, NULL, on_spawned, g_object_ref (self));
+    }
+  else
+    begin_pool (self);
   set_state (self, TETHER_STATE_STARTING);
   g_clear_handle_id (&self->start_timer, g_source_remove);
-  if (self->profile->ready == TETHER_READY_NOTIFY)
+  /* Workers can fail to come up whatever the ready mode. */
+  if (self->profile->ready == TETHER_READY_NOTIFY || !has_main_process (self))
     {
       gint64 usec = seconds_to_usec (self->profile->start_timeout);
 
@@ -1395,6 +1565,7 @@ restart_started (GObject      *source,
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
+  TETHER_SUPERVISOR (source)->restarting = FALSE;
   if (tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -1411,6 +1582,7 @@ restart_stopped (GObject      *source,
 
   if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
     {
+      TETHER_SUPERVISOR (source)->restarting = FALSE;
       g_task_return_error (task, error);
       return;
     }
@@ -1430,6 +1602,7 @@ tether_supervisor_restart (TetherSupervisor    *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, tether_supervisor_restart);
+  self->restarting = TRUE;
   tether_supervisor_stop (self, cancellable, restart_stopped, task);
 }
 
@@ -1536,6 +1709,8 @@ compute_can (TetherSupervisor *self,
   can[CAN_KILL] = (live || state == TETHER_STATE_STARTING) && state != TETHER_STATE_KILLING;
   can[CAN_RESTART] = state == TETHER_STATE_RUNNING || state == TETHER_STATE_NOT_RESPONDING;
   can[CAN_SIGNAL] = live && state != TETHER_STATE_KILLING;
+  can[CAN_RESIZE] = self->pool != NULL && tether_pool_is_running (self->pool) &&
+                    (state == TETHER_STATE_RUNNING || state == TETHER_STATE_NOT_RESPONDING);
 }
 
 static void
@@ -1702,6 +1877,101 @@ tether_supervisor_get_checkpoints (TetherSupervisor *self)
   return self->checkpoints;
 }
 
+/* ---- the worker pool ---------------------------------------------------- */
+
+TetherPool *
+tether_supervisor_get_pool (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->pool;
+}
+
+gboolean
+tether_supervisor_get_can_resize (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  return self->can[CAN_RESIZE];
+}
+
+static void
+on_pool_verb_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (tether_pool_verb_finish (TETHER_POOL (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static GTask *
+pool_task_new (TetherSupervisor    *self,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tether_supervisor_resize);
+  if (self->pool == NULL)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("This backend’s profile has no worker pool"));
+      g_clear_object (&task);
+    }
+  else if (self->state != TETHER_STATE_RUNNING && self->state != TETHER_STATE_NOT_RESPONDING)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("The worker pool can only change while the backend runs (it is %s)"),
+                               tether_state_to_label (self->state));
+      g_clear_object (&task);
+    }
+  return task;
+}
+
+void
+tether_supervisor_resize (TetherSupervisor    *self,
+                          guint                n_workers,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+
+  task = pool_task_new (self, cancellable, callback, user_data);
+  if (task != NULL)
+    tether_pool_resize_async (self->pool, n_workers, cancellable, on_pool_verb_done, task);
+}
+
+void
+tether_supervisor_recycle_workers (TetherSupervisor    *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+
+  task = pool_task_new (self, cancellable, callback, user_data);
+  if (task != NULL)
+    tether_pool_recycle_async (self->pool, cancellable, on_pool_verb_done, task);
+}
+
+gboolean
+tether_supervisor_pool_finish (TetherSupervisor  *self,
+                               GAsyncResult      *result,
+                               GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ---- GObject ----------------------------------------------------------- */
 
 static void
@@ -1740,6 +2010,7 @@ tether_supervisor_get_property (GObject    *object,
     case PROP_CAN_KILL:
     case PROP_CAN_RESTART:
     case PROP_CAN_SIGNAL:
+    case PROP_CAN_RESIZE:
       g_value_set_boolean (value, self->can[prop_id - PROP_CAN_START]);
       break;
     default:
@@ -1757,6 +2028,11 @@ tether_supervisor_dispose (GObject *object)
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
   cancel_successor_search (self);
+  if (self->pool != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->pool, self);
+      g_clear_object (&self->pool);
+    }
 
   if (self->owner != NULL)
     {
@@ -1790,6 +2066,7 @@ tether_supervisor_finalize (GObject *object)
   g_clear_object (&self->sampler);
   g_free (self->status_text);
   g_free (self->message);
+  g_strfreev (self->run_env);
   if (self->stdout_fd >= 0)
     close (self->stdout_fd);
   if (self->stderr_fd >= 0)
@@ -1829,7 +2106,8 @@ tether_supervisor_class_init (TetherSupervisorClass *klass)
     g_param_spec_enum ("owner-kind", NULL, NULL, TETHER_TYPE_OWNER_KIND, TETHER_OWNER_AUTO,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   {
-    static const char *names[N_CAN] = { "can-start", "can-stop", "can-kill", "can-restart", "can-signal" };
+    static const char *names[N_CAN] = { "can-start", "can-stop", "can-kill", "can-restart", "can-signal",
+                                        "can-resize" };
 
     for (guint i = 0; i < N_CAN; i++)
       properties[PROP_CAN_START + i] =
@@ -1875,6 +2153,15 @@ tether_supervisor_new (TetherProfile   *profile,
   self = g_object_new (TETHER_TYPE_SUPERVISOR, NULL);
   self->profile = tether_profile_ref (profile);
   self->owner_kind = owner_kind;
+  if (profile->pool.mode != TETHER_POOL_NONE)
+    {
+      self->pool = tether_pool_new (profile, self->sampler);
+      g_signal_connect (self->pool, "worker-spawned", G_CALLBACK (on_pool_worker_spawned), self);
+      g_signal_connect (self->pool, "spawn-failed", G_CALLBACK (on_pool_spawn_failed), self);
+      g_signal_connect (self->pool, "notify::actual", G_CALLBACK (on_pool_changed), self);
+      g_signal_connect (self->pool, "notify::target", G_CALLBACK (on_pool_changed), self);
+    }
+  compute_can (self, self->can);
   return self;
 }
 

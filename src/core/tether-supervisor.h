@@ -9,6 +9,7 @@
 
 #include "tether-enum-types.h"
 #include "tether-owner.h"
+#include "tether-pool.h"
 #include "tether-profile.h"
 #include "tether-sampler.h"
 
@@ -142,8 +143,29 @@ gboolean          tether_supervisor_subtree_finish     (TetherSupervisor     *se
                                                         guint                *n_reached,
                                                         GError              **error);
 
+/* The profile's worker pool, or NULL: target, actual, events. */
+TetherPool       *tether_supervisor_get_pool           (TetherSupervisor     *self);
+/* Grows or shrinks the pool (between pool.min and pool.max); completes
+ * once actual == target, or fails after pool.resize_timeout saying what
+ * was reached. A resize during a resize is merged. */
+void              tether_supervisor_resize             (TetherSupervisor     *self,
+                                                        guint                 n_workers,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+/* Replaces every worker of a managed pool, one at a time, each once its
+ * replacement is ready. */
+void              tether_supervisor_recycle_workers    (TetherSupervisor     *self,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+/* Finishes resize and recycle_workers. */
+gboolean          tether_supervisor_pool_finish        (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
 /* "Can I?": what the verbs would do now, also as the read-only properties
- * can-start, can-stop, can-kill, can-restart and can-signal (notified when
+ * can-start, can-stop, can-kill, can-restart, can-signal and can-resize (notified when
  * they change), so front ends bind to them instead of re-deriving the
  * rules. can_signal_pid adds that pid must be a member. */
 gboolean          tether_supervisor_get_can_start      (TetherSupervisor     *self);
@@ -151,6 +173,8 @@ gboolean          tether_supervisor_get_can_stop       (TetherSupervisor     *se
 gboolean          tether_supervisor_get_can_kill       (TetherSupervisor     *self);
 gboolean          tether_supervisor_get_can_restart    (TetherSupervisor     *self);
 gboolean          tether_supervisor_get_can_signal     (TetherSupervisor     *self);
+/* A pool to resize, and a running backend. */
+gboolean          tether_supervisor_get_can_resize     (TetherSupervisor     *self);
 gboolean          tether_supervisor_can_signal_pid     (TetherSupervisor     *self,
                                                         pid_t                 pid);
 /* Members as last counted (by the sampler or a verb), 0 when not running. */

@@ -25,6 +25,10 @@ static const TetherVerb verbs[TETHER_N_VERBS] = {
     N_("Send SIGTERM to one process and its descendants") },
   { TETHER_VERB_KILL_SUBTREE, "kill-subtree", NULL, TETHER_VERB_PARAM_PID, FALSE,
     N_("Kill one process and its descendants") },
+  { TETHER_VERB_RESIZE, "resize", NULL, TETHER_VERB_PARAM_WORKERS, TRUE,
+    N_("Grow or shrink the worker pool to N workers") },
+  { TETHER_VERB_RECYCLE, "recycle", NULL, TETHER_VERB_PARAM_NONE, TRUE,
+    N_("Replace every worker, one at a time, without losing capacity") },
 };
 
 const TetherVerb *
@@ -37,6 +41,33 @@ tether_verb_lookup (const char *name)
         (verbs[i].alias != NULL && g_str_equal (verbs[i].alias, name)))
       return &verbs[i];
   return NULL;
+}
+
+const char *
+tether_verb_param_field (TetherVerbParam param)
+{
+  switch (param)
+    {
+    case TETHER_VERB_PARAM_PID: return "pid";
+    case TETHER_VERB_PARAM_WORKERS: return "workers";
+    case TETHER_VERB_PARAM_NONE:
+    default:
+      return NULL;
+    }
+}
+
+const char *
+tether_verb_param_placeholder (TetherVerbParam param)
+{
+  switch (param)
+    {
+    /* Translators: placeholders in tetherctl's help */
+    case TETHER_VERB_PARAM_PID: return _("PID");
+    case TETHER_VERB_PARAM_WORKERS: return _("N");
+    case TETHER_VERB_PARAM_NONE:
+    default:
+      return NULL;
+    }
 }
 
 const TetherVerb *

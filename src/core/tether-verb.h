@@ -23,13 +23,16 @@ typedef enum
   TETHER_VERB_RESTART,
   TETHER_VERB_STOP_SUBTREE,
   TETHER_VERB_KILL_SUBTREE,
+  TETHER_VERB_RESIZE,
+  TETHER_VERB_RECYCLE,
   TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
 typedef enum
 {
   TETHER_VERB_PARAM_NONE,
-  TETHER_VERB_PARAM_PID,   /* "pid": a positive integer */
+  TETHER_VERB_PARAM_PID,      /* "pid": a positive integer */
+  TETHER_VERB_PARAM_WORKERS,  /* "workers": a pool size, 0 to 1024 */
 } TetherVerbParam;
 
 typedef struct
@@ -45,5 +48,9 @@ typedef struct
 /* NULL when name is neither a verb's name nor its alias. */
 const TetherVerb *tether_verb_lookup (const char   *name);
 const TetherVerb *tether_verb_get    (TetherVerbId  id);
+/* The request's field ("pid", "workers") and its placeholder in help
+ * texts ("PID", "N"); NULL for TETHER_VERB_PARAM_NONE. */
+const char       *tether_verb_param_field       (TetherVerbParam param);
+const char       *tether_verb_param_placeholder (TetherVerbParam param);
 
 G_END_DECLS
