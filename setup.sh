@@ -30,6 +30,8 @@ PACKAGES=(
   python3-dbusmock
   # what Debian's nginx links (the real-daemon test; see fetch_test_daemons)
   libcrypt1 libpcre2-8-0 libssl3 zlib1g
+  # a real preforking server for the pool tests (signals mode); installs no service
+  gunicorn
 )
 
 # Real servers the tests run, unpacked into $BUILD_DIR/test-deps rather than

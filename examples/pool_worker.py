@@ -84,7 +84,10 @@ class Notifier:
             return
         self.addr = "\0" + path[1:] if path.startswith("@") else path
         try:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a supervisor that falls behind costs a dropped
+            # notification, never a stalled request.
+            self.sock = socket.socket(socket.AF_UNIX,
+                                      socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
         except OSError as e:
             log("notify: cannot create socket:", e)
 
@@ -368,6 +371,8 @@ def main():
                         help="exit with status 3 after SECONDS, as if crashing")
     parser.add_argument("--ready-delay", type=float, default=0.0, metavar="SECONDS",
                         help="wait SECONDS before READY=1")
+    parser.add_argument("--tag", metavar="TEXT",
+                        help="ignored: a mark in the command line (tests find their processes by it)")
     args = parser.parse_args()
     if args.alloc_mb < 0:
         parser.error("--alloc-mb must not be negative")

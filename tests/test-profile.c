@@ -615,7 +615,56 @@ test_pool_workers (void)
                       "  \"pool\": {\"listen\": \"localhost\"}\n"
                       "}\n",
                       "demo.json:3:22: \"pool.listen\" must be \"HOST:PORT\" with a port between 1 and 65535, "
-                      "or null (got \"localhost\")");
+                      "an absolute path of a unix socket (at most 107 bytes), or null (got \"localhost\")");
+
+  /* A relative path is no address. */
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"pool\": {\"listen\": \"run/pool.sock\"}\n"
+                      "}\n",
+                      "demo.json:3:22: \"pool.listen\" must be \"HOST:PORT\" with a port between 1 and 65535, "
+                      "an absolute path of a unix socket (at most 107 bytes), or null (got \"run/pool.sock\")");
+
+  /* Tether is the master in managed mode: it needs an address to bind. */
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"pool\": {\"mode\": \"managed\"}\n"
+                      "}\n",
+                      "demo.json:3:20: \"pool.listen\" is required when \"pool.mode\" is \"managed\": "
+                      "the address the workers share, such as \"127.0.0.1:8080\"");
+
+  {
+    /* The rest of the message is PCRE's, and varies with its version. */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TetherProfile) bad =
+      tether_profile_load_from_data ("{\n"
+                                     "  \"command\": [\"true\"],\n"
+                                     "  \"pool\": {\"mode\": \"signals\", \"worker_match\": \"worker(\"}\n"
+                                     "}\n", -1, NULL, "demo.json", &error);
+    g_assert_null (bad);
+    g_assert_error (error, TETHER_ERROR, TETHER_ERROR_PROFILE);
+    g_assert_true (g_str_has_prefix (error->message,
+                                     "demo.json:3:47: \"pool.worker_match\" is not a valid regular expression: "));
+  }
+
+  assert_parse_error ("{\n"
+                      "  \"command\": [\"true\"],\n"
+                      "  \"pool\": {\"mode\": \"managed\", \"listen\": \"127.0.0.1:1\", \"worker_match\": \"w\"}\n"
+                      "}\n",
+                      "demo.json:3:72: \"pool.worker_match\" only applies when \"pool.mode\" is \"signals\"");
+
+  {
+    g_autoptr(TetherProfile) unix_socket =
+      parse_ok ("{\"command\": [\"true\"], \"pool\": {\"mode\": \"managed\", \"listen\": \"/run/pool.sock\", "
+                "\"resize_timeout\": 2.5}}");
+    g_autoptr(TetherProfile) signals =
+      parse_ok ("{\"command\": [\"true\"], \"pool\": {\"mode\": \"signals\", \"worker_match\": \"^gunicorn: worker\"}}");
+
+    g_assert_cmpstr (unix_socket->pool.listen, ==, "/run/pool.sock");
+    g_assert_cmpfloat (unix_socket->pool.resize_timeout, ==, 2.5);
+    g_assert_cmpstr (signals->pool.worker_match, ==, "^gunicorn: worker");
+    g_assert_cmpfloat (signals->pool.resize_timeout, ==, 10);
+  }
 
   /* 4.0 is an integer, written oddly */
   integral = parse_ok ("{\"command\": [\"true\"], \"pool\": {\"workers\": 4.0, \"min\": 0, \"max\": 4}}");

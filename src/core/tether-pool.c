@@ -840,6 +840,13 @@ on_worker_spawned (GObject      *source,
 
   w->pid = pid;
   g_signal_emit (self, signals[WORKER_SPAWNED], 0, (int) pid);
+  /* Let go of before it had a pid (a resize down right after one up):
+   * its ladder starts now. */
+  if (w->state == TETHER_WORKER_RETIRING)
+    {
+      retire_step (self, w, w->retire_step);
+      return;
+    }
   if (self->profile->ready == TETHER_READY_SPAWN)
     become_ready (self, w);
   else
