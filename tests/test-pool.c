@@ -694,6 +694,44 @@ test_managed_unix_socket (Fixture       *fx,
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
+/* With worker_command, command runs once beside the pool as its main
+ * process; when it ends, the pool is stopped with it. */
+static void
+test_managed_with_main (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autofree char *worker = example_path ("pool_worker.py");
+  g_autofree char *members =
+    g_strdup_printf ("\"ready\": \"notify\", \"pool\": {\"mode\": \"managed\", \"listen\": \"127.0.0.1:%u\", "
+                     "\"workers\": 2, \"worker_command\": [\"%s\", \"%s\", \"--tag\", \"%s\"]}",
+                     fx->port, python3 (), worker, fx->marker);
+  /* READY=1, then a while of work, then the end. */
+  const char *argv[] = { python3 (), "-c",
+                         "import os, socket, sys, time\n"
+                         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                         "a = os.environ['NOTIFY_SOCKET']\n"
+                         "s.sendto(b'READY=1', '\\0' + a[1:] if a[0] == '@' else a)\n"
+                         "time.sleep(1.5)\n",
+                         fx->marker, NULL };
+  g_autoptr(GError) error = NULL;
+  pid_t main_pid;
+
+  fx->profile_path = test_util_write_profile (members, argv);
+  fx->profile = tether_profile_load (fx->profile_path, &error);
+  g_assert_no_error (error);
+  start_ok (fx);
+
+  main_pid = tether_supervisor_get_main_pid (fx->supervisor);
+  g_assert_cmpint (main_pid, >, 0);
+  g_assert_cmpuint (tether_pool_get_actual (tether_supervisor_get_pool (fx->supervisor)), ==, 2);
+  g_assert_cmpint (http_get_ok (fx->port, "/"), !=, main_pid);
+
+  g_assert_true (wait_for (fx, state_is, GINT_TO_POINTER (TETHER_STATE_STOPPED), 15.0));
+  g_assert_cmpstr (tether_supervisor_get_message (fx->supervisor), ==,
+                   "Main process: Exited successfully; its workers were stopped");
+  g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
+}
+
 /* ---- signals ------------------------------------------------------------- */
 
 /* The master's children, counted by the test itself from /proc. */
@@ -933,6 +971,7 @@ main (int    argc,
   ADD ("managed/stop-frees-port", test_managed_stop_frees_port);
   ADD ("managed/restart-keeps-socket", test_managed_restart_keeps_socket);
   ADD ("managed/crash-loop", test_managed_crash_loop);
+  ADD ("managed/with-main", test_managed_with_main);
   ADD ("signals/gunicorn", test_signals_gunicorn);
   ADD ("signals/ignored-sigttou", test_signals_ignored);
 #undef ADD

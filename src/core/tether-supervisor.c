@@ -108,6 +108,7 @@ struct _TetherSupervisor
   TetherPool *pool;           /* NULL unless the profile has one */
   gboolean main_ready;        /* the main process's part of being RUNNING */
   gboolean restarting;        /* a restart's stop: the pool keeps its socket */
+  gboolean keep_message;      /* the stop says why it happened already */
   char **run_env;             /* the environment of this run's processes */
 };
 
@@ -1015,9 +1016,10 @@ on_main_exited (TetherOwner      *owner,
   if (!self->stop_requested && has_managed_pool (self))
     {
       g_autofree char *text = describe_wait_status (wait_status);
-      g_autofree char *why = g_strdup_printf (_("The main process ended (%s); its workers were stopped"), text);
+      g_autofree char *why = g_strdup_printf (_("Main process: %s; its workers were stopped"), text);
 
       set_message (self, why);
+      self->keep_message = TRUE;
       self->stop_ends_failed = !(WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 0);
       return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_SPAWN, why));
       begin_stop (self, FALSE);
@@ -1079,10 +1081,12 @@ on_tree_empty (TetherOwner      *owner,
         set_state (self, TETHER_STATE_FAILED);
       else
         {
-          set_message (self, self->stop_report.forced ? _("Stopped by force") : _("Stopped"));
+          if (!self->keep_message)
+            set_message (self, self->stop_report.forced ? _("Stopped by force") : _("Stopped"));
           set_state (self, TETHER_STATE_STOPPED);
         }
       self->stop_ends_failed = FALSE;
+      self->keep_message = FALSE;
 
       while (self->stop_tasks->len > 0)
         {
@@ -1348,6 +1352,7 @@ launch (TetherSupervisor  *self,
   cancel_successor_search (self);
   self->stop_requested = FALSE;
   self->stop_ends_failed = FALSE;
+  self->keep_message = FALSE;
   self->ready_early = FALSE;
   self->main_ready = !has_main_process (self);
   self->watchdog_usec = seconds_to_usec (self->profile->health.watchdog);
