@@ -564,6 +564,36 @@ test_managed_memory_hard (Fixture       *fx,
   stop_ok (fx);
 }
 
+/* A worker that reports X_TETHER_REQUESTS= at the limit is recycled
+ * gracefully: the request that reached it is answered, and a new worker
+ * takes over. */
+static void
+test_managed_requests_limit (Fixture       *fx,
+                             gconstpointer  data)
+{
+  g_autofree char *expected = NULL;
+  pid_t first = 0;
+
+  load_profile (fx, "\"workers\": 1, \"limits\": {\"requests\": 3}", NULL, NULL);
+  start_ok (fx);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      pid_t pid = http_get_ok (fx->port, "/");
+      if (first == 0)
+        first = pid;
+      g_assert_cmpint (pid, ==, first);
+    }
+  expected = g_strdup_printf ("%d requests", (int) first);
+  g_assert_true (wait_for (fx, has_retired, expected, 5.0));
+  test_util_wait_reaped (first);
+  g_assert_true (wait_for (fx, pool_at_target, NULL, 10.0));
+  g_assert_cmpint (http_get_ok (fx->port, "/"), !=, first);
+  g_assert_cmpuint (tether_pool_get_count (tether_supervisor_get_pool (fx->supervisor),
+                                           TETHER_WORKER_REASON_REQUESTS), ==, 1);
+  stop_ok (fx);
+}
+
 /* Stop leaves nothing, and the port is free again at once. */
 static void
 test_managed_stop_frees_port (Fixture       *fx,
@@ -968,6 +998,7 @@ main (int    argc,
   ADD ("managed/no-failed-requests", test_managed_no_failed_requests);
   ADD ("managed/heartbeat", test_managed_heartbeat);
   ADD ("managed/memory-hard", test_managed_memory_hard);
+  ADD ("managed/requests-limit", test_managed_requests_limit);
   ADD ("managed/stop-frees-port", test_managed_stop_frees_port);
   ADD ("managed/restart-keeps-socket", test_managed_restart_keeps_socket);
   ADD ("managed/crash-loop", test_managed_crash_loop);

@@ -206,6 +206,39 @@ on_checkpoint (TetherSupervisor *supervisor,
   emit (run, "checkpoint", fields);
 }
 
+/* The pool's size as it changes: target, actual and what is wrong. */
+static void
+on_pool_changed (TetherPool *pool,
+                 GParamSpec *pspec,
+                 Run        *run)
+{
+  JsonObject *fields = json_object_new ();
+  const char *problem = tether_pool_get_problem (pool);
+
+  json_object_set_int_member (fields, "target", tether_pool_get_target (pool));
+  json_object_set_int_member (fields, "actual", tether_pool_get_actual (pool));
+  if (problem != NULL)
+    json_object_set_string_member (fields, "problem", problem);
+  emit (run, "workers", fields);
+}
+
+/* A worker let go of for a limit or its heartbeat, or that ended. */
+static void
+on_worker_retired (TetherPool         *pool,
+                   int                 pid,
+                   TetherWorkerReason  reason,
+                   const char         *detail,
+                   Run                *run)
+{
+  JsonObject *fields = json_object_new ();
+
+  json_object_set_int_member (fields, "pid", pid);
+  json_object_set_string_member (fields, "reason", tether_worker_reason_to_string (reason));
+  if (detail != NULL)
+    json_object_set_string_member (fields, "detail", detail);
+  emit (run, "worker", fields);
+}
+
 /* Whoever asked for the stop: its report. */
 static void
 on_stopped (TetherSupervisor       *supervisor,
@@ -512,6 +545,15 @@ tetherctl_run (const char *path,
   g_signal_connect (supervisor, "notify::phase-deadline", G_CALLBACK (on_phase_deadline), &run);
   g_signal_connect (supervisor, "checkpoint", G_CALLBACK (on_checkpoint), &run);
   g_signal_connect (supervisor, "stopped", G_CALLBACK (on_stopped), &run);
+  if (tether_supervisor_get_pool (supervisor) != NULL)
+    {
+      TetherPool *pool = tether_supervisor_get_pool (supervisor);
+
+      g_signal_connect (pool, "notify::actual", G_CALLBACK (on_pool_changed), &run);
+      g_signal_connect (pool, "notify::target", G_CALLBACK (on_pool_changed), &run);
+      g_signal_connect (pool, "notify::problem", G_CALLBACK (on_pool_changed), &run);
+      g_signal_connect (pool, "worker-retired", G_CALLBACK (on_worker_retired), &run);
+    }
 
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, &run);
   sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, &run);
@@ -537,6 +579,8 @@ tetherctl_run (const char *path,
   for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
   g_signal_handlers_disconnect_by_data (supervisor, &run);
+  if (tether_supervisor_get_pool (supervisor) != NULL)
+    g_signal_handlers_disconnect_by_data (tether_supervisor_get_pool (supervisor), &run);
   release_output (&run);
   g_object_run_dispose (G_OBJECT (control));
   g_object_run_dispose (G_OBJECT (supervisor));

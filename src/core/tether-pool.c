@@ -1203,8 +1203,14 @@ tether_pool_handle_notify (TetherPool                *self,
 
   g_return_val_if_fail (TETHER_IS_POOL (self), FALSE);
 
-  if (self->profile->pool.mode != TETHER_POOL_MANAGED || !self->running)
+  if (self->profile->pool.mode != TETHER_POOL_MANAGED ||
+      (self->main_pid > 0 && msg->sender == self->main_pid))
     return FALSE;
+  /* Without a main process, whatever a member says is a worker's (or a
+   * worker's child's), also while the pool stops: a worker's STATUS= is
+   * not the backend's. With one, the pool begins once its pid is known. */
+  if (!self->running)
+    return self->profile->pool.worker_command == NULL;
 
   w = find_worker (self, msg->sender);
   if (w == NULL)
@@ -1214,11 +1220,9 @@ tether_pool_handle_notify (TetherPool                *self,
       /* READY=1 can come before the shim's reply tells the pid. */
       for (guint i = 0; i < self->workers->len && !in_flight; i++)
         in_flight = ((Worker *) g_ptr_array_index (self->workers, i))->pid == 0;
-      if (!in_flight || msg->sender == self->main_pid)
-        return FALSE;
-      if (msg->ready && self->early_ready->len < self->profile->pool.max + 16)
+      if (in_flight && msg->ready && self->early_ready->len < self->profile->pool.max + 16)
         g_array_append_val (self->early_ready, msg->sender);
-      return TRUE;
+      return in_flight || self->profile->pool.worker_command == NULL;
     }
 
   if (msg->watchdog)
