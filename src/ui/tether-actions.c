@@ -3,7 +3,9 @@
  * Application actions, so the same verbs are reachable from the buttons,
  * the menus, keyboard shortcuts and D-Bus (org.gtk.Actions). Each calls one
  * supervisor verb and nothing else; confirmation dialogs live in the window
- * (D-Bus callers and tetherctl users confirm nothing).
+ * (D-Bus callers and tetherctl users confirm nothing). resize (the number
+ * of workers) and recycle-workers exist for every profile and are enabled
+ * while a profile's worker pool can change.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -169,6 +171,71 @@ kill_subtree_activated (GSimpleAction *action,
 }
 
 static void
+on_resized (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->n_resizes--;
+  tether_application_pool_activity_changed (self);
+  if (!tether_supervisor_pool_finish (TETHER_SUPERVISOR (source), result, &error))
+    /* translators: %s is the backend's name */
+    report_error (self, _("Could not resize the worker pool of %s"), error);
+}
+
+static void
+on_recycled (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(TetherApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->n_recycles--;
+  tether_application_pool_activity_changed (self);
+  if (!tether_supervisor_pool_finish (TETHER_SUPERVISOR (source), result, &error))
+    /* translators: %s is the backend's name */
+    report_error (self, _("Could not recycle the workers of %s"), error);
+}
+
+/* The pool's bounds are the supervisor's to check (it says what they
+ * are); only a negative count cannot reach it. */
+static void
+resize_activated (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+  int n = g_variant_get_int32 (parameter);
+
+  if (n < 0)
+    {
+      /* translators: %s is the backend's name */
+      g_autofree char *title = g_strdup_printf (_("Could not resize the worker pool of %s"),
+                                                backend_name (self));
+      tether_application_tell (self, title, _("The number of workers cannot be negative"));
+      return;
+    }
+  self->n_resizes++;
+  tether_application_pool_activity_changed (self);
+  tether_supervisor_resize (self->supervisor, (guint) n, NULL, on_resized, g_object_ref (self));
+}
+
+static void
+recycle_workers_activated (GSimpleAction *action,
+                           GVariant      *parameter,
+                           gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+
+  self->n_recycles++;
+  tether_application_pool_activity_changed (self);
+  tether_supervisor_recycle_workers (self->supervisor, NULL, on_recycled, g_object_ref (self));
+}
+
+static void
 open_profile_activated (GSimpleAction *action,
                         GVariant      *parameter,
                         gpointer       user_data)
@@ -197,6 +264,8 @@ static const GActionEntry app_actions[] = {
   { "restart", restart_activated },
   { "stop-subtree", stop_subtree_activated, "i" },
   { "kill-subtree", kill_subtree_activated, "i" },
+  { "resize", resize_activated, "i" },
+  { "recycle-workers", recycle_workers_activated },
   { "open-profile", open_profile_activated, "s" },
   { "quit", quit_activated },
 };
@@ -228,6 +297,8 @@ void
 tether_application_update_actions (TetherApplication *self)
 {
   TetherSupervisor *s = self->supervisor;
+  TetherPool *pool = s != NULL ? tether_supervisor_get_pool (s) : NULL;
+  gboolean can_resize = s != NULL && tether_supervisor_get_can_resize (s);
 
   set_enabled (self, "start", s != NULL && !self->quitting && tether_supervisor_get_can_start (s));
   set_enabled (self, "stop", s != NULL && tether_supervisor_get_can_stop (s));
@@ -235,4 +306,8 @@ tether_application_update_actions (TetherApplication *self)
   set_enabled (self, "restart", s != NULL && !self->quitting && tether_supervisor_get_can_restart (s));
   set_enabled (self, "stop-subtree", s != NULL && tether_supervisor_get_can_signal (s));
   set_enabled (self, "kill-subtree", s != NULL && tether_supervisor_get_can_signal (s));
+  set_enabled (self, "resize", can_resize);
+  /* A server that is its own master replaces its workers itself. */
+  set_enabled (self, "recycle-workers",
+               can_resize && tether_pool_get_mode (pool) == TETHER_POOL_MANAGED);
 }

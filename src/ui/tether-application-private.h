@@ -19,14 +19,21 @@ struct _TetherApplication
   TetherSupervisor *supervisor;
   TetherControl *control;
   GSignalGroup *supervisor_signals;
+  GSignalGroup *pool_signals;   /* the supervisor's pool, when it has one */
   TetherOwnerKind owner_kind;   /* --owner, else $TETHER_OWNER, else auto */
   TetherState last_state;
   gboolean quitting;
   /* The window was closed with the backend left running: it is only
    * hidden, and the application lives on without a visible window. */
   gboolean held_in_background;
+  /* Pool verbs this application asked for and that have not completed
+   * ("pool-activity"). */
+  guint n_resizes;
+  guint n_recycles;
 };
 
 void tether_application_release_background (TetherApplication *self);
+/* n_resizes or n_recycles changed. */
+void tether_application_pool_activity_changed (TetherApplication *self);
 
 G_END_DECLS

@@ -17,6 +17,7 @@ G_DEFINE_FINAL_TYPE (TetherApplication, tether_application, ADW_TYPE_APPLICATION
 enum {
   PROP_0,
   PROP_SUPERVISOR,
+  PROP_POOL_ACTIVITY,
   N_PROPS
 };
 
@@ -86,20 +87,39 @@ tether_application_get_demo_profile (TetherApplication *self)
   return g_file_new_for_path (TETHER_DEMO_PROFILE_SOURCE);
 }
 
+const char *
+tether_application_get_pool_activity (TetherApplication *self)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
+
+  if (self->n_resizes > 0)
+    return _("Resizing the worker pool…");
+  if (self->n_recycles > 0)
+    return _("Recycling the workers…");
+  return NULL;
+}
+
 void
-tether_application_tell (TetherApplication *self,
-                         const char        *title,
-                         const char        *body)
+tether_application_pool_activity_changed (TetherApplication *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POOL_ACTIVITY]);
+}
+
+/* tag: news of one kind that can come in bursts (workers), where the
+ * newest replaces the one still shown; NULL for the backend's own. */
+static void
+tell_tagged (TetherApplication *self,
+             const char        *tag,
+             const char        *title,
+             const char        *body)
 {
   TetherWindow *window = get_window (self);
-
-  g_return_if_fail (TETHER_IS_APPLICATION (self));
 
   g_message ("%s%s%s", title, body != NULL ? ": " : "", body != NULL ? body : "");
 
   if (window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)))
     {
-      tether_window_toast (window, title, body);
+      tether_window_toast_replace (window, tag, title, body);
     }
   else
     {
@@ -107,8 +127,19 @@ tether_application_tell (TetherApplication *self,
 
       if (body != NULL)
         g_notification_set_body (notification, body);
-      g_application_send_notification (G_APPLICATION (self), "backend", notification);
+      g_application_send_notification (G_APPLICATION (self), tag != NULL ? tag : "backend",
+                                       notification);
     }
+}
+
+void
+tether_application_tell (TetherApplication *self,
+                         const char        *title,
+                         const char        *body)
+{
+  g_return_if_fail (TETHER_IS_APPLICATION (self));
+
+  tell_tagged (self, NULL, title, body);
 }
 
 /* Turns state changes into news: a crash, an automatic restart, a stop that
@@ -185,6 +216,37 @@ on_stop_escalated (TetherSupervisor  *supervisor,
   tether_application_tell (self, title, _("Its remaining processes are being killed."));
 }
 
+/* A worker let go of for a limit or its heartbeat, or one that ended on
+ * its own, is news; the resizes and recycles someone asked for are not
+ * (the pool does not report them). */
+static void
+on_worker_retired (TetherPool         *pool,
+                   int                 pid,
+                   TetherWorkerReason  reason,
+                   const char         *detail,
+                   TetherApplication  *self)
+{
+  const char *label = tether_worker_reason_to_label (reason);
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+
+  if (reason == TETHER_WORKER_REASON_EXITED)
+    {
+      /* translators: %d is the worker's process id */
+      title = g_strdup_printf (_("Worker %d ended"), pid);
+      body = g_strdup (detail != NULL ? detail : label);
+    }
+  else
+    {
+      /* translators: %d is the worker's process id */
+      title = g_strdup_printf (_("Worker %d replaced"), pid);
+      /* translators: why a worker was replaced, then the particulars, e.g.
+       * "memory over the soft limit (RSS 530 MB over the 512 MB limit)" */
+      body = detail != NULL ? g_strdup_printf (_("%s (%s)"), label, detail) : g_strdup (label);
+    }
+  tell_tagged (self, "worker", title, body);
+}
+
 gboolean
 tether_application_open_profile (TetherApplication  *self,
                                  GFile              *file,
@@ -234,6 +296,7 @@ tether_application_open_profile (TetherApplication  *self,
   g_set_object (&self->supervisor, supervisor);
   self->last_state = tether_supervisor_get_state (supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
+  g_signal_group_set_target (self->pool_signals, tether_supervisor_get_pool (supervisor));
   g_settings_set_string (self->settings, "last-profile", profile->path);
 
   tether_application_update_actions (self);
@@ -448,6 +511,7 @@ tether_application_shutdown (GApplication *application)
    * the control socket is removed and whatever is left of the tree is
    * killed, now, before the process exits. */
   g_signal_group_set_target (self->supervisor_signals, NULL);
+  g_signal_group_set_target (self->pool_signals, NULL);
   if (self->control != NULL)
     g_object_run_dispose (G_OBJECT (self->control));
   if (self->supervisor != NULL)
@@ -471,6 +535,9 @@ tether_application_get_property (GObject    *object,
     case PROP_SUPERVISOR:
       g_value_set_object (value, self->supervisor);
       break;
+    case PROP_POOL_ACTIVITY:
+      g_value_set_string (value, tether_application_get_pool_activity (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -482,6 +549,7 @@ tether_application_dispose (GObject *object)
   TetherApplication *self = TETHER_APPLICATION (object);
 
   g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->pool_signals);
   g_clear_object (&self->control);
   g_clear_object (&self->supervisor);
   g_clear_object (&self->settings);
@@ -507,6 +575,9 @@ tether_application_class_init (TetherApplicationClass *klass)
 
   properties[PROP_SUPERVISOR] =
     g_param_spec_object ("supervisor", NULL, NULL, TETHER_TYPE_SUPERVISOR,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_POOL_ACTIVITY] =
+    g_param_spec_string ("pool-activity", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -539,6 +610,7 @@ new_settings (void)
 
 static const char * const can_properties[] = {
   "notify::can-start", "notify::can-stop", "notify::can-kill", "notify::can-restart", "notify::can-signal",
+  "notify::can-resize",
 };
 
 static void
@@ -556,6 +628,9 @@ tether_application_init (TetherApplication *self)
                             G_CALLBACK (on_can_changed), self);
   g_signal_group_connect (self->supervisor_signals, "stop-escalated",
                           G_CALLBACK (on_stop_escalated), self);
+  self->pool_signals = g_signal_group_new (TETHER_TYPE_POOL);
+  g_signal_group_connect (self->pool_signals, "worker-retired",
+                          G_CALLBACK (on_worker_retired), self);
 
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[PROFILE.json]"));

@@ -3,7 +3,9 @@
  * Holds the one supervised backend (a profile, its TetherSupervisor and the
  * control socket tetherctl talks to) and the lifecycle actions, which are
  * application actions so they are exported on D-Bus (`gapplication action
- * org.tether.Tether stop`). Windows only show and trigger them.
+ * org.tether.Tether stop`). Windows only show and trigger them. News of
+ * the backend (a crash, a stop that had to be forced, a pool worker let go
+ * of) go to the window as toasts, or out as desktop notifications.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,6 +28,9 @@ TetherApplication *tether_application_new             (void);
 GSettings         *tether_application_get_settings    (TetherApplication *self);
 /* The backend being supervised, or NULL before a profile is opened. */
 TetherSupervisor  *tether_application_get_supervisor  (TetherApplication *self);
+/* What a resize or recycle this application asked for is doing
+ * ("Resizing the worker pool…"), NULL when none runs; notified. */
+const char        *tether_application_get_pool_activity (TetherApplication *self);
 /* Replaces the supervised profile; refused while the current backend runs. */
 gboolean           tether_application_open_profile    (TetherApplication *self,
                                                        GFile             *file,

@@ -19,6 +19,10 @@ struct _TetherProcessItem
   TetherProcessTree *tree;  /* unowned: the tree owns its items */
   char *cpu_text;
   char *memory_text;
+  char *role_text;          /* NULL unless a pool worker */
+  char *worker_text;
+  guint worker_slot;
+  gboolean worker_settled;  /* not a worker, or a ready one */
   gboolean has_children;
 };
 
@@ -39,6 +43,10 @@ enum {
   PROP_STARTED_AT,
   PROP_HAS_CHILDREN,
   PROP_TREE,
+  PROP_WORKER_SLOT,
+  PROP_WORKER_SETTLED,
+  PROP_ROLE_TEXT,
+  PROP_WORKER_TEXT,
   N_PROPS
 };
 
@@ -132,6 +140,84 @@ tether_process_item_update (TetherProcessItem    *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
 
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+/* "worker 3 · recycled 2× · last: memory over the soft limit" */
+static char *
+format_worker (const TetherWorkerInfo *info)
+{
+  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+
+  /* translators: %u is the worker's slot */
+  g_ptr_array_add (parts, g_strdup_printf (_("worker %u"), info->slot));
+  if (info->state == TETHER_WORKER_STARTING)
+    g_ptr_array_add (parts, g_strdup (_("starting")));
+  else if (info->state == TETHER_WORKER_RETIRING)
+    /* translators: %s says why the worker is let go of */
+    g_ptr_array_add (parts, g_strdup_printf (_("retiring: %s"),
+                                             tether_worker_reason_to_label (info->reason)));
+  if (info->generation > 0)
+    {
+      /* translators: how many workers this worker's slot had before it */
+      g_ptr_array_add (parts, g_strdup_printf (_("recycled %u×"), info->generation));
+      if (info->state != TETHER_WORKER_RETIRING && info->reason != TETHER_WORKER_REASON_NONE)
+        /* translators: %s says why the slot's previous worker went */
+        g_ptr_array_add (parts, g_strdup_printf (_("last: %s"),
+                                                 tether_worker_reason_to_label (info->reason)));
+    }
+  g_ptr_array_add (parts, NULL);
+  return g_strjoinv (" · ", (char **) parts->pdata);
+}
+
+void
+tether_process_item_set_worker (TetherProcessItem      *self,
+                                const TetherWorkerInfo *info)
+{
+  gboolean settled;
+  guint slot;
+
+  g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
+
+  slot = info != NULL ? info->slot : 0;
+  settled = info == NULL || info->state == TETHER_WORKER_READY;
+  g_object_freeze_notify (G_OBJECT (self));
+  if (slot != self->worker_slot)
+    {
+      self->worker_slot = slot;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKER_SLOT]);
+    }
+  if (settled != self->worker_settled)
+    {
+      self->worker_settled = settled;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKER_SETTLED]);
+    }
+  /* translators: a process's role in the tree; %u is the worker's slot */
+  set_text (self, &self->role_text,
+            info != NULL ? g_strdup_printf (C_("process role", "worker %u"), info->slot) : NULL,
+            PROP_ROLE_TEXT);
+  set_text (self, &self->worker_text, info != NULL ? format_worker (info) : NULL, PROP_WORKER_TEXT);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+guint
+tether_process_item_get_worker_slot (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return self->worker_slot;
+}
+
+const char *
+tether_process_item_get_role_text (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return self->role_text;
+}
+
+const char *
+tether_process_item_get_worker_text (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
+  return self->worker_text;
 }
 
 TetherProcessItem *
@@ -308,6 +394,18 @@ tether_process_item_get_property (GObject    *object,
     case PROP_TREE:
       g_value_set_object (value, self->tree);
       break;
+    case PROP_WORKER_SLOT:
+      g_value_set_uint (value, self->worker_slot);
+      break;
+    case PROP_WORKER_SETTLED:
+      g_value_set_boolean (value, self->worker_settled);
+      break;
+    case PROP_ROLE_TEXT:
+      g_value_set_string (value, self->role_text);
+      break;
+    case PROP_WORKER_TEXT:
+      g_value_set_string (value, self->worker_text);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -324,6 +422,8 @@ tether_process_item_finalize (GObject *object)
   g_clear_object (&self->children);
   g_free (self->cpu_text);
   g_free (self->memory_text);
+  g_free (self->role_text);
+  g_free (self->worker_text);
 
   G_OBJECT_CLASS (tether_process_item_parent_class)->finalize (object);
 }
@@ -353,6 +453,10 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
                                                     0, G_MAXINT64, 0, flags);
   properties[PROP_HAS_CHILDREN] = g_param_spec_boolean ("has-children", NULL, NULL, FALSE, flags);
   properties[PROP_TREE] = g_param_spec_object ("tree", NULL, NULL, TETHER_TYPE_PROCESS_TREE, flags);
+  properties[PROP_WORKER_SLOT] = g_param_spec_uint ("worker-slot", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_WORKER_SETTLED] = g_param_spec_boolean ("worker-settled", NULL, NULL, TRUE, flags);
+  properties[PROP_ROLE_TEXT] = g_param_spec_string ("role-text", NULL, NULL, NULL, flags);
+  properties[PROP_WORKER_TEXT] = g_param_spec_string ("worker-text", NULL, NULL, NULL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -360,6 +464,7 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
 static void
 tether_process_item_init (TetherProcessItem *self)
 {
+  self->worker_settled = TRUE;
   self->children = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
   g_signal_connect_swapped (self->children, "items-changed", G_CALLBACK (on_children_changed), self);
 }

@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 
+#include "tether-pool.h"
 #include "tether-sampler.h"
 
 G_BEGIN_DECLS
@@ -43,6 +44,18 @@ gboolean           tether_process_item_get_has_children (TetherProcessItem *self
 TetherProcessTree *tether_process_item_get_tree      (TetherProcessItem *self);
 void               tether_process_item_set_tree      (TetherProcessItem *self,
                                                       TetherProcessTree *tree);
+/* What the worker pool says of this process: info, or NULL when it is not
+ * one of its workers. Notifies worker-slot, worker-settled (FALSE while
+ * the worker starts or retires), role-text and worker-text only when they
+ * change. Set by the tree only. */
+void               tether_process_item_set_worker    (TetherProcessItem      *self,
+                                                      const TetherWorkerInfo *info);
+/* The worker's slot (1-based), 0 when the process is not a pool worker. */
+guint              tether_process_item_get_worker_slot (TetherProcessItem *self);
+/* "worker 3", or NULL when not a worker. */
+const char        *tether_process_item_get_role_text (TetherProcessItem *self);
+/* "worker 3 · recycled 2× · last: memory over the soft limit", or NULL. */
+const char        *tether_process_item_get_worker_text (TetherProcessItem *self);
 /* Re-reads the process after a tick that changed it, notifying only the
  * properties whose shown value changed. */
 void               tether_process_item_update        (TetherProcessItem *self,

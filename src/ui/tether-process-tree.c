@@ -25,6 +25,9 @@ struct _TetherProcessTree
   GtkTreeListModel *model;
   GHashTable *entries;      /* pid → Entry */
   gint64 real_time;
+  TetherPool *pool;
+  GSignalGroup *pool_signals;
+  GHashTable *workers;      /* pids of the rows marked as workers */
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
@@ -32,6 +35,7 @@ G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_SAMPLER,
+  PROP_POOL,
   PROP_REAL_TIME,
   N_PROPS
 };
@@ -159,6 +163,7 @@ remove_processes (TetherProcessTree *self,
       if (entry == NULL || tether_process_item_get_process (entry->item) != process)
         continue;
       g_hash_table_steal (self->entries, pid);
+      g_hash_table_remove (self->workers, pid);
       g_ptr_array_add (gone, entry);
       g_hash_table_add (doomed, entry->item);
       g_hash_table_add (containers, entry->container);
@@ -185,6 +190,106 @@ move_entry (TetherProcessTree *self,
   g_list_store_append (target, entry->item);
 }
 
+/* ---- pool workers ----------------------------------------------------- */
+
+/* Asks the pool about one row; TRUE when it is a worker. */
+static gboolean
+refresh_worker (TetherProcessTree *self,
+                Entry             *entry)
+{
+  TetherWorkerInfo info;
+
+  if (self->pool != NULL &&
+      tether_pool_lookup_worker (self->pool, tether_process_item_get_pid (entry->item), &info))
+    {
+      tether_process_item_set_worker (entry->item, &info);
+      return TRUE;
+    }
+  tether_process_item_set_worker (entry->item, NULL);
+  return FALSE;
+}
+
+static void
+mark_worker (TetherProcessTree *self,
+             Entry             *entry)
+{
+  gpointer pid = GINT_TO_POINTER (tether_process_item_get_pid (entry->item));
+
+  if (refresh_worker (self, entry))
+    g_hash_table_add (self->workers, pid);
+  else
+    g_hash_table_remove (self->workers, pid);
+}
+
+/* The rows marked already: their state, generation and reason move, and
+ * a worker let go of stops being one before its process is gone. */
+static void
+update_marked_workers (TetherProcessTree *self)
+{
+  GHashTableIter iter;
+  gpointer pid;
+
+  g_hash_table_iter_init (&iter, self->workers);
+  while (g_hash_table_iter_next (&iter, &pid, NULL))
+    {
+      Entry *entry = g_hash_table_lookup (self->entries, pid);
+
+      if (entry == NULL || !refresh_worker (self, entry))
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+static void
+mark_new_workers (TetherProcessTree *self,
+                  GPtrArray         *processes)
+{
+  if (self->pool == NULL)
+    return;
+  for (guint i = 0; i < processes->len; i++)
+    {
+      TetherProcess *process = g_ptr_array_index (processes, i);
+      Entry *entry = g_hash_table_lookup (self->entries,
+                                          GINT_TO_POINTER (tether_process_get_pid (process)));
+
+      if (entry != NULL && tether_process_item_get_process (entry->item) == process)
+        mark_worker (self, entry);
+    }
+}
+
+/* Every row once: a pool set on a running tree. */
+static void
+mark_all_workers (TetherProcessTree *self)
+{
+  GHashTableIter iter;
+  gpointer entry;
+
+  update_marked_workers (self);
+  if (self->pool == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &entry))
+    mark_worker (self, entry);
+}
+
+/* A worker the sampler may have listed before the pool knew its pid. */
+static void
+on_worker_spawned (TetherPool        *pool,
+                   int                pid,
+                   TetherProcessTree *self)
+{
+  Entry *entry = g_hash_table_lookup (self->entries, GINT_TO_POINTER (pid));
+
+  if (entry != NULL)
+    mark_worker (self, entry);
+}
+
+/* Between ticks: a worker became ready or is retiring. */
+static void
+on_pool_changed (TetherProcessTree *self)
+{
+  update_marked_workers (self);
+}
+
 static void
 set_real_time (TetherProcessTree *self,
                gint64             real_time)
@@ -206,6 +311,8 @@ on_sampler_updated (TetherSampler     *sampler,
     remove_processes (self, removed);
   if (added->len > 0)
     add_processes (self, added);
+  update_marked_workers (self);
+  mark_new_workers (self, added);
 
   for (guint i = 0; i < changed->len; i++)
     {
@@ -229,6 +336,7 @@ static void
 clear (TetherProcessTree *self)
 {
   g_list_store_remove_all (self->roots);
+  g_hash_table_remove_all (self->workers);
   g_hash_table_remove_all (self->entries);
 }
 
@@ -252,6 +360,7 @@ tether_process_tree_set_sampler (TetherProcessTree *self,
       g_autoptr(GPtrArray) processes = tether_sampler_get_processes (sampler);
 
       add_processes (self, processes);
+      mark_new_workers (self, processes);
       set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
       self->updated_id = g_signal_connect (sampler, "updated",
                                            G_CALLBACK (on_sampler_updated), self);
@@ -259,6 +368,27 @@ tether_process_tree_set_sampler (TetherProcessTree *self,
   if (sampler == NULL)
     set_real_time (self, 0);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SAMPLER]);
+}
+
+void
+tether_process_tree_set_pool (TetherProcessTree *self,
+                              TetherPool        *pool)
+{
+  g_return_if_fail (TETHER_IS_PROCESS_TREE (self));
+  g_return_if_fail (pool == NULL || TETHER_IS_POOL (pool));
+
+  if (!g_set_object (&self->pool, pool))
+    return;
+  g_signal_group_set_target (self->pool_signals, pool);
+  mark_all_workers (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POOL]);
+}
+
+TetherPool *
+tether_process_tree_get_pool (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return self->pool;
 }
 
 gint64
@@ -355,6 +485,9 @@ tether_process_tree_get_property (GObject    *object,
     case PROP_SAMPLER:
       g_value_set_object (value, self->sampler);
       break;
+    case PROP_POOL:
+      g_value_set_object (value, self->pool);
+      break;
     case PROP_REAL_TIME:
       g_value_set_int64 (value, self->real_time);
       break;
@@ -376,6 +509,9 @@ tether_process_tree_set_property (GObject      *object,
     case PROP_SAMPLER:
       tether_process_tree_set_sampler (self, g_value_get_object (value));
       break;
+    case PROP_POOL:
+      tether_process_tree_set_pool (self, g_value_get_object (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -386,7 +522,9 @@ tether_process_tree_dispose (GObject *object)
 {
   TetherProcessTree *self = TETHER_PROCESS_TREE (object);
 
+  tether_process_tree_set_pool (self, NULL);
   tether_process_tree_set_sampler (self, NULL);
+  g_clear_object (&self->pool_signals);
   g_clear_object (&self->model);
 
   G_OBJECT_CLASS (tether_process_tree_parent_class)->dispose (object);
@@ -399,6 +537,7 @@ tether_process_tree_finalize (GObject *object)
 
   g_clear_object (&self->roots);
   g_clear_pointer (&self->entries, g_hash_table_unref);
+  g_clear_pointer (&self->workers, g_hash_table_unref);
 
   G_OBJECT_CLASS (tether_process_tree_parent_class)->finalize (object);
 }
@@ -415,6 +554,9 @@ tether_process_tree_class_init (TetherProcessTreeClass *klass)
 
   properties[PROP_SAMPLER] =
     g_param_spec_object ("sampler", NULL, NULL, TETHER_TYPE_SAMPLER,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_POOL] =
+    g_param_spec_object ("pool", NULL, NULL, TETHER_TYPE_POOL,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_REAL_TIME] =
     g_param_spec_int64 ("real-time", NULL, NULL, 0, G_MAXINT64, 0,
@@ -433,6 +575,12 @@ tether_process_tree_init (TetherProcessTree *self)
 {
   self->roots = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
   self->entries = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+  self->workers = g_hash_table_new (NULL, NULL);
+  self->pool_signals = g_signal_group_new (TETHER_TYPE_POOL);
+  g_signal_group_connect (self->pool_signals, "worker-spawned",
+                          G_CALLBACK (on_worker_spawned), self);
+  g_signal_group_connect_swapped (self->pool_signals, "notify::actual",
+                                  G_CALLBACK (on_pool_changed), self);
   /* Autoexpand: support staff want the whole tree in view; a row someone
    * collapses stays collapsed (only new rows expand). */
   self->model = gtk_tree_list_model_new (g_object_ref (G_LIST_MODEL (self->roots)),

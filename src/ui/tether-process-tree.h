@@ -9,6 +9,12 @@
  * autoselect off then loses the selection when the selected process dies,
  * never moving it to a neighbour.
  *
+ * With a worker pool, the rows of its workers say so (an item's
+ * worker-slot, role-text and worker-text): the pool is asked about new
+ * rows, and about the rows already marked on each tick and when its count
+ * changes, so a tick of a 1000-row tree costs a lookup per worker and per
+ * new row, not per row.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -16,6 +22,7 @@
 
 #include <gtk/gtk.h>
 
+#include "tether-pool.h"
 #include "tether-process-item.h"
 #include "tether-sampler.h"
 
@@ -30,6 +37,10 @@ TetherProcessTree *tether_process_tree_new           (void);
 void               tether_process_tree_set_sampler   (TetherProcessTree *self,
                                                       TetherSampler     *sampler);
 TetherSampler     *tether_process_tree_get_sampler   (TetherProcessTree *self);
+/* The pool whose workers are marked (the same supervisor's), or NULL. */
+void               tether_process_tree_set_pool      (TetherProcessTree *self,
+                                                      TetherPool        *pool);
+TetherPool        *tether_process_tree_get_pool      (TetherProcessTree *self);
 /* Wall-clock µs of the last tick applied (g_get_real_time's clock, as an
  * item's started-at), 0 without a sampler. The view's uptime cells follow
  * this one property: a tick notifies one object, however many rows. */

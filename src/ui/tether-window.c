@@ -30,12 +30,21 @@ struct _TetherWindow
   GtkLabel *state_pill;
   GtkLabel *status_label;
   GtkLabel *count_label;
+  GtkWidget *pool_box;
+  GtkSpinButton *workers_spin;
+  GtkSpinner *workers_spinner;
+  GtkLabel *workers_label;
+  GtkLabel *workers_short_label;
+  GtkWidget *recycle_button;
+  GtkRevealer *pool_problem_revealer;
+  GtkLabel *pool_problem_label;
   GtkRevealer *countdown_revealer;
   GtkLabel *countdown_label;
   GtkProgressBar *countdown_bar;
   TetherGraph *cpu_graph;
   TetherGraph *memory_graph;
   GtkColumnView *column_view;
+  GtkColumnViewColumn *role_column;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
@@ -44,13 +53,22 @@ struct _TetherWindow
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
+  TetherPool *pool;                 /* the supervisor's, or NULL */
+  GSignalGroup *pool_signals;
   GtkSingleSelection *selection;
   GtkSorter *sorter;                /* the column view's sorter, wrapped for tree rows */
 
   TetherPhase countdown_phase;
   gint64 countdown_started;
   guint countdown_timer;
+  guint resize_timer;               /* the Workers spin button settling */
+  gboolean syncing_spin;            /* the spin button follows the target */
+  GHashTable *tagged_toasts;        /* tag → AdwToast shown or waiting */
 };
+
+/* How long the Workers spin button must rest before the pool is resized:
+ * three clicks on + make one resize, not three. */
+#define RESIZE_DELAY_MS 300
 
 G_DEFINE_FINAL_TYPE (TetherWindow, tether_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -67,6 +85,20 @@ app_action_enabled (TetherWindow *self,
                     const char   *name)
 {
   return g_action_group_get_action_enabled (G_ACTION_GROUP (self->application), name);
+}
+
+/* GTK 4.8's text entry keeps blinking its cursor when it is made
+ * insensitive while focused, and warns that it missed the focus-out: the
+ * focus leaves it first. */
+static void
+set_workers_spin_sensitive (TetherWindow *self,
+                            gboolean      sensitive)
+{
+  GtkWidget *focus = gtk_window_get_focus (GTK_WINDOW (self));
+
+  if (!sensitive && focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->workers_spin)))
+    gtk_window_set_focus (GTK_WINDOW (self), NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->workers_spin), sensitive);
 }
 
 /* The window's actions follow the application's, which are computed in one
@@ -86,6 +118,7 @@ update_actions (TetherWindow *self)
                                  selected && app_action_enabled (self, "kill-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-pid", item != NULL);
+  set_workers_spin_sensitive (self, app_action_enabled (self, "resize"));
 }
 
 /* ---- state, status and countdown --------------------------------------- */
@@ -189,13 +222,173 @@ on_supervisor_changed (TetherWindow *self)
   update_actions (self);
 }
 
+/* ---- the worker pool ---------------------------------------------------- */
+
+/* What the pool is doing: a resize or recycle asked for here (or over
+ * D-Bus), else the pool on its way to a target set elsewhere (tetherctl),
+ * or NULL when it is settled or has said why it cannot get there. */
+static const char *
+pool_activity (TetherWindow *self)
+{
+  const char *activity = tether_application_get_pool_activity (self->application);
+  guint target, actual;
+
+  if (activity != NULL)
+    return activity;
+  if (!tether_supervisor_get_can_resize (self->supervisor) || tether_pool_get_problem (self->pool) != NULL)
+    return NULL;
+  target = tether_pool_get_target (self->pool);
+  actual = tether_pool_get_actual (self->pool);
+  if (actual < target)
+    return _("Starting workers…");
+  if (actual > target)
+    return _("Retiring workers…");
+  return NULL;
+}
+
+/* The spin button shows the target unless someone is choosing a new one
+ * (the resize timer runs); a resize asked for elsewhere moves it too. Only
+ * a new value is set: setting the same one would rewrite the text, and
+ * with it what someone is typing there. */
+static void
+sync_workers_spin (TetherWindow *self)
+{
+  if (self->pool == NULL || self->resize_timer != 0 ||
+      gtk_spin_button_get_value_as_int (self->workers_spin) == (int) tether_pool_get_target (self->pool))
+    return;
+  self->syncing_spin = TRUE;
+  gtk_spin_button_set_value (self->workers_spin, tether_pool_get_target (self->pool));
+  self->syncing_spin = FALSE;
+}
+
+static void
+update_pool (TetherWindow *self)
+{
+  const char *problem, *activity;
+  guint target, actual;
+  g_autofree char *text = NULL;
+  g_autofree char *short_text = NULL;
+
+  gtk_widget_set_visible (self->pool_box, self->pool != NULL);
+  gtk_column_view_column_set_visible (self->role_column, self->pool != NULL);
+  if (self->pool == NULL)
+    {
+      gtk_revealer_set_reveal_child (self->pool_problem_revealer, FALSE);
+      return;
+    }
+
+  target = tether_pool_get_target (self->pool);
+  actual = tether_pool_get_actual (self->pool);
+  /* translators: the live count of ready workers, then the pool's target */
+  text = g_strdup_printf (ngettext ("%u of %u worker ready", "%u of %u workers ready", target),
+                          actual, target);
+  /* translators: the same, when the window is narrow */
+  short_text = g_strdup_printf (ngettext ("%u of %u ready", "%u of %u ready", target), actual, target);
+  gtk_label_set_label (self->workers_label, text);
+  gtk_label_set_label (self->workers_short_label, short_text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->workers_short_label), text);
+
+  activity = pool_activity (self);
+  gtk_widget_set_visible (GTK_WIDGET (self->workers_spinner), activity != NULL);
+  gtk_spinner_set_spinning (self->workers_spinner, activity != NULL);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->workers_spinner), activity);
+  if (activity != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->workers_spinner),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, activity, -1);
+
+  problem = tether_pool_get_problem (self->pool);
+  if (problem != NULL)
+    gtk_label_set_label (self->pool_problem_label, problem);
+  gtk_revealer_set_reveal_child (self->pool_problem_revealer, problem != NULL);
+
+  sync_workers_spin (self);
+}
+
+static gboolean
+on_resize_timeout (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+  int n = gtk_spin_button_get_value_as_int (self->workers_spin);
+
+  self->resize_timer = 0;
+  if (self->pool != NULL && n != (int) tether_pool_get_target (self->pool) &&
+      app_action_enabled (self, "resize"))
+    g_action_group_activate_action (G_ACTION_GROUP (self->application), "resize",
+                                    g_variant_new_int32 (n));
+  else
+    sync_workers_spin (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_workers_value_changed (TetherWindow *self)
+{
+  if (self->syncing_spin)
+    return;
+  g_clear_handle_id (&self->resize_timer, g_source_remove);
+  self->resize_timer = g_timeout_add (RESIZE_DELAY_MS, on_resize_timeout, self);
+}
+
+/* Enter in the spin button: no need to wait (the spin button has taken
+ * the typed value by now). */
+static void
+on_workers_activate (TetherWindow *self)
+{
+  if (self->resize_timer == 0)
+    return;
+  g_clear_handle_id (&self->resize_timer, g_source_remove);
+  on_resize_timeout (self);
+}
+
+static void
+set_pool (TetherWindow *self,
+          TetherPool   *pool)
+{
+  g_clear_handle_id (&self->resize_timer, g_source_remove);
+  g_set_object (&self->pool, pool);
+  g_signal_group_set_target (self->pool_signals, pool);
+  tether_process_tree_set_pool (self->tree, pool);
+  if (pool != NULL)
+    {
+      const TetherProfile *profile = tether_supervisor_get_profile (self->supervisor);
+
+      /* Not a choice of anyone's: the value clamped into the range. */
+      self->syncing_spin = TRUE;
+      gtk_spin_button_set_range (self->workers_spin, profile->pool.min, profile->pool.max);
+      self->syncing_spin = FALSE;
+      gtk_widget_set_visible (self->recycle_button,
+                              tether_pool_get_mode (pool) == TETHER_POOL_MANAGED);
+    }
+  update_pool (self);
+}
+
 /* ---- the tree ----------------------------------------------------------- */
+
+/* The detail line follows the selected row on every tick (a worker's
+ * state, a command line after an exec). */
+static void
+update_detail_text (TetherWindow      *self,
+                    TetherProcessItem *item)
+{
+  const char *cmdline = tether_process_item_get_cmdline (item);
+  const char *worker = tether_process_item_get_worker_text (item);
+  g_autofree char *text = NULL;
+
+  if (worker != NULL)
+    text = g_strdup_printf ("%s (%d) — %s — %s", tether_process_item_get_name (item),
+                            tether_process_item_get_pid (item), worker,
+                            cmdline != NULL ? cmdline : "");
+  else
+    text = g_strdup_printf ("%s (%d) — %s", tether_process_item_get_name (item),
+                            tether_process_item_get_pid (item), cmdline != NULL ? cmdline : "");
+  gtk_label_set_label (self->detail_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->detail_label), text);
+}
 
 static void
 update_detail (TetherWindow *self)
 {
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
-  g_autofree char *text = NULL;
 
   if (item == NULL)
     {
@@ -205,12 +398,7 @@ update_detail (TetherWindow *self)
       return;
     }
 
-  text = g_strdup_printf ("%s (%d) — %s", tether_process_item_get_name (item),
-                          tether_process_item_get_pid (item),
-                          tether_process_item_get_cmdline (item) != NULL
-                            ? tether_process_item_get_cmdline (item) : "");
-  gtk_label_set_label (self->detail_label, text);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->detail_label), text);
+  update_detail_text (self, item);
   tether_graph_set_history (self->selected_graph,
                             tether_process_get_history (tether_process_item_get_process (item)));
   gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), TRUE);
@@ -229,6 +417,7 @@ on_tree_updated (TetherProcessTree *tree,
                  TetherWindow      *self)
 {
   const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
   g_autofree char *count = NULL;
 
   /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
@@ -239,6 +428,8 @@ on_tree_updated (TetherProcessTree *tree,
   count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
                            totals->n_processes);
   gtk_label_set_label (self->count_label, count);
+  if (item != NULL)
+    update_detail_text (self, item);
 }
 
 /* Closures of the cell templates in tether-window.ui; the expression takes
@@ -273,6 +464,14 @@ uptime_text (gpointer this,
              gint64   now)
 {
   return tether_format_uptime ((now - started_at) / G_USEC_PER_SEC);
+}
+
+/* Adwaita's dim-label opacity for what is not settled. */
+static double
+dim_unless (gpointer this,
+            gboolean settled)
+{
+  return settled ? 1.0 : 0.55;
 }
 
 /* x, y: where the menu points, in the column view's coordinates. */
@@ -334,6 +533,7 @@ set_supervisor (TetherWindow     *self,
 
   g_set_object (&self->supervisor, supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
+  set_pool (self, supervisor != NULL ? tether_supervisor_get_pool (supervisor) : NULL);
   tether_process_tree_set_sampler (self->tree, sampler);
   tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
   tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
@@ -684,19 +884,60 @@ tether_window_close_request (GtkWindow *window)
 
 /* ---- public ------------------------------------------------------------- */
 
+static AdwToast *
+new_toast (const char *title,
+           const char *body)
+{
+  g_autofree char *text = body != NULL ? g_strdup_printf ("%s: %s", title, body) : g_strdup (title);
+  AdwToast *toast = adw_toast_new (text);
+
+  adw_toast_set_timeout (toast, body != NULL ? 8 : 3);
+  return toast;
+}
+
 void
 tether_window_toast (TetherWindow *self,
                      const char   *title,
                      const char   *body)
 {
-  g_autofree char *text = NULL;
-  AdwToast *toast;
+  g_return_if_fail (TETHER_IS_WINDOW (self));
+
+  adw_toast_overlay_add_toast (self->toast_overlay, new_toast (title, body));
+}
+
+static void
+on_tagged_toast_dismissed (AdwToast     *toast,
+                           TetherWindow *self)
+{
+  const char *tag = g_object_get_data (G_OBJECT (toast), "tether-tag");
+
+  if (self->tagged_toasts != NULL && g_hash_table_lookup (self->tagged_toasts, tag) == toast)
+    g_hash_table_remove (self->tagged_toasts, tag);
+}
+
+void
+tether_window_toast_replace (TetherWindow *self,
+                             const char   *tag,
+                             const char   *title,
+                             const char   *body)
+{
+  AdwToast *toast, *old;
 
   g_return_if_fail (TETHER_IS_WINDOW (self));
 
-  text = body != NULL ? g_strdup_printf ("%s: %s", title, body) : g_strdup (title);
-  toast = adw_toast_new (text);
-  adw_toast_set_timeout (toast, body != NULL ? 8 : 3);
+  if (tag == NULL)
+    {
+      tether_window_toast (self, title, body);
+      return;
+    }
+  old = g_hash_table_lookup (self->tagged_toasts, tag);
+  if (old != NULL)
+    adw_toast_dismiss (old);
+
+  toast = new_toast (title, body);
+  g_object_set_data_full (G_OBJECT (toast), "tether-tag", g_strdup (tag), g_free);
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_tagged_toast_dismissed), self, 0);
+  g_hash_table_replace (self->tagged_toasts, g_strdup (tag), g_object_ref (toast));
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -737,6 +978,8 @@ tether_window_new (TetherApplication *application)
                            G_CALLBACK (on_app_supervisor_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "action-enabled-changed",
                            G_CALLBACK (on_app_action_enabled_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (application, "notify::pool-activity",
+                           G_CALLBACK (update_pool), self, G_CONNECT_SWAPPED);
   set_supervisor (self, tether_application_get_supervisor (application));
   return self;
 }
@@ -747,12 +990,19 @@ tether_window_dispose (GObject *object)
   TetherWindow *self = TETHER_WINDOW (object);
 
   g_clear_handle_id (&self->countdown_timer, g_source_remove);
+  g_clear_handle_id (&self->resize_timer, g_source_remove);
   if (self->tree != NULL)
-    tether_process_tree_set_sampler (self->tree, NULL);
+    {
+      tether_process_tree_set_pool (self->tree, NULL);
+      tether_process_tree_set_sampler (self->tree, NULL);
+    }
   /* The column view unparents only the children it made itself. */
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->pool_signals);
+  g_clear_object (&self->pool);
   g_clear_object (&self->supervisor);
+  g_clear_pointer (&self->tagged_toasts, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
@@ -787,21 +1037,32 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_pill);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, status_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, count_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, pool_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_spin);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_spinner);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_short_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, recycle_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, pool_problem_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, pool_problem_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_revealer);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_bar);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, role_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
   gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
   gtk_widget_class_bind_template_callback (widget_class, uptime_text);
+  gtk_widget_class_bind_template_callback (widget_class, dim_unless);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
   gtk_widget_class_install_action (widget_class, "win.run-demo", NULL, run_demo_activated);
@@ -841,6 +1102,21 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_status), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::message",
                                   G_CALLBACK (update_status), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::can-resize",
+                                  G_CALLBACK (update_pool), self);
+
+  self->pool_signals = g_signal_group_new (TETHER_TYPE_POOL);
+  g_signal_group_connect_swapped (self->pool_signals, "notify::target",
+                                  G_CALLBACK (update_pool), self);
+  g_signal_group_connect_swapped (self->pool_signals, "notify::actual",
+                                  G_CALLBACK (update_pool), self);
+  g_signal_group_connect_swapped (self->pool_signals, "notify::problem",
+                                  G_CALLBACK (update_pool), self);
+  self->tagged_toasts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+
+  /* The spin button's text entry: Enter resizes at once. */
+  g_signal_connect_swapped (gtk_editable_get_delegate (GTK_EDITABLE (self->workers_spin)), "activate",
+                            G_CALLBACK (on_workers_activate), self);
 
   update_detail (self);
 }

@@ -2,10 +2,11 @@
 
 Runs inside tests/run-with-display.sh (private Xvfb, session bus, AT-SPI
 bus) under Debian's /usr/bin/python3. Real backends built by
-tether-test-tree, real signals, real cgroups: every button is found by its
-accessible name and clicked through AT-SPI, and every claim is checked
-against the processes themselves (a marker in each process's argv) and
-against `tetherctl`, which talks to the app's control socket.
+tether-test-tree (and examples/pool_worker.py for a prefork pool), real
+signals, real cgroups: every button is found by its accessible name and
+clicked through AT-SPI, and every claim is checked against the processes
+themselves (a marker in each process's argv) and against `tetherctl`,
+which talks to the app's control socket.
 
 Environment (set by tests/meson.build): TETHER_APP, TETHERCTL,
 TETHER_TEST_TREE, TETHER_SHIM, TETHER_APP_G_DEBUG (the app's G_DEBUG:
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -188,6 +190,8 @@ with tap.step('the process count and graphs are there'):
     t.find(app, 'label', '3 processes')
     t.find(app, 'image', 'CPU')
     t.find(app, 'image', 'Memory')
+    # Without a pool section there is no Workers control.
+    assert not t.find_all(app, 'spin button', 'Workers'), 'a Workers control without a pool'
 
 with tap.step('Preferences: a new refresh interval reaches the running sampler'):
     assert tetherctl('tree', profile=forking)['interval_ms'] == 1000
@@ -512,7 +516,122 @@ with tap.step('keyboard: Ctrl+? shows the shortcuts, Ctrl+O asks for a profile, 
     assert proc.returncode == 0, proc.returncode
     assert not marked(forking_marker), marked(forking_marker)
 
+# ---- 9. a prefork worker pool: the Workers control, worker rows, news -------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+pool_marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
+pool_port = free_port()
+pool_profile = os.path.join(workdir, 'Pool-backend.json')
+with open(pool_profile, 'w') as f:
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'examples',
+                          'pool_worker.py')
+    # -X: an option Python keeps for the program, so the marker rides in argv.
+    json.dump({'name': 'Pool backend',
+               'command': ['/usr/bin/python3', '-X', f'marker={pool_marker}', os.path.realpath(worker)],
+               'ready': 'notify',
+               'stop': {'graceful_timeout': 5, 'term_timeout': 5},
+               'pool': {'mode': 'managed', 'listen': f'127.0.0.1:{pool_port}',
+                        'workers': 2, 'min': 1, 'max': 4, 'limits': {'heartbeat_timeout': 2}}}, f)
+
+
+def worker_rows(view):
+    """{pid: role} of the rows the Role column marks as pool workers."""
+    return {int(cells[1]): cells[2] for _, cells in t.table_rows(view)
+            if len(cells) > 2 and cells[2].startswith('worker ')}
+
+
+def pool_settled(view, n):
+    """n ready workers in the tree, and they are exactly the live ones."""
+    rows = worker_rows(view)
+    return (len(rows) == n and all(re.fullmatch(r'worker \d+', role) for role in rows.values())
+            and sorted(rows) == marked(pool_marker))
+
+
+def pool_status():
+    return tetherctl('status', profile=pool_profile)['pool']
+
+
+with tap.step('a pool profile: the Workers spin button (1 to 4) shows the target, the count is live, '
+              'the tree marks the 2 workers'):
+    proc, app = t.launch([APP, '--start', pool_profile], 'tether', env=env)
+    tap.dump_root = app
+    state_is(app, 'Running')
+    spin = t.find(app, 'spin button', 'Workers', mapped=True)
+    t.wait_until(lambda: t.has_state(spin, 'sensitive'), what='the Workers spin button sensitive')
+    assert Atspi.Value.get_current_value(spin) == 2, Atspi.Value.get_current_value(spin)
+    assert (Atspi.Value.get_minimum_value(spin), Atspi.Value.get_maximum_value(spin)) == (1, 4)
+    t.find(app, 'label', '2 of 2 workers ready')
+    t.find(app, 'push button', 'Recycle Workers', mapped=True)
+    view = t.find(app, 'tree table', 'Processes')
+    t.wait_until(lambda: pool_settled(view, 2), 20 * t.SCALE,
+                 lambda: f'2 worker rows (rows: {t.table_rows(view)}, live: {marked(pool_marker)})')
+
+with tap.step('Workers set to 3: the tree shows 3 worker processes, the count says 3, so does tetherctl'):
+    Atspi.Value.set_current_value(spin, 3)
+    t.find(app, 'label', '3 of 3 workers ready')
+    t.wait_until(lambda: pool_settled(view, 3), 20 * t.SCALE,
+                 lambda: f'3 worker rows (rows: {t.table_rows(view)}, live: {marked(pool_marker)})')
+    status = pool_status()
+    assert (status['target'], status['actual']) == (3, 3), status
+
+with tap.step('Workers set to 1 from the keyboard (Alt+W, typing, Enter): the tree follows'):
+    # The pointer over the window, where the keys go (no window manager).
+    t.mouse_click(t.find(app, 'label', 'Workers', mapped=True))
+    t.key('alt+w')
+    t.key('ctrl+a')
+    t.type_text('1')
+    t.key('Return')
+    t.find(app, 'label', '1 of 1 worker ready')
+    t.wait_until(lambda: pool_settled(view, 1), 20 * t.SCALE,
+                 lambda: f'1 worker row (rows: {t.table_rows(view)}, live: {marked(pool_marker)})')
+    status = pool_status()
+    assert (status['target'], status['actual']) == (1, 1), status
+
+with tap.step('gapplication action resize 2 (D-Bus): the pool, the count and the spin button follow'):
+    gapplication_action('resize', '2')
+    t.find(app, 'label', '2 of 2 workers ready')
+    t.wait_until(lambda: pool_settled(view, 2), 20 * t.SCALE, '2 worker rows')
+    t.wait_until(lambda: Atspi.Value.get_current_value(spin) == 2, 10 * t.SCALE, 'the spin button at 2')
+
+with tap.step('Recycle Workers replaces every worker; the detail line says it was recycled, and why'):
+    before = set(worker_rows(view))
+    t.click(t.find(app, 'push button', 'Recycle Workers', mapped=True))
+    t.wait_until(lambda: pool_settled(view, 2) and not before & set(worker_rows(view)), 20 * t.SCALE,
+                 lambda: f'2 new worker rows (before: {sorted(before)}, rows: {t.table_rows(view)})')
+    pid = min(worker_rows(view))
+    t.mouse_click(row_of(view, pid))
+    # The slot had a worker before the resizes too: recycled once or more.
+    t.find(app, 'label', re.compile(rf' \({pid}\) — worker \d · recycled \d+× · last: a rolling recycle — '))
+
+with tap.step('a worker that stops its heartbeat, then one killed outright: a toast says why, '
+              'and each is replaced'):
+    # /hang: the worker that answers sends no more WATCHDOG=1.
+    with socket.create_connection(('127.0.0.1', pool_port), timeout=10) as conn:
+        conn.sendall(b'GET /hang HTTP/1.0\r\n\r\n')
+        reply = b''.join(iter(lambda: conn.recv(4096), b''))
+    hung = json.loads(reply.split(b'\r\n\r\n', 1)[1])['pid']
+    t.find(app, 'label', re.compile(rf'^Worker {hung} replaced: missed heartbeat \(no WATCHDOG=1 for '))
+    t.wait_until(lambda: pool_settled(view, 2) and hung not in worker_rows(view), 20 * t.SCALE,
+                 lambda: f'a worker in place of {hung} (rows: {t.table_rows(view)})')
+    victim = max(worker_rows(view))
+    os.kill(victim, signal.SIGKILL)
+    t.find(app, 'label', re.compile(rf'^Worker {victim} ended: killed by signal 9'))
+    t.wait_until(lambda: pool_settled(view, 2) and victim not in worker_rows(view), 20 * t.SCALE,
+                 lambda: f'a worker in place of {victim} (rows: {t.table_rows(view)})')
+
+with tap.step('quitting stops every worker, then the app exits 0'):
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 30 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    assert not marked(pool_marker), marked(pool_marker)
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
+kill_leftovers(pool_marker)
 notifyd.terminate()
 tap.done()
