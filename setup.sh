@@ -38,8 +38,9 @@ PACKAGES=(
 # installed: installing nginx would enable a system service on port 80.
 TEST_DAEMON_DEBS=(nginx)
 
-# Only for ./setup.sh bench: what the sampler benchmark compares against.
-BENCH_PACKAGES=(libgtop2-dev procps)
+# Only for ./setup.sh bench: what the sampler benchmark compares against,
+# and gunicorn, the pool benchmark's peer.
+BENCH_PACKAGES=(libgtop2-dev procps gunicorn)
 # Only for ./setup.sh screenshot.
 SCREENSHOT_PACKAGES=(imagemagick)
 # Only for ./setup.sh fuzz: clang and its libFuzzer and sanitizer runtimes.
@@ -186,6 +187,8 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench-sampler"
     echo
     "$BUILD_DIR/bench/bench-mainloop"
+    echo
+    "$BUILD_DIR/bench/bench-pool"
     echo
     bench/app-footprint.sh "$BUILD_DIR"
     ;;

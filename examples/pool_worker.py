@@ -58,6 +58,10 @@ REQUEST_TIMEOUT = 10.0     # for reading the request
 MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 100
 SERVE_POLL_INTERVAL = 0.05  # how soon the serve loop notices a stop
+# On a stop, how long a connection accepted before it may take to send its
+# request: its client connected in time and is owed an answer.
+IDLE_GRACE = 1.0
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found",
            405: "Method Not Allowed", 500: "Internal Server Error"}
@@ -341,8 +345,16 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def close_idle(self):
         """Ends the connections that have not sent a request (a browser's
         spare ones) so that a graceful stop does not wait REQUEST_TIMEOUT
-        for them. A request already received is still read: shutting down
-        the reading side only stops more data from arriving."""
+        for them -- after IDLE_GRACE, for a client that connected just
+        before the stop and is still sending. A request already received
+        is still read: shutting down the reading side only stops more data
+        from arriving."""
+        deadline = time.monotonic() + IDLE_GRACE
+        while time.monotonic() < deadline:
+            with self.idle_lock:
+                if not self.idle:
+                    break
+            time.sleep(0.02)
         with self.idle_lock:
             self.stopping = True
             for connection in self.idle:
@@ -358,6 +370,18 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def handle_error(self, request, client_address):
         log("error while answering a request:")
         super().handle_error(request, client_address)
+
+
+def start_thread(thread):
+    """Starts thread with SIGTERM and SIGINT blocked in it (and in the
+    threads it starts): the kernel gives a process's signal to any thread
+    that does not block it, and Python only runs handlers, and only wakes
+    Event.wait(), in the main thread."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def main():
@@ -396,7 +420,7 @@ def main():
             os._exit(3)
         timer = threading.Timer(args.exit_after, crash)
         timer.daemon = True
-        timer.start()
+        start_thread(timer)
 
     # Heartbeats say the process is alive, so they start before READY=1.
     watchdog_usec = os.environ.get("WATCHDOG_USEC")
@@ -407,8 +431,9 @@ def main():
         except ValueError:
             interval = 0
         if interval:
-            threading.Thread(target=worker.heartbeat, args=(interval, args.hang_heartbeat_after),
-                             name="heartbeat", daemon=True).start()
+            start_thread(threading.Thread(target=worker.heartbeat,
+                                          args=(interval, args.hang_heartbeat_after),
+                                          name="heartbeat", daemon=True))
 
     if args.alloc_mb:
         worker.allocate(args.alloc_mb)
@@ -418,7 +443,7 @@ def main():
     if not stop.wait(args.ready_delay):
         serve = threading.Thread(target=server.serve_forever, name="serve",
                                  kwargs={"poll_interval": SERVE_POLL_INTERVAL})
-        serve.start()
+        start_thread(serve)
         log("serving on %s" % address)
         notifier.send("READY=1", worker.status_line())
         # Event.wait() returns on a signal; the timeout is only a safety net.
