@@ -839,6 +839,24 @@ test_signals_gunicorn (Fixture       *fx,
       /* Counted independently of the sampler; a retired worker may still
        * be on its way out for a moment. */
       g_assert_true (wait_for (fx, children_are, GUINT_TO_POINTER (sizes[i]), 10.0));
+      /* The rows the app marks as workers: slots 1..n, the master not. */
+      {
+        g_autoptr(GPtrArray) processes = NULL;
+        guint n_workers = 0;
+        TetherWorkerInfo info;
+
+        test_util_sampler_refresh (tether_supervisor_get_sampler (fx->supervisor));
+        processes = tether_sampler_get_processes (tether_supervisor_get_sampler (fx->supervisor));
+        for (guint k = 0; k < processes->len; k++)
+          if (tether_pool_lookup_worker (pool, tether_process_get_pid (g_ptr_array_index (processes, k)), &info))
+            {
+              n_workers++;
+              g_assert_cmpuint (info.slot, >=, 1);
+              g_assert_cmpuint (info.slot, <=, sizes[i]);
+            }
+        g_assert_cmpuint (n_workers, ==, sizes[i]);
+        g_assert_false (tether_pool_lookup_worker (pool, tether_supervisor_get_main_pid (fx->supervisor), &info));
+      }
     }
   http_get_ok (fx->port, "/");
 

@@ -110,6 +110,7 @@ struct _TetherPool
   guint refresh_timer;
 
   int pending_signals;       /* signals mode: + TTIN, - TTOU still to send */
+  GArray *master_children;   /* signals mode: the workers as last sampled, sorted pids */
   guint signal_timer;
   GRegex *worker_match;
 
@@ -1143,13 +1144,21 @@ static void
 count_master_children (TetherPool *self)
 {
   g_autoptr(GPtrArray) processes = tether_sampler_get_processes (self->sampler);
-  guint n = 0;
 
+  /* Sorted by pid, as the sampler lists them. */
+  g_array_set_size (self->master_children, 0);
   if (self->main_pid > 0)
     for (guint i = 0; i < processes->len; i++)
-      if (is_worker_process (self, g_ptr_array_index (processes, i)))
-        n++;
-  set_actual (self, n);
+      {
+        TetherProcess *process = g_ptr_array_index (processes, i);
+
+        if (is_worker_process (self, process))
+          {
+            pid_t pid = tether_process_get_pid (process);
+            g_array_append_val (self->master_children, pid);
+          }
+      }
+  set_actual (self, self->master_children->len);
 }
 
 static void
@@ -1347,6 +1356,7 @@ tether_pool_end (TetherPool *self,
   release_hold (self);
   g_signal_handlers_disconnect_by_data (self->owner, self);
   g_clear_object (&self->owner);
+  g_array_set_size (self->master_children, 0);
   if (self->profile->pool.mode == TETHER_POOL_MANAGED)
     set_actual (self, 0);
   fail_tasks (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_BUSY,
@@ -1553,6 +1563,19 @@ tether_pool_lookup_worker (TetherPool       *self,
 
   g_return_val_if_fail (TETHER_IS_POOL (self), FALSE);
 
+  /* Signals mode: the server's workers, numbered in pid order; what they
+   * did before is the server's to know. */
+  if (self->profile->pool.mode == TETHER_POOL_SIGNALS)
+    {
+      for (guint i = 0; self->running && i < self->master_children->len; i++)
+        if (g_array_index (self->master_children, pid_t, i) == pid)
+          {
+            *info = (TetherWorkerInfo) { .pid = pid, .slot = i + 1, .state = TETHER_WORKER_READY };
+            return TRUE;
+          }
+      return FALSE;
+    }
+
   w = find_worker (self, pid);
   if (w == NULL)
     return FALSE;
@@ -1622,6 +1645,7 @@ tether_pool_finalize (GObject *object)
   g_array_unref (self->slots);
   g_array_unref (self->crashes);
   g_array_unref (self->early_ready);
+  g_array_unref (self->master_children);
   g_strfreev (self->worker_argv);
   g_strfreev (self->worker_env);
   g_free (self->worker_cwd);
@@ -1679,6 +1703,7 @@ tether_pool_init (TetherPool *self)
   self->slots = g_array_new (FALSE, TRUE, sizeof (Slot));
   self->crashes = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->early_ready = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  self->master_children = g_array_new (FALSE, FALSE, sizeof (pid_t));
 }
 
 TetherPool *

@@ -68,7 +68,8 @@ typedef struct
   char *detail;               /* "RSS 530 MB over the 512 MB limit", or NULL */
 } TetherPoolEvent;
 
-/* A worker, as tether_pool_lookup_worker tells it. */
+/* A worker, as tether_pool_lookup_worker tells it (signals mode: slot is
+ * its place among the master's workers by pid, the rest is not known). */
 typedef struct
 {
   pid_t pid;
