@@ -666,6 +666,51 @@ test_managed_crash_loop (Fixture       *fx,
   g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
 }
 
+/* A stop while the pool waits out a back-off (the tree empty for the
+ * moment, held): the stop ends, STOPPED, and the port is free. */
+static void
+test_managed_stop_during_backoff (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  TetherPool *pool;
+
+  load_profile (fx, "\"workers\": 1",
+                "\"restart\": {\"max_restarts\": 10, \"backoff\": [4]}",
+                "--exit-after 0.5");
+  start_ok (fx);
+  pool = tether_supervisor_get_pool (fx->supervisor);
+  /* The first is replaced at once, the second waits 4 s. */
+  while (tether_pool_get_count (pool, TETHER_WORKER_REASON_EXITED) < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (count_tree_workers (fx), ==, 0);
+
+  stop_ok (fx);
+  g_assert_cmpint (tether_supervisor_get_state (fx->supervisor), ==, TETHER_STATE_STOPPED);
+  g_assert_null (tether_pool_get_address (pool));
+  g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
+}
+
+/* A stop right after a start, before any worker's spawn was answered:
+ * it is honoured as soon as the tree exists, not after start_timeout. */
+static void
+test_managed_stop_while_starting (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  TestUtilAwait a = { 0 }, b = { 0 };
+  gint64 t0;
+
+  load_profile (fx, "\"workers\": 2", NULL, NULL);
+  fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
+  t0 = g_get_monotonic_time ();
+  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
+  tether_supervisor_stop (fx->supervisor, NULL, test_util_await_cb, &b);
+  g_assert_true (tether_supervisor_stop_finish (fx->supervisor, test_util_await (&b), NULL, NULL));
+  g_assert_false (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), NULL));
+  g_assert_cmpfloat ((g_get_monotonic_time () - t0) / 1e6, <, 8.0);
+  g_assert_cmpint (tether_supervisor_get_state (fx->supervisor), ==, TETHER_STATE_STOPPED);
+  g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
+}
+
 /* A port someone else holds: the start fails naming the address and the
  * process holding it. */
 static void
@@ -1021,6 +1066,8 @@ main (int    argc,
   ADD ("managed/restart-keeps-socket", test_managed_restart_keeps_socket);
   ADD ("managed/crash-loop", test_managed_crash_loop);
   ADD ("managed/with-main", test_managed_with_main);
+  ADD ("managed/stop-during-backoff", test_managed_stop_during_backoff);
+  ADD ("managed/stop-while-starting", test_managed_stop_while_starting);
   ADD ("signals/gunicorn", test_signals_gunicorn);
   ADD ("signals/ignored-sigttou", test_signals_ignored);
 #undef ADD

@@ -54,6 +54,11 @@ test_util_init (void)
   runtime = g_build_filename (tmpdir, "runtime", NULL);
   g_mkdir_with_parents (runtime, 0700);
   g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+  /* Journals go here, not into the user's own state directory. */
+  {
+    g_autofree char *state = g_build_filename (tmpdir, "state", NULL);
+    g_setenv ("XDG_STATE_HOME", state, TRUE);
+  }
   atexit (remove_tmpdir);
 }
 

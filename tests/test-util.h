@@ -11,7 +11,8 @@
 
 G_BEGIN_DECLS
 
-/* Sets XDG_RUNTIME_DIR to a private temp dir; call before g_test_init. */
+/* Sets XDG_RUNTIME_DIR and XDG_STATE_HOME to a private temp dir; call
+ * before g_test_init. */
 void     test_util_init               (void);
 const char *test_util_tmpdir          (void);
 

@@ -53,6 +53,13 @@ static GOptionEntry top_entries[] = {
   { NULL }
 };
 
+static char *opt_reason;
+
+static GOptionEntry rollback_entries[] = {
+  { "reason", 0, 0, G_OPTION_ARG_STRING, &opt_reason, N_("Why: kept in the journal"), N_("TEXT") },
+  { NULL }
+};
+
 static GOptionEntry client_entries[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, N_("Print the reply as JSON"), NULL },
   { "profile", 'p', 0, G_OPTION_ARG_FILENAME, &opt_profile, N_("The profile whose supervisor to ask"), N_("FILE") },
@@ -358,11 +365,66 @@ print_tree (JsonObject *o)
     print_subtree (children, g_ptr_array_index (roots, i), 0, columns);
 }
 
-/* field NULL: no argument. */
+/* field NULL: no argument; text non-NULL: the argument is a string. */
+static char *
+format_local_time (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (unix_seconds);
+  g_autoptr(GDateTime) local = utc != NULL ? g_date_time_to_local (utc) : NULL;
+
+  return local != NULL ? g_date_time_format (local, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
+}
+
+static void
+print_checkpoints (JsonObject *o)
+{
+  JsonArray *list = json_object_get_array_member (o, "checkpoints");
+  g_autofree char *message = get_text (o, "journal_message", NULL);
+  guint n = list != NULL ? json_array_get_length (list) : 0;
+
+  if (message != NULL)
+    g_print (_("journal: %s\n"), message);
+  if (n == 0)
+    {
+      g_print (_("No checkpoints: the backend has reported none (X_TETHER_CHECKPOINT=)\n"));
+      return;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      JsonObject *cp = json_array_get_object_element (list, i);
+      g_autofree char *id = get_text (cp, "id", "?");
+      g_autofree char *label = get_text (cp, "label", "");
+      g_autofree char *when = format_local_time (json_object_get_int_member_with_default (cp, "time", 0));
+
+      g_print ("%-20s %s  %s\n", id, when, label);
+    }
+}
+
+static void
+print_history (JsonObject *o)
+{
+  JsonArray *list = json_object_get_array_member (o, "events");
+  guint n = list != NULL ? json_array_get_length (list) : 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      JsonObject *e = json_array_get_object_element (list, i);
+      g_autofree char *kind = get_text (e, "kind", "?");
+      g_autofree char *id = get_text (e, "id", "");
+      g_autofree char *label = get_text (e, "label", "");
+      g_autofree char *outcome = get_text (e, "outcome", "");
+      g_autofree char *when = format_local_time (json_object_get_int_member_with_default (e, "time", 0));
+
+      g_print ("%s  %-12s %-12s %s%s%s\n", when, kind, id, label,
+               *outcome != '\0' ? " → " : "", outcome);
+    }
+}
+
 static JsonNode *
 build_request (const char *method,
                const char *field,
-               gint64      value)
+               gint64      value,
+               const char *text)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
@@ -372,7 +434,15 @@ build_request (const char *method,
   if (field != NULL)
     {
       json_builder_set_member_name (b, field);
-      json_builder_add_int_value (b, value);
+      if (text != NULL)
+        json_builder_add_string_value (b, text);
+      else
+        json_builder_add_int_value (b, value);
+    }
+  if (opt_reason != NULL)
+    {
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, opt_reason);
     }
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -395,7 +465,17 @@ cmd_client (const TetherVerb *verb,
       return 1;
     }
 
-  if (arg != NULL)
+  if (arg != NULL && verb->param == TETHER_VERB_PARAM_CHECKPOINT)
+    {
+      if (!tether_checkpoint_id_is_valid (arg))
+        {
+          g_autofree char *safe = tether_text_escape_for_terminal (arg);
+
+          g_printerr (_("tetherctl: “%s” is not a checkpoint ID (see tetherctl checkpoints)\n"), safe);
+          return 2;
+        }
+    }
+  else if (arg != NULL)
     {
       gboolean is_pid = verb->param == TETHER_VERB_PARAM_PID;
       char *end;
@@ -413,7 +493,8 @@ cmd_client (const TetherVerb *verb,
           return 2;
         }
     }
-  request = build_request (method, tether_verb_param_field (verb->param), pid);
+  request = build_request (method, tether_verb_param_field (verb->param), pid,
+                           verb->param == TETHER_VERB_PARAM_CHECKPOINT ? arg : NULL);
 
   /* A stop may legitimately take the whole ladder (minutes if configured). */
   result = tether_control_call (socket_path, request, verb->waits ? 3600 : 10, &error);
@@ -450,6 +531,22 @@ cmd_client (const TetherVerb *verb,
     }
   else if (verb->id == TETHER_VERB_TREE)
     print_tree (json_node_get_object (result));
+  else if (verb->id == TETHER_VERB_CHECKPOINTS)
+    print_checkpoints (json_node_get_object (result));
+  else if (verb->id == TETHER_VERB_HISTORY)
+    print_history (json_node_get_object (result));
+  else if (verb->id == TETHER_VERB_ROLLBACK)
+    {
+      JsonObject *o = json_node_get_object (result);
+      g_autofree char *id = get_text (o, "checkpoint", "?");
+
+      g_print (_("Rolled back to %s: frozen after %.3f s, stopped after %.3f s, running again after %.3f s (main pid %d)\n"),
+               id,
+               json_object_get_double_member_with_default (o, "to_frozen", 0),
+               json_object_get_double_member_with_default (o, "to_stopped", 0),
+               json_object_get_double_member_with_default (o, "to_running", 0),
+               (int) json_object_get_int_member_with_default (o, "main_pid", 0));
+    }
   else if (verb->id == TETHER_VERB_RESIZE || verb->id == TETHER_VERB_RECYCLE)
     {
       JsonObject *pool = json_object_get_object_member (json_node_get_object (result), "pool");
@@ -511,7 +608,7 @@ static gboolean
 top_refresh (Top *top)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) request = build_request ("tree", NULL, 0);
+  g_autoptr(JsonNode) request = build_request ("tree", NULL, 0, NULL);
   g_autoptr(JsonNode) result = tether_control_call (top->socket_path, request, 10, &error);
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
   JsonObject *o;
@@ -682,6 +779,8 @@ main (int    argc,
     g_option_context_add_main_entries (context, client_entries, GETTEXT_PACKAGE);
   if (g_str_equal (command, "top"))
     g_option_context_add_main_entries (context, top_entries, GETTEXT_PACKAGE);
+  if (g_str_equal (command, "rollback"))
+    g_option_context_add_main_entries (context, rollback_entries, GETTEXT_PACKAGE);
 
   /* Parse the options after the subcommand; --help says "tetherctl run". */
   {
@@ -737,6 +836,7 @@ main (int    argc,
     }
 
   g_free (opt_owner);
+  g_free (opt_reason);
   g_free (opt_profile);
   g_free (opt_socket);
   return ret;

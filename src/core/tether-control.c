@@ -21,7 +21,9 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-json.h"
+#include "tether-notify.h"
 #include "tether-runtime-dir.h"
+#include "tether-text.h"
 
 /* Checkpoints the status document lists (the newest). */
 #define STATUS_CHECKPOINTS 20
@@ -232,6 +234,97 @@ tether_control_status_json (TetherSupervisor *supervisor)
 }
 
 static void
+add_checkpoint_members (JsonBuilder *b,
+                        const char  *id,
+                        const char  *label,
+                        gint64       time)
+{
+  add_string_or_null (b, "id", id);
+  add_string_or_null (b, "label", label);
+  json_builder_set_member_name (b, "time");
+  json_builder_add_int_value (b, time / G_USEC_PER_SEC);
+}
+
+JsonNode *
+tether_control_checkpoints_json (TetherSupervisor *supervisor)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  GPtrArray *checkpoints = tether_supervisor_get_checkpoints (supervisor);
+  TetherJournal *journal = tether_supervisor_get_journal (supervisor);
+
+  json_builder_begin_object (b);
+  add_string_or_null (b, "journal", journal != NULL ? tether_journal_get_path (journal) : NULL);
+  add_string_or_null (b, "journal_message", journal != NULL ? tether_journal_get_load_message (journal) : NULL);
+  /* Those on disk only: what a rollback can go back to. */
+  json_builder_set_member_name (b, "checkpoints");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < checkpoints->len; i++)
+    {
+      TetherCheckpoint *cp = g_ptr_array_index (checkpoints, i);
+
+      json_builder_begin_object (b);
+      add_checkpoint_members (b, cp->id, cp->label, cp->time);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* The newest journal events, checkpoints included. */
+#define HISTORY_EVENTS 500
+
+JsonNode *
+tether_control_history_json (TetherSupervisor *supervisor)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  TetherJournal *journal = tether_supervisor_get_journal (supervisor);
+  GPtrArray *entries = journal != NULL ? tether_journal_get_entries (journal) : NULL;
+  guint n = entries != NULL ? entries->len : 0;
+
+  json_builder_begin_object (b);
+  add_string_or_null (b, "journal", journal != NULL ? tether_journal_get_path (journal) : NULL);
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  for (guint i = n > HISTORY_EVENTS ? n - HISTORY_EVENTS : 0; i < n; i++)
+    {
+      TetherJournalEntry *entry = g_ptr_array_index (entries, i);
+
+      json_builder_begin_object (b);
+      add_string_or_null (b, "kind", tether_journal_kind_to_string (entry->kind));
+      add_checkpoint_members (b, entry->id, entry->label, entry->time);
+      add_string_or_null (b, "outcome", entry->outcome);
+      json_builder_set_member_name (b, "pid");
+      json_builder_add_int_value (b, entry->pid);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+tether_control_rollback_json (TetherSupervisor           *supervisor,
+                              const char                 *checkpoint,
+                              const TetherRollbackReport *report)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string_or_null (b, "checkpoint", checkpoint);
+  json_builder_set_member_name (b, "to_frozen");
+  json_builder_add_double_value (b, tether_json_round (report->to_frozen, 1000));
+  json_builder_set_member_name (b, "to_stopped");
+  json_builder_add_double_value (b, tether_json_round (report->to_stopped, 1000));
+  json_builder_set_member_name (b, "to_running");
+  json_builder_add_double_value (b, tether_json_round (report->to_running, 1000));
+  json_builder_set_member_name (b, "main_pid");
+  json_builder_add_int_value (b, tether_supervisor_get_main_pid (supervisor));
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static void
 add_time (JsonBuilder *b,
           const char  *name,
           gint64       real_time_usec)
@@ -318,6 +411,48 @@ tether_control_tree_json (TetherSupervisor *supervisor)
 
 /* The verb's integer argument, exactly: "12", 12.5, true or null must not
  * become a pid by coercion (they would signal process 0 or 1). */
+/* "checkpoint" (required, a checkpoint id) and "reason" (optional). */
+static gboolean
+read_checkpoint_param (JsonObject            *object,
+                       const char            *method,
+                       TetherControlRequest  *request,
+                       GError               **error)
+{
+  JsonNode *node = json_object_get_member (object, "checkpoint");
+  const char *value;
+
+  if (node == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The “%s” request needs a “checkpoint”"), method);
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING ||
+      !tether_checkpoint_id_is_valid (value = json_node_get_string (node)))
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("“checkpoint” must be a checkpoint ID: 1 to %d characters from A-Z, a-z, 0-9 and \"._:-\""),
+                   TETHER_CHECKPOINT_ID_MAX_LENGTH);
+      return FALSE;
+    }
+  g_strlcpy (request->checkpoint, value, sizeof request->checkpoint);
+
+  node = json_object_get_member (object, "reason");
+  request->reason[0] = '\0';
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("“reason” must be a string"));
+      return FALSE;
+    }
+  /* Cut and cleaned like STATUS=: it ends up in the journal and on
+   * terminals. */
+  g_strlcpy (request->reason, json_node_get_string (node), sizeof request->reason);
+  tether_text_sanitize_in_place (request->reason, sizeof request->reason - 1);
+  return TRUE;
+}
+
 static gboolean
 read_param (JsonObject            *object,
             const char            *method,
@@ -327,6 +462,9 @@ read_param (JsonObject            *object,
   const char *field = tether_verb_param_field (request->verb->param);
   JsonNode *node = json_object_get_member (object, field);
   gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID;
+
+  if (request->verb->param == TETHER_VERB_PARAM_CHECKPOINT)
+    return read_checkpoint_param (object, method, request, error);
   gint64 min = is_pid ? 1 : 0;
   gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
   gint64 value;
@@ -445,7 +583,8 @@ tether_control_parse_request (const char            *line,
       const char *name = l->data;
 
       if (g_str_equal (name, "method") ||
-          g_strcmp0 (name, tether_verb_param_field (request->verb->param)) == 0)
+          g_strcmp0 (name, tether_verb_param_field (request->verb->param)) == 0 ||
+          (g_str_equal (name, "reason") && request->verb->param == TETHER_VERB_PARAM_CHECKPOINT))
         continue;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                    _("Unknown field “%s” in a “%s” request"), name, method);
@@ -688,6 +827,29 @@ on_subtree_done (GObject      *source,
     finish_waiting (user_data, NULL, error);
 }
 
+typedef struct
+{
+  Client *client;
+  char checkpoint[129];
+} RollbackCall;
+
+static void
+on_rolled_back (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  RollbackCall *call = user_data;
+  TetherRollbackReport report;
+  GError *error = NULL;
+
+  if (tether_supervisor_rollback_finish (TETHER_SUPERVISOR (source), result, &report, &error))
+    finish_waiting (call->client,
+                    tether_control_rollback_json (TETHER_SUPERVISOR (source), call->checkpoint, &report), NULL);
+  else
+    finish_waiting (call->client, NULL, error);
+  g_free (call);
+}
+
 /* resize and recycle answer with the status (the pool in it) once the
  * pool has settled. */
 static void
@@ -754,6 +916,23 @@ handle_request (Client     *client,
       break;
     case TETHER_VERB_RECYCLE:
       tether_supervisor_recycle_workers (supervisor, NULL, on_pool_done, client);
+      break;
+    case TETHER_VERB_CHECKPOINTS:
+      finish_waiting (client, tether_control_checkpoints_json (supervisor), NULL);
+      break;
+    case TETHER_VERB_HISTORY:
+      finish_waiting (client, tether_control_history_json (supervisor), NULL);
+      break;
+    case TETHER_VERB_ROLLBACK:
+      {
+        RollbackCall *call = g_new0 (RollbackCall, 1);
+
+        call->client = client;
+        g_strlcpy (call->checkpoint, request.checkpoint, sizeof call->checkpoint);
+        tether_supervisor_rollback (supervisor, request.checkpoint,
+                                    request.reason[0] != '\0' ? request.reason : NULL,
+                                    NULL, on_rolled_back, call);
+      }
       break;
     case TETHER_N_VERBS:
     default:

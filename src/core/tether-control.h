@@ -40,6 +40,8 @@ typedef struct
   const TetherVerb *verb;
   pid_t pid;            /* TETHER_VERB_PARAM_PID: > 0 */
   guint workers;        /* TETHER_VERB_PARAM_WORKERS: 0 to TETHER_CONTROL_MAX_WORKERS */
+  char checkpoint[129]; /* TETHER_VERB_PARAM_CHECKPOINT: a valid checkpoint id */
+  char reason[257];     /* TETHER_VERB_PARAM_CHECKPOINT: "reason", sanitised, or "" */
 } TetherControlRequest;
 
 #define TETHER_TYPE_CONTROL (tether_control_get_type ())
@@ -71,6 +73,11 @@ gboolean       tether_control_parse_request       (const char            *line,
 JsonNode      *tether_control_status_json         (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_tree_json           (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_stop_report_json    (const TetherStopReport *report);
+JsonNode      *tether_control_checkpoints_json    (TetherSupervisor  *supervisor);
+JsonNode      *tether_control_history_json        (TetherSupervisor  *supervisor);
+JsonNode      *tether_control_rollback_json       (TetherSupervisor  *supervisor,
+                                                   const char        *checkpoint,
+                                                   const TetherRollbackReport *report);
 
 /* Client side: one request, one reply (synchronous, with a timeout in s).
  * The server must run as this user (checked with SO_PEERCRED). */

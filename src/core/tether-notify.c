@@ -34,7 +34,6 @@
  * queue keeps a burst of notifications from blocking the backend. */
 #define NOTIFY_RCVBUF_SIZE (1024 * 1024)
 
-#define CHECKPOINT_ID_MAX_LENGTH 128
 
 /* What a backend's words may cost us: STATUS= and labels are kept and shown,
  * so they are cut to a size a status line and a list row can show. */
@@ -202,12 +201,12 @@ is_valid_key (const char *key)
   return TRUE;
 }
 
-static gboolean
-is_valid_checkpoint_id (const char *id)
+gboolean
+tether_checkpoint_id_is_valid (const char *id)
 {
   gsize length = strlen (id);
 
-  if (length == 0 || length > CHECKPOINT_ID_MAX_LENGTH)
+  if (length == 0 || length > TETHER_CHECKPOINT_ID_MAX_LENGTH)
     return FALSE;
 
   for (const char *p = id; *p != '\0'; p++)
@@ -437,7 +436,7 @@ parse_line (char                *line,
             }
         }
 
-      if (!is_valid_checkpoint_id (value))
+      if (!tether_checkpoint_id_is_valid (value))
         {
           g_autofree char *quoted = quote_excerpt (value);
 
@@ -445,7 +444,7 @@ parse_line (char                *line,
           g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                        _("line %u: checkpoint ID %s must be 1 to %d characters "
                          "from A-Z, a-z, 0-9 and \"._:-\""),
-                       line_number, quoted, CHECKPOINT_ID_MAX_LENGTH);
+                       line_number, quoted, TETHER_CHECKPOINT_ID_MAX_LENGTH);
           return FALSE;
         }
 

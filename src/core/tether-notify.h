@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 
 /* One datagram, parsed. Fields not present in the datagram keep the
  * "absent" values documented here. */
+#define TETHER_CHECKPOINT_ID_MAX_LENGTH 128
+
+/* 1 to 128 characters from A-Z, a-z, 0-9 and "._:-": safe in file names,
+ * environment values and command lines. */
+gboolean tether_checkpoint_id_is_valid (const char *id);
+
 typedef struct
 {
   pid_t sender;              /* from SCM_CREDENTIALS */

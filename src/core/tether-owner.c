@@ -172,6 +172,21 @@ tether_owner_tree_emptied (TetherOwner *self)
   tether_owner_emit_empty (self);
 }
 
+static gboolean
+emit_empty_if_idle (gpointer user_data)
+{
+  TetherOwner *self = user_data;
+  TetherOwnerPrivate *priv = tether_owner_get_instance_private (self);
+
+  /* A spawn may have come in between, or a new hold. */
+  if (priv->idle && priv->n_holds == 0)
+    {
+      priv->idle = FALSE;
+      tether_owner_emit_empty (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 void
 tether_owner_hold (TetherOwner *self)
 {
@@ -189,11 +204,10 @@ tether_owner_release (TetherOwner *self)
   g_return_if_fail (TETHER_IS_OWNER (self));
   g_return_if_fail (priv->n_holds > 0);
 
+  /* Not from inside the caller: "empty" ends a stop, and whoever released
+   * may be about to begin one. */
   if (--priv->n_holds == 0 && priv->idle)
-    {
-      priv->idle = FALSE;
-      tether_owner_emit_empty (self);
-    }
+    g_idle_add_full (G_PRIORITY_DEFAULT, emit_empty_if_idle, g_object_ref (self), g_object_unref);
 }
 
 gboolean

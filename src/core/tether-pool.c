@@ -161,6 +161,7 @@ tether_worker_reason_to_label (TetherWorkerReason reason)
     case TETHER_WORKER_REASON_REQUESTS: return _("request limit reached");
     case TETHER_WORKER_REASON_EXITED: return _("exited");
     case TETHER_WORKER_REASON_SPAWN_FAILED: return _("could not be started");
+    case TETHER_WORKER_REASON_NOT_READY: return _("never became ready");
     case TETHER_WORKER_REASON_NONE:
     case TETHER_N_WORKER_REASONS:
     default:
@@ -824,7 +825,13 @@ on_worker_spawned (GObject      *source,
   w = data->run_serial == self->run_serial ? find_worker_by_id (self, data->worker_id) : NULL;
   g_free (data);
   if (w == NULL)
-    return; /* the run ended meanwhile: the ladder takes care of the pid */
+    {
+      /* The run ended meanwhile. A stop's ladder reaches it too; a start
+       * that failed has no ladder: nothing of it may run on. */
+      if (pid > 0 && tether_owner_is_running (TETHER_OWNER (source)))
+        tether_owner_kill_subtree_async (TETHER_OWNER (source), pid, NULL, on_retire_verb_done, NULL);
+      return;
+    }
 
   if (pid <= 0)
     {
@@ -1184,10 +1191,22 @@ on_heartbeat_check (gpointer user_data)
   TetherPool *self = user_data;
   gint64 now = g_get_monotonic_time ();
   gint64 timeout = (gint64) (self->profile->pool.limits.heartbeat_timeout * G_USEC_PER_SEC);
+  gint64 start_timeout = (gint64) (self->profile->start_timeout * G_USEC_PER_SEC);
 
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
+
+      /* Stuck starting: it would hold a resize or a recycle for ever. */
+      if (w->state == TETHER_WORKER_STARTING && w->pid > 0 && now - w->spawned_at > start_timeout)
+        {
+          g_autofree char *detail = g_strdup_printf (_("no READY=1 within %g s"), self->profile->start_timeout);
+          retire (self, w, TETHER_WORKER_REASON_NOT_READY, detail, FALSE);
+          note_crash (self);
+          continue;
+        }
+      if (timeout <= 0)
+        continue;
 
       /* Only a worker that has sent one is watched: a plain program works
        * too. */
@@ -1323,9 +1342,11 @@ tether_pool_begin (TetherPool               *self,
 
   tether_owner_hold (owner);
   self->holding = TRUE;
-  if (p->pool.limits.heartbeat_timeout > 0)
-    self->heartbeat_timer = g_timeout_add ((guint) CLAMP (p->pool.limits.heartbeat_timeout * 250, 100, 1000),
-                                           on_heartbeat_check, self);
+  /* Heartbeats, and workers that never become ready. */
+  self->heartbeat_timer = g_timeout_add (p->pool.limits.heartbeat_timeout > 0
+                                         ? (guint) CLAMP (p->pool.limits.heartbeat_timeout * 250, 100, 1000)
+                                         : 1000,
+                                         on_heartbeat_check, self);
   reconcile (self);
 }
 
@@ -1361,6 +1382,17 @@ tether_pool_end (TetherPool *self,
     set_actual (self, 0);
   fail_tasks (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_BUSY,
                                          why != NULL ? why : _("The backend stopped")));
+}
+
+guint
+tether_pool_get_n_spawning (TetherPool *self)
+{
+  guint n = 0;
+
+  g_return_val_if_fail (TETHER_IS_POOL (self), 0);
+  for (guint i = 0; i < self->workers->len; i++)
+    n += ((Worker *) g_ptr_array_index (self->workers, i))->pid == 0;
+  return n;
 }
 
 gboolean

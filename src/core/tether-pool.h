@@ -48,6 +48,7 @@ typedef enum
   TETHER_WORKER_REASON_REQUESTS,     /* X_TETHER_REQUESTS= reached limits.requests */
   TETHER_WORKER_REASON_EXITED,       /* it ended on its own */
   TETHER_WORKER_REASON_SPAWN_FAILED, /* it could not be started */
+  TETHER_WORKER_REASON_NOT_READY,    /* no READY=1 within start_timeout */
   TETHER_N_WORKER_REASONS /*< skip >*/
 } TetherWorkerReason;
 
@@ -127,6 +128,8 @@ void            tether_pool_set_main_pid     (TetherPool          *self,
 void            tether_pool_end              (TetherPool          *self,
                                               const char          *why);
 gboolean        tether_pool_is_running       (TetherPool          *self);
+/* Workers whose spawn has not been answered yet. */
+guint           tether_pool_get_n_spawning   (TetherPool          *self);
 /* TRUE when the sender is a worker: the message was the pool's. */
 gboolean        tether_pool_handle_notify    (TetherPool                *self,
                                               const TetherNotifyMessage *msg);

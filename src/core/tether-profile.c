@@ -896,6 +896,13 @@ static const Field profile_fields[] = {
   { "rollback.env", FIELD_ENV_NAME, OFFSET (rollback.env), .default_string = "TETHER_CHECKPOINT" },
   /* Required for method http (check_rollback) */
   { "rollback.url", FIELD_HTTP_URL, OFFSET (rollback.url) },
+  { "rollback.stop", FIELD_CHOICE, OFFSET (rollback.stop),
+    .enum_type = tether_rollback_stop_get_type,
+    .expected = N_("\"graceful\" or \"kill\""), .default_value = TETHER_ROLLBACK_STOP_GRACEFUL },
+  { "rollback.resume", FIELD_CHOICE, OFFSET (rollback.resume),
+    .enum_type = tether_rollback_resume_get_type,
+    .expected = N_("\"none\" or \"last-checkpoint\""), .default_value = TETHER_ROLLBACK_RESUME_NONE },
+  { "rollback.timeout", FIELD_NUMBER, OFFSET (rollback.timeout), 0.1, 3600, .default_value = 10 },
 };
 
 /* The profile itself: the section of the paths without a dot. */

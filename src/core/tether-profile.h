@@ -34,6 +34,20 @@ typedef enum
   TETHER_ROLLBACK_HTTP,
 } TetherRollbackMethod;
 
+/* How a restart rollback stops the frozen tree. */
+typedef enum
+{
+  TETHER_ROLLBACK_STOP_GRACEFUL,  /* the ladder, thawed as its first signal goes out */
+  TETHER_ROLLBACK_STOP_KILL,      /* straight to the forced step: nothing runs again */
+} TetherRollbackStop;
+
+/* What a start puts in rollback.env when no rollback asks for a checkpoint. */
+typedef enum
+{
+  TETHER_ROLLBACK_RESUME_NONE,
+  TETHER_ROLLBACK_RESUME_LAST_CHECKPOINT,
+} TetherRollbackResume;
+
 typedef struct
 {
   guint memory_soft_mb;      /* 0 = no limit */
@@ -102,6 +116,9 @@ struct _TetherProfile
     TetherRollbackMethod method; /* "restart" (default) or "http" */
     char *env;                   /* "TETHER_CHECKPOINT" */
     char *url;                   /* for method http, else NULL */
+    TetherRollbackStop stop;     /* "graceful" (default) or "kill" */
+    TetherRollbackResume resume; /* "none" (default) or "last-checkpoint" */
+    double timeout;              /* 10: method http's request; a freeze's wait */
   } rollback;
 
   /* Where command[0] stands in the file (1-based), for errors found later

@@ -21,6 +21,7 @@
 
 #include "tether-enums.h"
 #include "tether-error.h"
+#include "tether-journal.h"
 #include "tether-notify.h"
 #include "tether-pidfile.h"
 #include "tether-pool.h"
@@ -109,7 +110,20 @@ struct _TetherSupervisor
   gboolean main_ready;        /* the main process's part of being RUNNING */
   gboolean restarting;        /* a restart's stop: the pool keeps its socket */
   gboolean keep_message;      /* the stop says why it happened already */
+  gboolean pool_main_ended;   /* the stop was the pool's main process ending */
   char **run_env;             /* the environment of this run's processes */
+  char **run_argv;            /* command, {checkpoint} replaced */
+
+  TetherJournal *journal;
+  gboolean start_after_load;  /* a start waits for the journal */
+  char *journal_warning;      /* said once: the journal cannot be written */
+
+  GTask *rollback_task;       /* a rollback under way */
+  char *rollback_id;          /* its checkpoint, until the start it asks for */
+  guint rollback_timer;       /* the freeze's deadline */
+  guint rollback_serial;
+  gint64 rollback_started;
+  TetherRollbackReport rollback_report;
 };
 
 enum {
@@ -383,19 +397,103 @@ maybe_become_running (TetherSupervisor *self)
 }
 
 static void
-record_checkpoint (TetherSupervisor          *self,
-                   const TetherNotifyMessage *msg)
+add_checkpoint (TetherSupervisor *self,
+                const char       *id,
+                const char       *label,
+                gint64            time,
+                gboolean          announce)
 {
   TetherCheckpoint *cp = g_new0 (TetherCheckpoint, 1);
 
   if (self->checkpoints->len >= MAX_CHECKPOINTS)
     g_ptr_array_remove_index (self->checkpoints, 0);
 
-  cp->id = g_strdup (msg->checkpoint_id);
-  cp->label = g_strdup (msg->checkpoint_label);
-  cp->time = g_get_real_time ();
+  cp->id = g_strdup (id);
+  cp->label = g_strdup (label);
+  cp->time = time;
   g_ptr_array_add (self->checkpoints, cp);
-  g_signal_emit (self, signals[CHECKPOINT], 0, cp->id, cp->label);
+  if (announce)
+    g_signal_emit (self, signals[CHECKPOINT], 0, cp->id, cp->label);
+}
+
+static void
+warn_journal (TetherSupervisor *self,
+              const GError     *error)
+{
+  if (self->journal_warning != NULL)
+    return;
+  /* Once: checkpoints still count, in memory, until Tether exits. */
+  self->journal_warning = g_strdup_printf (_("Checkpoints are not kept across restarts: %s"), error->message);
+  g_message ("%s", self->journal_warning);
+}
+
+typedef struct
+{
+  TetherSupervisor *self;
+  TetherJournalEntry *entry;
+} AppendData;
+
+/* A checkpoint counts once it is on disk: then it is announced, listed,
+ * and can be rolled back to. */
+static void
+on_checkpoint_journaled (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  AppendData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_journal_append_finish (TETHER_JOURNAL (source), result, &error))
+    warn_journal (data->self, error);
+  if (data->self->journal != NULL)
+    add_checkpoint (data->self, data->entry->id, data->entry->label, data->entry->time, TRUE);
+  tether_journal_entry_free (data->entry);
+  g_object_unref (data->self);
+  g_free (data);
+}
+
+static void
+on_event_journaled (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  AppendData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_journal_append_finish (TETHER_JOURNAL (source), result, &error))
+    warn_journal (data->self, error);
+  g_object_unref (data->self);
+  g_free (data);
+}
+
+static void
+journal_event (TetherSupervisor  *self,
+               TetherJournalKind  kind,
+               const char        *id,
+               const char        *label,
+               const char        *outcome)
+{
+  g_autoptr(TetherJournalEntry) entry = NULL;
+  AppendData *data;
+
+  if (self->journal == NULL)
+    return; /* disposed */
+  entry = tether_journal_entry_new (kind, id, label, outcome, 0);
+  data = g_new0 (AppendData, 1);
+  data->self = g_object_ref (self);
+  tether_journal_append_async (self->journal, entry, NULL, on_event_journaled, data);
+}
+
+static void
+record_checkpoint (TetherSupervisor          *self,
+                   const TetherNotifyMessage *msg)
+{
+  AppendData *data = g_new0 (AppendData, 1);
+
+  data->self = g_object_ref (self);
+  data->entry = tether_journal_entry_new (TETHER_JOURNAL_CHECKPOINT, msg->checkpoint_id,
+                                          msg->checkpoint_label, NULL, msg->sender);
+  tether_journal_append_async (self->journal, data->entry, NULL, on_checkpoint_journaled, data);
 }
 
 /* ---- notify ------------------------------------------------------------ */
@@ -1020,6 +1118,7 @@ on_main_exited (TetherOwner      *owner,
 
       set_message (self, why);
       self->keep_message = TRUE;
+      self->pool_main_ended = TRUE;
       self->stop_ends_failed = !(WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 0);
       return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_SPAWN, why));
       begin_stop (self, FALSE);
@@ -1069,11 +1168,25 @@ on_tree_empty (TetherOwner      *owner,
         return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_FAILED, "%s",
                                          self->message ? self->message
                                                        : _("The backend was stopped before it was ready")));
+      if (self->stop_report.forced)
+        {
+          g_autofree char *what = g_strdup_printf (_("stopped by force after %.3f s"), self->stop_report.elapsed);
+          journal_event (self, TETHER_JOURNAL_FORCED_STOP, NULL, what,
+                         self->stop_report.escalated ? "escalated" : "asked");
+        }
       /* Whoever watches learns of the stop before of the state it leads to. */
       g_signal_emit (self, signals[STOPPED], 0, &self->stop_report);
 
+      /* The backend ended on its own, its pool with it: the restart
+       * policy applies as to any backend that ended. */
+      if (self->pool_main_ended &&
+          (self->profile->restart.policy == TETHER_RESTART_ALWAYS ||
+           (self->profile->restart.policy == TETHER_RESTART_ON_FAILURE && self->stop_ends_failed)))
+        schedule_restart (self);
+      self->pool_main_ended = FALSE;
+
       /* A restart starts the workers on the same socket. */
-      if (self->pool != NULL && !self->restarting)
+      if (self->pool != NULL && !self->restarting && self->restart_timer == 0)
         tether_pool_close (self->pool);
 
       /* A start timeout ends in FAILED; an asked-for stop in STOPPED. */
@@ -1151,7 +1264,7 @@ fill_spawn_request (TetherSupervisor   *self,
                     TetherSpawnRequest *request)
 {
   *request = (TetherSpawnRequest) {
-    .argv = (const char * const *) self->profile->command,
+    .argv = (const char * const *) self->run_argv,
     .envp = (const char * const *) self->run_env,
     .cwd = self->profile->cwd,
     .is_main = TRUE,
@@ -1185,8 +1298,12 @@ on_pool_worker_spawned (TetherPool       *pool,
                         int               pid,
                         TetherSupervisor *self)
 {
-  if (!has_main_process (self))
-    tree_spawned (self);
+  if (has_main_process (self))
+    return;
+  tree_spawned (self);
+  /* A stop (or a failed start) came before the tree existed. */
+  if (self->stop_requested && self->phase == TETHER_PHASE_NONE)
+    begin_stop (self, FALSE);
 }
 
 static void
@@ -1199,16 +1316,20 @@ on_pool_spawn_failed (TetherPool       *pool,
   if (self->state != TETHER_STATE_STARTING || self->stop_requested)
     return;
   set_message (self, message);
+  self->keep_message = TRUE;
   return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_SPAWN, message));
   self->stop_ends_failed = TRUE;
   if (tree_is_live (self))
     begin_stop (self, FALSE);
+  else if (tether_pool_get_n_spawning (self->pool) > 0)
+    self->stop_requested = TRUE; /* the next worker's spawn begins the stop */
   else
     {
       tether_pool_end (self->pool, NULL);
       tether_pool_close (self->pool);
       set_state (self, TETHER_STATE_FAILED);
       self->stop_ends_failed = FALSE;
+      self->keep_message = FALSE;
     }
 }
 
@@ -1273,6 +1394,21 @@ on_spawned (GObject      *source,
   maybe_become_running (self);
 }
 
+/* The checkpoint a start runs at: the rollback's, or with "resume":
+ * "last-checkpoint" the newest on disk; NULL for none. */
+static const char *
+start_checkpoint (TetherSupervisor *self)
+{
+  const TetherJournalEntry *last;
+
+  if (self->rollback_id != NULL)
+    return self->rollback_id;
+  if (self->profile->rollback.resume != TETHER_ROLLBACK_RESUME_LAST_CHECKPOINT)
+    return NULL;
+  last = tether_journal_get_last_checkpoint (self->journal);
+  return last != NULL ? last->id : NULL;
+}
+
 static char **
 build_environment (TetherSupervisor *self)
 {
@@ -1298,7 +1434,28 @@ build_environment (TetherSupervisor *self)
     env = g_environ_unsetenv (env, "WATCHDOG_USEC");
   /* Tether's own bookkeeping never leaks into the backend. */
   env = g_environ_unsetenv (env, "TETHER_SHIM");
+  {
+    const char *checkpoint = start_checkpoint (self);
+    if (checkpoint != NULL)
+      env = g_environ_setenv (env, self->profile->rollback.env, checkpoint, TRUE);
+  }
   return env;
+}
+
+/* command with {checkpoint} replaced (by nothing when there is none). */
+static char **
+build_argv (TetherSupervisor *self)
+{
+  const char *checkpoint = start_checkpoint (self);
+  guint n = g_strv_length (self->profile->command);
+  char **argv = g_new0 (char *, n + 1);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (self->profile->command[i], "{checkpoint}", -1);
+      argv[i] = g_strjoinv (checkpoint != NULL ? checkpoint : "", parts);
+    }
+  return argv;
 }
 
 static gboolean
@@ -1341,6 +1498,8 @@ launch (TetherSupervisor  *self,
 
   g_strfreev (self->run_env);
   self->run_env = build_environment (self);
+  g_strfreev (self->run_argv);
+  self->run_argv = build_argv (self);
   self->owner = self->owner_factory != NULL
     ? self->owner_factory (self->owner_kind, self->owner_factory_data)
     : tether_owner_new (self->owner_kind);
@@ -1393,6 +1552,8 @@ on_restart_timer (gpointer user_data)
   self->restart_timer = 0;
   if (!launch (self, &error))
     {
+      if (self->pool != NULL)
+        tether_pool_close (self->pool);
       set_message (self, error->message);
       set_state (self, TETHER_STATE_FAILED);
     }
@@ -1476,8 +1637,17 @@ tether_supervisor_start (TetherSupervisor    *self,
   g_clear_handle_id (&self->restart_timer, g_source_remove);
   self->n_restarts = 0;
   self->start_task = g_steal_pointer (&task);
+  /* Where to resume may be in the journal: read it first (once). */
+  if (!tether_journal_is_loaded (self->journal))
+    {
+      self->start_after_load = TRUE;
+      set_state (self, TETHER_STATE_STARTING);
+      return;
+    }
   if (!launch (self, &error))
     {
+      if (self->pool != NULL && !self->restarting)
+        tether_pool_close (self->pool);
       set_message (self, error->message);
       set_state (self, TETHER_STATE_FAILED);
       return_start (self, g_steal_pointer (&error));
@@ -1515,6 +1685,9 @@ stop_common (TetherSupervisor    *self,
           self->stop_requested = TRUE;
           return;
         }
+      /* Nothing runs and nothing will: the port is free again. */
+      if (self->pool != NULL && !self->restarting)
+        tether_pool_close (self->pool);
       g_task_return_pointer (task, g_new0 (TetherStopReport, 1), g_free);
       g_object_unref (task);
       return;
@@ -1882,6 +2055,238 @@ tether_supervisor_get_checkpoints (TetherSupervisor *self)
   return self->checkpoints;
 }
 
+/* ---- rollback ----------------------------------------------------------- */
+
+/* freeze → the stop ladder on the frozen tree → start at the checkpoint →
+ * journal the outcome. Each step is a verb the others use too. */
+
+static void
+end_rollback (TetherSupervisor *self,
+              GError           *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->rollback_task);
+  g_autofree char *id = g_steal_pointer (&self->rollback_id);
+
+  g_clear_handle_id (&self->rollback_timer, g_source_remove);
+  self->rollback_serial++;
+  if (task == NULL)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  journal_event (self, TETHER_JOURNAL_ROLLBACK, id, g_task_get_task_data (task),
+                 error != NULL ? error->message : "ok");
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, g_memdup2 (&self->rollback_report, sizeof self->rollback_report), g_free);
+}
+
+static void
+on_rollback_thawed (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  tether_owner_verb_finish (TETHER_OWNER (source), result, NULL, NULL);
+}
+
+/* Nothing is left frozen, ever: the tree as it was, and the error. */
+static void
+abandon_rollback (TetherSupervisor *self,
+                  GError           *error)
+{
+  if (self->owner != NULL && tether_owner_is_running (self->owner))
+    tether_owner_thaw_async (self->owner, NULL, on_rollback_thawed, NULL);
+  if (self->state == TETHER_STATE_FROZEN)
+    {
+      set_state (self, TETHER_STATE_RUNNING);
+      arm_watchdog (self);
+    }
+  end_rollback (self, error);
+}
+
+static void
+on_rollback_started (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  GError *error = NULL;
+
+  if (!tether_supervisor_start_finish (self, result, &error))
+    {
+      g_prefix_error (&error, _("The backend did not start again at the checkpoint: "));
+      end_rollback (self, error);
+      return;
+    }
+  self->rollback_report.to_running = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
+  end_rollback (self, NULL);
+}
+
+static void
+on_rollback_stopped (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  GError *error = NULL;
+
+  if (!tether_supervisor_stop_finish (self, result, NULL, &error))
+    {
+      end_rollback (self, error);
+      return;
+    }
+  self->rollback_report.to_stopped = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
+  /* rollback_id stays set for this start: build_environment reads it. */
+  tether_supervisor_start (self, NULL, on_rollback_started, g_object_ref (self));
+}
+
+typedef struct
+{
+  TetherSupervisor *self;
+  guint serial;
+} RollbackStep;
+
+static void
+on_rollback_frozen (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  RollbackStep *step = user_data;
+  g_autoptr(TetherSupervisor) self = step->self;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = tether_owner_verb_finish (TETHER_OWNER (source), result, NULL, &error);
+  gboolean current = step->serial == self->rollback_serial && self->rollback_task != NULL;
+
+  g_free (step);
+  if (!current)
+    return; /* timed out, and thawed, already */
+  if (!ok || self->stop_requested || self->state != TETHER_STATE_FROZEN)
+    {
+      abandon_rollback (self, !ok ? g_error_new (TETHER_ERROR, TETHER_ERROR_OWNER, _("Could not freeze the backend: %s"),
+                                                 error->message)
+                                  : g_error_new_literal (TETHER_ERROR, TETHER_ERROR_BUSY,
+                                                         _("The backend was stopped during the rollback")));
+      return;
+    }
+  g_clear_handle_id (&self->rollback_timer, g_source_remove);
+  self->rollback_report.to_frozen = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
+
+  /* The ladder's first signal is sent while everything is still frozen;
+   * thawing afterwards lets it be heard before anything else runs. */
+  if (self->profile->rollback.stop == TETHER_ROLLBACK_STOP_KILL)
+    tether_supervisor_kill (self, NULL, on_rollback_stopped, g_object_ref (self));
+  else
+    {
+      tether_supervisor_stop (self, NULL, on_rollback_stopped, g_object_ref (self));
+      tether_owner_thaw_async (self->owner, NULL, on_rollback_thawed, NULL);
+    }
+}
+
+static gboolean
+on_rollback_freeze_timeout (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+
+  self->rollback_timer = 0;
+  abandon_rollback (self, g_error_new (TETHER_ERROR, TETHER_ERROR_TIMED_OUT,
+                                       _("The backend did not freeze within %g s; it was thawed and runs on"),
+                                       self->profile->rollback.timeout));
+  return G_SOURCE_REMOVE;
+}
+
+void
+tether_supervisor_rollback (TetherSupervisor    *self,
+                            const char          *checkpoint,
+                            const char          *reason,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  gboolean known = FALSE;
+
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  g_return_if_fail (checkpoint != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_supervisor_rollback);
+  g_task_set_task_data (task, g_strdup (reason), g_free);
+
+  if (self->rollback_task != NULL)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY, _("A rollback is already under way"));
+      return;
+    }
+  if (self->state != TETHER_STATE_RUNNING && self->state != TETHER_STATE_NOT_RESPONDING)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("Can only roll back a running backend (it is %s)"),
+                               tether_state_to_label (self->state));
+      return;
+    }
+  for (guint i = 0; i < self->checkpoints->len && !known; i++)
+    known = g_str_equal (((TetherCheckpoint *) g_ptr_array_index (self->checkpoints, i))->id, checkpoint);
+  if (!known)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
+                               _("Unknown checkpoint “%s”: the backend has not reported it (see tetherctl checkpoints)"),
+                               checkpoint);
+      return;
+    }
+  if (self->profile->rollback.method == TETHER_ROLLBACK_HTTP)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED,
+                               _("Rollback by HTTP (rollback.method \"http\") is not available yet; "
+                                 "use \"restart\""));
+      return;
+    }
+
+  self->rollback_task = g_steal_pointer (&task);
+  g_free (self->rollback_id);
+  self->rollback_id = g_strdup (checkpoint);
+  self->rollback_serial++;
+  self->rollback_started = g_get_monotonic_time ();
+  memset (&self->rollback_report, 0, sizeof self->rollback_report);
+  g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  set_state (self, TETHER_STATE_FROZEN);
+
+  {
+    RollbackStep *step = g_new0 (RollbackStep, 1);
+
+    step->self = g_object_ref (self);
+    step->serial = self->rollback_serial;
+    tether_owner_freeze_async (self->owner, NULL, on_rollback_frozen, step);
+  }
+  self->rollback_timer = timeout_add_usec (seconds_to_usec (self->profile->rollback.timeout),
+                                           on_rollback_freeze_timeout, self);
+}
+
+gboolean
+tether_supervisor_rollback_finish (TetherSupervisor      *self,
+                                   GAsyncResult          *result,
+                                   TetherRollbackReport  *report,
+                                   GError               **error)
+{
+  g_autofree TetherRollbackReport *r = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  r = g_task_propagate_pointer (G_TASK (result), error);
+  if (r == NULL)
+    return FALSE;
+  if (report != NULL)
+    *report = *r;
+  return TRUE;
+}
+
+TetherJournal *
+tether_supervisor_get_journal (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->journal;
+}
+
 /* ---- the worker pool ---------------------------------------------------- */
 
 TetherPool *
@@ -1904,9 +2309,13 @@ on_pool_verb_done (GObject      *source,
                    gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  TetherSupervisor *self = g_task_get_source_object (task);
+  const char *what = g_task_get_task_data (task);
   GError *error = NULL;
+  gboolean ok = tether_pool_verb_finish (TETHER_POOL (source), result, &error);
 
-  if (tether_pool_verb_finish (TETHER_POOL (source), result, &error))
+  journal_event (self, TETHER_JOURNAL_RESIZE, NULL, what, ok ? "ok" : error->message);
+  if (ok)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -1950,6 +2359,8 @@ tether_supervisor_resize (TetherSupervisor    *self,
 
   task = pool_task_new (self, cancellable, callback, user_data);
   if (task != NULL)
+    g_task_set_task_data (task, g_strdup_printf (_("resize to %u workers"), n_workers), g_free);
+  if (task != NULL)
     tether_pool_resize_async (self->pool, n_workers, cancellable, on_pool_verb_done, task);
 }
 
@@ -1964,6 +2375,8 @@ tether_supervisor_recycle_workers (TetherSupervisor    *self,
   g_return_if_fail (TETHER_IS_SUPERVISOR (self));
 
   task = pool_task_new (self, cancellable, callback, user_data);
+  if (task != NULL)
+    g_task_set_task_data (task, g_strdup (_("recycle every worker")), g_free);
   if (task != NULL)
     tether_pool_recycle_async (self->pool, cancellable, on_pool_verb_done, task);
 }
@@ -2033,6 +2446,8 @@ tether_supervisor_dispose (GObject *object)
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
   cancel_successor_search (self);
+  g_clear_handle_id (&self->rollback_timer, g_source_remove);
+  g_clear_object (&self->journal);
   if (self->pool != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->pool, self);
@@ -2072,6 +2487,9 @@ tether_supervisor_finalize (GObject *object)
   g_free (self->status_text);
   g_free (self->message);
   g_strfreev (self->run_env);
+  g_strfreev (self->run_argv);
+  g_free (self->journal_warning);
+  g_free (self->rollback_id);
   if (self->stdout_fd >= 0)
     close (self->stdout_fd);
   if (self->stderr_fd >= 0)
@@ -2147,6 +2565,66 @@ tether_supervisor_init (TetherSupervisor *self)
   compute_can (self, self->can);
 }
 
+static void
+on_journal_loaded (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(TetherSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *entries;
+  const char *message;
+
+  tether_journal_load_finish (TETHER_JOURNAL (source), result, &error);
+  if (self->journal == NULL)
+    return; /* disposed meanwhile */
+
+  message = tether_journal_get_load_message (self->journal);
+  if (message != NULL)
+    g_message ("%s: %s", tether_journal_get_path (self->journal), message);
+
+  /* What earlier runs reported comes first; nothing is announced again. */
+  {
+    g_autoptr(GPtrArray) now = g_steal_pointer (&self->checkpoints);
+
+    self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
+    entries = tether_journal_get_entries (self->journal);
+    for (guint i = 0; i < entries->len; i++)
+      {
+        TetherJournalEntry *entry = g_ptr_array_index (entries, i);
+        if (entry->kind == TETHER_JOURNAL_CHECKPOINT)
+          add_checkpoint (self, entry->id, entry->label, entry->time, FALSE);
+      }
+  }
+
+  if (self->start_after_load)
+    {
+      g_autoptr(GError) launch_error = NULL;
+
+      self->start_after_load = FALSE;
+      if (self->start_task != NULL && !self->stop_requested && !launch (self, &launch_error))
+        {
+          set_message (self, launch_error->message);
+          set_state (self, TETHER_STATE_FAILED);
+          return_start (self, g_steal_pointer (&launch_error));
+        }
+      else if (self->stop_requested)
+        {
+          /* Stopped before it began. */
+          self->stop_requested = FALSE;
+          set_state (self, TETHER_STATE_STOPPED);
+          return_start (self, g_error_new_literal (TETHER_ERROR, TETHER_ERROR_FAILED,
+                                                   _("The backend was stopped before it was ready")));
+          while (self->stop_tasks->len > 0)
+            {
+              GTask *task = g_ptr_array_steal_index (self->stop_tasks, 0);
+              g_task_return_pointer (task, g_new0 (TetherStopReport, 1), g_free);
+              g_object_unref (task);
+            }
+        }
+    }
+}
+
 TetherSupervisor *
 tether_supervisor_new (TetherProfile   *profile,
                        TetherOwnerKind  owner_kind)
@@ -2158,6 +2636,12 @@ tether_supervisor_new (TetherProfile   *profile,
   self = g_object_new (TETHER_TYPE_SUPERVISOR, NULL);
   self->profile = tether_profile_ref (profile);
   self->owner_kind = owner_kind;
+  {
+    g_autofree char *path = tether_journal_default_path (profile->id);
+
+    self->journal = tether_journal_new (path);
+    tether_journal_load_async (self->journal, NULL, on_journal_loaded, g_object_ref (self));
+  }
   if (profile->pool.mode != TETHER_POOL_NONE)
     {
       self->pool = tether_pool_new (profile, self->sampler);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "tether-enum-types.h"
+#include "tether-journal.h"
 #include "tether-owner.h"
 #include "tether-pool.h"
 #include "tether-profile.h"
@@ -45,6 +46,14 @@ typedef struct
   double elapsed;               /* seconds from the stop request to the empty tree */
 } TetherStopReport;
 
+/* How long a rollback took, in seconds from the request. */
+typedef struct
+{
+  double to_frozen;    /* every member suspended */
+  double to_stopped;   /* the tree empty */
+  double to_running;   /* RUNNING again at the checkpoint */
+} TetherRollbackReport;
+
 typedef struct
 {
   char *id;
@@ -75,7 +84,8 @@ TetherSampler    *tether_supervisor_get_sampler        (TetherSupervisor     *se
 TetherOwnerKind   tether_supervisor_get_owner_kind     (TetherSupervisor     *self);
 const char       *tether_supervisor_get_notify_socket  (TetherSupervisor     *self);
 const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor *self);
-/* Checkpoints reported by the backend, oldest first (the newest 1000). */
+/* Checkpoints reported by the backend and on disk in its journal (this
+ * run's and earlier runs'), oldest first (the newest 1000). */
 GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *self);
 /* TRUE while the backend runs, starts, or waits for an automatic restart. */
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
@@ -141,6 +151,26 @@ void              tether_supervisor_kill_subtree       (TetherSupervisor     *se
 gboolean          tether_supervisor_subtree_finish     (TetherSupervisor     *self,
                                                         GAsyncResult         *result,
                                                         guint                *n_reached,
+                                                        GError              **error);
+
+/* The journal: checkpoints, rollbacks, resizes, forced stops. */
+TetherJournal    *tether_supervisor_get_journal        (TetherSupervisor     *self);
+
+/* Back to a checkpoint the journal holds (rollback.method "restart"):
+ * every member frozen at once (state FROZEN), the stop ladder on the
+ * frozen tree, a start with rollback.env set to the checkpoint (and
+ * {checkpoint} in command replaced), the outcome journaled. A checkpoint
+ * never reported, a backend not running, or a tree that does not freeze
+ * within rollback.timeout is an error that leaves the tree as it was. */
+void              tether_supervisor_rollback           (TetherSupervisor     *self,
+                                                        const char           *checkpoint,
+                                                        const char           *reason,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+gboolean          tether_supervisor_rollback_finish    (TetherSupervisor     *self,
+                                                        GAsyncResult         *result,
+                                                        TetherRollbackReport *report,
                                                         GError              **error);
 
 /* The profile's worker pool, or NULL: target, actual, events. */

@@ -29,6 +29,12 @@ static const TetherVerb verbs[TETHER_N_VERBS] = {
     N_("Grow or shrink the worker pool to N workers") },
   { TETHER_VERB_RECYCLE, "recycle", NULL, TETHER_VERB_PARAM_NONE, TRUE,
     N_("Replace every worker, one at a time, without losing capacity") },
+  { TETHER_VERB_CHECKPOINTS, "checkpoints", NULL, TETHER_VERB_PARAM_NONE, FALSE,
+    N_("List the checkpoints the backend reported, newest last") },
+  { TETHER_VERB_ROLLBACK, "rollback", NULL, TETHER_VERB_PARAM_CHECKPOINT, TRUE,
+    N_("Freeze, stop and restart the backend at checkpoint ID") },
+  { TETHER_VERB_HISTORY, "history", NULL, TETHER_VERB_PARAM_NONE, FALSE,
+    N_("Show the journal: checkpoints, rollbacks, resizes, forced stops") },
 };
 
 const TetherVerb *
@@ -50,6 +56,7 @@ tether_verb_param_field (TetherVerbParam param)
     {
     case TETHER_VERB_PARAM_PID: return "pid";
     case TETHER_VERB_PARAM_WORKERS: return "workers";
+    case TETHER_VERB_PARAM_CHECKPOINT: return "checkpoint";
     case TETHER_VERB_PARAM_NONE:
     default:
       return NULL;
@@ -64,6 +71,7 @@ tether_verb_param_placeholder (TetherVerbParam param)
     /* Translators: placeholders in tetherctl's help */
     case TETHER_VERB_PARAM_PID: return _("PID");
     case TETHER_VERB_PARAM_WORKERS: return _("N");
+    case TETHER_VERB_PARAM_CHECKPOINT: return _("ID");
     case TETHER_VERB_PARAM_NONE:
     default:
       return NULL;

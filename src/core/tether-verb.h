@@ -25,6 +25,9 @@ typedef enum
   TETHER_VERB_KILL_SUBTREE,
   TETHER_VERB_RESIZE,
   TETHER_VERB_RECYCLE,
+  TETHER_VERB_CHECKPOINTS,
+  TETHER_VERB_ROLLBACK,
+  TETHER_VERB_HISTORY,
   TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
@@ -33,6 +36,7 @@ typedef enum
   TETHER_VERB_PARAM_NONE,
   TETHER_VERB_PARAM_PID,      /* "pid": a positive integer */
   TETHER_VERB_PARAM_WORKERS,  /* "workers": a pool size, 0 to 1024 */
+  TETHER_VERB_PARAM_CHECKPOINT, /* "checkpoint": an id; and "reason", optional text */
 } TetherVerbParam;
 
 typedef struct
