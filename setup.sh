@@ -190,6 +190,8 @@ case "${1:-}" in
     echo
     "$BUILD_DIR/bench/bench-pool"
     echo
+    "$BUILD_DIR/bench/bench-rollback"
+    echo
     bench/app-footprint.sh "$BUILD_DIR"
     ;;
   screenshot)
