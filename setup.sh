@@ -17,6 +17,7 @@ BUILD_DIR=${BUILD_DIR:-_build}
 PACKAGES=(
   meson ninja-build pkg-config gcc gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
+  libsoup-3.0-dev  # rollback "http" (src/core/tether-http.c)
   python3
   # the desktop app
   libgtk-4-dev libadwaita-1-dev

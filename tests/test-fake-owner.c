@@ -68,6 +68,8 @@ fake_run_async (TetherOwner         *owner,
   reply->count.n_members = self->n_members;
   reply->count.n_reached = op == TETHER_OWNER_OP_STOP_MAIN || op == TETHER_OWNER_OP_SIGNAL
                            ? 1 : self->n_members;
+  if (op == TETHER_OWNER_OP_FREEZE_EXCEPT && self->n_members > 0)
+    reply->count.n_reached = self->n_members - 1;  /* all but pid */
   if (op == TETHER_OWNER_OP_MEMBERS)
     {
       reply->members = g_array_new (FALSE, FALSE, sizeof (pid_t));

@@ -373,6 +373,151 @@ test_resume_last_checkpoint (Fixture       *fx,
   g_assert_cmpstr (third, ==, "10");
 }
 
+/* ---- rollback.method "http" ------------------------------------------------- */
+
+/* The main process serves POST /rollback and records, when it is asked,
+ * the body and the /proc state of its child (a counter that must be frozen
+ * meanwhile). mode: ok, fail (500) or slow (answers after 5 s). */
+static const char http_backend[] =
+  "import http.server, json, os, socket, sys, time\n"
+  "d, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+  "child = os.fork()\n"
+  "if child == 0:\n"
+  "    n = 0\n"
+  "    while True:\n"
+  "        n += 1\n"
+  "        open(os.path.join(d, 'counter.tmp'), 'w').write(str(n))\n"
+  "        os.rename(os.path.join(d, 'counter.tmp'), os.path.join(d, 'counter'))\n"
+  "        time.sleep(0.01)\n"
+  "class H(http.server.BaseHTTPRequestHandler):\n"
+  "    def do_POST(self):\n"
+  "        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+  "        st = open('/proc/%d/stat' % child).read().rsplit(')', 1)[1].split()[0]\n"
+  "        open(os.path.join(d, 'post'), 'w').write(json.dumps({'body': body, 'child': st}))\n"
+  "        if mode == 'slow':\n"
+  "            time.sleep(5)\n"
+  "        self.send_response(500 if mode == 'fail' else 200)\n"
+  "        self.end_headers()\n"
+  "        self.wfile.write(b'{\"ok\": false}' if mode == 'fail' else b'{\"ok\": true}')\n"
+  "    def log_message(self, *a):\n"
+  "        pass\n"
+  "srv = http.server.HTTPServer(('127.0.0.1', port), H)\n"
+  "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+  "a = os.environ['NOTIFY_SOCKET']\n"
+  "s.sendto(b'READY=1\\nX_TETHER_CHECKPOINT=7 seven', '\\0' + a[1:] if a[0] == '@' else a)\n"
+  "srv.serve_forever()\n";
+
+static guint
+free_port (void)
+{
+  g_autoptr(GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (sock, any, FALSE, NULL));
+  bound = g_socket_get_local_address (sock, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static gboolean
+rollback_http (Fixture     *fx,
+               const char  *mode,
+               gboolean     refused,
+               GError     **error)
+{
+  guint port = free_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  g_autofree char *members =
+    g_strdup_printf ("\"ready\": \"notify\", \"rollback\": {\"method\": \"http\", "
+                     "\"url\": \"http://127.0.0.1:%u/rollback\", \"timeout\": 1}",
+                     refused ? free_port () : port);
+  const char *argv[] = { python3 (), "-c", http_backend, fx->state_dir, port_text, mode, fx->marker, NULL };
+  TestUtilAwait a = { 0 };
+  g_autoptr(GError) local_error = NULL;
+
+  g_mkdir_with_parents (fx->state_dir, 0700);
+  fx->profile_path = test_util_write_profile (members, argv);
+  fx->profile = tether_profile_load (fx->profile_path, &local_error);
+  g_assert_no_error (local_error);
+  start_ok (fx);
+  wait_checkpoint (fx, "7");
+
+  tether_supervisor_rollback (fx->supervisor, "7", "the test", NULL, test_util_await_cb, &a);
+  return tether_supervisor_rollback_finish (fx->supervisor, test_util_await (&a), NULL, error);
+}
+
+/* Nothing stays frozen: the counter moves again. */
+static void
+assert_thawed (Fixture *fx)
+{
+  g_autofree char *c1 = NULL;
+  g_autofree char *c2 = NULL;
+
+  g_assert_cmpint (tether_supervisor_get_state (fx->supervisor), ==, TETHER_STATE_RUNNING);
+  c1 = read_state (fx, "counter");
+  g_usleep (200 * 1000);
+  c2 = read_state (fx, "counter");
+  g_assert_cmpint (g_ascii_strtoll (c2, NULL, 10), >, g_ascii_strtoll (c1, NULL, 10));
+}
+
+/* The endpoint is asked while every other member is frozen (its /proc
+ * state T), and everything runs on after a 2xx. */
+static void
+test_http_ok (Fixture       *fx,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *post = NULL;
+  pid_t main_pid;
+
+  g_assert_true (rollback_http (fx, "ok", FALSE, &error));
+  g_assert_no_error (error);
+  post = read_state (fx, "post");
+  g_assert_cmpstr (post, ==, "{\"body\": {\"rollbackIndex\": 7, \"message\": \"the test\"}, \"child\": \"T\"}");
+  /* The same processes: nothing was restarted. */
+  main_pid = tether_supervisor_get_main_pid (fx->supervisor);
+  g_assert_cmpint (test_util_proc_state (main_pid), !=, 'T');
+  assert_thawed (fx);
+  stop_ok (fx);
+}
+
+static void
+test_http_fails (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (rollback_http (fx, "fail", FALSE, &error));
+  g_assert_nonnull (strstr (error->message, "answered 500"));
+  assert_thawed (fx);
+  stop_ok (fx);
+}
+
+static void
+test_http_times_out (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (rollback_http (fx, "slow", FALSE, &error));
+  g_assert_nonnull (strstr (error->message, "did not answer within 1 s"));
+  assert_thawed (fx);
+  stop_ok (fx);
+}
+
+static void
+test_http_refused (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (rollback_http (fx, "ok", TRUE, &error));
+  g_assert_nonnull (strstr (error->message, "Could not connect"));
+  assert_thawed (fx);
+  stop_ok (fx);
+}
+
 /* ---- the journal by hand --------------------------------------------------- */
 
 static TetherJournal *
@@ -627,6 +772,10 @@ main (int    argc,
   test_util_add_for_kinds ("/rollback", "refused", sizeof (Fixture), setup, test_refused, teardown);
   test_util_add_for_kinds ("/rollback", "resume-last-checkpoint", sizeof (Fixture), setup,
                            test_resume_last_checkpoint, teardown);
+  test_util_add_for_kinds ("/rollback", "http/ok", sizeof (Fixture), setup, test_http_ok, teardown);
+  test_util_add_for_kinds ("/rollback", "http/fails", sizeof (Fixture), setup, test_http_fails, teardown);
+  test_util_add_for_kinds ("/rollback", "http/times-out", sizeof (Fixture), setup, test_http_times_out, teardown);
+  test_util_add_for_kinds ("/rollback", "http/refused", sizeof (Fixture), setup, test_http_refused, teardown);
   g_test_add_func ("/rollback/journal/torn", test_journal_torn);
   g_test_add_func ("/rollback/journal/garbage", test_journal_garbage);
   g_test_add_func ("/rollback/journal/read-only", test_journal_read_only);

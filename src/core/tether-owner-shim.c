@@ -921,6 +921,7 @@ op_verb (TetherOwnerOp op)
     case TETHER_OWNER_OP_SIGNAL_SUBTREE: return "signal-subtree";
     case TETHER_OWNER_OP_KILL_SUBTREE: return "kill-subtree";
     case TETHER_OWNER_OP_FREEZE: return "freeze";
+    case TETHER_OWNER_OP_FREEZE_EXCEPT: return "freeze-except";
     case TETHER_OWNER_OP_THAW: return "thaw";
     case TETHER_OWNER_OP_KILL_ALL: return "kill";
     case TETHER_OWNER_OP_TOP_LEVEL: return "top-level";
@@ -942,6 +943,7 @@ op_description (TetherOwnerOp op,
     case TETHER_OWNER_OP_SIGNAL_SUBTREE: return g_strdup_printf (_("signal process %d and its descendants"), (int) pid);
     case TETHER_OWNER_OP_KILL_SUBTREE: return g_strdup_printf (_("kill process %d and its descendants"), (int) pid);
     case TETHER_OWNER_OP_FREEZE: return g_strdup (_("freeze the backend"));
+    case TETHER_OWNER_OP_FREEZE_EXCEPT: return g_strdup_printf (_("freeze the backend except process %d"), (int) pid);
     case TETHER_OWNER_OP_THAW: return g_strdup (_("thaw the backend"));
     case TETHER_OWNER_OP_KILL_ALL: return g_strdup (_("kill the backend’s processes"));
     case TETHER_OWNER_OP_TOP_LEVEL: return g_strdup (_("list the backend’s top processes"));
@@ -997,6 +999,7 @@ tether_owner_shim_run_async (TetherOwner         *owner,
     {
     case TETHER_OWNER_OP_WATCH:
     case TETHER_OWNER_OP_KILL_SUBTREE:
+    case TETHER_OWNER_OP_FREEZE_EXCEPT:
       g_string_append_printf (body, " %d", (int) pid);
       break;
     case TETHER_OWNER_OP_STOP_MAIN:

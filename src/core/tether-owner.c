@@ -496,6 +496,16 @@ tether_owner_freeze_async (TetherOwner         *self,
 }
 
 void
+tether_owner_freeze_except_async (TetherOwner         *self,
+                                  pid_t                pid,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  run (self, TETHER_OWNER_OP_FREEZE_EXCEPT, pid, 0, cancellable, callback, user_data);
+}
+
+void
 tether_owner_thaw_async (TetherOwner         *self,
                          GCancellable        *cancellable,
                          GAsyncReadyCallback  callback,

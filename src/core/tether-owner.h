@@ -69,6 +69,7 @@ typedef enum
   TETHER_OWNER_OP_THAW,
   TETHER_OWNER_OP_KILL_ALL,
   TETHER_OWNER_OP_TOP_LEVEL,       /* members with no member for a parent */
+  TETHER_OWNER_OP_FREEZE_EXCEPT,   /* pid: every member but pid */
 } TetherOwnerOp;
 
 #define TETHER_TYPE_OWNER (tether_owner_get_type ())
@@ -202,6 +203,15 @@ void             tether_owner_kill_subtree_async  (TetherOwner          *self,
                                                    gpointer              user_data);
 /* Completes once every member is frozen (or thawed). */
 void             tether_owner_freeze_async        (TetherOwner          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+/* Freezes every member but pid itself (its parent and descendants are
+ * frozen too), which keeps running -- also if an earlier freeze had frozen
+ * it: what an HTTP rollback talks to while the rest holds still. A signal
+ * sweep on every kind; tether_owner_thaw_async undoes it. */
+void             tether_owner_freeze_except_async (TetherOwner          *self,
+                                                   pid_t                 pid,
                                                    GCancellable         *cancellable,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);

@@ -21,6 +21,7 @@
 
 #include "tether-enums.h"
 #include "tether-error.h"
+#include "tether-http.h"
 #include "tether-journal.h"
 #include "tether-notify.h"
 #include "tether-pidfile.h"
@@ -2147,6 +2148,68 @@ typedef struct
   guint serial;
 } RollbackStep;
 
+/* rollback.method "http": the answer to the POST. Thawed either way:
+ * nothing is left frozen, ever. */
+static void
+on_rollback_posted (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  RollbackStep *step = user_data;
+  g_autoptr(TetherSupervisor) self = step->self;
+  GError *error = NULL;
+  gboolean ok = tether_http_post_json_finish (result, NULL, NULL, &error);
+  gboolean current = step->serial == self->rollback_serial && self->rollback_task != NULL;
+
+  g_free (step);
+  if (!current)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (!ok)
+    {
+      g_prefix_error (&error, _("The backend did not roll back; it was thawed and runs on: "));
+      abandon_rollback (self, error);
+      return;
+    }
+  tether_owner_thaw_async (self->owner, NULL, on_rollback_thawed, NULL);
+  set_state (self, TETHER_STATE_RUNNING);
+  arm_watchdog (self);
+  self->rollback_report.to_stopped = 0;
+  self->rollback_report.to_running = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
+  end_rollback (self, NULL);
+}
+
+static void
+ask_backend_to_roll_back (TetherSupervisor *self)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  const char *reason = g_task_get_task_data (self->rollback_task);
+  RollbackStep *step = g_new0 (RollbackStep, 1);
+  char *end;
+  guint64 number;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "rollbackIndex");
+  /* A number when the id is one (as the backend's counters are). */
+  number = g_ascii_strtoull (self->rollback_id, &end, 10);
+  if (*end == '\0' && g_ascii_isdigit (self->rollback_id[0]) && number <= (1ULL << 53))
+    json_builder_add_int_value (b, (gint64) number);
+  else
+    json_builder_add_string_value (b, self->rollback_id);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, reason != NULL ? reason : "");
+  json_builder_end_object (b);
+  body = json_builder_get_root (b);
+
+  step->self = g_object_ref (self);
+  step->serial = self->rollback_serial;
+  tether_http_post_json_async (self->profile->rollback.url, body, self->profile->rollback.timeout,
+                               NULL, on_rollback_posted, step);
+}
+
 static void
 on_rollback_frozen (GObject      *source,
                     GAsyncResult *result,
@@ -2171,6 +2234,12 @@ on_rollback_frozen (GObject      *source,
     }
   g_clear_handle_id (&self->rollback_timer, g_source_remove);
   self->rollback_report.to_frozen = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
+
+  if (self->profile->rollback.method == TETHER_ROLLBACK_HTTP)
+    {
+      ask_backend_to_roll_back (self);
+      return;
+    }
 
   /* The ladder's first signal is sent while everything is still frozen;
    * thawing afterwards lets it be heard before anything else runs. */
@@ -2234,11 +2303,10 @@ tether_supervisor_rollback (TetherSupervisor    *self,
                                checkpoint);
       return;
     }
-  if (self->profile->rollback.method == TETHER_ROLLBACK_HTTP)
+  if (self->profile->rollback.method == TETHER_ROLLBACK_HTTP && self->main_pid <= 0)
     {
-      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED,
-                               _("Rollback by HTTP (rollback.method \"http\") is not available yet; "
-                                 "use \"restart\""));
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_BUSY,
+                               _("The backend has no main process to serve %s"), self->profile->rollback.url);
       return;
     }
 
@@ -2256,7 +2324,11 @@ tether_supervisor_rollback (TetherSupervisor    *self,
 
     step->self = g_object_ref (self);
     step->serial = self->rollback_serial;
-    tether_owner_freeze_async (self->owner, NULL, on_rollback_frozen, step);
+    /* By HTTP, the process that serves the endpoint must answer. */
+    if (self->profile->rollback.method == TETHER_ROLLBACK_HTTP)
+      tether_owner_freeze_except_async (self->owner, self->main_pid, NULL, on_rollback_frozen, step);
+    else
+      tether_owner_freeze_async (self->owner, NULL, on_rollback_frozen, step);
   }
   self->rollback_timer = timeout_add_usec (seconds_to_usec (self->profile->rollback.timeout),
                                            on_rollback_freeze_timeout, self);

@@ -82,6 +82,7 @@ static struct
   bool thorough;                 /* look in all of /proc for this request */
   unsigned n_listings;
   bool outsiders;                /* the leaf holds a non-member */
+  bool swept;                    /* a freeze's SIGSTOP sweep stopped members */
 
   Tracked tracked[MAX_TRACKED];
   size_t n_tracked;
@@ -401,9 +402,10 @@ descends_from (const Entry *e,
 }
 
 /* The members the last refresh listed (root <= 0), or root and its
- * descendants among them. Sorted. */
+ * descendants among them; never except (when > 0) itself. Sorted. */
 static int
 collect_scope (pid_t    root,
+               pid_t    except,
                pid_t  **out,
                size_t  *n_out)
 {
@@ -415,7 +417,7 @@ collect_scope (pid_t    root,
     return -ENOMEM;
   for (i = 0; i < N_BUCKETS; i++)
     for (Entry *e = shim.buckets[i]; e != NULL; e = e->next)
-      if (is_listed_member (e) && (root <= 0 || descends_from (e, root)))
+      if (is_listed_member (e) && e->pid != except && (root <= 0 || descends_from (e, root)))
         pids[n++] = e->pid;
   qsort (pids, n, sizeof *pids, compare_pids);
   *out = pids;
@@ -423,9 +425,11 @@ collect_scope (pid_t    root,
   return 0;
 }
 
-/* The members now (root <= 0), or root and its descendants. Sorted. */
+/* The members now (root <= 0), or root and its descendants, less except.
+ * Sorted. */
 static int
 list_scope (pid_t    root,
+            pid_t    except,
             pid_t  **out,
             size_t  *n_out)
 {
@@ -433,7 +437,7 @@ list_scope (pid_t    root,
 
   if (r < 0)
     return r;
-  return collect_scope (root, out, n_out);
+  return collect_scope (root, except, out, n_out);
 }
 
 /* How many members the last refresh listed. */
@@ -586,12 +590,14 @@ now_ms (void)
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* SIGSTOP every process in scope until a pass finds no new process and every
- * one is stopped: a forking tree cannot outrun it, since a stopped process
- * forks no more. Returns how many processes are frozen; with final, the
- * last pass's list (sorted), which no longer changes once it settled. */
+/* SIGSTOP every process in scope (all but except, which is left alone)
+ * until a pass finds no new process and every one is stopped: a forking
+ * tree cannot outrun it, since a stopped process forks no more. Returns
+ * how many processes are frozen; with final, the last pass's list
+ * (sorted), which no longer changes once it settled. */
 static size_t
 stop_sweep_listed (pid_t    root,
+                   pid_t    except,
                    pid_t  **final,
                    size_t  *n_final)
 {
@@ -605,7 +611,7 @@ stop_sweep_listed (pid_t    root,
       size_t n, i, n_new = 0;
       bool settled = true;
 
-      if (list_scope (root, &pids, &n) < 0)
+      if (list_scope (root, except, &pids, &n) < 0)
         break;
       free (last);
       last = pids;
@@ -651,9 +657,10 @@ stop_sweep_listed (pid_t    root,
 }
 
 static size_t
-stop_sweep (pid_t root)
+stop_sweep (pid_t root,
+            pid_t except)
 {
-  return stop_sweep_listed (root, NULL, NULL);
+  return stop_sweep_listed (root, except, NULL, NULL);
 }
 
 /* Stops everything in scope, then kills what the sweep settled on: a
@@ -664,7 +671,7 @@ kill_scope (pid_t root)
   pid_t *pids = NULL;
   size_t n = 0, i;
 
-  stop_sweep_listed (root, &pids, &n);
+  stop_sweep_listed (root, 0, &pids, &n);
   for (i = 0; i < n; i++)
     signal_member (pids[i], SIGKILL);
   free (pids);
@@ -681,7 +688,7 @@ signal_scope_counted (pid_t   root,
   pid_t *pids;
   size_t n, i, hit = 0;
 
-  if (collect_scope (root, &pids, &n) < 0)
+  if (collect_scope (root, 0, &pids, &n) < 0)
     n = 0, pids = NULL;
   for (i = 0; i < n; i++)
     if (signal_member (pids[i], sig) == 0)
@@ -753,7 +760,8 @@ freeze_tree (size_t *n)
 {
   if (!leaf_is_exact ())
     {
-      *n = stop_sweep (0);
+      shim.swept = true;
+      *n = stop_sweep (0, 0);
       return 0;
     }
   if (tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "1") < 0)
@@ -762,21 +770,64 @@ freeze_tree (size_t *n)
   return wait_cgroup_frozen (1);
 }
 
+/* Every member but keep: the leaf's freezer takes the whole leaf or
+ * nothing, so in both modes this is a sweep. keep is continued if an
+ * earlier sweep may have stopped it. */
+static int
+freeze_except (pid_t   keep,
+               size_t *n)
+{
+  bool swept_before = shim.swept;
+  int r = 0;
+
+  shim.swept = true;
+  if (shim.cgroup_dir != NULL)
+    {
+      /* An earlier freeze may have frozen the leaf, keep with it, and a
+       * frozen process does not stop (its SIGSTOP waits): stop the
+       * others, then thaw the leaf; each stops before it runs again. */
+      pid_t *pids;
+      size_t n_pids;
+
+      if (collect_scope (0, keep, &pids, &n_pids) == 0)
+        {
+          for (size_t i = 0; i < n_pids; i++)
+            signal_member (pids[i], SIGSTOP);
+          free (pids);
+        }
+      if (tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "0") == 0)
+        r = wait_cgroup_frozen (0);
+    }
+  *n = stop_sweep (0, keep);
+  if (swept_before)
+    signal_member (keep, SIGCONT);
+  return r;
+}
+
 static int
 thaw_tree (size_t *n)
 {
+  int r = 0;
+
   if (shim.cgroup_dir != NULL)
     {
       /* Whatever froze it, the leaf may be frozen: undo that too. */
       tether_procfs_write_file (cgroup_file ("cgroup.freeze"), "0");
       if (leaf_is_exact ())
         {
-          *n = count_listed ();
-          return wait_cgroup_frozen (0);
+          r = wait_cgroup_frozen (0);
+          /* A sweep's SIGSTOPs outlast the leaf's freezer: only
+           * SIGCONT undoes them. */
+          if (!shim.swept)
+            {
+              *n = count_listed ();
+              return r;
+            }
         }
     }
+  shim.swept = false;
   *n = signal_scope (0, SIGCONT);
-  return 0;
+  return r;
 }
 
 static size_t
@@ -1342,7 +1393,7 @@ handle_command (char           *line,
   else if (strcmp (verb, "members") == 0 && n_f == 2)
     {
       pid_t *pids;
-      r = list_scope (0, &pids, &n);
+      r = list_scope (0, 0, &pids, &n);
       if (r < 0)
         send_error (id, -r, "cannot list members");
       else
@@ -1358,7 +1409,7 @@ handle_command (char           *line,
       pid_t *pids;
       size_t k = 0;
 
-      r = list_scope (0, &pids, &n);
+      r = list_scope (0, 0, &pids, &n);
       if (r < 0)
         send_error (id, -r, "cannot list members");
       else
@@ -1416,6 +1467,17 @@ handle_command (char           *line,
 
       r = verb[0] == 'f' ? freeze_tree (&n) : thaw_tree (&n);
       if (r < 0)
+        send_error (id, -r, strerror (-r));
+      else
+        send_line ("%ld ok %zu %zu", id, n, before);
+    }
+  else if (strcmp (verb, "freeze-except") == 0 && n_f == 3 && parse_int (f[2], 1, INT_MAX, &a))
+    {
+      size_t before = count_members ();  /* the sweep lists again, pass after pass */
+
+      if (is_member ((pid_t) a) != 1)
+        send_error (id, ESRCH, "not a member of the tree");
+      else if ((r = freeze_except ((pid_t) a, &n)) < 0)
         send_error (id, -r, strerror (-r));
       else
         send_line ("%ld ok %zu %zu", id, n, before);
