@@ -5,7 +5,8 @@
  * supervisor verb and nothing else; confirmation dialogs live in the window
  * (D-Bus callers and tetherctl users confirm nothing). resize (the number
  * of workers) and recycle-workers exist for every profile and are enabled
- * while a profile's worker pool can change.
+ * while a profile's worker pool can change. rollback (to a checkpoint
+ * ID) is enabled while the backend runs.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +16,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-application-private.h"
+#include "tether-error.h"
 
 static const char *
 backend_name (TetherApplication *self)
@@ -235,6 +237,78 @@ recycle_workers_activated (GSimpleAction *action,
   tether_supervisor_recycle_workers (self->supervisor, NULL, on_recycled, g_object_ref (self));
 }
 
+/* The rollback's checkpoint is the task's data. */
+static void
+on_rolled_back (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  TetherApplication *self = g_task_get_source_object (task);
+  const char *checkpoint = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *title = NULL;
+  TetherRollbackReport report;
+
+  if (!tether_supervisor_rollback_finish (TETHER_SUPERVISOR (source), result, &report, &error))
+    {
+      /* translators: %s is the backend's name */
+      report_error (self, _("Could not roll back %s"), error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* translators: %s is a checkpoint ID (as the backend named it), %.1f
+   * the seconds it took to be running again there */
+  title = g_strdup_printf (_("Rolled back to checkpoint %s in %.1f s"), checkpoint, report.to_running);
+  tether_application_tell (self, title, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+tether_application_rollback (TetherApplication   *self,
+                             const char          *checkpoint,
+                             const char          *reason,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (TETHER_IS_APPLICATION (self));
+  g_return_if_fail (checkpoint != NULL);
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, tether_application_rollback);
+  g_task_set_task_data (task, g_strdup (checkpoint), g_free);
+  if (self->supervisor == NULL)
+    {
+      g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_FAILED, _("No profile is open"));
+      g_object_unref (task);
+      return;
+    }
+  /* Unknown checkpoints and a backend that is not running are the
+   * supervisor's to refuse (it says which checkpoints there are). */
+  tether_supervisor_rollback (self->supervisor, checkpoint, reason, NULL, on_rolled_back, task);
+}
+
+gboolean
+tether_application_rollback_finish (TetherApplication  *self,
+                                    GAsyncResult       *result,
+                                    GError            **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* The D-Bus path: no dialog, no confirmation, the outcome as news. */
+static void
+rollback_activated (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  tether_application_rollback (user_data, g_variant_get_string (parameter, NULL), NULL, NULL, NULL);
+}
+
 static void
 open_profile_activated (GSimpleAction *action,
                         GVariant      *parameter,
@@ -266,6 +340,7 @@ static const GActionEntry app_actions[] = {
   { "kill-subtree", kill_subtree_activated, "i" },
   { "resize", resize_activated, "i" },
   { "recycle-workers", recycle_workers_activated },
+  { "rollback", rollback_activated, "s" },
   { "open-profile", open_profile_activated, "s" },
   { "quit", quit_activated },
 };
@@ -307,6 +382,11 @@ tether_application_update_actions (TetherApplication *self)
   set_enabled (self, "stop-subtree", s != NULL && tether_supervisor_get_can_signal (s));
   set_enabled (self, "kill-subtree", s != NULL && tether_supervisor_get_can_signal (s));
   set_enabled (self, "resize", can_resize);
+  /* Whether the checkpoint is one the backend reported is the
+   * supervisor's to say. */
+  set_enabled (self, "rollback", s != NULL && !self->quitting &&
+               (tether_supervisor_get_state (s) == TETHER_STATE_RUNNING ||
+                tether_supervisor_get_state (s) == TETHER_STATE_NOT_RESPONDING));
   /* A server that is its own master replaces its workers itself. */
   set_enabled (self, "recycle-workers",
                can_resize && tether_pool_get_mode (pool) == TETHER_POOL_MANAGED);

@@ -30,6 +30,10 @@ struct _TetherApplication
    * ("pool-activity"). */
   guint n_resizes;
   guint n_recycles;
+  /* A rollback is under way (FROZEN was seen): its STOPPED is followed
+   * by a start. */
+  gboolean in_rollback;
+  guint rollback_settle;        /* idle: did a start follow the STOPPED? */
 };
 
 void tether_application_release_background (TetherApplication *self);

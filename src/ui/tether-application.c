@@ -142,8 +142,52 @@ tether_application_tell (TetherApplication *self,
   tell_tagged (self, NULL, title, body);
 }
 
+/* Kept alive only for the backend: once it is gone for good, so is the
+ * windowless application (its hidden window was all that held it). */
+static void
+release_if_stopped (TetherApplication *self)
+{
+  if (self->held_in_background && !tether_supervisor_is_active (self->supervisor))
+    {
+      TetherWindow *window = get_window (self);
+
+      tether_application_release_background (self);
+      if (window != NULL && !gtk_widget_get_visible (GTK_WIDGET (window)))
+        gtk_window_destroy (GTK_WINDOW (window));
+    }
+}
+
+static void
+tell_stopped (TetherApplication *self)
+{
+  /* translators: %s is the backend's name */
+  g_autofree char *title = g_strdup_printf (_("%s stopped"), tether_supervisor_get_profile (self->supervisor)->name);
+
+  tether_application_tell (self, title, tether_supervisor_get_message (self->supervisor));
+}
+
+/* The supervisor is STOPPED before the rollback's stop completes and the
+ * start follows: once that has had its turn, a rollback still STOPPED
+ * went no further. */
+static gboolean
+on_rollback_settled (gpointer user_data)
+{
+  TetherApplication *self = user_data;
+
+  self->rollback_settle = 0;
+  if (self->supervisor == NULL || !self->in_rollback ||
+      tether_supervisor_get_state (self->supervisor) != TETHER_STATE_STOPPED)
+    return G_SOURCE_REMOVE;
+  self->in_rollback = FALSE;
+  if (self->held_in_background && !tether_supervisor_is_active (self->supervisor))
+    tell_stopped (self);
+  release_if_stopped (self);
+  return G_SOURCE_REMOVE;
+}
+
 /* Turns state changes into news: a crash, an automatic restart, a stop that
- * needed force. Whoever asked (a button, tetherctl, D-Bus), the same news. */
+ * needed force. Whoever asked (a button, tetherctl, D-Bus), the same news.
+ * A rollback (FROZEN, a stop, a start) is news only for how it ends. */
 static void
 on_state_changed (TetherSupervisor  *supervisor,
                   GParamSpec        *pspec,
@@ -157,6 +201,18 @@ on_state_changed (TetherSupervisor  *supervisor,
   self->last_state = state;
   tether_application_update_actions (self);
 
+  if (state == TETHER_STATE_FROZEN)
+    self->in_rollback = TRUE;
+  else if (state == TETHER_STATE_RUNNING || state == TETHER_STATE_NOT_RESPONDING ||
+           state == TETHER_STATE_FAILED)
+    self->in_rollback = FALSE;
+  if (self->in_rollback && state == TETHER_STATE_STOPPED)
+    {
+      if (self->rollback_settle == 0)
+        self->rollback_settle = g_idle_add_full (G_PRIORITY_LOW, on_rollback_settled, self, NULL);
+      return;
+    }
+
   if (state == TETHER_STATE_FAILED && was != TETHER_STATE_FAILED)
     {
       /* translators: %s is the backend's name */
@@ -164,7 +220,7 @@ on_state_changed (TetherSupervisor  *supervisor,
       tether_application_tell (self, title, message);
     }
   else if (state == TETHER_STATE_STARTING && tether_supervisor_get_n_restarts (supervisor) > 0 &&
-           (was == TETHER_STATE_FAILED || was == TETHER_STATE_STOPPED))
+           !self->in_rollback && (was == TETHER_STATE_FAILED || was == TETHER_STATE_STOPPED))
     {
       /* translators: %s is the backend's name, %u how many restarts so far */
       g_autofree char *title = g_strdup_printf (_("Restarting %s (attempt %u)"), name,
@@ -173,22 +229,9 @@ on_state_changed (TetherSupervisor  *supervisor,
     }
   else if (state == TETHER_STATE_STOPPED && was != TETHER_STATE_STOPPED &&
            self->held_in_background && !tether_supervisor_is_active (supervisor))
-    {
-      /* translators: %s is the backend's name */
-      g_autofree char *title = g_strdup_printf (_("%s stopped"), name);
-      tether_application_tell (self, title, message);
-    }
+    tell_stopped (self);
 
-  /* Kept alive only for the backend: once it is gone for good, so is the
-   * windowless application (its hidden window was all that held it). */
-  if (self->held_in_background && !tether_supervisor_is_active (supervisor))
-    {
-      TetherWindow *window = get_window (self);
-
-      tether_application_release_background (self);
-      if (window != NULL && !gtk_widget_get_visible (GTK_WIDGET (window)))
-        gtk_window_destroy (GTK_WINDOW (window));
-    }
+  release_if_stopped (self);
 }
 
 static void
@@ -295,6 +338,7 @@ tether_application_open_profile (TetherApplication  *self,
   self->control = g_steal_pointer (&control);
   g_set_object (&self->supervisor, supervisor);
   self->last_state = tether_supervisor_get_state (supervisor);
+  self->in_rollback = FALSE;
   g_signal_group_set_target (self->supervisor_signals, supervisor);
   g_signal_group_set_target (self->pool_signals, tether_supervisor_get_pool (supervisor));
   g_settings_set_string (self->settings, "last-profile", profile->path);
@@ -512,6 +556,7 @@ tether_application_shutdown (GApplication *application)
    * killed, now, before the process exits. */
   g_signal_group_set_target (self->supervisor_signals, NULL);
   g_signal_group_set_target (self->pool_signals, NULL);
+  g_clear_handle_id (&self->rollback_settle, g_source_remove);
   if (self->control != NULL)
     g_object_run_dispose (G_OBJECT (self->control));
   if (self->supervisor != NULL)
@@ -548,6 +593,7 @@ tether_application_dispose (GObject *object)
 {
   TetherApplication *self = TETHER_APPLICATION (object);
 
+  g_clear_handle_id (&self->rollback_settle, g_source_remove);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->control);

@@ -3,9 +3,10 @@
  * Holds the one supervised backend (a profile, its TetherSupervisor and the
  * control socket tetherctl talks to) and the lifecycle actions, which are
  * application actions so they are exported on D-Bus (`gapplication action
- * org.tether.Tether stop`). Windows only show and trigger them. News of
- * the backend (a crash, a stop that had to be forced, a pool worker let go
- * of) go to the window as toasts, or out as desktop notifications.
+ * org.tether.Tether stop`, `… rollback "'20'"`). Windows only show and
+ * trigger them. News of the backend (a crash, a stop that had to be
+ * forced, a pool worker let go of, a rollback's outcome) go to the window
+ * as toasts, or out as desktop notifications.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -43,6 +44,17 @@ gboolean           tether_application_open_file       (TetherApplication *self,
 /* The bundled demo profile (installed, or in the source tree when run from
  * a build directory). */
 GFile             *tether_application_get_demo_profile (TetherApplication *self);
+/* Back to a checkpoint the backend reported (reason: why, for the journal,
+ * or NULL); the outcome is news ("Rolled back to checkpoint 20 in 1.2 s",
+ * or why not) whoever asked. callback may be NULL (app.rollback). */
+void               tether_application_rollback        (TetherApplication  *self,
+                                                       const char         *checkpoint,
+                                                       const char         *reason,
+                                                       GAsyncReadyCallback callback,
+                                                       gpointer            user_data);
+gboolean           tether_application_rollback_finish (TetherApplication  *self,
+                                                       GAsyncResult       *result,
+                                                       GError            **error);
 /* A toast in the window when it is shown, else a desktop notification. */
 void               tether_application_tell            (TetherApplication *self,
                                                        const char        *title,

@@ -15,8 +15,10 @@
 
 #include "tether-application.h"
 #include "tether-graph.h"
+#include "tether-history-window.h"
 #include "tether-preferences-window.h"
 #include "tether-process-tree.h"
+#include "tether-rollback-window.h"
 #include "tether-window.h"
 
 struct _TetherWindow
@@ -30,6 +32,7 @@ struct _TetherWindow
   GtkLabel *state_pill;
   GtkLabel *status_label;
   GtkLabel *count_label;
+  GtkWidget *rollback_button;
   GtkWidget *pool_box;
   GtkSpinButton *workers_spin;
   GtkSpinner *workers_spinner;
@@ -64,6 +67,9 @@ struct _TetherWindow
   guint resize_timer;               /* the Workers spin button settling */
   gboolean syncing_spin;            /* the spin button follows the target */
   GHashTable *tagged_toasts;        /* tag → AdwToast shown or waiting */
+  guint journal_timer;              /* until the journal has loaded earlier runs' checkpoints */
+  GtkWindow *rollback_window;       /* weak: the Roll Back dialog, when open */
+  GtkWindow *history_window;        /* weak */
 };
 
 /* How long the Workers spin button must rest before the pool is resized:
@@ -116,6 +122,8 @@ update_actions (TetherWindow *self)
                                  selected && app_action_enabled (self, "stop-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.kill-subtree",
                                  selected && app_action_enabled (self, "kill-subtree"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-rollback", self->supervisor != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-history", self->supervisor != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-pid", item != NULL);
   set_workers_spin_sensitive (self, app_action_enabled (self, "resize"));
@@ -362,6 +370,34 @@ set_pool (TetherWindow *self,
   update_pool (self);
 }
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* The Roll Back… button (by the state) is for backends that checkpoint: shown
+ * once one has been reported (in this run or, from the journal, an
+ * earlier one). The menu item is always there. */
+static void
+update_rollback_button (TetherWindow *self)
+{
+  gtk_widget_set_visible (self->rollback_button,
+                          self->supervisor != NULL &&
+                          tether_supervisor_get_checkpoints (self->supervisor)->len > 0);
+}
+
+/* The journal loads in its own thread and says nothing when it is done
+ * (its checkpoints are not news): a few looks, until it has. */
+static gboolean
+on_journal_poll (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+  TetherJournal *journal = self->supervisor != NULL ? tether_supervisor_get_journal (self->supervisor) : NULL;
+
+  update_rollback_button (self);
+  if (journal != NULL && !tether_journal_is_loaded (journal))
+    return G_SOURCE_CONTINUE;
+  self->journal_timer = 0;
+  return G_SOURCE_REMOVE;
+}
+
 /* ---- the tree ----------------------------------------------------------- */
 
 /* The detail line follows the selected row on every tick (a worker's
@@ -531,9 +567,16 @@ set_supervisor (TetherWindow     *self,
   GSettings *settings = tether_application_get_settings (self->application);
   TetherSampler *sampler = supervisor != NULL ? tether_supervisor_get_sampler (supervisor) : NULL;
 
+  /* The history is one backend's (the Roll Back dialog closes itself). */
+  if (self->history_window != NULL && supervisor != self->supervisor)
+    gtk_window_destroy (self->history_window);
   g_set_object (&self->supervisor, supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
   set_pool (self, supervisor != NULL ? tether_supervisor_get_pool (supervisor) : NULL);
+  update_rollback_button (self);
+  if (supervisor != NULL && !tether_journal_is_loaded (tether_supervisor_get_journal (supervisor)) &&
+      self->journal_timer == 0)
+    self->journal_timer = g_timeout_add (100, on_journal_poll, self);
   tether_process_tree_set_sampler (self->tree, sampler);
   tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
   tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
@@ -838,6 +881,36 @@ about_activated (GtkWidget  *widget,
                          NULL);
 }
 
+static void
+show_rollback_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  if (self->rollback_window == NULL)
+    {
+      self->rollback_window = tether_rollback_window_new (self->application, GTK_WINDOW (self));
+      g_object_add_weak_pointer (G_OBJECT (self->rollback_window), (gpointer *) &self->rollback_window);
+    }
+  gtk_window_present (self->rollback_window);
+}
+
+static void
+show_history_activated (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  if (self->history_window == NULL)
+    {
+      self->history_window = tether_history_window_new (self->supervisor, GTK_WINDOW (self));
+      g_object_add_weak_pointer (G_OBJECT (self->history_window), (gpointer *) &self->history_window);
+    }
+  gtk_window_present (self->history_window);
+}
+
 /* ---- closing ------------------------------------------------------------ */
 
 static void
@@ -991,6 +1064,12 @@ tether_window_dispose (GObject *object)
 
   g_clear_handle_id (&self->countdown_timer, g_source_remove);
   g_clear_handle_id (&self->resize_timer, g_source_remove);
+  g_clear_handle_id (&self->journal_timer, g_source_remove);
+  if (self->rollback_window != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->rollback_window), (gpointer *) &self->rollback_window);
+  if (self->history_window != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->history_window), (gpointer *) &self->history_window);
+  self->rollback_window = self->history_window = NULL;
   if (self->tree != NULL)
     {
       tether_process_tree_set_pool (self->tree, NULL);
@@ -1037,6 +1116,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_pill);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, status_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, count_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, rollback_button);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, pool_box);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_spin);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_spinner);
@@ -1072,6 +1152,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.copy-cmdline", NULL, copy_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-pid", NULL, copy_activated);
   gtk_widget_class_install_action (widget_class, "win.row-menu", NULL, row_menu_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-rollback", NULL, show_rollback_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-history", NULL, show_history_activated);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_activated);
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_activated);
 
@@ -1104,6 +1186,8 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_status), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::can-resize",
                                   G_CALLBACK (update_pool), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "checkpoint",
+                                  G_CALLBACK (update_rollback_button), self);
 
   self->pool_signals = g_signal_group_new (TETHER_TYPE_POOL);
   g_signal_group_connect_swapped (self->pool_signals, "notify::target",

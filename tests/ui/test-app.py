@@ -10,7 +10,8 @@ which talks to the app's control socket.
 
 Environment (set by tests/meson.build): TETHER_APP, TETHERCTL,
 TETHER_TEST_TREE, TETHER_SHIM, TETHER_APP_G_DEBUG (the app's G_DEBUG:
-fatal warnings for the app, not for this process).
+fatal warnings for the app, not for this process). With
+TETHER_UI_SCREENSHOTS=DIR, the rollback steps save screenshots there.
 """
 
 import json
@@ -630,8 +631,211 @@ with tap.step('quitting stops every worker, then the app exits 0'):
     assert proc.returncode == 0, proc.returncode
     assert not marked(pool_marker), marked(pool_marker)
 
+# ---- 10. checkpoints: the Roll Back dialog, app.rollback, the history --------------
+# examples/checkpoint_demo.py saves a snapshot every 2 items and reports it;
+# started with TETHER_CHECKPOINT=<n> it loads snapshot n and logs "resuming
+# from checkpoint n (item i)". One checkpoint every half second: enough rows
+# soon, without a dialog whose every row AT-SPI walks growing by ten a
+# second. The journal goes to a private XDG_STATE_HOME.
+
+SHOTS = os.environ.get('TETHER_UI_SCREENSHOTS')
+
+
+def screenshot(title, name):
+    """With $TETHER_UI_SCREENSHOTS set, the X window called title into that
+    directory (no window manager: every toplevel sits at +0+0)."""
+    if not SHOTS:
+        return
+    tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
+    m = re.search(rf'"{re.escape(title)}": \(.*?\)\s+(\d+x\d+)\+', tree)
+    if m:
+        os.makedirs(SHOTS, exist_ok=True)
+        subprocess.run(['import', '-window', 'root', '-crop', f'{m.group(1)}+0+0', '+repage',
+                        os.path.join(SHOTS, name)], check=False, timeout=30)
+
+
+checkpoint_marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
+checkpoint_dir = tempfile.mkdtemp(prefix='checkpoints-', dir=workdir)
+checkpoint_profile = os.path.join(workdir, 'Checkpoint-backend.json')
+with open(checkpoint_profile, 'w') as f:
+    demo = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'examples',
+                        'checkpoint_demo.py')
+    json.dump({'name': 'Checkpoint backend',
+               'command': ['/usr/bin/python3', '-X', f'marker={checkpoint_marker}', os.path.realpath(demo),
+                           '--state-dir', os.path.join(checkpoint_dir, 'snapshots'),
+                           '--every', '2', '--item-seconds', '0.25'],
+               'ready': 'notify',
+               'stop': {'graceful_timeout': 5, 'term_timeout': 5},
+               'rollback': {'method': 'restart', 'env': 'TETHER_CHECKPOINT'}}, f)
+# The backend's stdout is the app's.
+checkpoint_log = os.path.join(checkpoint_dir, 'backend.log')
+checkpoint_env = dict(env, XDG_STATE_HOME=os.path.join(checkpoint_dir, 'state'))
+
+
+def checkpoints():
+    return tetherctl('checkpoints', profile=checkpoint_profile)['checkpoints']
+
+
+def backend_log():
+    with open(checkpoint_log) as f:
+        return f.read()
+
+
+def main_pid():
+    return tetherctl('status', profile=checkpoint_profile).get('main_pid')
+
+
+# The state pill's names as they change (AT-SPI events, read while waiting):
+# a state as short as Frozen is seen even if no poll lands on it.
+pill_names = []
+
+
+def on_name_changed(event):
+    # The new name as sent (the source's name is read later, when it may
+    # have changed again).
+    name = event.any_data
+    if isinstance(name, str) and name.startswith('State: '):
+        pill_names.append(name)
+
+
+name_listener = Atspi.EventListener.new(on_name_changed)
+name_listener.register('object:property-change:accessible-name')
+
+
+def row_text(row):
+    """A list row as '<name>: <description>' (an AdwActionRow's title and subtitle)."""
+    return f'{t.name_of(row)}: {row.get_description() or ""}'
+
+
+def list_items(root, pattern=''):
+    """[(text, row)] of the list rows whose row_text matches pattern, in order."""
+    t._clear_cache(root)
+    return [(row_text(row), row) for row in t.find_all(root, 'list item')
+            if re.search(pattern, row_text(row))]
+
+
+with tap.step('a checkpointing backend: Roll Back… appears once it has reported checkpoints, '
+              'journaled in $XDG_STATE_HOME'):
+    log_file = open(checkpoint_log, 'w')
+    proc, app = t.launch([APP, '--start', checkpoint_profile], 'tether', env=checkpoint_env,
+                         stdout=log_file)
+    tap.dump_root = app
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(checkpoints()) >= 3, 20 * t.SCALE, '3 checkpoints')
+    t.find(app, 'push button', 'Roll Back…', mapped=True)
+    journals = [os.path.join(d, f) for d, _, files in os.walk(checkpoint_env['XDG_STATE_HOME'])
+                for f in files if f == 'journal.jsonl']
+    assert len(journals) == 1 and os.path.getsize(journals[0]) > 0, journals
+
+with tap.step('Roll Back… lists the checkpoints newest first: ID, label, when'):
+    t.click(t.find(app, 'push button', 'Roll Back…', mapped=True))
+    dialog = t.find(app, ('frame', 'window', 'dialog'), 'Roll Back')
+    row_pattern = r'^Checkpoint (\d+): item (\d+) · \d\d:\d\d:\d\d \((just now|1 minute ago)\)$'
+    rows = t.wait_until(lambda: (lambda r: r if len(r) >= 3 else None)(list_items(dialog, row_pattern)),
+                        10 * t.SCALE, 'at least 3 checkpoint rows')
+    ids = [int(re.match(row_pattern, name).group(1)) for name, _ in rows]
+    assert ids == sorted(ids, reverse=True), ids
+    reported = {int(cp['id']): cp['label'] for cp in checkpoints()}
+    assert set(ids) <= set(reported), (ids, reported)
+
+with tap.step('picking the second newest and confirming: the confirmation says what will happen; '
+              'Frozen, then Running at that checkpoint; a toast says so'):
+    before_pid = main_pid()
+    t.mouse_click(rows[1][1])
+    # New checkpoints push rows down meanwhile: the selected one is the pick.
+    picked = t.find(dialog, 'list item', states=('selected',))
+    picked_id, picked_item = re.match(row_pattern, row_text(picked)).group(1, 2)
+    button = t.find(dialog, 'push button', 'Roll Back…', mapped=True)
+    t.wait_until(lambda: t.has_state(button, 'sensitive'), 10 * t.SCALE, 'Roll Back… sensitive')
+    screenshot('Roll Back', 'rollback-dialog.png')
+    t.click(button)
+    confirm = t.find(app, ('dialog', 'alert', 'frame', 'window'), f'Roll Back to Checkpoint {picked_id}?')
+    t.find(confirm, 'label', re.compile(rf'^(All )?\d+ process(es)? will be suspended, stopped and '
+                                        rf'restarted at checkpoint {picked_id}\. The backend then carries '
+                                        rf'on from the state it saved at '))
+    screenshot(f'Roll Back to Checkpoint {picked_id}?', 'rollback-confirm.png')
+    reason = t.find(confirm, 'text', 'Reason', mapped=True)
+    Atspi.EditableText.set_text_contents(reason, 'UI test')
+    del pill_names[:]
+    t.click(t.find(confirm, 'push button', 'Roll Back', mapped=True))
+    t.find(app, 'label', re.compile(rf'^Rolled back to checkpoint {picked_id} in \d+\.\d s$'))
+    screenshot('Checkpoint backend — Tether', 'rollback-toast.png')
+    state_is(app, 'Running')
+    t.wait_until(lambda: f'resuming from checkpoint {picked_id} (item {picked_item})' in backend_log(),
+                 10 * t.SCALE, lambda: f'the backend resuming at {picked_id} (log: {backend_log()[-2000:]})')
+    assert main_pid() not in (None, 0, before_pid), (before_pid, main_pid())
+    assert 'State: Frozen' in pill_names, pill_names
+    assert pill_names.index('State: Frozen') < pill_names.index('State: Stopped') < len(pill_names) - 1, pill_names
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), 'Roll Back'), 10 * t.SCALE,
+                 'the Roll Back dialog closed')
+
+with tap.step('History (main menu): the rollback with its reason, newer checkpoints above it'):
+    t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+    t.click(t.find(app, 'menu item', 'History', mapped=True))
+    history = t.find(app, ('frame', 'window', 'dialog'), 'History')
+    rollback_row = rf'^Rolled back to checkpoint {picked_id}: reason: UI test · '
+    # The backend checkpoints on after the rollback: those come first.
+    names = t.wait_until(lambda: (lambda n: n if any(re.match(rollback_row, x) for x in n)
+                                  and n[0].startswith('Checkpoint ') else None)(
+                                      [text for text, _ in list_items(history)]),
+                         10 * t.SCALE, 'the rollback, and a newer checkpoint on top')
+    first_rollback = next(i for i, n in enumerate(names) if re.match(rollback_row, n))
+    picked_row = next(i for i, n in enumerate(names) if n.startswith(f'Checkpoint {picked_id}: '))
+    assert first_rollback < picked_row, names
+    screenshot('History', 'history.png')
+    t.key('Escape')
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), 'History'), 10 * t.SCALE,
+                 'History closed')
+
+with tap.step('gapplication action rollback (D-Bus): straight to that checkpoint; an unknown one is a toast'):
+    oldest = checkpoints()[0]
+    before_pid = main_pid()
+    gapplication_action('rollback', f"'{oldest['id']}'")
+    t.find(app, 'label', re.compile(rf'^Rolled back to checkpoint {oldest["id"]} in \d+\.\d s$'))
+    t.wait_until(lambda: f'resuming from checkpoint {oldest["id"]} ({oldest["label"]})' in backend_log(),
+                 10 * t.SCALE, f'the backend resuming at {oldest["id"]}')
+    assert main_pid() not in (None, 0, before_pid), (before_pid, main_pid())
+    gapplication_action('rollback', "'no-such-checkpoint'")
+    t.find(app, 'label', re.compile(r'^Could not roll back Checkpoint backend: Unknown checkpoint '
+                                    r'“no-such-checkpoint”'))
+
+with tap.step('keyboard: Ctrl+Shift+Z opens the Roll Back dialog, Escape closes it'):
+    t.key('ctrl+shift+z')
+    t.find(app, ('frame', 'window', 'dialog'), 'Roll Back')
+    t.key('Escape')
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), 'Roll Back'), 10 * t.SCALE,
+                 'the Roll Back dialog closed')
+    name_listener.deregister('object:property-change:accessible-name')
+
+with tap.step('in the background (Keep Running), a rollback over D-Bus: Tether stays through its stop, '
+              'the outcome is a notification'):
+    t.click(t.find(app, 'push button', 'Close', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile('^Stop Checkpoint backend'))
+    t.click(t.find(dialog, 'push button', 'Keep Running', mapped=True))
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window'), re.compile('Tether$'), mapped=True),
+                 10 * t.SCALE, 'the window hidden')
+    newest = checkpoints()[-1]
+    gapplication_action('rollback', f"'{newest['id']}'")
+    t.wait_until(lambda: any(method == 'Notify' and args[3].startswith(f'Rolled back to checkpoint {newest["id"]} ')
+                             for method, args in notification_calls()),
+                 10 * t.SCALE, lambda: f'a Notify call (calls: {notification_calls()})')
+    assert f'resuming from checkpoint {newest["id"]} ({newest["label"]})' in backend_log()
+    time.sleep(0.5)
+    assert proc.poll() is None, 'the app quit'
+    assert marked(checkpoint_marker) and tetherctl('status', profile=checkpoint_profile)['state'] == 'running'
+    assert not any(method == 'Notify' and args[3] == 'Checkpoint backend stopped'
+                   for method, args in notification_calls()), notification_calls()
+
+with tap.step('quitting stops the backend, then the app exits 0'):
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 30 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    assert not marked(checkpoint_marker), marked(checkpoint_marker)
+    log_file.close()
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
 kill_leftovers(pool_marker)
+kill_leftovers(checkpoint_marker)
 notifyd.terminate()
 tap.done()
