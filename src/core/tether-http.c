@@ -47,6 +47,13 @@ typedef struct
   GError *error;             /* kept while the stream closes */
 } Post;
 
+static gboolean
+unref_later (gpointer object)
+{
+  g_object_unref (object);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 post_free (Post *post)
 {
@@ -59,8 +66,13 @@ post_free (Post *post)
     g_cancellable_disconnect (post->caller_cancellable, post->cancelled_id);
   g_clear_object (&post->caller_cancellable);
   g_clear_object (&post->stream);
-  g_clear_object (&post->message);
-  g_clear_object (&post->session);
+  /* The task can end inside one of the session's own callbacks (a read,
+   * a cancelled send): the session and its message go once that has
+   * unwound, not under its feet. */
+  if (post->message != NULL)
+    g_idle_add_full (G_PRIORITY_LOW, unref_later, g_steal_pointer (&post->message), NULL);
+  if (post->session != NULL)
+    g_idle_add_full (G_PRIORITY_LOW, unref_later, g_steal_pointer (&post->session), NULL);
   g_clear_object (&post->cancellable);
   g_byte_array_unref (post->body);
   g_clear_error (&post->error);

@@ -1584,9 +1584,12 @@ gboolean
 tether_supervisor_is_active (TetherSupervisor *self)
 {
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), FALSE);
+  /* A restart's or a rollback's stop is half of it: STOPPED in between. */
   return tree_is_live (self) ||
          self->state == TETHER_STATE_STARTING ||
-         self->restart_timer != 0;
+         self->restart_timer != 0 ||
+         self->restarting ||
+         self->rollback_task != NULL;
 }
 
 void
@@ -1745,6 +1748,7 @@ restart_started (GObject      *source,
   GError *error = NULL;
 
   TETHER_SUPERVISOR (source)->restarting = FALSE;
+  update_can (TETHER_SUPERVISOR (source));
   if (tether_supervisor_start_finish (TETHER_SUPERVISOR (source), result, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -1762,6 +1766,7 @@ restart_stopped (GObject      *source,
   if (!tether_supervisor_stop_finish (TETHER_SUPERVISOR (source), result, NULL, &error))
     {
       TETHER_SUPERVISOR (source)->restarting = FALSE;
+      update_can (TETHER_SUPERVISOR (source));
       g_task_return_error (task, error);
       return;
     }
@@ -2070,6 +2075,7 @@ end_rollback (TetherSupervisor *self,
 
   g_clear_handle_id (&self->rollback_timer, g_source_remove);
   self->rollback_serial++;
+  update_can (self);
   if (task == NULL)
     {
       g_clear_error (&error);

@@ -87,7 +87,8 @@ const TetherStopReport *tether_supervisor_get_last_stop_report (TetherSupervisor
 /* Checkpoints reported by the backend and on disk in its journal (this
  * run's and earlier runs'), oldest first (the newest 1000). */
 GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *self);
-/* TRUE while the backend runs, starts, or waits for an automatic restart. */
+/* TRUE while the backend runs, starts, waits for an automatic restart, or
+ * is between the stop and the start of a restart or a rollback. */
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
 guint             tether_supervisor_get_n_restarts     (TetherSupervisor     *self);
 
