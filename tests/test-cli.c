@@ -1016,6 +1016,50 @@ test_validate (void)
   g_assert_nonnull (strstr (err, "Cannot reach a Tether supervisor"));
 }
 
+/* SIGKILL one supervisor, start another: the dead one's socket does not
+ * count, so status without --profile answers about the live one, and
+ * list shows exactly one. */
+static void
+test_stale_socket (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *first_profile = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_auto(GStrv) lines = NULL;
+
+  start_run (f, "children", "1");
+  first_profile = g_strdup (f->profile);
+  g_subprocess_send_signal (f->run, SIGKILL);
+  g_assert_true (g_subprocess_wait (f->run, NULL, NULL));
+  g_clear_object (&f->run);
+
+  g_free (f->profile);
+  f->profile = NULL;
+  start_run (f, "children", "1");
+  g_assert_cmpstr (f->profile, !=, first_profile);
+
+  g_assert_cmpint (run_ctl (&out, &err, "status", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, ": Running"));
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "list", NULL), ==, 0);
+  lines = g_strsplit (g_strstrip (out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);   /* the header and one */
+  g_assert_nonnull (strstr (lines[1], "Running"));
+  g_assert_nonnull (strstr (lines[1], f->profile));
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "list", "--json", NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (json_parser_get_root (parser))), ==, 1);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1040,6 +1084,7 @@ main (int    argc,
   add ("daemon-pidfile", test_daemon_pidfile);
   add ("no-main-status", test_no_main_status);
   add ("nginx", test_nginx);
+  add ("stale-socket", test_stale_socket);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

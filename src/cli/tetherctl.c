@@ -107,28 +107,19 @@ cmd_validate (const char *path)
   return 0;
 }
 
-static char *
-find_socket (GError **error)
+/* The control sockets of live supervisors, sorted. Only a directory that
+ * is ours is looked in, and the sockets of supervisors that were killed
+ * outright are swept (and do not count). */
+static GPtrArray *
+list_live_sockets (char   **dir_out,
+                   GError **error)
 {
-  g_autofree char *dir = NULL;
+  g_autofree char *dir = tether_runtime_dir_path ();
   g_autoptr(GDir) d = NULL;
-  g_autoptr(GPtrArray) found = NULL;
   g_autoptr(GError) local_error = NULL;
+  GPtrArray *found;
   const char *name;
 
-  if (opt_socket != NULL)
-    return g_strdup (opt_socket);
-
-  if (opt_profile != NULL)
-    {
-      g_autoptr(TetherProfile) profile = tether_profile_load (opt_profile, error);
-      return profile != NULL ? tether_control_default_socket_path (profile) : NULL;
-    }
-
-  /* No hint: if exactly one supervisor runs, it is the one meant. Only a
-   * directory that is ours is looked in, and the sockets of supervisors
-   * that were killed outright do not count. */
-  dir = tether_runtime_dir_path ();
   if (!tether_runtime_dir_verify (dir, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -152,6 +143,31 @@ find_socket (GError **error)
       if (tether_runtime_dir_socket_is_alive (path))
         g_ptr_array_add (found, g_steal_pointer (&path));
     }
+  g_ptr_array_sort (found, (GCompareFunc) g_strcmp0);
+  if (dir_out != NULL)
+    *dir_out = g_steal_pointer (&dir);
+  return found;
+}
+
+static char *
+find_socket (GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+
+  if (opt_socket != NULL)
+    return g_strdup (opt_socket);
+
+  if (opt_profile != NULL)
+    {
+      g_autoptr(TetherProfile) profile = tether_profile_load (opt_profile, error);
+      return profile != NULL ? tether_control_default_socket_path (profile) : NULL;
+    }
+
+  /* No hint: if exactly one supervisor runs, it is the one meant. */
+  found = list_live_sockets (&dir, error);
+  if (found == NULL)
+    return NULL;
 
   if (found->len == 1)
     return g_strdup (g_ptr_array_index (found, 0));
@@ -575,6 +591,77 @@ cmd_client (const TetherVerb *verb,
   return 0;
 }
 
+/* ---- list ---------------------------------------------------------------- */
+
+/* Every live supervisor of this user: one line each, or a JSON array of
+ * their status documents (each with its "socket"). */
+static int
+cmd_list (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) sockets = list_live_sockets (NULL, &error);
+  g_autoptr(JsonArray) all = json_array_new ();
+
+  if (sockets == NULL)
+    {
+      if (!g_error_matches (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND))
+        {
+          tetherctl_print_error (error->message);
+          return 1;
+        }
+      sockets = g_ptr_array_new_with_free_func (g_free);
+    }
+  if (!opt_json && sockets->len > 0)
+    g_print ("%-28s %-15s %8s %-7s %s\n", _("NAME"), _("STATE"), _("MAIN PID"), _("OWNER"), _("PROFILE"));
+
+  for (guint i = 0; i < sockets->len; i++)
+    {
+      const char *path = g_ptr_array_index (sockets, i);
+      g_autoptr(JsonNode) request = build_request ("status", NULL, 0, NULL);
+      g_autoptr(GError) call_error = NULL;
+      JsonNode *status = tether_control_call (path, request, 5, &call_error);
+      JsonObject *o;
+
+      if (status == NULL || !JSON_NODE_HOLDS_OBJECT (status))
+        {
+          /* Alive a moment ago, gone or stuck now: say which, go on. */
+          g_autofree char *safe = tether_text_escape_for_terminal (call_error ? call_error->message : "?");
+          g_printerr (_("tetherctl: %s did not answer: %s\n"), path, safe);
+          g_clear_pointer (&status, json_node_unref);
+          continue;
+        }
+      o = json_node_get_object (status);
+      json_object_set_string_member (o, "socket", path);
+      if (opt_json)
+        json_array_add_element (all, status);
+      else
+        {
+          g_autofree char *name = get_text (o, "name", "?");
+          g_autofree char *state = get_text (o, "state_label", "?");
+          g_autofree char *owner = get_text (o, "owner", "?");
+          g_autofree char *profile = get_text (o, "profile", "");
+          gint64 pid = json_object_get_int_member_with_default (o, "main_pid", 0);
+          g_autofree char *pid_text = pid > 0 ? g_strdup_printf ("%d", (int) pid) : g_strdup ("-");
+
+          g_print ("%-28s %-15s %8s %-7s %s\n", name, state, pid_text, owner, profile);
+          json_node_unref (status);
+        }
+    }
+
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+      g_autofree char *text = NULL;
+
+      json_node_set_array (root, all);
+      text = tether_json_to_string (root, TRUE);
+      g_print ("%s\n", text);
+    }
+  else if (sockets->len == 0)
+    g_print (_("No Tether supervisor is running\n"));
+  return 0;
+}
+
 /* ---- top ---------------------------------------------------------------- */
 
 typedef struct
@@ -724,6 +811,8 @@ usage (FILE *out)
                         "      Check a profile (errors name FILE:LINE:COLUMN)\n"
                         "  tetherctl top [--interval=SECONDS] [--iterations=N] [--profile=FILE|--socket=PATH]\n"
                         "      Watch the process tree, busiest first\n"
+                        "  tetherctl list [--json]\n"
+                        "      Every running supervisor of yours: name, state, main pid, owner, profile\n"
                         "  tetherctl COMMAND [PID|N] [--json] [--profile=FILE|--socket=PATH]\n"
                         "      Ask a running supervisor (the only one, or the profile's):\n"));
   for (TetherVerbId id = 0; id < TETHER_N_VERBS; id++)
@@ -825,6 +914,15 @@ main (int    argc,
           return 2;
         }
       ret = cmd_top ();
+    }
+  else if (g_str_equal (command, "list"))
+    {
+      if (argc != 1)
+        {
+          usage (stderr);
+          return 2;
+        }
+      ret = cmd_list ();
     }
   else
     {

@@ -272,13 +272,14 @@ on_sent (GObject      *source,
   read_more (task);
 }
 
-void
-tether_http_post_json_async (const char          *url,
-                             JsonNode            *body,
-                             double               timeout_s,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
+/* body NULL: a GET. */
+static void
+request_async (const char          *url,
+               JsonNode            *body,
+               double               timeout_s,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
 {
   GTask *task;
   Post *post;
@@ -290,11 +291,10 @@ tether_http_post_json_async (const char          *url,
   gsize json_len;
 
   g_return_if_fail (url != NULL);
-  g_return_if_fail (body != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, tether_http_post_json_async);
-  g_task_set_name (task, "[tether] http post");
+  g_task_set_source_tag (task, request_async);
+  g_task_set_name (task, body != NULL ? "[tether] http post" : "[tether] http get");
   post = g_new0 (Post, 1);
   post->url = g_strdup (url);
   post->timeout_s = timeout_s;
@@ -312,12 +312,15 @@ tether_http_post_json_async (const char          *url,
       g_object_unref (task);
       return;
     }
-  post->message = soup_message_new_from_uri (SOUP_METHOD_POST, uri);
+  post->message = soup_message_new_from_uri (body != NULL ? SOUP_METHOD_POST : SOUP_METHOD_GET, uri);
 
-  json = json_to_string (body, FALSE);
-  json_len = strlen (json);
-  request_body = g_bytes_new_take (g_steal_pointer (&json), json_len);
-  soup_message_set_request_body_from_bytes (post->message, "application/json", request_body);
+  if (body != NULL)
+    {
+      json = json_to_string (body, FALSE);
+      json_len = strlen (json);
+      request_body = g_bytes_new_take (g_steal_pointer (&json), json_len);
+      soup_message_set_request_body_from_bytes (post->message, "application/json", request_body);
+    }
   soup_message_headers_replace (soup_message_get_request_headers (post->message),
                                 "Accept", "application/json");
 
@@ -344,6 +347,28 @@ tether_http_post_json_async (const char          *url,
                            post->cancellable, on_sent, task);
 }
 
+void
+tether_http_post_json_async (const char          *url,
+                             JsonNode            *body,
+                             double               timeout_s,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (body != NULL);
+  request_async (url, body, timeout_s, cancellable, callback, user_data);
+}
+
+void
+tether_http_get_async (const char          *url,
+                       double               timeout_s,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  request_async (url, NULL, timeout_s, cancellable, callback, user_data);
+}
+
 gboolean
 tether_http_post_json_finish (GAsyncResult  *result,
                               guint         *status,
@@ -353,7 +378,7 @@ tether_http_post_json_finish (GAsyncResult  *result,
   Post *post;
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == tether_http_post_json_async, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == request_async, FALSE);
 
   post = g_task_get_task_data (G_TASK (result));
   if (status != NULL)

@@ -41,6 +41,14 @@ void     tether_http_post_json_async  (const char           *url,
  *     "Could not connect to URL: Connection refused", or
  *     "Could not post to URL: …" when the exchange broke off
  *   G_IO_ERROR_CANCELLED: the caller's cancellable was cancelled. */
+/* A GET (a health probe), with the same outcomes; finish it with
+ * tether_http_post_json_finish. */
+void     tether_http_get_async        (const char           *url,
+                                       double                timeout_s,
+                                       GCancellable         *cancellable,
+                                       GAsyncReadyCallback   callback,
+                                       gpointer              user_data);
+
 gboolean tether_http_post_json_finish (GAsyncResult         *result,
                                        guint                *status,
                                        char                **reply_body,

@@ -854,6 +854,8 @@ static const Field profile_fields[] = {
     .enum_type = tether_restart_policy_get_type,
     .expected = N_("\"no\", \"on-failure\" or \"always\""), .default_value = TETHER_RESTART_NO },
   { "restart.max_restarts", FIELD_UINT, OFFSET (restart.max_restarts), 0, 1000, .default_value = 5 },
+  /* 0: never */
+  { "restart.on_unresponsive", FIELD_NUMBER, OFFSET (restart.on_unresponsive), 0, 86400, .default_value = 0 },
   { "restart.backoff", FIELD_DELAYS, OFFSET (restart.backoff), 0, 3600,
     .count_offset = OFFSET (restart.n_backoff),
     .default_delays = default_backoff, .default_count = G_N_ELEMENTS (default_backoff) },

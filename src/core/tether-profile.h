@@ -87,6 +87,7 @@ struct _TetherProfile
   struct {
     TetherRestartPolicy policy; /* "no" (default), "on-failure", "always" */
     guint max_restarts;         /* 5 */
+    double on_unresponsive;     /* 0 = never; else restart after NOT_RESPONDING this long */
     double *backoff;            /* seconds, n_backoff >= 1, default {1, 2, 5, 10} */
     guint n_backoff;
   } restart;

@@ -102,6 +102,16 @@ struct _TetherSupervisor
   guint watchdog_timer;
   gint64 watchdog_usec;
 
+  /* Why the backend is NOT_RESPONDING (a set of UNRESPONSIVE_*), and since
+   * when (g_get_real_time), 0 while it answers. */
+  guint unresponsive;
+  gint64 unresponsive_since;
+  guint unresponsive_timer;   /* restart.on_unresponsive */
+  guint health_timer;
+  guint health_serial;
+  guint health_failures;
+  gint64 health_started;
+
   guint restart_timer;
   guint n_restarts;
 
@@ -338,6 +348,81 @@ return_start (TetherSupervisor *self,
   g_object_unref (task);
 }
 
+/* ---- not responding ---------------------------------------------------- */
+
+enum {
+  UNRESPONSIVE_WATCHDOG = 1 << 0,   /* sd_notify's watchdog, or WATCHDOG=trigger */
+  UNRESPONSIVE_HEALTH   = 1 << 1,   /* health.http */
+};
+
+static void restart_quietly (TetherSupervisor *self);
+
+static gboolean
+on_unresponsive_too_long (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+  g_autofree char *text = NULL;
+
+  self->unresponsive_timer = 0;
+  if (self->state != TETHER_STATE_NOT_RESPONDING)
+    return G_SOURCE_REMOVE;
+  text = g_strdup_printf (_("Restarted: it did not respond for %g s (%s)"),
+                          self->profile->restart.on_unresponsive, self->message ? self->message : "");
+  g_message ("%s", text);
+  restart_quietly (self);
+  set_message (self, text);
+  return G_SOURCE_REMOVE;
+}
+
+/* One more reason not to be responding: NOT_RESPONDING, since now, unless
+ * it was already. */
+static void
+became_unresponsive (TetherSupervisor *self,
+                     guint             reason,
+                     const char       *why)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *when = g_date_time_format (now, "%H:%M:%S");
+  g_autofree char *text = NULL;
+
+  if (self->state != TETHER_STATE_RUNNING && self->state != TETHER_STATE_NOT_RESPONDING)
+    return;
+  self->unresponsive |= reason;
+  if (self->state == TETHER_STATE_NOT_RESPONDING)
+    return;
+
+  self->unresponsive_since = g_get_real_time ();
+  /* Translators: %s: a time of day, then why */
+  text = g_strdup_printf (_("Not responding since %s: %s"), when, why);
+  set_message (self, text);
+  set_state (self, TETHER_STATE_NOT_RESPONDING);
+  if (self->profile->restart.on_unresponsive > 0)
+    self->unresponsive_timer = timeout_add_usec (seconds_to_usec (self->profile->restart.on_unresponsive),
+                                                 on_unresponsive_too_long, self);
+}
+
+/* A reason is gone; RUNNING once none is left. */
+static void
+became_responsive (TetherSupervisor *self,
+                   guint             reason)
+{
+  self->unresponsive &= ~reason;
+  if (self->unresponsive != 0 || self->state != TETHER_STATE_NOT_RESPONDING)
+    return;
+  self->unresponsive_since = 0;
+  g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
+  set_message (self, NULL);
+  set_state (self, TETHER_STATE_RUNNING);
+}
+
+static void
+forget_unresponsive (TetherSupervisor *self)
+{
+  self->unresponsive = 0;
+  self->unresponsive_since = 0;
+  g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
+}
+
 /* ---- watchdog ---------------------------------------------------------- */
 
 static gboolean
@@ -346,11 +431,7 @@ on_watchdog_missed (gpointer user_data)
   TetherSupervisor *self = user_data;
 
   self->watchdog_timer = 0;
-  if (self->state == TETHER_STATE_RUNNING)
-    {
-      set_message (self, _("The backend missed its watchdog heartbeat"));
-      set_state (self, TETHER_STATE_NOT_RESPONDING);
-    }
+  became_unresponsive (self, UNRESPONSIVE_WATCHDOG, _("it missed its watchdog heartbeat"));
   return G_SOURCE_REMOVE;
 }
 
@@ -363,11 +444,100 @@ arm_watchdog (TetherSupervisor *self)
     self->watchdog_timer = timeout_add_usec (self->watchdog_usec, on_watchdog_missed, self);
 }
 
+/* ---- health.http ---------------------------------------------------------- */
+
+static void schedule_probe (TetherSupervisor *self);
+
+typedef struct
+{
+  TetherSupervisor *self;
+  guint serial;
+} ProbeData;
+
+static void
+on_probe_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  ProbeData *data = user_data;
+  g_autoptr(TetherSupervisor) self = data->self;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = tether_http_post_json_finish (result, NULL, NULL, &error);
+  gboolean current = data->serial == self->health_serial;
+
+  g_free (data);
+  if (!current)
+    return; /* the run it probed has ended */
+
+  if (ok)
+    {
+      self->health_failures = 0;
+      became_responsive (self, UNRESPONSIVE_HEALTH);
+    }
+  else if (++self->health_failures >= self->profile->health.failures)
+    {
+      g_autofree char *why = g_strdup_printf (ngettext ("%u health probe failed: %s",
+                                                        "%u health probes in a row failed: %s",
+                                                        self->health_failures),
+                                              self->health_failures, error->message);
+      became_unresponsive (self, UNRESPONSIVE_HEALTH, why);
+    }
+  schedule_probe (self);
+}
+
+static gboolean
+on_probe_timer (gpointer user_data)
+{
+  TetherSupervisor *self = user_data;
+  ProbeData *data = g_new0 (ProbeData, 1);
+
+  self->health_timer = 0;
+  self->health_started = g_get_monotonic_time ();
+  data->self = g_object_ref (self);
+  data->serial = self->health_serial;
+  tether_http_get_async (self->profile->health.http, self->profile->health.timeout, NULL, on_probe_done, data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next probe an interval after the last one began. */
+static void
+schedule_probe (TetherSupervisor *self)
+{
+  gint64 next;
+
+  g_clear_handle_id (&self->health_timer, g_source_remove);
+  if (self->profile->health.http == NULL ||
+      (self->state != TETHER_STATE_RUNNING && self->state != TETHER_STATE_NOT_RESPONDING))
+    return;
+  next = self->health_started + seconds_to_usec (self->profile->health.interval) - g_get_monotonic_time ();
+  self->health_timer = timeout_add_usec (MAX (next, 0), on_probe_timer, self);
+}
+
+static void
+start_probing (TetherSupervisor *self)
+{
+  if (self->profile->health.http == NULL)
+    return;
+  self->health_serial++;
+  self->health_failures = 0;
+  self->health_started = g_get_monotonic_time ();
+  schedule_probe (self);
+}
+
+static void
+stop_probing (TetherSupervisor *self)
+{
+  self->health_serial++;
+  g_clear_handle_id (&self->health_timer, g_source_remove);
+}
+
 static void
 become_running (TetherSupervisor *self)
 {
+  forget_unresponsive (self);
   set_state (self, TETHER_STATE_RUNNING);
   arm_watchdog (self);
+  start_probing (self);
   return_start (self, NULL);
 }
 
@@ -589,15 +759,11 @@ on_notify_message (TetherNotify              *notify,
 
   if (msg->watchdog)
     {
-      if (self->state == TETHER_STATE_NOT_RESPONDING)
-        {
-          set_message (self, NULL);
-          set_state (self, TETHER_STATE_RUNNING);
-        }
+      became_responsive (self, UNRESPONSIVE_WATCHDOG);
       arm_watchdog (self);
     }
-  else if (msg->watchdog_trigger && self->state == TETHER_STATE_RUNNING)
-    on_watchdog_missed (self);
+  else if (msg->watchdog_trigger)
+    became_unresponsive (self, UNRESPONSIVE_WATCHDOG, _("it asked to be seen as stuck (WATCHDOG=trigger)"));
 }
 
 /* ---- the stop ladder --------------------------------------------------- */
@@ -858,6 +1024,8 @@ begin_stop (TetherSupervisor *self,
   cancel_successor_search (self);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
   g_clear_handle_id (&self->restart_timer, g_source_remove);
+  stop_probing (self);
+  forget_unresponsive (self);
   if (self->pool != NULL)
     tether_pool_end (self->pool, _("The backend is stopping"));
 
@@ -1148,6 +1316,8 @@ on_tree_empty (TetherOwner      *owner,
 {
   gboolean was_stopping = self->stop_requested;
 
+  stop_probing (self);
+  forget_unresponsive (self);
   if (self->pool != NULL)
     tether_pool_end (self->pool, NULL);
   cancel_successor_search (self);
@@ -2061,6 +2231,31 @@ tether_supervisor_get_checkpoints (TetherSupervisor *self)
   return self->checkpoints;
 }
 
+static void
+on_quiet_restart_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_supervisor_restart_finish (TETHER_SUPERVISOR (source), result, &error))
+    g_message ("The restart after it stopped responding failed: %s", error->message);
+}
+
+/* restart.on_unresponsive: the same stop and start as the verb. */
+static void
+restart_quietly (TetherSupervisor *self)
+{
+  tether_supervisor_restart (self, NULL, on_quiet_restart_done, NULL);
+}
+
+gint64
+tether_supervisor_get_unresponsive_since (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), 0);
+  return self->state == TETHER_STATE_NOT_RESPONDING ? self->unresponsive_since : 0;
+}
+
 /* ---- rollback ----------------------------------------------------------- */
 
 /* freeze → the stop ladder on the frozen tree → start at the checkpoint →
@@ -2108,6 +2303,7 @@ abandon_rollback (TetherSupervisor *self,
     {
       set_state (self, TETHER_STATE_RUNNING);
       arm_watchdog (self);
+      start_probing (self);
     }
   end_rollback (self, error);
 }
@@ -2182,6 +2378,7 @@ on_rollback_posted (GObject      *source,
   tether_owner_thaw_async (self->owner, NULL, on_rollback_thawed, NULL);
   set_state (self, TETHER_STATE_RUNNING);
   arm_watchdog (self);
+  start_probing (self);
   self->rollback_report.to_stopped = 0;
   self->rollback_report.to_running = (g_get_monotonic_time () - self->rollback_started) / (double) G_USEC_PER_SEC;
   end_rollback (self, NULL);
@@ -2323,6 +2520,8 @@ tether_supervisor_rollback (TetherSupervisor    *self,
   self->rollback_started = g_get_monotonic_time ();
   memset (&self->rollback_report, 0, sizeof self->rollback_report);
   g_clear_handle_id (&self->watchdog_timer, g_source_remove);
+  stop_probing (self);
+  forget_unresponsive (self);
   set_state (self, TETHER_STATE_FROZEN);
 
   {
@@ -2525,6 +2724,8 @@ tether_supervisor_dispose (GObject *object)
   g_clear_handle_id (&self->restart_timer, g_source_remove);
   cancel_successor_search (self);
   g_clear_handle_id (&self->rollback_timer, g_source_remove);
+  stop_probing (self);
+  forget_unresponsive (self);
   g_clear_object (&self->journal);
   if (self->pool != NULL)
     {

@@ -74,6 +74,9 @@ TetherPhase       tether_supervisor_get_phase          (TetherSupervisor     *se
 /* Monotonic time (µs) at which the current phase escalates, or 0. */
 gint64            tether_supervisor_get_phase_deadline (TetherSupervisor     *self);
 const char       *tether_supervisor_get_status_text    (TetherSupervisor     *self);
+/* When (g_get_real_time) it stopped responding, 0 unless NOT_RESPONDING;
+ * the message says why (health probes, the watchdog). */
+gint64            tether_supervisor_get_unresponsive_since (TetherSupervisor *self);
 /* Why the backend is STOPPED or FAILED ("exited with status 3"), or NULL. */
 const char       *tether_supervisor_get_message        (TetherSupervisor     *self);
 pid_t             tether_supervisor_get_main_pid       (TetherSupervisor     *self);
