@@ -180,6 +180,10 @@ add_pool (JsonBuilder *b,
   json_builder_end_object (b);
 }
 
+static void add_time (JsonBuilder *b,
+                      const char  *name,
+                      gint64       real_time_usec);
+
 JsonNode *
 tether_control_status_json (TetherSupervisor *supervisor)
 {
@@ -204,6 +208,7 @@ tether_control_status_json (TetherSupervisor *supervisor)
     json_builder_add_null_value (b);
   add_string_or_null (b, "status_text", tether_supervisor_get_status_text (supervisor));
   add_string_or_null (b, "message", tether_supervisor_get_message (supervisor));
+  add_time (b, "unresponsive_since", tether_supervisor_get_unresponsive_since (supervisor));
   json_builder_set_member_name (b, "main_pid");
   json_builder_add_int_value (b, tether_supervisor_get_main_pid (supervisor));
   add_string_or_null (b, "owner", tether_owner_kind_to_string (tether_supervisor_get_owner_kind (supervisor)));
