@@ -193,6 +193,8 @@ case "${1:-}" in
     echo
     "$BUILD_DIR/bench/bench-rollback"
     echo
+    "$BUILD_DIR/bench/bench-log"
+    echo
     bench/app-footprint.sh "$BUILD_DIR"
     ;;
   screenshot)

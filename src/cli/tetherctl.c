@@ -54,6 +54,14 @@ static GOptionEntry top_entries[] = {
 };
 
 static char *opt_reason;
+static int opt_lines = 20;
+static gboolean opt_follow;
+
+static GOptionEntry logs_entries[] = {
+  { "lines", 'n', 0, G_OPTION_ARG_INT, &opt_lines, N_("How many of the last lines (default 20)"), N_("N") },
+  { "follow", 'f', 0, G_OPTION_ARG_NONE, &opt_follow, N_("Then print new lines as they come, until Ctrl-C"), NULL },
+  { NULL }
+};
 
 static GOptionEntry rollback_entries[] = {
   { "reason", 0, 0, G_OPTION_ARG_STRING, &opt_reason, N_("Why: kept in the journal"), N_("TEXT") },
@@ -591,6 +599,116 @@ cmd_client (const TetherVerb *verb,
   return 0;
 }
 
+/* ---- logs ---------------------------------------------------------------- */
+
+static volatile gboolean logs_interrupted;
+
+static gboolean
+on_logs_interrupt (gpointer user_data)
+{
+  logs_interrupted = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Prints the lines of a logs reply; returns the last seq seen. */
+static gint64
+print_log_lines (JsonObject *o,
+                 gint64      last)
+{
+  JsonArray *lines = json_object_get_array_member (o, "lines");
+
+  for (guint i = 0; lines != NULL && i < json_array_get_length (lines); i++)
+    {
+      JsonObject *line = json_array_get_object_element (lines, i);
+      gint64 seq = json_object_get_int_member_with_default (line, "seq", 0);
+
+      if (seq <= last)
+        continue;
+      last = seq;
+      if (opt_json)
+        {
+          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+          g_autofree char *text = NULL;
+
+          json_node_set_object (node, line);
+          text = tether_json_to_string (node, FALSE);
+          g_print ("%s\n", text);
+        }
+      else
+        {
+          g_autofree char *when = get_text (line, "time", "?");
+          g_autofree char *stream = get_text (line, "stream", "?");
+          g_autofree char *text = get_text (line, "text", "");
+
+          /* "2026-12-01T19:52:00.123Z" → "19:52:00.123" */
+          g_print ("%.12s %s %s\n", strlen (when) >= 23 ? when + 11 : when,
+                   g_str_equal (stream, "stderr") ? "E" : " ", text);
+        }
+    }
+  fflush (stdout);
+  return last;
+}
+
+/* The last -n lines, and with -f whatever comes after, polled four times
+ * a second, until Ctrl-C or the supervisor goes. */
+static int
+cmd_logs (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *socket_path = find_socket (&error);
+  gint64 last = 0;
+  guint sigint;
+  gboolean first = TRUE;
+
+  if (socket_path == NULL)
+    {
+      tetherctl_print_error (error->message);
+      return 1;
+    }
+  if (opt_lines < 1 || opt_lines > TETHER_CONTROL_MAX_LOG_LINES)
+    {
+      g_printerr (_("tetherctl: --lines must be from 1 to %d\n"), TETHER_CONTROL_MAX_LOG_LINES);
+      return 2;
+    }
+
+  sigint = g_unix_signal_add (SIGINT, on_logs_interrupt, NULL);
+  while (!logs_interrupted)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) request = NULL;
+      g_autoptr(JsonNode) reply = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "method");
+      json_builder_add_string_value (b, "logs");
+      json_builder_set_member_name (b, "lines");
+      json_builder_add_int_value (b, first ? opt_lines : TETHER_CONTROL_MAX_LOG_LINES);
+      json_builder_set_member_name (b, "after");
+      json_builder_add_int_value (b, last);
+      json_builder_end_object (b);
+      request = json_builder_get_root (b);
+
+      reply = tether_control_call (socket_path, request, 10, &error);
+      if (reply == NULL || !JSON_NODE_HOLDS_OBJECT (reply))
+        {
+          /* Following, the supervisor's end is the log's. */
+          if (!first && opt_follow)
+            break;
+          tetherctl_print_error (error != NULL ? error->message : _("unexpected reply"));
+          g_source_remove (sigint);
+          return 1;
+        }
+      last = print_log_lines (json_node_get_object (reply), last);
+      first = FALSE;
+      if (!opt_follow)
+        break;
+      for (guint i = 0; i < 25 && !logs_interrupted; i++)
+        g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
+    }
+  g_source_remove (sigint);
+  return 0;
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 /* Every live supervisor of this user: one line each, or a JSON array of
@@ -870,6 +988,8 @@ main (int    argc,
     g_option_context_add_main_entries (context, top_entries, GETTEXT_PACKAGE);
   if (g_str_equal (command, "rollback"))
     g_option_context_add_main_entries (context, rollback_entries, GETTEXT_PACKAGE);
+  if (g_str_equal (command, "logs"))
+    g_option_context_add_main_entries (context, logs_entries, GETTEXT_PACKAGE);
 
   /* Parse the options after the subcommand; --help says "tetherctl run". */
   {
@@ -894,6 +1014,15 @@ main (int    argc,
         }
       ret = command[0] == 'r' ? tetherctl_run (argv[1], opt_json, opt_owner, opt_interval)
                               : cmd_validate (argv[1]);
+    }
+  else if (verb != NULL && verb->id == TETHER_VERB_LOGS)
+    {
+      if (argc != 1)
+        {
+          usage (stderr);
+          return 2;
+        }
+      ret = cmd_logs ();
     }
   else if (verb != NULL)
     {

@@ -309,6 +309,40 @@ tether_control_history_json (TetherSupervisor *supervisor)
 }
 
 JsonNode *
+tether_control_logs_json (TetherSupervisor *supervisor,
+                          guint             max_lines,
+                          guint64           after)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  TetherLog *log = tether_supervisor_get_log (supervisor);
+  g_autoptr(GPtrArray) lines = tether_log_get_lines (log, max_lines, after);
+  g_autofree char *file_error = tether_log_dup_file_error (log);
+
+  json_builder_begin_object (b);
+  add_string_or_null (b, "path", tether_log_get_path (log));
+  add_string_or_null (b, "file_error", file_error);
+  json_builder_set_member_name (b, "last_seq");
+  json_builder_add_int_value (b, (gint64) tether_log_get_last_seq (log));
+  json_builder_set_member_name (b, "lines");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      TetherLogLine *line = g_ptr_array_index (lines, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "seq");
+      json_builder_add_int_value (b, (gint64) line->seq);
+      add_time (b, "time", line->time);
+      add_string_or_null (b, "stream", tether_log_stream_to_string (line->stream));
+      add_string_or_null (b, "text", line->text);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
 tether_control_rollback_json (TetherSupervisor           *supervisor,
                               const char                 *checkpoint,
                               const TetherRollbackReport *report)
@@ -458,6 +492,31 @@ read_checkpoint_param (JsonObject            *object,
   return TRUE;
 }
 
+/* An optional integer member between min and max. */
+static gboolean
+read_optional_int (JsonObject  *object,
+                   const char  *name,
+                   gint64       min,
+                   gint64       max,
+                   gint64      *value,
+                   GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < min || json_node_get_int (node) > max)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("“%s” must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
+                   name, min, max);
+      return FALSE;
+    }
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
 static gboolean
 read_param (JsonObject            *object,
             const char            *method,
@@ -465,15 +524,27 @@ read_param (JsonObject            *object,
             GError               **error)
 {
   const char *field = tether_verb_param_field (request->verb->param);
-  JsonNode *node = json_object_get_member (object, field);
   gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID;
+  gint64 min = is_pid ? 1 : 0;
+  gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
+  JsonNode *node;
+  gint64 value;
 
   if (request->verb->param == TETHER_VERB_PARAM_CHECKPOINT)
     return read_checkpoint_param (object, method, request, error);
-  gint64 min = is_pid ? 1 : 0;
-  gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
-  gint64 value;
+  if (request->verb->param == TETHER_VERB_PARAM_LOG_RANGE)
+    {
+      gint64 lines = 100, after = 0;
 
+      if (!read_optional_int (object, "lines", 1, TETHER_CONTROL_MAX_LOG_LINES, &lines, error) ||
+          !read_optional_int (object, "after", 0, G_MAXINT64, &after, error))
+        return FALSE;
+      request->lines = (guint) lines;
+      request->after = (guint64) after;
+      return TRUE;
+    }
+
+  node = json_object_get_member (object, field);
   if (node == NULL)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
@@ -589,7 +660,9 @@ tether_control_parse_request (const char            *line,
 
       if (g_str_equal (name, "method") ||
           g_strcmp0 (name, tether_verb_param_field (request->verb->param)) == 0 ||
-          (g_str_equal (name, "reason") && request->verb->param == TETHER_VERB_PARAM_CHECKPOINT))
+          (g_str_equal (name, "reason") && request->verb->param == TETHER_VERB_PARAM_CHECKPOINT) ||
+          ((g_str_equal (name, "lines") || g_str_equal (name, "after")) &&
+           request->verb->param == TETHER_VERB_PARAM_LOG_RANGE))
         continue;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                    _("Unknown field “%s” in a “%s” request"), name, method);
@@ -927,6 +1000,9 @@ handle_request (Client     *client,
       break;
     case TETHER_VERB_HISTORY:
       finish_waiting (client, tether_control_history_json (supervisor), NULL);
+      break;
+    case TETHER_VERB_LOGS:
+      finish_waiting (client, tether_control_logs_json (supervisor, request.lines, request.after), NULL);
       break;
     case TETHER_VERB_ROLLBACK:
       {

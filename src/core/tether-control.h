@@ -30,6 +30,7 @@ G_BEGIN_DECLS
 #define TETHER_CONTROL_MAX_CLIENTS  64
 #define TETHER_CONTROL_IDLE_TIMEOUT 60           /* s */
 #define TETHER_CONTROL_MAX_WORKERS  1024         /* "workers" of a resize */
+#define TETHER_CONTROL_MAX_LOG_LINES 10000       /* "lines" of a logs request */
 /* The longest reply line a client reads: a tree of tens of thousands of
  * processes fits. */
 #define TETHER_CONTROL_MAX_REPLY    (64 * 1024 * 1024)
@@ -42,6 +43,8 @@ typedef struct
   guint workers;        /* TETHER_VERB_PARAM_WORKERS: 0 to TETHER_CONTROL_MAX_WORKERS */
   char checkpoint[129]; /* TETHER_VERB_PARAM_CHECKPOINT: a valid checkpoint id */
   char reason[257];     /* TETHER_VERB_PARAM_CHECKPOINT: "reason", sanitised, or "" */
+  guint lines;          /* TETHER_VERB_PARAM_LOG_RANGE: 1 to TETHER_CONTROL_MAX_LOG_LINES, default 100 */
+  guint64 after;        /* TETHER_VERB_PARAM_LOG_RANGE: lines numbered above this only, default 0 */
 } TetherControlRequest;
 
 #define TETHER_TYPE_CONTROL (tether_control_get_type ())
@@ -75,6 +78,9 @@ JsonNode      *tether_control_tree_json           (TetherSupervisor  *supervisor
 JsonNode      *tether_control_stop_report_json    (const TetherStopReport *report);
 JsonNode      *tether_control_checkpoints_json    (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_history_json        (TetherSupervisor  *supervisor);
+JsonNode      *tether_control_logs_json           (TetherSupervisor  *supervisor,
+                                                   guint              lines,
+                                                   guint64            after);
 JsonNode      *tether_control_rollback_json       (TetherSupervisor  *supervisor,
                                                    const char        *checkpoint,
                                                    const TetherRollbackReport *report);

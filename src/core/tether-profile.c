@@ -891,6 +891,11 @@ static const Field profile_fields[] = {
   { "pool.limits.heartbeat_timeout", FIELD_NUMBER, OFFSET (pool.limits.heartbeat_timeout), 0, 3600,
     .default_value = 30 },
 
+  { "log", FIELD_SECTION },
+  { "log.max_size_mb", FIELD_UINT, OFFSET (log.max_size_mb), 1, 10240, .default_value = 10 },
+  { "log.keep", FIELD_UINT, OFFSET (log.keep), 0, 100, .default_value = 3 },
+  { "log.lines", FIELD_UINT, OFFSET (log.lines), 100, 1000000, .default_value = 10000 },
+
   { "rollback", FIELD_SECTION, .check = check_rollback },
   { "rollback.method", FIELD_CHOICE, OFFSET (rollback.method),
     .enum_type = tether_rollback_method_get_type,

@@ -114,6 +114,12 @@ struct _TetherProfile
   } pool;
 
   struct {
+    guint max_size_mb;           /* 10: backend.log is rotated beyond this */
+    guint keep;                  /* 3: rotated files kept */
+    guint lines;                 /* 10000: lines kept in memory */
+  } log;
+
+  struct {
     TetherRollbackMethod method; /* "restart" (default) or "http" */
     char *env;                   /* "TETHER_CHECKPOINT" */
     char *url;                   /* for method http, else NULL */

@@ -23,6 +23,7 @@
 #include "tether-error.h"
 #include "tether-http.h"
 #include "tether-journal.h"
+#include "tether-log.h"
 #include "tether-notify.h"
 #include "tether-pidfile.h"
 #include "tether-pool.h"
@@ -126,6 +127,7 @@ struct _TetherSupervisor
   char **run_argv;            /* command, {checkpoint} replaced */
 
   TetherJournal *journal;
+  TetherLog *log;             /* the backend's output, across runs */
   gboolean start_after_load;  /* a start waits for the journal */
   char *journal_warning;      /* said once: the journal cannot be written */
 
@@ -1434,14 +1436,15 @@ static void
 fill_spawn_request (TetherSupervisor   *self,
                     TetherSpawnRequest *request)
 {
+  /* Output goes to the log, which copies it on to set_stdio's. */
   *request = (TetherSpawnRequest) {
     .argv = (const char * const *) self->run_argv,
     .envp = (const char * const *) self->run_env,
     .cwd = self->profile->cwd,
     .is_main = TRUE,
-    .redirect_stdio = self->stdout_fd >= 0,
-    .stdout_fd = self->stdout_fd,
-    .stderr_fd = self->stderr_fd,
+    .redirect_stdio = TRUE,
+    .stdout_fd = tether_log_get_stdout_fd (self->log),
+    .stderr_fd = tether_log_get_stderr_fd (self->log),
   };
 }
 
@@ -1662,6 +1665,10 @@ launch (TetherSupervisor  *self,
       tether_owner_abandon (self->owner);
       g_clear_object (&self->owner);
     }
+
+  if (!tether_log_start (self->log, error))
+    return FALSE;
+  tether_log_set_tee (self->log, self->stdout_fd, self->stderr_fd);
 
   /* Once per start: restarts, resizes and recycles keep the port. */
   if (self->pool != NULL && !tether_pool_open (self->pool, error))
@@ -2557,6 +2564,13 @@ tether_supervisor_rollback_finish (TetherSupervisor      *self,
   return TRUE;
 }
 
+TetherLog *
+tether_supervisor_get_log (TetherSupervisor *self)
+{
+  g_return_val_if_fail (TETHER_IS_SUPERVISOR (self), NULL);
+  return self->log;
+}
+
 TetherJournal *
 tether_supervisor_get_journal (TetherSupervisor *self)
 {
@@ -2768,6 +2782,7 @@ tether_supervisor_finalize (GObject *object)
   g_strfreev (self->run_env);
   g_strfreev (self->run_argv);
   g_free (self->journal_warning);
+  g_clear_object (&self->log);
   g_free (self->rollback_id);
   if (self->stdout_fd >= 0)
     close (self->stdout_fd);
@@ -2915,6 +2930,13 @@ tether_supervisor_new (TetherProfile   *profile,
   self = g_object_new (TETHER_TYPE_SUPERVISOR, NULL);
   self->profile = tether_profile_ref (profile);
   self->owner_kind = owner_kind;
+  {
+    g_autofree char *log_path = g_build_filename (g_get_user_state_dir (), "tether", profile->id,
+                                                  "backend.log", NULL);
+
+    self->log = tether_log_new (log_path, profile->log.lines,
+                                (guint64) profile->log.max_size_mb << 20, profile->log.keep);
+  }
   {
     g_autofree char *path = tether_journal_default_path (profile->id);
 

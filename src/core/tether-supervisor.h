@@ -9,6 +9,7 @@
 
 #include "tether-enum-types.h"
 #include "tether-journal.h"
+#include "tether-log.h"
 #include "tether-owner.h"
 #include "tether-pool.h"
 #include "tether-profile.h"
@@ -95,8 +96,8 @@ GPtrArray        *tether_supervisor_get_checkpoints    (TetherSupervisor     *se
 gboolean          tether_supervisor_is_active          (TetherSupervisor     *self);
 guint             tether_supervisor_get_n_restarts     (TetherSupervisor     *self);
 
-/* Where the backend's stdout and stderr go from its next start on (the
- * descriptors are copied); -1, -1: wherever Tether's own go. */
+/* Where the backend's stdout and stderr are copied from its next start on,
+ * besides the log (the descriptors are copied); -1, -1: nowhere else. */
 void              tether_supervisor_set_stdio          (TetherSupervisor     *self,
                                                         int                   stdout_fd,
                                                         int                   stderr_fd);
@@ -157,6 +158,9 @@ gboolean          tether_supervisor_subtree_finish     (TetherSupervisor     *se
                                                         guint                *n_reached,
                                                         GError              **error);
 
+/* The backend's output (every member's stdout and stderr), kept across
+ * runs. */
+TetherLog        *tether_supervisor_get_log            (TetherSupervisor     *self);
 /* The journal: checkpoints, rollbacks, resizes, forced stops. */
 TetherJournal    *tether_supervisor_get_journal        (TetherSupervisor     *self);
 

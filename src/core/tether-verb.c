@@ -35,6 +35,8 @@ static const TetherVerb verbs[TETHER_N_VERBS] = {
     N_("Freeze, stop and restart the backend at checkpoint ID") },
   { TETHER_VERB_HISTORY, "history", NULL, TETHER_VERB_PARAM_NONE, FALSE,
     N_("Show the journal: checkpoints, rollbacks, resizes, forced stops") },
+  { TETHER_VERB_LOGS, "logs", NULL, TETHER_VERB_PARAM_LOG_RANGE, FALSE,
+    N_("Show the backend’s output (-n N lines, -f to follow)") },
 };
 
 const TetherVerb *

@@ -28,6 +28,7 @@ typedef enum
   TETHER_VERB_CHECKPOINTS,
   TETHER_VERB_ROLLBACK,
   TETHER_VERB_HISTORY,
+  TETHER_VERB_LOGS,
   TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
@@ -37,6 +38,7 @@ typedef enum
   TETHER_VERB_PARAM_PID,      /* "pid": a positive integer */
   TETHER_VERB_PARAM_WORKERS,  /* "workers": a pool size, 0 to 1024 */
   TETHER_VERB_PARAM_CHECKPOINT, /* "checkpoint": an id; and "reason", optional text */
+  TETHER_VERB_PARAM_LOG_RANGE,  /* optional "lines" (1 to 10000) and "after" (a line number) */
 } TetherVerbParam;
 
 typedef struct

@@ -1,0 +1,237 @@
+/* test-log.c: the backend's output, kept (ring, file, rotation, tetherctl logs)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <string.h>
+
+#include "tether-supervisor.h"
+#include "test-util.h"
+
+typedef struct
+{
+  TetherOwnerKind kind;
+  char *marker;
+  char *profile_path;
+  TetherProfile *profile;
+  TetherSupervisor *supervisor;
+} Fixture;
+
+static void
+setup (Fixture       *fx,
+       gconstpointer  data)
+{
+  fx->kind = *(const TetherOwnerKind *) data;
+  fx->marker = test_util_marker ();
+}
+
+static void
+teardown (Fixture       *fx,
+          gconstpointer  data)
+{
+  if (fx->supervisor != NULL)
+    {
+      TestUtilAwait a = { 0 };
+
+      tether_supervisor_kill (fx->supervisor, NULL, test_util_await_cb, &a);
+      tether_supervisor_stop_finish (fx->supervisor, test_util_await (&a), NULL, NULL);
+    }
+  g_clear_object (&fx->supervisor);
+  g_clear_pointer (&fx->profile, tether_profile_unref);
+  g_free (fx->profile_path);
+  test_util_kill_marked (fx->marker);
+  g_free (fx->marker);
+}
+
+/* A shell program (with the marker as $0) under a fresh supervisor. */
+static void
+start (Fixture    *fx,
+       const char *members,
+       const char *script)
+{
+  const char *argv[] = { "/bin/sh", "-c", script, fx->marker, NULL };
+  g_autoptr(GError) error = NULL;
+  TestUtilAwait a = { 0 };
+
+  fx->profile_path = test_util_write_profile (members, argv);
+  fx->profile = tether_profile_load (fx->profile_path, &error);
+  g_assert_no_error (error);
+  fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
+  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
+  g_assert_true (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_no_error (error);
+}
+
+static void
+wait_seq (Fixture *fx,
+          guint64  seq)
+{
+  TetherLog *log = tether_supervisor_get_log (fx->supervisor);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (tether_log_get_last_seq (log) < seq)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("only %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lines", tether_log_get_last_seq (log), seq);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+/* 20 000 lines on each stream as fast as awk writes them (one write per
+ * line): every one is in the ring and in the file, in order per stream. */
+static void
+test_every_line (Fixture       *fx,
+                 gconstpointer  data)
+{
+  TetherLog *log;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *contents = NULL;
+  guint next[2] = { 0, 0 };
+  guint file_lines = 0;
+
+  start (fx, "\"log\": {\"lines\": 50000}",
+         "awk 'BEGIN { for (i = 0; i < 20000; i++) { print \"out \" i; fflush (); "
+         "print \"err \" i > \"/dev/stderr\"; fflush (\"/dev/stderr\") } }'; exec sleep 1000");
+  log = tether_supervisor_get_log (fx->supervisor);
+  wait_seq (fx, 40000);
+
+  lines = tether_log_get_lines (log, 50000, 0);
+  g_assert_cmpuint (lines->len, ==, 40000);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      TetherLogLine *line = g_ptr_array_index (lines, i);
+      g_autofree char *expected = g_strdup_printf ("%s %u", line->stream == TETHER_LOG_STDOUT ? "out" : "err",
+                                                   next[line->stream]++);
+
+      g_assert_cmpstr (line->text, ==, expected);
+      g_assert_cmpuint (line->seq, ==, i + 1);
+    }
+  g_assert_cmpuint (next[0], ==, 20000);
+  g_assert_cmpuint (next[1], ==, 20000);
+
+  /* The file too, once the thread has written it (it writes a batch before
+   * it says there are lines). */
+  g_assert_true (g_file_get_contents (tether_log_get_path (log), &contents, NULL, NULL));
+  for (const char *p = contents; (p = strchr (p, '\n')) != NULL; p++)
+    file_lines++;
+  g_assert_cmpuint (file_lines, ==, 40000);
+  g_assert_nonnull (strstr (contents, "Z stdout out 19999\n"));
+  g_assert_nonnull (strstr (contents, "Z stderr err 19999\n"));
+
+  /* The ring keeps the newest: after 10 lines, 10 lines. */
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = tether_log_get_lines (log, 10000, 39990);
+  g_assert_cmpuint (lines->len, ==, 10);
+}
+
+/* log.max_size_mb: the file is rotated, log.keep old ones are kept. */
+static void
+test_rotation (Fixture       *fx,
+               gconstpointer  data)
+{
+  TetherLog *log;
+  g_autofree char *one = NULL;
+  g_autofree char *two = NULL;
+  g_autofree char *three = NULL;
+  struct stat st;
+
+  /* 3.5 MB of 100-byte lines. */
+  start (fx, "\"log\": {\"max_size_mb\": 1, \"keep\": 2}",
+         "awk 'BEGIN { s = sprintf (\"%90s\", \"\"); for (i = 0; i < 35000; i++) print i s }'; exec sleep 1000");
+  log = tether_supervisor_get_log (fx->supervisor);
+  wait_seq (fx, 35000);
+  /* The batch that crossed the size is written before the rotation. */
+  g_usleep (200 * 1000);
+
+  one = g_strconcat (tether_log_get_path (log), ".1", NULL);
+  two = g_strconcat (tether_log_get_path (log), ".2", NULL);
+  three = g_strconcat (tether_log_get_path (log), ".3", NULL);
+  g_assert_true (g_file_test (one, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (two, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (three, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_stat (one, &st), ==, 0);
+  g_assert_cmpint (st.st_size, >=, 1 << 20);
+  g_assert_cmpint (st.st_size, <, 3 << 20);
+}
+
+/* tetherctl logs -n and -f against a real tetherctl run. */
+static void
+test_tetherctl_logs (Fixture       *fx,
+                     gconstpointer  data)
+{
+  const char *tetherctl = g_getenv ("TETHERCTL");
+  const char *argv[] = { "/bin/sh", "-c",
+                         "i=0; while true; do echo \"tick $i\"; i=$((i+1)); sleep 0.1; done", fx->marker, NULL };
+  g_autoptr(GSubprocess) run = NULL;
+  g_autoptr(GSubprocess) follow = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status = 0;
+
+  fx->profile_path = test_util_write_profile (NULL, argv);
+  run = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error,
+                          tetherctl, "run", fx->profile_path, NULL);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *err = NULL;
+
+      g_clear_pointer (&out, g_free);
+      g_spawn_sync (NULL, (char **) (const char *[]) { tetherctl, "logs", "-n", "3", "--profile", fx->profile_path, NULL },
+                    NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL);
+      if (out != NULL && strstr (out, "tick 5") != NULL)
+        break;
+      if (i == 99)
+        g_test_message ("tetherctl logs: %s / %s", out, err);
+      g_usleep (100 * 1000);
+    }
+  g_assert_nonnull (strstr (out, "tick"));
+  {
+    g_auto(GStrv) shown = g_strsplit (g_strstrip (out), "\n", -1);
+    g_assert_cmpuint (g_strv_length (shown), ==, 3);
+  }
+
+  /* -f --json: lines that come after it started. */
+  follow = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                             tetherctl, "logs", "-f", "-n", "1", "--json", "--profile", fx->profile_path, NULL);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (follow));
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_assert_true (g_str_has_prefix (line, "{\"seq\":"));
+      g_assert_nonnull (strstr (line, "\"stream\":\"stdout\",\"text\":\"tick "));
+    }
+  g_subprocess_send_signal (follow, SIGINT);
+  g_assert_true (g_subprocess_wait (follow, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (follow));
+
+  g_subprocess_send_signal (run, SIGTERM);
+  g_assert_true (g_subprocess_wait (run, NULL, &error));
+  g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  static const TetherOwnerKind cgroup = TETHER_OWNER_CGROUP;
+
+  test_util_init ();
+  g_test_init (&argc, &argv, NULL);
+
+  test_util_add_for_kinds ("/log", "every-line", sizeof (Fixture), setup, test_every_line, teardown);
+  g_test_add ("/log/rotation", Fixture, &cgroup, setup, test_rotation, teardown);
+  g_test_add ("/log/tetherctl-logs", Fixture, &cgroup, setup, test_tetherctl_logs, teardown);
+  return g_test_run ();
+}
