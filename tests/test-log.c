@@ -221,6 +221,27 @@ test_tetherctl_logs (Fixture       *fx,
   g_assert_cmpuint (test_util_count_marked (fx->marker), ==, 0);
 }
 
+/* A start that fails quotes what the backend said on stderr. */
+static void
+test_failed_start_says_why (Fixture       *fx,
+                            gconstpointer  data)
+{
+  const char *argv[] = { "/bin/sh", "-c", "echo 'config: no such file /etc/x.conf' >&2; sleep 0.2; exit 3",
+                         fx->marker, NULL };
+  g_autoptr(GError) error = NULL;
+  TestUtilAwait a = { 0 };
+
+  fx->profile_path = test_util_write_profile ("\"ready\": \"notify\"", argv);
+  fx->profile = tether_profile_load (fx->profile_path, &error);
+  g_assert_no_error (error);
+  fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
+  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
+  g_assert_false (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_nonnull (strstr (error->message, "Exited with status 3"));
+  g_assert_nonnull (strstr (error->message, "config: no such file /etc/x.conf"));
+  g_clear_object (&fx->supervisor);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -232,6 +253,7 @@ main (int    argc,
 
   test_util_add_for_kinds ("/log", "every-line", sizeof (Fixture), setup, test_every_line, teardown);
   g_test_add ("/log/rotation", Fixture, &cgroup, setup, test_rotation, teardown);
+  g_test_add ("/log/failed-start-says-why", Fixture, &cgroup, setup, test_failed_start_says_why, teardown);
   g_test_add ("/log/tetherctl-logs", Fixture, &cgroup, setup, test_tetherctl_logs, teardown);
   return g_test_run ();
 }

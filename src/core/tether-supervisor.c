@@ -128,6 +128,7 @@ struct _TetherSupervisor
 
   TetherJournal *journal;
   TetherLog *log;             /* the backend's output, across runs */
+  guint64 log_seq_at_launch;  /* this run's lines come after it */
   gboolean start_after_load;  /* a start waits for the journal */
   char *journal_warning;      /* said once: the journal cannot be written */
 
@@ -1312,6 +1313,27 @@ on_main_exited (TetherOwner      *owner,
 
 static void schedule_restart (TetherSupervisor *self);
 
+/* The last n lines this run wrote on stderr (of its newest 200), joined,
+ * or NULL: what a failed start said. */
+static char *
+last_stderr_lines (TetherSupervisor *self,
+                   guint             n)
+{
+  g_autoptr(GPtrArray) lines = tether_log_get_lines (self->log, 200, self->log_seq_at_launch);
+  g_autoptr(GPtrArray) picked = g_ptr_array_new ();
+
+  for (guint i = lines->len; i > 0 && picked->len < n; i--)
+    {
+      TetherLogLine *line = g_ptr_array_index (lines, i - 1);
+      if (line->stream == TETHER_LOG_STDERR)
+        g_ptr_array_insert (picked, 0, line->text);
+    }
+  if (picked->len == 0)
+    return NULL;
+  g_ptr_array_add (picked, NULL);
+  return g_strjoinv ("\n", (char **) picked->pdata);
+}
+
 static void
 on_tree_empty (TetherOwner      *owner,
                TetherSupervisor *self)
@@ -1404,8 +1426,16 @@ on_tree_empty (TetherOwner      *owner,
       tether_pool_close (self->pool);
     set_state (self, success ? TETHER_STATE_STOPPED : TETHER_STATE_FAILED);
     if (self->start_task != NULL)
-      return_start (self, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
-                                       _("The backend ended while starting: %s"), text));
+      {
+        g_autofree char *said = last_stderr_lines (self, 5);
+
+        return_start (self, said != NULL
+                            ? g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
+                                           _("The backend ended while starting: %s. Its last words on stderr:\n%s"),
+                                           text, said)
+                            : g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
+                                           _("The backend ended while starting: %s"), text));
+      }
   }
 }
 
@@ -1668,6 +1698,7 @@ launch (TetherSupervisor  *self,
 
   if (!tether_log_start (self->log, error))
     return FALSE;
+  self->log_seq_at_launch = tether_log_get_last_seq (self->log);
   tether_log_set_tee (self->log, self->stdout_fd, self->stderr_fd);
 
   /* Once per start: restarts, resizes and recycles keep the port. */
