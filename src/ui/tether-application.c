@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 #include <glib-unix.h>
+#include <unistd.h>
 
 #include "tether-application-private.h"
 #include "tether-error.h"
@@ -231,6 +232,22 @@ on_state_changed (TetherSupervisor  *supervisor,
            self->held_in_background && !tether_supervisor_is_active (supervisor))
     tell_stopped (self);
 
+  /* The window shows it (a bar under the header); without one on screen,
+   * a notification, withdrawn once it is over. */
+  if (state == TETHER_STATE_NOT_RESPONDING && was != TETHER_STATE_NOT_RESPONDING)
+    {
+      TetherWindow *window = get_window (self);
+
+      if (window == NULL || !gtk_widget_get_visible (GTK_WIDGET (window)))
+        {
+          /* translators: %s is the backend's name */
+          g_autofree char *title = g_strdup_printf (_("%s is not responding"), name);
+          tell_tagged (self, "unresponsive", title, message);
+        }
+    }
+  else if (state != TETHER_STATE_NOT_RESPONDING && was == TETHER_STATE_NOT_RESPONDING)
+    g_application_withdraw_notification (G_APPLICATION (self), "unresponsive");
+
   release_if_stopped (self);
 }
 
@@ -323,6 +340,9 @@ tether_application_open_profile (TetherApplication  *self,
     return FALSE;
 
   supervisor = tether_supervisor_new (profile, self->owner_kind);
+  /* Besides the log, the backend's output goes where Tether's does (a
+   * terminal it was started from, the journal), as before there was a log. */
+  tether_supervisor_set_stdio (supervisor, STDOUT_FILENO, STDERR_FILENO);
 
   /* The socket tetherctl finds by profile: refused when another Tether
    * (a `tetherctl run`, another session) already supervises this profile,

@@ -1,10 +1,10 @@
 /* tether-window.c: the main window
  *
- * Shows the application's supervisor: state, STATUS= text, the stop
- * ladder's countdown, whole-tree graphs and the live process tree. Every
- * button is an action; the lifecycle ones are the application's (the same
- * on D-Bus), the window adds only what needs a person: confirmations, the
- * file chooser, the selected row.
+ * Shows the application's supervisor: state, STATUS= text, why and for how
+ * long it is not responding, the stop ladder's countdown, whole-tree graphs
+ * and the live process tree. Every button is an action; the lifecycle ones
+ * are the application's (the same on D-Bus), the window adds only what
+ * needs a person: confirmations, the file chooser, the selected row.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-application.h"
+#include "tether-bar.h"
 #include "tether-graph.h"
 #include "tether-history-window.h"
 #include "tether-preferences-window.h"
@@ -44,6 +45,9 @@ struct _TetherWindow
   GtkRevealer *countdown_revealer;
   GtkLabel *countdown_label;
   GtkProgressBar *countdown_bar;
+  GtkRevealer *unresponsive_revealer;
+  GtkLabel *unresponsive_title;
+  GtkLabel *unresponsive_message;
   TetherGraph *cpu_graph;
   TetherGraph *memory_graph;
   GtkColumnView *column_view;
@@ -64,6 +68,7 @@ struct _TetherWindow
   TetherPhase countdown_phase;
   gint64 countdown_started;
   guint countdown_timer;
+  guint unresponsive_timer;         /* the bar's seconds, while it is shown */
   guint resize_timer;               /* the Workers spin button settling */
   gboolean syncing_spin;            /* the spin button follows the target */
   GHashTable *tagged_toasts;        /* tag → AdwToast shown or waiting */
@@ -222,12 +227,118 @@ update_countdown (TetherWindow *self)
     self->countdown_timer = g_timeout_add (250, on_countdown_tick, self);
 }
 
+/* ---- not responding ----------------------------------------------------- */
+
+/* How long, to the second: "45 s", "1 min 20 s", "2 h 05 min". */
+static char *
+format_duration (gint64 seconds)
+{
+  seconds = MAX (seconds, 0);
+  if (seconds < 60)
+    return g_strdup_printf (C_("duration", "%d s"), (int) seconds);
+  if (seconds < 3600)
+    return g_strdup_printf (C_("duration", "%d min %d s"), (int) (seconds / 60), (int) (seconds % 60));
+  return g_strdup_printf (C_("duration", "%d h %02d min"),
+                          (int) (seconds / 3600), (int) (seconds % 3600 / 60));
+}
+
+static gboolean
+is_unresponsive (TetherWindow *self)
+{
+  return self->supervisor != NULL &&
+         tether_supervisor_get_state (self->supervisor) == TETHER_STATE_NOT_RESPONDING;
+}
+
+static void schedule_unresponsive_tick (TetherWindow *self);
+
+static void
+update_unresponsive_title (TetherWindow *self)
+{
+  gint64 since = tether_supervisor_get_unresponsive_since (self->supervisor);
+  g_autofree char *duration = format_duration ((g_get_real_time () - since) / G_USEC_PER_SEC);
+  /* translators: %s is how long, e.g. "1 min 20 s" */
+  g_autofree char *title = g_strdup_printf (_("Not responding for %s"), duration);
+
+  gtk_label_set_label (self->unresponsive_title, title);
+}
+
+static gboolean
+on_unresponsive_tick (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+
+  self->unresponsive_timer = 0;
+  if (!is_unresponsive (self))
+    return G_SOURCE_REMOVE;
+  update_unresponsive_title (self);
+  schedule_unresponsive_tick (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next whole second since it stopped responding, and only while the
+ * bar can be seen: a hidden window counts nothing. */
+static void
+schedule_unresponsive_tick (TetherWindow *self)
+{
+  gint64 elapsed;
+
+  if (!is_unresponsive (self) || !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
+      return;
+    }
+  if (self->unresponsive_timer != 0)
+    return;
+  elapsed = g_get_real_time () - tether_supervisor_get_unresponsive_since (self->supervisor);
+  self->unresponsive_timer = g_timeout_add ((G_USEC_PER_SEC - MAX (elapsed, 0) % G_USEC_PER_SEC) / 1000 + 1,
+                                            on_unresponsive_tick, self);
+}
+
+/* A folded revealer keeps its child in the accessibility tree: the bar
+ * leaves it once it has slid away (and comes back before it slides in). */
+static void
+on_unresponsive_child_revealed (TetherWindow *self)
+{
+  if (!gtk_revealer_get_reveal_child (self->unresponsive_revealer) &&
+      !gtk_revealer_get_child_revealed (self->unresponsive_revealer))
+    gtk_widget_set_visible (GTK_WIDGET (self->unresponsive_revealer), FALSE);
+}
+
+/* The bar under the header: how long, why (the supervisor's message, with
+ * since when), Restart and Force Stop. */
+static void
+update_unresponsive (TetherWindow *self)
+{
+  gboolean shown = is_unresponsive (self);
+
+  if (shown)
+    gtk_widget_set_visible (GTK_WIDGET (self->unresponsive_revealer), TRUE);
+  gtk_revealer_set_reveal_child (self->unresponsive_revealer, shown);
+  if (shown)
+    {
+      const char *message = tether_supervisor_get_message (self->supervisor);
+
+      update_unresponsive_title (self);
+      gtk_label_set_label (self->unresponsive_message, message != NULL ? message : "");
+      gtk_widget_set_visible (GTK_WIDGET (self->unresponsive_message), message != NULL);
+    }
+  schedule_unresponsive_tick (self);
+}
+
 static void
 on_supervisor_changed (TetherWindow *self)
 {
   update_status (self);
   update_countdown (self);
+  update_unresponsive (self);
   update_actions (self);
+}
+
+static void
+on_message_changed (TetherWindow *self)
+{
+  update_status (self);
+  update_unresponsive (self);
 }
 
 /* ---- the worker pool ---------------------------------------------------- */
@@ -1063,6 +1174,7 @@ tether_window_dispose (GObject *object)
   TetherWindow *self = TETHER_WINDOW (object);
 
   g_clear_handle_id (&self->countdown_timer, g_source_remove);
+  g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
   g_clear_handle_id (&self->resize_timer, g_source_remove);
   g_clear_handle_id (&self->journal_timer, g_source_remove);
   if (self->rollback_window != NULL)
@@ -1098,6 +1210,21 @@ tether_window_finalize (GObject *object)
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
 
+/* The not-responding bar counts seconds only while the window is shown. */
+static void
+tether_window_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (tether_window_parent_class)->map (widget);
+  update_unresponsive (TETHER_WINDOW (widget));
+}
+
+static void
+tether_window_unmap (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (tether_window_parent_class)->unmap (widget);
+  schedule_unresponsive_tick (TETHER_WINDOW (widget));
+}
+
 static void
 tether_window_class_init (TetherWindowClass *klass)
 {
@@ -1107,6 +1234,8 @@ tether_window_class_init (TetherWindowClass *klass)
 
   object_class->dispose = tether_window_dispose;
   object_class->finalize = tether_window_finalize;
+  widget_class->map = tether_window_map;
+  widget_class->unmap = tether_window_unmap;
   window_class->close_request = tether_window_close_request;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/tether/Tether/tether-window.ui");
@@ -1128,6 +1257,9 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_revealer);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, countdown_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, unresponsive_revealer);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, unresponsive_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, unresponsive_message);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
@@ -1139,6 +1271,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_unresponsive_child_revealed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
   gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
   gtk_widget_class_bind_template_callback (widget_class, uptime_text);
@@ -1158,6 +1291,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_activated);
 
   /* Named in the template, which the builder looks up by name. */
+  g_type_ensure (TETHER_TYPE_BAR);
   g_type_ensure (TETHER_TYPE_GRAPH);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
   g_type_ensure (TETHER_TYPE_PROCESS_TREE);
@@ -1183,7 +1317,7 @@ tether_window_init (TetherWindow *self)
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::status-text",
                                   G_CALLBACK (update_status), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::message",
-                                  G_CALLBACK (update_status), self);
+                                  G_CALLBACK (on_message_changed), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::can-resize",
                                   G_CALLBACK (update_pool), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "checkpoint",

@@ -11,7 +11,8 @@ which talks to the app's control socket.
 Environment (set by tests/meson.build): TETHER_APP, TETHERCTL,
 TETHER_TEST_TREE, TETHER_SHIM, TETHER_APP_G_DEBUG (the app's G_DEBUG:
 fatal warnings for the app, not for this process). With
-TETHER_UI_SCREENSHOTS=DIR, the rollback steps save screenshots there.
+TETHER_UI_SCREENSHOTS=DIR, the rollback and health steps save screenshots
+there.
 """
 
 import json
@@ -833,9 +834,97 @@ with tap.step('quitting stops the backend, then the app exits 0'):
     assert not marked(checkpoint_marker), marked(checkpoint_marker)
     log_file.close()
 
+# ---- 11. health.http: Not responding, why and since when, Restart right there -----
+# tests/ui/health_server.py answers until its mode file says "hang", then
+# accepts and never answers (until restarted, whatever the file says later).
+
+health_marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
+health_port = free_port()
+health_mode = os.path.join(workdir, 'health-mode')
+health_profile = os.path.join(workdir, 'Health-backend.json')
+with open(health_profile, 'w') as f:
+    json.dump({'name': 'Health backend',
+               'command': ['/usr/bin/python3', '-X', f'marker={health_marker}',
+                           os.path.join(os.path.dirname(os.path.abspath(__file__)), 'health_server.py'),
+                           str(health_port), health_mode],
+               'ready': 'notify',
+               'stop': {'graceful_timeout': 5, 'term_timeout': 5},
+               'health': {'http': f'http://127.0.0.1:{health_port}/', 'interval': 0.3, 'timeout': 0.5,
+                          'failures': 2}}, f)
+
+
+def set_health_mode(mode):
+    with open(health_mode, 'w') as f:
+        f.write(mode)
+
+
+def health_pid():
+    return tetherctl('status', profile=health_profile).get('main_pid')
+
+
+def unresponsive_bar(**kw):
+    return t.find(app, 'alert', 'Backend not responding', **kw)
+
+
+def bar_shown():
+    return t.find_all(app, 'alert', 'Backend not responding', mapped=True)
+
+
+with tap.step('a backend whose health probe stops answering: the Not responding bar says for how '
+              'long and why, under the header'):
+    set_health_mode('ok')
+    proc, app = t.launch([APP, '--start', health_profile], 'tether', env=env)
+    tap.dump_root = app
+    state_is(app, 'Running')
+    hung_pid = t.wait_until(health_pid, 20 * t.SCALE, 'a main pid')
+    time.sleep(1)  # a few probes pass
+    assert not bar_shown(), 'the bar while the backend answers'
+    set_health_mode('hang')
+    bar = unresponsive_bar(mapped=True, timeout=10 * t.SCALE)
+    state_is(app, 'Not responding')
+    title = t.find(bar, 'label', re.compile(r'^Not responding for \d+ s$'))
+    t.find(bar, 'label', re.compile(r'^Not responding since \d\d:\d\d:\d\d: 2 health probes in a row '
+                                    rf'failed: http://127\.0\.0\.1:{health_port}/ did not answer within 0\.5 s'))
+    # The duration counts on by itself.
+    first = t.name_of(title)
+    t.wait_until(lambda: t.name_of(title) != first, 5 * t.SCALE,
+                 lambda: f'the duration past {first!r} (now {t.name_of(title)!r})')
+    t.find(bar, 'push button', 'Force Stop', mapped=True)
+    assert tetherctl('status', profile=health_profile)['state'] == 'not-responding'
+    screenshot('Health backend — Tether', 'health-bar.png')
+
+with tap.step('its Restart button restarts the backend (a new main process), and the bar goes away'):
+    set_health_mode('ok')
+    restart = t.find(bar, 'push button', 'Restart', mapped=True)
+    t.wait_until(lambda: t.has_state(restart, 'sensitive'), what='the bar\'s Restart sensitive')
+    t.click(restart)
+    t.wait_until(lambda: health_pid() not in (None, 0, hung_pid), 20 * t.SCALE,
+                 'a new main pid after the restart')
+    state_is(app, 'Running')
+    t.wait_until(lambda: not bar_shown(), 10 * t.SCALE, 'the bar hidden')
+    assert hung_pid not in marked(health_marker), marked(health_marker)
+
+with tap.step('not responding with the window closed (Keep Running): a desktop notification'):
+    t.click(t.find(app, 'push button', 'Close', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile('^Stop Health backend'))
+    t.click(t.find(dialog, 'push button', 'Keep Running', mapped=True))
+    t.wait_until(lambda: not t.find_all(app, ('frame', 'window'), re.compile('Tether$'), mapped=True),
+                 10 * t.SCALE, 'the window hidden')
+    set_health_mode('hang')
+    t.wait_until(lambda: any(method == 'Notify' and args[3] == 'Health backend is not responding'
+                             and 'did not answer' in args[4] for method, args in notification_calls()),
+                 10 * t.SCALE, lambda: f'a Notify call (calls: {notification_calls()})')
+
+with tap.step('quitting stops the hung backend, then the app exits 0'):
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 30 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    assert not marked(health_marker), marked(health_marker)
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
 kill_leftovers(pool_marker)
 kill_leftovers(checkpoint_marker)
+kill_leftovers(health_marker)
 notifyd.terminate()
 tap.done()
