@@ -17,6 +17,7 @@
 #include "tether-bar.h"
 #include "tether-graph.h"
 #include "tether-history-window.h"
+#include "tether-log-view.h"
 #include "tether-preferences-window.h"
 #include "tether-process-tree.h"
 #include "tether-rollback-window.h"
@@ -55,6 +56,8 @@ struct _TetherWindow
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
+  AdwViewStack *view_stack;         /* Processes, Log */
+  TetherLogView *log_view;
   TetherProcessTree *tree;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
@@ -131,6 +134,9 @@ update_actions (TetherWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-history", self->supervisor != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-pid", item != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-processes", self->supervisor != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-log", self->supervisor != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.find", self->supervisor != NULL);
   set_workers_spin_sensitive (self, app_action_enabled (self, "resize"));
 }
 
@@ -669,6 +675,32 @@ row_menu_activated (GtkWidget  *widget,
                   gtk_widget_get_height (GTK_WIDGET (self->column_view)) / 3.0);
 }
 
+/* ---- the pages ---------------------------------------------------------- */
+
+/* win.show-processes, win.show-log (Alt+1, Alt+2). */
+static void
+show_page_activated (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack,
+                                         g_str_equal (action_name, "win.show-log") ? "log" : "processes");
+}
+
+/* Ctrl+F: the search is the log's. */
+static void
+find_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "log");
+  tether_log_view_start_search (self->log_view);
+}
+
 /* ---- the supervisor ----------------------------------------------------- */
 
 static void
@@ -689,6 +721,7 @@ set_supervisor (TetherWindow     *self,
       self->journal_timer == 0)
     self->journal_timer = g_timeout_add (100, on_journal_poll, self);
   tether_process_tree_set_sampler (self->tree, sampler);
+  tether_log_view_set_log (self->log_view, supervisor != NULL ? tether_supervisor_get_log (supervisor) : NULL);
   tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
   tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
 
@@ -1268,6 +1301,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, log_view);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
@@ -1289,10 +1324,14 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-history", NULL, show_history_activated);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_activated);
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-processes", NULL, show_page_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-log", NULL, show_page_activated);
+  gtk_widget_class_install_action (widget_class, "win.find", NULL, find_activated);
 
   /* Named in the template, which the builder looks up by name. */
   g_type_ensure (TETHER_TYPE_BAR);
   g_type_ensure (TETHER_TYPE_GRAPH);
+  g_type_ensure (TETHER_TYPE_LOG_VIEW);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
   g_type_ensure (TETHER_TYPE_PROCESS_TREE);
 }

@@ -921,8 +921,85 @@ with tap.step('quitting stops the hung backend, then the app exits 0'):
     assert proc.returncode == 0, proc.returncode
     assert not marked(health_marker), marked(health_marker)
 
+# ---- 12. the Log page: the backend's output, following the tail, search ----------
+# A burst longer than the view keeps (10 000 lines), then, once Tether has
+# read it all (the streams are separate pipes, read as they fill), one line
+# on each stream. The log file goes to a private XDG_STATE_HOME.
+
+log_marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
+log_dir = tempfile.mkdtemp(prefix='log-', dir=workdir)
+log_profile = os.path.join(workdir, 'Log-backend.json')
+with open(log_profile, 'w') as f:
+    json.dump({'name': 'Log backend',
+               'command': ['/bin/sh', '-c', "seq -f 'filler line %g' 12000; sleep 0.3; "
+                           "echo hello-from-stdout; echo oops-on-stderr >&2; exec sleep 1000",
+                           log_marker]}, f)
+log_env = dict(env, XDG_STATE_HOME=os.path.join(log_dir, 'state'))
+
+
+def log_line(text, **kw):
+    return t.find(app, 'label', text, **kw)
+
+
+with tap.step('the Log page (Alt+2): the newest lines at the end, in view, the stderr one marked'):
+    # 12 000 lines: not on this test's output (the backend's stdout is the app's).
+    proc, app = t.launch([APP, '--start', log_profile], 'tether', env=log_env, stdout=subprocess.DEVNULL)
+    tap.dump_root = app
+    main_window(app)
+    state_is(app, 'Running')
+    # The view switcher's tabs.
+    log_tab = t.find(app, 'page tab', 'Log', mapped=True)
+    processes_tab = t.find(app, 'page tab', 'Processes', mapped=True)
+    t.key('alt+2')
+    t.wait_until(lambda: t.has_state(log_tab, 'selected'), 5 * t.SCALE, 'the Log page shown')
+    # Followed the tail: the last lines are on screen without scrolling.
+    out = log_line('hello-from-stdout', mapped=True, timeout=10 * t.SCALE)
+    err = log_line('oops-on-stderr', mapped=True, timeout=10 * t.SCALE)
+    assert out.get_description() == 'stdout', out.get_description()
+    assert err.get_description() == 'stderr', err.get_description()
+    # 12 002 lines in, the newest 10 000 kept.
+    t.find(app, 'label', '10000 lines', mapped=True, timeout=10 * t.SCALE)
+    t.find(app, 'push button', 'Open Log File', mapped=True)
+    screenshot('Log backend — Tether', 'log-page.png')
+
+with tap.step('Ctrl+F searches the log (case-insensitive), Escape shows every line again'):
+    t.key('ctrl+f')
+    # The search entry (focused: what is typed goes there).
+    t.find(app, 'entry', 'Search the log', mapped=True, timeout=5 * t.SCALE)
+    t.type_text('OOPS')
+    t.find(app, 'label', '1 of 10000 lines match', mapped=True, timeout=10 * t.SCALE)
+    log_line('oops-on-stderr', mapped=True)
+    t.wait_until(lambda: not t.find_all(app, 'label', 'hello-from-stdout', mapped=True),
+                 5 * t.SCALE, 'the stdout line filtered out')
+    screenshot('Log backend — Tether', 'log-search.png')
+    t.key('Escape')
+    t.find(app, 'label', '10000 lines', mapped=True, timeout=5 * t.SCALE)
+    log_line('hello-from-stdout', mapped=True, timeout=5 * t.SCALE)
+    t.key('alt+1')
+    t.wait_until(lambda: t.has_state(processes_tab, 'selected'), 5 * t.SCALE, 'the Processes page shown')
+
+with tap.step('the Log page in a 360 px window'):
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    proc, app = t.launch([APP, '--start', log_profile], 'tether', stdout=subprocess.DEVNULL,
+                         env=dict(narrow_env, XDG_STATE_HOME=log_env['XDG_STATE_HOME']))
+    main_window(app)
+    state_is(app, 'Running')
+    t.key('alt+2')
+    log_line('oops-on-stderr', mapped=True, timeout=10 * t.SCALE)
+    open_file = t.find(app, 'push button', 'Open Log File', mapped=True)
+    x, y, w, h = t.extents(open_file)
+    assert w > 0 and x >= 0 and x + w <= 360, (x, w)
+    screenshot('Log backend — Tether', 'log-page-narrow.png')
+    gapplication_action('quit')
+    t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
+    assert proc.returncode == 0, proc.returncode
+    assert not marked(log_marker), marked(log_marker)
+
 kill_leftovers(forking_marker)
 kill_leftovers(stubborn_marker)
+kill_leftovers(log_marker)
 kill_leftovers(pool_marker)
 kill_leftovers(checkpoint_marker)
 kill_leftovers(health_marker)
