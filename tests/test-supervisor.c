@@ -1119,7 +1119,11 @@ test_main_loop_1000 (Fixture       *f,
                   "(%.1f ms on the wall clock) over %" G_GUINT64_FORMAT " iterations",
                   tether_owner_kind_to_string (f->kind), watch.worst_own_usec / 1000.0,
                   watch.worst_usec / 1000.0, watch.n_iterations);
-  g_assert_cmpint (watch.worst_own_usec, <, 20 * 1000);
+  /* A blocked main loop (a synchronous scan of the tree, a wait on the
+   * shim) costs hundreds of milliseconds; 50 ms catches that on a machine
+   * shared with other jobs (alone it is about 8 ms). The 20 ms target is
+   * bench-mainloop's, measured where timing means something. */
+  g_assert_cmpint (watch.worst_own_usec, <, 50 * 1000);
 }
 
 static void
