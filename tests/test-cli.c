@@ -1062,6 +1062,52 @@ test_stale_socket (Fixture       *f,
   g_assert_cmpuint (json_array_get_length (json_node_get_array (json_parser_get_root (parser))), ==, 1);
 }
 
+/* tetherctl diagnose: a member listening on a port shows the port and
+ * what it waits in; a stranger's pid is refused. */
+static void
+test_diagnose (Fixture       *f,
+               gconstpointer  data)
+{
+  const char *argv[] = { "/usr/bin/python3", "-c",
+                         "import socket, sys, time\n"
+                         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                         "open(sys.argv[1], 'w').write('%d\\n' % s.getsockname()[1])\n"
+                         "time.sleep(1000)\n",
+                         f->pidfile, f->marker, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->profile = test_util_write_profile (NULL, argv);
+  f->run = spawn_ctl (&error, "run", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 200 && !g_file_get_contents (f->pidfile, &port, NULL, NULL); i++)
+    g_usleep (50 * 1000);
+  g_assert_nonnull (port);
+  wait_status_state (f, "running");
+  expected = g_strdup_printf ("listening: tcp 127.0.0.1:%s", g_strstrip (port));
+
+  /* The sampler must have seen the member: retry for a moment. */
+  for (guint i = 0; i < 50; i++)
+    {
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+      g_assert_cmpint (run_ctl (&out, &err, "diagnose", "--profile", f->profile, NULL), ==, 0);
+      if (strstr (out, expected) != NULL)
+        break;
+      g_usleep (100 * 1000);
+    }
+  g_assert_nonnull (strstr (out, expected));
+  g_assert_nonnull (strstr (out, "system call: "));
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "diagnose", "1", "--profile", f->profile, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Process 1 is not part of the backend"));
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1087,6 +1133,7 @@ main (int    argc,
   add ("no-main-status", test_no_main_status);
   add ("nginx", test_nginx);
   add ("stale-socket", test_stale_socket);
+  add ("diagnose", test_diagnose);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

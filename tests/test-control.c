@@ -77,6 +77,8 @@ static const BadRequest bad_requests[] = {
   { "logs-string", "{\"method\":\"logs\",\"lines\":\"5\"}", "“lines” must be an integer" },
   { "logs-negative-after", "{\"method\":\"logs\",\"after\":-1}", "“after” must be an integer" },
   { "logs-pid", "{\"method\":\"logs\",\"pid\":1}", "Unknown field “pid”" },
+  { "diagnose-pid-string", "{\"method\":\"diagnose\",\"pid\":\"1\"}", "“pid” must be an integer" },
+  { "diagnose-pid-zero", "{\"method\":\"diagnose\",\"pid\":0}", "from 1 to" },
   { "empty", "", "must be a JSON object" },
   { "blank", "   ", "must be a JSON object" },
   { "array", "[]", "must be a JSON object" },

@@ -424,6 +424,57 @@ print_checkpoints (JsonObject *o)
     }
 }
 
+/* One process of a diagnosis, for people. */
+static void
+print_process_diagnosis (JsonObject *p)
+{
+  g_autofree char *name = get_text (p, "name", "?");
+  g_autofree char *state = get_text (p, "state_label", "?");
+  g_autofree char *wchan = get_text (p, "wchan", NULL);
+  g_autofree char *cmdline = get_text (p, "cmdline", "");
+  JsonObject *syscall = json_object_has_member (p, "syscall") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (p, "syscall"))
+                        ? json_object_get_object_member (p, "syscall") : NULL;
+  JsonArray *threads = json_object_has_member (p, "threads") && JSON_NODE_HOLDS_ARRAY (json_object_get_member (p, "threads"))
+                       ? json_object_get_array_member (p, "threads") : NULL;
+  JsonArray *listening = json_object_has_member (p, "listening") && JSON_NODE_HOLDS_ARRAY (json_object_get_member (p, "listening"))
+                         ? json_object_get_array_member (p, "listening") : NULL;
+
+  g_print ("%d %s: %s\n", (int) json_object_get_int_member_with_default (p, "pid", 0), name, state);
+  g_print (_("  command: %s\n"), cmdline);
+  if (wchan != NULL)
+    g_print (_("  waiting in: %s\n"), wchan);
+  if (syscall != NULL)
+    {
+      g_autofree char *sname = get_text (syscall, "name", NULL);
+      g_print (_("  system call: %s (%d)\n"), sname != NULL ? sname : "?",
+               (int) json_object_get_int_member_with_default (syscall, "number", -1));
+    }
+  if (threads != NULL)
+    g_print (_("  threads: %u\n"), json_array_get_length (threads));
+  if (json_object_has_member (p, "open_files") && !json_object_get_null_member (p, "open_files"))
+    g_print (_("  open files: %d\n"), (int) json_object_get_int_member_with_default (p, "open_files", 0));
+  for (guint i = 0; listening != NULL && i < json_array_get_length (listening); i++)
+    {
+      JsonObject *l = json_array_get_object_element (listening, i);
+      g_autofree char *proto = get_text (l, "proto", "?");
+      g_autofree char *address = get_text (l, "address", "?");
+
+      g_print (_("  listening: %s %s\n"), proto, address);
+    }
+}
+
+static void
+print_diagnosis (JsonObject *o)
+{
+  JsonArray *processes = json_object_get_array_member (o, "processes");
+  g_autofree char *cgroup = get_text (o, "cgroup", NULL);
+
+  for (guint i = 0; processes != NULL && i < json_array_get_length (processes); i++)
+    print_process_diagnosis (json_array_get_object_element (processes, i));
+  if (cgroup != NULL)
+    g_print (_("cgroup: %s\n"), cgroup);
+}
+
 static void
 print_history (JsonObject *o)
 {
@@ -501,7 +552,7 @@ cmd_client (const TetherVerb *verb,
     }
   else if (arg != NULL)
     {
-      gboolean is_pid = verb->param == TETHER_VERB_PARAM_PID;
+      gboolean is_pid = verb->param == TETHER_VERB_PARAM_PID || verb->param == TETHER_VERB_PARAM_OPTIONAL_PID;
       char *end;
 
       pid = g_ascii_strtoll (arg, &end, 10);
@@ -517,7 +568,7 @@ cmd_client (const TetherVerb *verb,
           return 2;
         }
     }
-  request = build_request (method, tether_verb_param_field (verb->param), pid,
+  request = build_request (method, arg != NULL ? tether_verb_param_field (verb->param) : NULL, pid,
                            verb->param == TETHER_VERB_PARAM_CHECKPOINT ? arg : NULL);
 
   /* A stop may legitimately take the whole ladder (minutes if configured). */
@@ -557,6 +608,8 @@ cmd_client (const TetherVerb *verb,
     print_tree (json_node_get_object (result));
   else if (verb->id == TETHER_VERB_CHECKPOINTS)
     print_checkpoints (json_node_get_object (result));
+  else if (verb->id == TETHER_VERB_DIAGNOSE)
+    print_diagnosis (json_node_get_object (result));
   else if (verb->id == TETHER_VERB_HISTORY)
     print_history (json_node_get_object (result));
   else if (verb->id == TETHER_VERB_ROLLBACK)
@@ -1028,6 +1081,9 @@ main (int    argc,
     {
       guint n_args = verb->param != TETHER_VERB_PARAM_NONE ? 1 : 0;
 
+      /* diagnose [PID] */
+      if (verb->param == TETHER_VERB_PARAM_OPTIONAL_PID && argc == 1)
+        n_args = 0;
       if ((guint) argc != n_args + 1)
         {
           usage (stderr);

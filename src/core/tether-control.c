@@ -20,6 +20,7 @@
 
 #include "tether-enums.h"
 #include "tether-error.h"
+#include "tether-diagnose.h"
 #include "tether-json.h"
 #include "tether-notify.h"
 #include "tether-runtime-dir.h"
@@ -308,6 +309,133 @@ tether_control_history_json (TetherSupervisor *supervisor)
   return json_builder_get_root (b);
 }
 
+/* ---- diagnose ---- */
+
+#define DIAGNOSE_MAX_MEMBERS 256
+
+typedef struct
+{
+  GArray *pids;          /* pid_t */
+  char *cgroup;          /* the leaf's path, or NULL */
+} DiagnoseData;
+
+static void
+diagnose_data_free (DiagnoseData *data)
+{
+  g_array_unref (data->pids);
+  g_free (data->cgroup);
+  g_free (data);
+}
+
+static void
+add_file_lines (JsonBuilder *b,
+                const char  *dir,
+                const char  *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  json_builder_set_member_name (b, name);
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  json_builder_begin_object (b);
+  lines = g_strsplit (g_strstrip (contents), "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *space = strchr (lines[i], ' ');
+      if (space == NULL)
+        continue;
+      *space = '\0';
+      json_builder_set_member_name (b, lines[i]);
+      json_builder_add_int_value (b, g_ascii_strtoll (space + 1, NULL, 10));
+    }
+  json_builder_end_object (b);
+}
+
+/* In a thread: /proc can block (a process in D state). */
+static void
+diagnose_thread (GTask        *task,
+                 gpointer      source,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  DiagnoseData *data = task_data;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "processes");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < data->pids->len; i++)
+    {
+      JsonNode *node = tether_diagnose_process (g_array_index (data->pids, pid_t, i), NULL);
+
+      /* Gone meanwhile: nothing to say about it. */
+      if (node != NULL)
+        json_builder_add_value (b, node);
+    }
+  json_builder_end_array (b);
+  add_string_or_null (b, "cgroup", data->cgroup);
+  if (data->cgroup != NULL)
+    {
+      add_file_lines (b, data->cgroup, "cgroup.events");
+      add_file_lines (b, data->cgroup, "cgroup.stat");
+    }
+  json_builder_end_object (b);
+  g_task_return_pointer (task, json_builder_get_root (b), (GDestroyNotify) json_node_unref);
+}
+
+void
+tether_control_diagnose_async (TetherSupervisor    *supervisor,
+                               pid_t                pid,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (supervisor, cancellable, callback, user_data);
+  DiagnoseData *data = g_new0 (DiagnoseData, 1);
+  TetherOwner *owner = tether_supervisor_get_owner (supervisor);
+
+  g_task_set_source_tag (task, tether_control_diagnose_async);
+  data->pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_task_set_task_data (task, data, (GDestroyNotify) diagnose_data_free);
+
+  if (pid > 0)
+    {
+      /* Members only: a diagnosis tells a lot about a process. */
+      if (!tether_supervisor_can_signal_pid (supervisor, pid))
+        {
+          g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_NOT_MEMBER,
+                                   _("Process %d is not part of the backend’s tree"), (int) pid);
+          return;
+        }
+      g_array_append_val (data->pids, pid);
+    }
+  else
+    {
+      g_autoptr(GPtrArray) processes = tether_sampler_get_processes (tether_supervisor_get_sampler (supervisor));
+
+      for (guint i = 0; i < processes->len && i < DIAGNOSE_MAX_MEMBERS; i++)
+        {
+          pid_t p = tether_process_get_pid (g_ptr_array_index (processes, i));
+          g_array_append_val (data->pids, p);
+        }
+      if (owner != NULL && tether_owner_get_kind (owner) == TETHER_OWNER_CGROUP)
+        data->cgroup = g_strdup (tether_owner_get_location (owner));
+    }
+  g_task_run_in_thread (task, diagnose_thread);
+}
+
+JsonNode *
+tether_control_diagnose_finish (GAsyncResult  *result,
+                                GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 JsonNode *
 tether_control_logs_json (TetherSupervisor *supervisor,
                           guint             max_lines,
@@ -524,7 +652,8 @@ read_param (JsonObject            *object,
             GError               **error)
 {
   const char *field = tether_verb_param_field (request->verb->param);
-  gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID;
+  gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID ||
+                    request->verb->param == TETHER_VERB_PARAM_OPTIONAL_PID;
   gint64 min = is_pid ? 1 : 0;
   gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
   JsonNode *node;
@@ -545,6 +674,11 @@ read_param (JsonObject            *object,
     }
 
   node = json_object_get_member (object, field);
+  if (node == NULL && request->verb->param == TETHER_VERB_PARAM_OPTIONAL_PID)
+    {
+      request->pid = 0;
+      return TRUE;
+    }
   if (node == NULL)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
@@ -928,6 +1062,17 @@ on_rolled_back (GObject      *source,
   g_free (call);
 }
 
+static void
+on_diagnosed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError *error = NULL;
+  JsonNode *node = tether_control_diagnose_finish (result, &error);
+
+  finish_waiting (user_data, node, error);
+}
+
 /* resize and recycle answer with the status (the pool in it) once the
  * pool has settled. */
 static void
@@ -1003,6 +1148,9 @@ handle_request (Client     *client,
       break;
     case TETHER_VERB_LOGS:
       finish_waiting (client, tether_control_logs_json (supervisor, request.lines, request.after), NULL);
+      break;
+    case TETHER_VERB_DIAGNOSE:
+      tether_control_diagnose_async (supervisor, request.pid, NULL, on_diagnosed, client);
       break;
     case TETHER_VERB_ROLLBACK:
       {

@@ -78,6 +78,15 @@ JsonNode      *tether_control_tree_json           (TetherSupervisor  *supervisor
 JsonNode      *tether_control_stop_report_json    (const TetherStopReport *report);
 JsonNode      *tether_control_checkpoints_json    (TetherSupervisor  *supervisor);
 JsonNode      *tether_control_history_json        (TetherSupervisor  *supervisor);
+/* The diagnosis of pid (a member), or of every member (the newest
+ * sample's, at most 256) with the cgroup's files; read in a thread. */
+void           tether_control_diagnose_async      (TetherSupervisor  *supervisor,
+                                                   pid_t              pid,
+                                                   GCancellable      *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer           user_data);
+JsonNode      *tether_control_diagnose_finish     (GAsyncResult      *result,
+                                                   GError           **error);
 JsonNode      *tether_control_logs_json           (TetherSupervisor  *supervisor,
                                                    guint              lines,
                                                    guint64            after);

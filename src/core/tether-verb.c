@@ -37,6 +37,8 @@ static const TetherVerb verbs[TETHER_N_VERBS] = {
     N_("Show the journal: checkpoints, rollbacks, resizes, forced stops") },
   { TETHER_VERB_LOGS, "logs", NULL, TETHER_VERB_PARAM_LOG_RANGE, FALSE,
     N_("Show the backend’s output (-n N lines, -f to follow)") },
+  { TETHER_VERB_DIAGNOSE, "diagnose", NULL, TETHER_VERB_PARAM_OPTIONAL_PID, TRUE,
+    N_("Why a process is stuck: state, wchan, syscall, threads, ports (all members without PID)") },
 };
 
 const TetherVerb *
@@ -56,7 +58,8 @@ tether_verb_param_field (TetherVerbParam param)
 {
   switch (param)
     {
-    case TETHER_VERB_PARAM_PID: return "pid";
+    case TETHER_VERB_PARAM_PID:
+    case TETHER_VERB_PARAM_OPTIONAL_PID: return "pid";
     case TETHER_VERB_PARAM_WORKERS: return "workers";
     case TETHER_VERB_PARAM_CHECKPOINT: return "checkpoint";
     case TETHER_VERB_PARAM_NONE:
@@ -72,6 +75,7 @@ tether_verb_param_placeholder (TetherVerbParam param)
     {
     /* Translators: placeholders in tetherctl's help */
     case TETHER_VERB_PARAM_PID: return _("PID");
+    case TETHER_VERB_PARAM_OPTIONAL_PID: return _("[PID]");
     case TETHER_VERB_PARAM_WORKERS: return _("N");
     case TETHER_VERB_PARAM_CHECKPOINT: return _("ID");
     case TETHER_VERB_PARAM_NONE:

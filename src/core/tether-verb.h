@@ -29,6 +29,7 @@ typedef enum
   TETHER_VERB_ROLLBACK,
   TETHER_VERB_HISTORY,
   TETHER_VERB_LOGS,
+  TETHER_VERB_DIAGNOSE,
   TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
@@ -39,6 +40,7 @@ typedef enum
   TETHER_VERB_PARAM_WORKERS,  /* "workers": a pool size, 0 to 1024 */
   TETHER_VERB_PARAM_CHECKPOINT, /* "checkpoint": an id; and "reason", optional text */
   TETHER_VERB_PARAM_LOG_RANGE,  /* optional "lines" (1 to 10000) and "after" (a line number) */
+  TETHER_VERB_PARAM_OPTIONAL_PID, /* "pid", or none: every member */
 } TetherVerbParam;
 
 typedef struct
