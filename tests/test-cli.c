@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
@@ -1108,6 +1109,44 @@ test_diagnose (Fixture       *f,
   g_assert_nonnull (strstr (err, "Process 1 is not part of the backend"));
 }
 
+/* tetherctl bundle: one JSON document with every section, readable
+ * without Tether, 0600. */
+static void
+test_bundle (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (test_util_tmpdir (), "bundle.json", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  static const char * const sections[] = { "format", "created", "versions", "status", "profile",
+                                           "diagnosis", "tree", "log", "history" };
+  JsonObject *bundle;
+  struct stat st;
+
+  start_run (f, "children", "2");
+  g_assert_cmpint (run_ctl (&out, &err, "bundle", "-o", path, "--profile", f->profile, NULL), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "Wrote the support bundle to "));
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  g_assert_no_error (error);
+  bundle = json_node_get_object (json_parser_get_root (parser));
+  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
+    if (!json_object_has_member (bundle, sections[i]))
+      g_error ("the bundle has no “%s”", sections[i]);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (bundle, "status"), "state"), ==,
+                   "running");
+  /* The main process and its two children. */
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_object_get_object_member (bundle, "diagnosis"),
+                                                                         "processes")), ==, 3);
+  g_assert_nonnull (strstr (json_object_get_string_member (bundle, "profile"), f->marker));
+  g_assert_true (json_object_has_member (json_object_get_object_member (bundle, "log"), "lines"));
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_unlink (path);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1134,6 +1173,7 @@ main (int    argc,
   add ("nginx", test_nginx);
   add ("stale-socket", test_stale_socket);
   add ("diagnose", test_diagnose);
+  add ("bundle", test_bundle);
   g_test_add_func ("/cli/validate", test_validate);
 
   return g_test_run ();

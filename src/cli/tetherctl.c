@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "tetherctl.h"
@@ -54,6 +55,12 @@ static GOptionEntry top_entries[] = {
 };
 
 static char *opt_reason;
+static char *opt_output;
+
+static GOptionEntry bundle_entries[] = {
+  { "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output, N_("Where to write the bundle (JSON)"), N_("FILE") },
+  { NULL }
+};
 static int opt_lines = 20;
 static gboolean opt_follow;
 
@@ -762,6 +769,107 @@ cmd_logs (void)
   return 0;
 }
 
+/* ---- bundle --------------------------------------------------------------- */
+
+/* One request, its reply or {"error": "..."}: a bundle says what it could
+ * not get instead of failing. */
+static JsonNode *
+ask_or_explain (const char *socket_path,
+                const char *request_json)
+{
+  g_autoptr(JsonNode) request = json_from_string (request_json, NULL);
+  g_autoptr(GError) error = NULL;
+  JsonNode *reply = tether_control_call (socket_path, request, 60, &error);
+
+  if (reply == NULL)
+    {
+      g_autoptr(JsonObject) o = json_object_new ();
+
+      reply = json_node_new (JSON_NODE_OBJECT);
+      json_object_set_string_member (o, "error", error->message);
+      json_node_set_object (reply, o);
+    }
+  return reply;
+}
+
+/* Everything support staff need, in one JSON document anyone can read:
+ * the profile, the status, every member's diagnosis, the last 2 000 lines
+ * of output, the journal, versions and the ownership mode. */
+static int
+cmd_bundle (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *socket_path = find_socket (&error);
+  g_autoptr(JsonObject) bundle = json_object_new ();
+  g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autofree char *text = NULL;
+  JsonNode *status;
+  const char *profile_path;
+  struct utsname uts;
+
+  if (socket_path == NULL)
+    {
+      tetherctl_print_error (error->message);
+      return 1;
+    }
+  if (opt_output == NULL)
+    {
+      g_printerr (_("tetherctl: say where to write the bundle: -o FILE\n"));
+      return 2;
+    }
+
+  json_object_set_string_member (bundle, "format", "tether-support-bundle 1");
+  {
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+    g_autofree char *iso = g_date_time_format_iso8601 (now);
+    json_object_set_string_member (bundle, "created", iso);
+  }
+  {
+    g_autoptr(JsonObject) versions = json_object_new ();
+    g_autofree char *glib = g_strdup_printf ("%u.%u.%u", glib_major_version, glib_minor_version, glib_micro_version);
+
+    json_object_set_string_member (versions, "tether", PACKAGE_VERSION);
+    json_object_set_string_member (versions, "glib", glib);
+    if (uname (&uts) == 0)
+      {
+        g_autofree char *kernel = g_strdup_printf ("%s %s %s", uts.sysname, uts.release, uts.machine);
+        json_object_set_string_member (versions, "kernel", kernel);
+      }
+    json_object_set_object_member (bundle, "versions", g_steal_pointer (&versions));
+  }
+
+  status = ask_or_explain (socket_path, "{\"method\": \"status\"}");
+  json_object_set_member (bundle, "status", status);
+  /* The profile as written (the supervisor's copy may be newer on disk). */
+  profile_path = JSON_NODE_HOLDS_OBJECT (status)
+                 ? json_object_get_string_member_with_default (json_node_get_object (status), "profile", NULL)
+                 : NULL;
+  if (profile_path != NULL)
+    {
+      g_autofree char *contents = NULL;
+
+      if (g_file_get_contents (profile_path, &contents, NULL, NULL))
+        json_object_set_string_member (bundle, "profile", contents);
+      else
+        json_object_set_null_member (bundle, "profile");
+    }
+  json_object_set_member (bundle, "diagnosis", ask_or_explain (socket_path, "{\"method\": \"diagnose\"}"));
+  json_object_set_member (bundle, "tree", ask_or_explain (socket_path, "{\"method\": \"tree\"}"));
+  json_object_set_member (bundle, "log", ask_or_explain (socket_path, "{\"method\": \"logs\", \"lines\": 2000}"));
+  json_object_set_member (bundle, "history", ask_or_explain (socket_path, "{\"method\": \"history\"}"));
+
+  json_node_set_object (root, bundle);
+  text = tether_json_to_string (root, TRUE);
+  if (!g_file_set_contents_full (opt_output, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    {
+      tetherctl_print_error (error->message);
+      return 1;
+    }
+  g_print (_("Wrote the support bundle to %s (%s)\n"), opt_output,
+           g_format_size (strlen (text)));
+  return 0;
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 /* Every live supervisor of this user: one line each, or a JSON array of
@@ -984,6 +1092,9 @@ usage (FILE *out)
                         "      Watch the process tree, busiest first\n"
                         "  tetherctl list [--json]\n"
                         "      Every running supervisor of yours: name, state, main pid, owner, profile\n"
+                        "  tetherctl bundle -o FILE [--profile=FILE|--socket=PATH]\n"
+                        "      Save a support bundle: one JSON document with the status, the diagnosis,\n"
+                        "      the last 2000 lines of output, the journal, versions\n"
                         "  tetherctl COMMAND [PID|N] [--json] [--profile=FILE|--socket=PATH]\n"
                         "      Ask a running supervisor (the only one, or the profile's):\n"));
   for (TetherVerbId id = 0; id < TETHER_N_VERBS; id++)
@@ -1043,6 +1154,8 @@ main (int    argc,
     g_option_context_add_main_entries (context, rollback_entries, GETTEXT_PACKAGE);
   if (g_str_equal (command, "logs"))
     g_option_context_add_main_entries (context, logs_entries, GETTEXT_PACKAGE);
+  if (g_str_equal (command, "bundle"))
+    g_option_context_add_main_entries (context, bundle_entries, GETTEXT_PACKAGE);
 
   /* Parse the options after the subcommand; --help says "tetherctl run". */
   {
@@ -1100,6 +1213,15 @@ main (int    argc,
         }
       ret = cmd_top ();
     }
+  else if (g_str_equal (command, "bundle"))
+    {
+      if (argc != 1)
+        {
+          usage (stderr);
+          return 2;
+        }
+      ret = cmd_bundle ();
+    }
   else if (g_str_equal (command, "list"))
     {
       if (argc != 1)
@@ -1120,6 +1242,7 @@ main (int    argc,
 
   g_free (opt_owner);
   g_free (opt_reason);
+  g_free (opt_output);
   g_free (opt_profile);
   g_free (opt_socket);
   return ret;
