@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "test-util.h"
 #include "tether-supervisor.h"
 
 #define RUNS 5
@@ -60,23 +61,6 @@ static double
 ms_since (gint64 t0)
 {
   return (g_get_monotonic_time () - t0) / 1000.0;
-}
-
-/* A port nobody listens on now: bind port 0 and ask. */
-static guint16
-free_port (void)
-{
-  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t len = sizeof addr;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  guint16 port;
-
-  if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 ||
-      getsockname (fd, (struct sockaddr *) &addr, &len) < 0)
-    g_error ("cannot find a free port: %s", g_strerror (errno));
-  port = ntohs (addr.sin_port);
-  close (fd);
-  return port;
 }
 
 static int
@@ -616,7 +600,7 @@ bench_tether (TetherFigures *f)
 {
   g_autofree char *script = g_build_filename (examples_dir, "pool_worker.py", NULL);
   g_autofree char *log_path = g_build_filename (tmp_dir, "pool.log", NULL);
-  guint16 port = free_port ();
+  guint16 port = test_util_free_port ();
   g_autofree char *json = NULL;
   g_autoptr(TetherProfile) profile = NULL;
   g_autoptr(TetherSupervisor) sup = NULL;
@@ -852,7 +836,7 @@ typedef struct
 static void
 gunicorn_grow_once (GunicornFigures *f, double *total, double *exists, double *answers)
 {
-  guint16 port = free_port ();
+  guint16 port = test_util_free_port ();
   pid_t master = gunicorn_start (port, 1, "gunicorn-grow.log");
   GArray *known = children_of (master);
   gint64 sent[GROW_TO], appeared[GROW_TO];
@@ -936,7 +920,7 @@ bench_gunicorn (GunicornFigures *f)
   f->shrink_children = 0;
   for (guint r = 0; r < LOAD_ROUNDS; r++)
     {
-      guint16 port = free_port ();
+      guint16 port = test_util_free_port ();
       pid_t master = gunicorn_start (port, 8, "gunicorn-shrink.log");
       Load *l = load_start (port, N_CLIENTS, LOAD_PAUSE_MS, "/slow?ms=20", "/");
       gint64 t0, deadline;

@@ -48,19 +48,6 @@ typedef struct
   TetherSupervisor *supervisor;
 } Fixture;
 
-static guint
-free_port (void)
-{
-  g_autoptr(GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (sock, any, FALSE, NULL));
-  bound = g_socket_get_local_address (sock, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static void
 setup (Fixture       *fx,
        gconstpointer  data)
@@ -94,7 +81,7 @@ static void
 start (Fixture    *fx,
        const char *restart_members)
 {
-  guint port = free_port ();
+  guint port = test_util_free_port ();
   g_autofree char *port_text = g_strdup_printf ("%u", port);
   g_autofree char *members =
     g_strdup_printf ("\"ready\": \"notify\", \"health\": {\"http\": \"http://127.0.0.1:%u/ping\", "

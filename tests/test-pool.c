@@ -52,27 +52,13 @@ example_path (const char *name)
   return g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "examples", name, NULL);
 }
 
-static guint
-free_port (void)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t len = sizeof sin;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_no_errno (bind (fd, (struct sockaddr *) &sin, sizeof sin));
-  g_assert_no_errno (getsockname (fd, (struct sockaddr *) &sin, &len));
-  close (fd);
-  return ntohs (sin.sin_port);
-}
-
 static void
 setup (Fixture       *fx,
        gconstpointer  data)
 {
   fx->kind = *(const TetherOwnerKind *) data;
   fx->marker = test_util_marker ();
-  fx->port = free_port ();
+  fx->port = test_util_free_port ();
   fx->retired = g_ptr_array_new_with_free_func (g_free);
 }
 

@@ -415,31 +415,18 @@ static const char http_backend[] =
   "s.sendto(b'READY=1\\nX_TETHER_CHECKPOINT=7 seven', '\\0' + a[1:] if a[0] == '@' else a)\n"
   "srv.serve_forever()\n";
 
-static guint
-free_port (void)
-{
-  g_autoptr(GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (sock, any, FALSE, NULL));
-  bound = g_socket_get_local_address (sock, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static gboolean
 rollback_http (Fixture     *fx,
                const char  *mode,
                gboolean     refused,
                GError     **error)
 {
-  guint port = free_port ();
+  guint port = test_util_free_port ();
   g_autofree char *port_text = g_strdup_printf ("%u", port);
   g_autofree char *members =
     g_strdup_printf ("\"ready\": \"notify\", \"rollback\": {\"method\": \"http\", "
                      "\"url\": \"http://127.0.0.1:%u/rollback\", \"timeout\": 1}",
-                     refused ? free_port () : port);
+                     refused ? test_util_free_port () : port);
   const char *argv[] = { python3 (), "-c", http_backend, fx->state_dir, port_text, mode, fx->marker, NULL };
   TestUtilAwait a = { 0 };
   g_autoptr(GError) local_error = NULL;

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <ftw.h>
@@ -419,6 +420,22 @@ test_util_send_notify (const char *address,
   sent = sendto (fd, data, length, MSG_NOSIGNAL, (struct sockaddr *) &addr, addr_length) == (ssize_t) length;
   close (fd);
   return sent;
+}
+
+guint
+test_util_free_port (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof addr;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  guint port;
+
+  if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 ||
+      getsockname (fd, (struct sockaddr *) &addr, &len) < 0)
+    g_error ("cannot find a free port: %s", g_strerror (errno));
+  port = ntohs (addr.sin_port);
+  close (fd);
+  return port;
 }
 
 int

@@ -97,6 +97,9 @@ void     test_util_sampler_refresh    (gpointer      sampler);
 gboolean test_util_send_notify        (const char   *address,
                                        const char   *data,
                                        gsize         length);
+/* A loopback TCP port nobody listens on now (bound to port 0 and asked). */
+guint    test_util_free_port          (void);
+
 /* A stream connection to the unix socket at path (a control socket), or
  * -1 if connecting fails. */
 int      test_util_connect_unix       (const char   *path);
