@@ -23,6 +23,7 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-json.h"
+#include "tether-procfs.h"
 
 /* Compaction starts once the file holds this many more checkpoints than
  * it keeps: a rewrite per 1000 appends, not per append. */
@@ -281,25 +282,6 @@ ensure_open (TetherJournal  *self,
   return !created || fsync_directory (self->path, error);
 }
 
-static gboolean
-write_all (int          fd,
-           const char  *data,
-           gsize        length)
-{
-  while (length > 0)
-    {
-      ssize_t n = write (fd, data, length);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      data += n;
-      length -= (gsize) n;
-    }
-  return TRUE;
-}
-
 /* Reads every line. A last line without its newline is torn: dropped, and
  * the file cut back before it. */
 static void
@@ -394,7 +376,7 @@ compact (TetherJournal *self)
   fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return;
-  if (!write_all (fd, kept->str, kept->len) || fsync (fd) < 0 || close (fd) < 0 ||
+  if (tether_write_all (fd, kept->str, kept->len) < 0 || fsync (fd) < 0 || close (fd) < 0 ||
       rename (tmp, self->path) < 0)
     {
       g_unlink (tmp);
@@ -441,11 +423,14 @@ write_batch (TetherJournal *self,
 
   if (ensure_open (self, &error))
     {
-      if (!write_all (self->fd, lines->str, lines->len) || fdatasync (self->fd) < 0)
+      int err = tether_write_all (self->fd, lines->str, lines->len);
+
+      if (err == 0 && fdatasync (self->fd) < 0)
+        err = -errno;
+      if (err < 0)
         {
-          int saved = errno;
           g_set_error (&error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                       _("Could not write the journal %s: %s"), self->path, g_strerror (saved));
+                       _("Could not write the journal %s: %s"), self->path, g_strerror (-err));
           /* A partial line is torn: the next load drops it. */
           close (self->fd);
           self->fd = -1;

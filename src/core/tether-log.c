@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tether-procfs.h"
+
 #define READ_CHUNK 65536
 
 struct _TetherLog
@@ -78,25 +80,6 @@ tether_log_stream_to_string (TetherLogStream stream)
 }
 
 /* ---- the thread ---------------------------------------------------------- */
-
-static gboolean
-write_all (int         fd,
-           const char *data,
-           gsize       length)
-{
-  while (length > 0)
-    {
-      ssize_t n = write (fd, data, length);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      data += n;
-      length -= (gsize) n;
-    }
-  return TRUE;
-}
 
 static void
 set_file_error (TetherLog  *self,
@@ -292,16 +275,18 @@ run_thread (gpointer data)
           tee = self->tee_fds[s];
           g_mutex_unlock (&self->lock);
           if (tee >= 0)
-            write_all (tee, buffer, (gsize) n);
+            tether_write_all (tee, buffer, (gsize) n);
         }
       if (!any)
         continue;
 
       if (file_batch->len > 0 && self->file_fd >= 0)
         {
-          if (!write_all (self->file_fd, file_batch->str, file_batch->len))
+          int err = tether_write_all (self->file_fd, file_batch->str, file_batch->len);
+
+          if (err < 0)
             {
-              set_file_error (self, _("write"), errno);
+              set_file_error (self, _("write"), -err);
               close (self->file_fd);
               self->file_fd = -1;
             }
@@ -314,7 +299,7 @@ run_thread (gpointer data)
       if (!self->notify_pending)
         {
           self->notify_pending = TRUE;
-          write_all (self->notify_fds[1], "", 1);
+          tether_write_all (self->notify_fds[1], "", 1);
         }
       g_mutex_unlock (&self->lock);
 

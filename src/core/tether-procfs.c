@@ -374,6 +374,29 @@ tether_pidfd_send_signal (int pidfd,
 }
 
 int
+tether_write_all (int         fd,
+                  const void *data,
+                  size_t      len)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -errno;
+      if (n == 0)
+        return -EIO;
+      p += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+int
 tether_procfs_write_file (const char *path,
                           const char *text)
 {

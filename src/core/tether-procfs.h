@@ -76,6 +76,12 @@ int  tether_pidfd_open              (pid_t                 pid);
 int  tether_pidfd_send_signal       (int                   pidfd,
                                      int                   sig);
 
+/* All of data to fd, through short writes and EINTR; -EIO when a write
+ * takes nothing. */
+int  tether_write_all               (int                   fd,
+                                     const void           *data,
+                                     size_t                len);
+
 /* Writes a short string to a (cgroupfs) file with open+write: cgroupfs
  * rejects the rename that "atomic" writers do. */
 int  tether_procfs_write_file       (const char           *path,

@@ -482,17 +482,8 @@ static void
 write_all (const char *data,
            size_t      len)
 {
-  while (len > 0)
-    {
-      ssize_t n = write (shim.control_fd, data, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;  /* Tether is gone: the poll loop sees the EOF */
-      data += n;
-      len -= (size_t) n;
-    }
+  /* A failure means Tether is gone: the poll loop sees the EOF. */
+  tether_write_all (shim.control_fd, data, len);
 }
 
 static void
