@@ -632,22 +632,6 @@ tether_journal_get_last_checkpoint (TetherJournal *self)
   return NULL;
 }
 
-const TetherJournalEntry *
-tether_journal_lookup_checkpoint (TetherJournal *self,
-                                  const char    *id)
-{
-  g_return_val_if_fail (TETHER_IS_JOURNAL (self), NULL);
-
-  /* The newest of that id: a backend that went back reports it again. */
-  for (guint i = self->entries->len; i > 0; i--)
-    {
-      TetherJournalEntry *entry = g_ptr_array_index (self->entries, i - 1);
-      if (entry->kind == TETHER_JOURNAL_CHECKPOINT && g_strcmp0 (entry->id, id) == 0)
-        return entry;
-    }
-  return NULL;
-}
-
 const char *
 tether_journal_get_path (TetherJournal *self)
 {

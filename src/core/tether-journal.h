@@ -84,8 +84,6 @@ guint          tether_journal_get_n_corrupt     (TetherJournal        *self);
 GPtrArray     *tether_journal_get_entries       (TetherJournal        *self);
 /* The newest checkpoint entry, or NULL. */
 const TetherJournalEntry *tether_journal_get_last_checkpoint (TetherJournal *self);
-const TetherJournalEntry *tether_journal_lookup_checkpoint   (TetherJournal *self,
-                                                              const char    *id);
 
 /* Appends a copy of entry; completes once it is on disk (fdatasync). */
 void           tether_journal_append_async      (TetherJournal             *self,
