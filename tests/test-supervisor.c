@@ -307,7 +307,7 @@ test_fork_forever (Fixture       *f,
 }
 
 /* Processes outside the tree are never signalled, even one that took over
- * the pid of a member that died (pid reuse, forced with ns_last_pid). */
+ * the pid of a member that died (pid reuse, forced with clone3's set_tid). */
 static void
 test_outsider_and_pid_reuse (Fixture       *f,
                              gconstpointer  data)
@@ -806,8 +806,17 @@ test_stale_leaf (Fixture       *f,
       execl (test_util_tree_helper (), test_util_tree_helper (), f->other_marker, "sleep", NULL);
       _exit (127);
     }
-  while (test_util_count_marked (f->other_marker) == 0)
-    g_usleep (1000);
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    /* Bounded, and a child that could not join the leaf says so. */
+    while (test_util_count_marked (f->other_marker) == 0)
+      {
+        g_assert_cmpint (waitpid (orphan, &status, WNOHANG), ==, 0);
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (1000);
+      }
+  }
 
   /* An unrelated process now holds the dead Tether's pid: it started after
    * the leaf was made, so the leaf is still known to be stale. */

@@ -45,9 +45,9 @@ char     test_util_proc_state         (pid_t         pid);
  * by its parent); fails the test after 10 s. */
 void     test_util_wait_reaped        (pid_t         pid);
 /* Starts `tether-test-tree MARKER sleep` as our child with exactly pid
- * (free: its process was reaped), steering the kernel with ns_last_pid;
- * other forks on the machine can win the race, so it retries. Returns
- * the pid, or 0 if it never got it. */
+ * (free: its process was reaped), with clone3's set_tid; if another
+ * process took the pid first it waits up to 5 s for it to go. Returns the
+ * pid, or 0 if it never got it. */
 pid_t    test_util_spawn_with_pid     (pid_t         pid,
                                        const char   *marker);
 /* Spawns `tether-test-tree MARKER MODE ARGS... --pidfile PIDFILE` under a

@@ -2909,18 +2909,14 @@ on_journal_loaded (GObject      *source,
     g_message ("%s: %s", tether_journal_get_path (self->journal), message);
 
   /* What earlier runs reported comes first; nothing is announced again. */
-  {
-    g_autoptr(GPtrArray) now = g_steal_pointer (&self->checkpoints);
-
-    self->checkpoints = g_ptr_array_new_with_free_func (checkpoint_free);
-    entries = tether_journal_get_entries (self->journal);
-    for (guint i = 0; i < entries->len; i++)
-      {
-        TetherJournalEntry *entry = g_ptr_array_index (entries, i);
-        if (entry->kind == TETHER_JOURNAL_CHECKPOINT)
-          add_checkpoint (self, entry->id, entry->label, entry->time, FALSE);
-      }
-  }
+  g_ptr_array_set_size (self->checkpoints, 0);
+  entries = tether_journal_get_entries (self->journal);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      TetherJournalEntry *entry = g_ptr_array_index (entries, i);
+      if (entry->kind == TETHER_JOURNAL_CHECKPOINT)
+        add_checkpoint (self, entry->id, entry->label, entry->time, FALSE);
+    }
 
   if (self->start_after_load)
     {
