@@ -5,6 +5,9 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -242,6 +245,174 @@ test_failed_start_says_why (Fixture       *fx,
   g_clear_object (&fx->supervisor);
 }
 
+/* A TetherLog of its own, with its file in a fresh directory. */
+static TetherLog *
+new_log (char **dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  TetherLog *log;
+
+  *dir = g_dir_make_tmp ("tether-log-XXXXXX", &error);
+  g_assert_no_error (error);
+  path = g_build_filename (*dir, "backend.log", NULL);
+  log = tether_log_new (path, 1000, G_MAXUINT32, 0);
+  g_assert_true (tether_log_start (log, &error));
+  g_assert_no_error (error);
+  return log;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+/* Waits until the thread has read everything written to the pipe. */
+static void
+wait_drained (TetherLog *log)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint64 seq = 0;
+
+  /* Quiet for 300 ms: the thread reads a full pipe in far less. */
+  for (;;)
+    {
+      guint64 now;
+
+      g_usleep (300 * 1000);
+      now = tether_log_get_last_seq (log);
+      if (now == seq)
+        break;
+      seq = now;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+}
+
+/* A writer far faster than lines can be kept (64 KiB writes of 3-byte
+ * lines): it is never held up for long, lines are dropped, and every line
+ * is accounted for, kept in the file or counted by a marker. */
+static void
+test_flood_drops_counted (Fixture       *fx,
+                          gconstpointer  data)
+{
+  const guint64 total = 16 * 1024 * 1024 / 4;
+  g_autofree char *dir = NULL;
+  g_autoptr(TetherLog) log = new_log (&dir);
+  g_autofree char *block = g_malloc (65536);
+  g_autofree char *contents = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  int fd = tether_log_get_stdout_fd (log);
+  gint64 worst = 0;
+  guint64 kept = 0, dropped = 0, markers = 0;
+
+  for (guint i = 0; i < 65536; i += 4)
+    memcpy (block + i, "abc\n", 4);
+  for (guint64 written = 0; written < total * 4; written += 65536)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+
+      g_assert_cmpint (write (fd, block, 65536), ==, 65536);
+      worst = MAX (worst, g_get_monotonic_time () - t0);
+    }
+  wait_drained (log);
+  g_test_message ("longest write: %.1f ms", worst / 1000.0);
+  /* Generous for a loaded machine; without dropping, the writer waits for
+   * every line to be cut, numbered and written out. */
+  g_assert_cmpint (worst, <, 2 * G_USEC_PER_SEC);
+
+  g_assert_true (g_file_get_contents (tether_log_get_path (log), &contents, NULL, NULL));
+  for (char *line = contents, *nl; (nl = strchr (line, '\n')) != NULL; line = nl + 1)
+    {
+      const char *text;
+
+      *nl = '\0';
+      text = strstr (line, " stdout ");
+      g_assert_nonnull (text);
+      text += strlen (" stdout ");
+      if (strcmp (text, "abc") == 0)
+        kept++;
+      else
+        {
+          g_assert_true (g_str_has_prefix (text, "… "));
+          g_assert_nonnull (strstr (text, "dropped"));
+          dropped += g_ascii_strtoull (text + strlen ("… "), NULL, 10);
+          markers++;
+        }
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " lines kept, %" G_GUINT64_FORMAT " dropped under %" G_GUINT64_FORMAT " markers",
+                  kept, dropped, markers);
+  g_assert_cmpuint (markers, >, 0);
+  g_assert_cmpuint (kept + dropped, ==, total);
+
+  /* The ring agrees: a marker carries its count. */
+  lines = tether_log_get_lines (log, 1000, 0);
+  g_assert_cmpuint (tether_log_get_last_seq (log), ==, kept + markers);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      TetherLogLine *line = g_ptr_array_index (lines, i);
+
+      g_assert_true (line->dropped > 0 ? g_str_has_prefix (line->text, "… ") : strcmp (line->text, "abc") == 0);
+    }
+  g_clear_object (&log);
+  remove_dir (dir);
+}
+
+/* A tee nobody reads (tetherctl run piped into a stopped pager) loses
+ * lines, counted on a line of its own once it reads again; the file and
+ * the ring lose none. */
+static void
+test_stuck_tee (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(TetherLog) log = new_log (&dir);
+  g_autoptr(GString) seen = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  int tee[2];
+  int fd = tether_log_get_stdout_fd (log);
+  char buffer[65536];
+  ssize_t n;
+
+  g_assert_true (g_unix_open_pipe (tee, FD_CLOEXEC, &error));
+  tether_log_set_tee (log, tee[1], -1);
+  close (tee[1]);
+  /* 200 000 lines, more than the tee's pipe holds. */
+  for (guint i = 0; i < 200000; i++)
+    {
+      char line[32];
+      int len = g_snprintf (line, sizeof line, "line %u\n", i);
+
+      g_assert_cmpint (write (fd, line, (size_t) len), ==, len);
+      if (i % 20000 == 0)
+        g_usleep (20 * 1000); /* slow enough that nothing is dropped from the file */
+    }
+  wait_drained (log);
+  g_assert_cmpuint (tether_log_get_last_seq (log), ==, 200000);
+
+  /* Read the tee again, then one more line: the count comes first. */
+  g_unix_set_fd_nonblocking (tee[0], TRUE, NULL);
+  while ((n = read (tee[0], buffer, sizeof buffer)) > 0)
+    ;
+  g_assert_cmpint (write (fd, "after\n", 6), ==, 6);
+  wait_drained (log);
+  while ((n = read (tee[0], buffer, sizeof buffer)) > 0)
+    g_string_append_len (seen, buffer, n);
+  g_test_message ("the tee got: %s", seen->str);
+  g_assert_true (g_str_has_suffix (seen->str, " lines dropped: the backend wrote faster than Tether could keep them\nafter\n"));
+  close (tee[0]);
+  g_clear_object (&log);
+  remove_dir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -255,5 +426,7 @@ main (int    argc,
   g_test_add ("/log/rotation", Fixture, &cgroup, setup, test_rotation, teardown);
   g_test_add ("/log/failed-start-says-why", Fixture, &cgroup, setup, test_failed_start_says_why, teardown);
   g_test_add ("/log/tetherctl-logs", Fixture, &cgroup, setup, test_tetherctl_logs, teardown);
+  g_test_add ("/log/flood-drops-counted", Fixture, &cgroup, setup, test_flood_drops_counted, teardown);
+  g_test_add ("/log/stuck-tee", Fixture, &cgroup, setup, test_stuck_tee, teardown);
   return g_test_run ();
 }

@@ -463,6 +463,11 @@ tether_control_logs_json (TetherSupervisor *supervisor,
       add_time (b, "time", line->time);
       add_string_or_null (b, "stream", tether_log_stream_to_string (line->stream));
       add_string_or_null (b, "text", line->text);
+      if (line->dropped > 0)
+        {
+          json_builder_set_member_name (b, "dropped");
+          json_builder_add_int_value (b, (gint64) line->dropped);
+        }
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

@@ -17,12 +17,16 @@
 #include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "tether-procfs.h"
 
 #define READ_CHUNK 65536
+/* How long a writer may be kept waiting on a nearly full pipe before its
+ * lines are dropped: a burst the pipe can hold loses nothing. */
+#define DROP_AFTER_USEC (100 * 1000)
 
 struct _TetherLog
 {
@@ -49,6 +53,12 @@ struct _TetherLog
 
   /* The thread's alone. */
   GString *partial[2];
+  gsize high_water[2];       /* bytes waiting in a pipe that start dropping */
+  gint64 behind_since[2];    /* since when high_water bytes have kept waiting, or 0 */
+  gboolean dropping[2];      /* a writer outruns the thread: lines are counted, not kept */
+  gboolean skip_partial[2];  /* dropping began inside a line: its end is dropped too */
+  guint64 dropped[2];        /* lines dropped since the last marker */
+  guint64 tee_dropped[2];    /* lines the tee could not take since its last marker */
   gint64 read_time;          /* when the bytes being cut were read */
   char stamp[40];            /* read_time for the file: "2026-12-01T19:52:00.123Z" */
   int file_fd;
@@ -168,6 +178,7 @@ add_line (TetherLog       *self,
           TetherLogStream  stream,
           const char      *text,
           gsize            length,
+          guint64          dropped,
           GString         *file_batch)
 {
   TetherLogLine *line = g_new0 (TetherLogLine, 1);
@@ -175,6 +186,7 @@ add_line (TetherLog       *self,
   /* The lines of one read were read at one moment. */
   line->time = self->read_time;
   line->stream = stream;
+  line->dropped = dropped;
   line->text = g_utf8_make_valid (text, (gssize) length);
 
   g_mutex_lock (&self->lock);
@@ -213,7 +225,7 @@ take_bytes (TetherLog       *self,
           gsize room = TETHER_LOG_MAX_LINE - partial->len;
 
           g_string_append_len (partial, data, (gssize) room);
-          add_line (self, stream, partial->str, partial->len, file_batch);
+          add_line (self, stream, partial->str, partial->len, 0, file_batch);
           g_string_truncate (partial, 0);
           data += room;
           length -= room;
@@ -222,11 +234,122 @@ take_bytes (TetherLog       *self,
       g_string_append_len (partial, data, (gssize) piece);
       if (nl == NULL)
         return;
-      add_line (self, stream, partial->str, partial->len, file_batch);
+      add_line (self, stream, partial->str, partial->len, 0, file_batch);
       g_string_truncate (partial, 0);
       data += piece + 1;
       length -= piece + 1;
     }
+}
+
+static char *
+dropped_text (guint64 n)
+{
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "… %" G_GUINT64_FORMAT " line dropped: the backend wrote faster than Tether could keep it",
+                                       "… %" G_GUINT64_FORMAT " lines dropped: the backend wrote faster than Tether could keep them",
+                                       n), n);
+}
+
+/* While a writer outruns the thread, its lines are only counted: counting
+ * newlines keeps up with any writer, so the writer is never held up for
+ * long. The partial line is dropped with them. */
+static void
+drop_bytes (TetherLog       *self,
+            TetherLogStream  stream,
+            const char      *data,
+            gsize            length,
+            GString         *file_batch)
+{
+  const char *end = data + length;
+  const char *last = NULL;
+
+  for (const char *p = data; (p = memchr (p, '\n', (gsize) (end - p))) != NULL; p++)
+    {
+      self->dropped[stream]++;
+      last = p;
+    }
+  if (last == NULL)
+    {
+      /* Still inside one line: it is dropped whole. */
+      if (self->partial[stream]->len > 0 || length > 0)
+        self->skip_partial[stream] = TRUE;
+      g_string_truncate (self->partial[stream], 0);
+      return;
+    }
+  g_string_truncate (self->partial[stream], 0);
+  self->skip_partial[stream] = FALSE;
+  take_bytes (self, stream, last + 1, (gsize) (end - last - 1), file_batch);
+}
+
+/* Dropping ends: the partial line begun while dropping is dropped up to
+ * its newline, then a marker line says how many. */
+static void
+end_dropping (TetherLog       *self,
+              TetherLogStream  stream,
+              const char     **data,
+              gsize           *length,
+              GString         *file_batch)
+{
+  g_autofree char *text = NULL;
+
+  if (self->skip_partial[stream])
+    {
+      const char *nl = memchr (*data, '\n', *length);
+
+      if (nl == NULL)
+        {
+          *length = 0;
+          return; /* the line goes on: still dropping it */
+        }
+      self->dropped[stream]++;
+      *length -= (gsize) (nl + 1 - *data);
+      *data = nl + 1;
+      self->skip_partial[stream] = FALSE;
+    }
+  self->dropping[stream] = FALSE;
+  if (self->dropped[stream] == 0)
+    return;
+  text = dropped_text (self->dropped[stream]);
+  add_line (self, stream, text, strlen (text), self->dropped[stream], file_batch);
+  self->dropped[stream] = 0;
+}
+
+/* The tee is a copy for a person watching (tetherctl run's terminal): it
+ * is written without blocking, and what it cannot take is dropped, then
+ * counted on a line of its own, rather than held against the backend. */
+static void
+write_tee (TetherLog       *self,
+           TetherLogStream  stream,
+           int              tee,
+           const char      *data,
+           gsize            length)
+{
+  while (length > 0)
+    {
+      ssize_t n;
+
+      if (self->tee_dropped[stream] > 0)
+        {
+          g_autofree char *text = dropped_text (self->tee_dropped[stream]);
+          g_autofree char *marker = g_strconcat ("\n", text, "\n", NULL);
+
+          /* All or nothing: a marker cut short would be worse than late. */
+          if (write (tee, marker, strlen (marker)) != (ssize_t) strlen (marker))
+            break;
+          self->tee_dropped[stream] = 0;
+        }
+      n = write (tee, data, length);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      data += n;
+      length -= (gsize) n;
+    }
+  if (length == 0)
+    return;
+  for (const char *p = data, *end = data + length; (p = memchr (p, '\n', (gsize) (end - p))) != NULL; p++)
+    self->tee_dropped[stream]++;
 }
 
 static gpointer
@@ -263,19 +386,42 @@ run_thread (gpointer data)
 
           if (fds[s].revents == 0)
             continue;
+          const char *chunk = buffer;
+          gsize length;
+          int pending = 0;
+
           n = read (self->read_fds[s], buffer, READ_CHUNK);
           if (n <= 0)
             continue;
           any = TRUE;
           stamp_now (self);
           full = full || n == READ_CHUNK;
-          take_bytes (self, (TetherLogStream) s, buffer, (gsize) n, file_batch);
+          length = (gsize) n;
+
+          /* What is still waiting in the pipe says whether the writer is
+           * outrunning the thread. */
+          if (ioctl (self->read_fds[s], FIONREAD, &pending) < 0)
+            pending = 0;
+          if ((gsize) pending < self->high_water[s])
+            self->behind_since[s] = 0;
+          else if (self->behind_since[s] == 0)
+            self->behind_since[s] = g_get_monotonic_time ();
+          if (!self->dropping[s] && self->behind_since[s] != 0 &&
+              g_get_monotonic_time () - self->behind_since[s] >= DROP_AFTER_USEC)
+            self->dropping[s] = TRUE;
+          else if (self->dropping[s] && (gsize) pending < self->high_water[s] / 8)
+            end_dropping (self, (TetherLogStream) s, &chunk, &length, file_batch);
+
+          if (self->dropping[s])
+            drop_bytes (self, (TetherLogStream) s, chunk, length, file_batch);
+          else
+            take_bytes (self, (TetherLogStream) s, chunk, length, file_batch);
 
           g_mutex_lock (&self->lock);
           tee = self->tee_fds[s];
           g_mutex_unlock (&self->lock);
           if (tee >= 0)
-            tether_write_all (tee, buffer, (gsize) n);
+            write_tee (self, (TetherLogStream) s, tee, buffer, (gsize) n);
         }
       if (!any)
         continue;
@@ -337,9 +483,16 @@ tether_log_start (TetherLog  *self,
       g_prefix_error (error, _("Could not make pipes for the backend’s output: "));
       return FALSE;
     }
-  /* Bigger pipes: a burst waits in the kernel, not in the backend. */
+  /* Bigger pipes: a burst waits in the kernel, not in the backend. Lines
+   * are dropped once three quarters of a pipe wait. */
   fcntl (out[1], F_SETPIPE_SZ, 1 << 20);
   fcntl (err[1], F_SETPIPE_SZ, 1 << 20);
+  for (guint i = 0; i < 2; i++)
+    {
+      int size = fcntl (i == 0 ? out[1] : err[1], F_GETPIPE_SZ);
+
+      self->high_water[i] = (gsize) (size > 0 ? size : 65536) / 4 * 3;
+    }
   self->read_fds[0] = out[0];
   self->read_fds[1] = err[0];
   self->write_fds[0] = out[1];
@@ -367,6 +520,26 @@ tether_log_get_stderr_fd (TetherLog *self)
   return self->write_fds[1];
 }
 
+/* A terminal or a pipe is reopened: a description of the tee's own can be
+ * non-blocking without changing the caller's (shared with the shell). A
+ * file keeps the caller's description, whose offset it shares (and never
+ * blocks for long); a socket cannot be reopened. */
+static int
+open_tee (int fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) == 0 && (S_ISCHR (st.st_mode) || S_ISFIFO (st.st_mode)))
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d", fd);
+      int tee = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+      if (tee >= 0)
+        return tee;
+    }
+  return fcntl (fd, F_DUPFD_CLOEXEC, 3);
+}
+
 void
 tether_log_set_tee (TetherLog *self,
                     int        stdout_fd,
@@ -381,7 +554,7 @@ tether_log_set_tee (TetherLog *self,
     {
       if (self->tee_fds[i] >= 0)
         close (self->tee_fds[i]);
-      self->tee_fds[i] = fds[i] >= 0 ? fcntl (fds[i], F_DUPFD_CLOEXEC, 3) : -1;
+      self->tee_fds[i] = fds[i] >= 0 ? open_tee (fds[i]) : -1;
     }
   g_mutex_unlock (&self->lock);
 }

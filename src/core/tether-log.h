@@ -6,7 +6,11 @@
  * held up by Tether's main loop -- cuts the bytes into lines, stamps and
  * numbers each line, keeps the newest in a ring, appends them to a file
  * with size-based rotation, and copies the raw bytes to a "tee" (tetherctl
- * run's terminal). The two streams are told apart; the processes are not:
+ * run's terminal). A writer that outruns the thread (three quarters of a
+ * pipe waiting for 100 ms) is never held up for long: its lines are counted instead
+ * of kept until the pipe drains, then a marker line says how many were
+ * dropped; a tee that cannot keep up loses lines the same way, never the
+ * backend's time. The two streams are told apart; the processes are not:
  * every member writes into the same two pipes, so a line's writer is not
  * known (distinct pipes per process would need the shim to hand out pipes
  * per spawn and could not cover what a member forks).
@@ -36,6 +40,8 @@ typedef struct
   gint64 time;            /* g_get_real_time () when read */
   TetherLogStream stream;
   char *text;             /* valid UTF-8, no newline */
+  guint64 dropped;        /* > 0: a marker, this many lines of stream were
+                           * dropped before it (a writer outran the log) */
 } TetherLogLine;
 
 void          tether_log_line_free          (TetherLogLine *line);
