@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "tetherctl.h"
 
+#include "tether-bundle.h"
 #include "tether-control.h"
 #include "tether-error.h"
 #include "tether-json.h"
@@ -771,41 +771,17 @@ cmd_logs (void)
 
 /* ---- bundle --------------------------------------------------------------- */
 
-/* One request, its reply or {"error": "..."}: a bundle says what it could
- * not get instead of failing. */
-static JsonNode *
-ask_or_explain (const char *socket_path,
-                const char *request_json)
-{
-  g_autoptr(JsonNode) request = json_from_string (request_json, NULL);
-  g_autoptr(GError) error = NULL;
-  JsonNode *reply = tether_control_call (socket_path, request, 60, &error);
-
-  if (reply == NULL)
-    {
-      g_autoptr(JsonObject) o = json_object_new ();
-
-      reply = json_node_new (JSON_NODE_OBJECT);
-      json_object_set_string_member (o, "error", error->message);
-      json_node_set_object (reply, o);
-    }
-  return reply;
-}
-
-/* Everything support staff need, in one JSON document anyone can read:
- * the profile, the status, every member's diagnosis, the last 2 000 lines
- * of output, the journal, versions and the ownership mode. */
+/* Everything support staff need, in one JSON document anyone can read
+ * (tether-bundle.h): the same document the app saves. */
 static int
 cmd_bundle (void)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *socket_path = find_socket (&error);
-  g_autoptr(JsonObject) bundle = json_object_new ();
-  g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
-  g_autofree char *text = NULL;
-  JsonNode *status;
-  const char *profile_path;
-  struct utsname uts;
+  g_autoptr(TetherBundle) bundle = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *size = NULL;
+  gsize length = 0;
 
   if (socket_path == NULL)
     {
@@ -818,55 +794,15 @@ cmd_bundle (void)
       return 2;
     }
 
-  json_object_set_string_member (bundle, "format", "tether-support-bundle 1");
-  {
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-    g_autofree char *iso = g_date_time_format_iso8601 (now);
-    json_object_set_string_member (bundle, "created", iso);
-  }
-  {
-    g_autoptr(JsonObject) versions = json_object_new ();
-    g_autofree char *glib = g_strdup_printf ("%u.%u.%u", glib_major_version, glib_minor_version, glib_micro_version);
-
-    json_object_set_string_member (versions, "tether", PACKAGE_VERSION);
-    json_object_set_string_member (versions, "glib", glib);
-    if (uname (&uts) == 0)
-      {
-        g_autofree char *kernel = g_strdup_printf ("%s %s %s", uts.sysname, uts.release, uts.machine);
-        json_object_set_string_member (versions, "kernel", kernel);
-      }
-    json_object_set_object_member (bundle, "versions", g_steal_pointer (&versions));
-  }
-
-  status = ask_or_explain (socket_path, "{\"method\": \"status\"}");
-  json_object_set_member (bundle, "status", status);
-  /* The profile as written (the supervisor's copy may be newer on disk). */
-  profile_path = JSON_NODE_HOLDS_OBJECT (status)
-                 ? json_object_get_string_member_with_default (json_node_get_object (status), "profile", NULL)
-                 : NULL;
-  if (profile_path != NULL)
-    {
-      g_autofree char *contents = NULL;
-
-      if (g_file_get_contents (profile_path, &contents, NULL, NULL))
-        json_object_set_string_member (bundle, "profile", contents);
-      else
-        json_object_set_null_member (bundle, "profile");
-    }
-  json_object_set_member (bundle, "diagnosis", ask_or_explain (socket_path, "{\"method\": \"diagnose\"}"));
-  json_object_set_member (bundle, "tree", ask_or_explain (socket_path, "{\"method\": \"tree\"}"));
-  json_object_set_member (bundle, "log", ask_or_explain (socket_path, "{\"method\": \"logs\", \"lines\": 2000}"));
-  json_object_set_member (bundle, "history", ask_or_explain (socket_path, "{\"method\": \"history\"}"));
-
-  json_node_set_object (root, bundle);
-  text = tether_json_to_string (root, TRUE);
-  if (!g_file_set_contents_full (opt_output, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+  bundle = tether_bundle_collect_from_socket (socket_path, 60);
+  file = g_file_new_for_path (opt_output);
+  if (!tether_bundle_save (bundle, file, &length, NULL, &error))
     {
       tetherctl_print_error (error->message);
       return 1;
     }
-  g_print (_("Wrote the support bundle to %s (%s)\n"), opt_output,
-           g_format_size (strlen (text)));
+  size = g_format_size (length);
+  g_print (_("Wrote the support bundle to %s (%s)\n"), opt_output, size);
   return 0;
 }
 
