@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tether-control.h"
+#include "tether-procfs.h"
 
 #include "test-util.h"
 
@@ -1147,6 +1149,61 @@ test_bundle (Fixture       *f,
   g_unlink (path);
 }
 
+/* The child of parent named comm (15 bytes at most), or 0. */
+static pid_t
+find_child_named (pid_t       parent,
+                  const char *comm)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+    {
+      TetherProcStat st;
+      long pid = strtol (name, NULL, 10);
+
+      if (pid > 0 && tether_procfs_read_stat ((pid_t) pid, &st) == 0 && st.ppid == parent &&
+          strcmp (st.comm, comm) == 0)
+        return st.pid;
+    }
+  return 0;
+}
+
+/* SIGKILL only tether-shim, under a backend whose setsid'd grandchild is
+ * the shim's child: in cgroup mode the leaf still fences the tree in; in
+ * reaper mode tetherctl is a child subreaper, so the orphans come back to
+ * it, and it ends them (and says so) instead of leaving them to init. */
+static void
+test_sigkill_shim (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GArray) grandchildren = NULL;
+  pid_t shim, grandchild;
+  gint64 t0, deadline;
+
+  start_run (f, "double-fork", "stay");
+  grandchildren = test_util_read_role (f->pidfile, "grandchild");
+  g_assert_cmpuint (grandchildren->len, ==, 1);
+  grandchild = g_array_index (grandchildren, pid_t, 0);
+  shim = find_child_named ((pid_t) atoi (g_subprocess_get_identifier (f->run)), "tether-shim");
+  g_assert_cmpint (shim, >, 0);
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 2);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_cmpint (kill (shim, SIGKILL), ==, 0);
+  deadline = t0 + 10 * G_USEC_PER_SEC;
+  while (test_util_count_marked (f->marker) > 0 && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  g_test_message ("orphans gone %.3f s after the shim was killed (%s)",
+                  (g_get_monotonic_time () - t0) / 1e6, tether_owner_kind_to_string (f->kind));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  /* Reaped, not a zombie of tetherctl's. */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (kill (grandchild, 0) == 0 && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  g_assert_cmpint (kill (grandchild, 0), ==, -1);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1159,6 +1216,7 @@ main (int    argc,
 
   add ("sigkill-run", test_sigkill_run);
   add ("sigint-run", test_sigint_run);
+  add ("sigkill-shim", test_sigkill_shim);
   add ("control", test_control);
   add ("top", test_top);
   add ("run-missing-executable", test_run_missing_executable);

@@ -28,6 +28,7 @@
 
 #include "tether-control.h"
 #include "tether-json.h"
+#include "tether-reaper.h"
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
 #include "tether-text.h"
@@ -508,6 +509,13 @@ tetherctl_run (const char *path,
     {
       tetherctl_print_error (error->message);
       return 1;
+    }
+
+  /* A backend's processes come back here if tether-shim is killed. */
+  if (!tether_reaper_install (&error))
+    {
+      g_message ("%s", error->message);
+      g_clear_error (&error);
     }
 
   run.json = json;

@@ -30,6 +30,7 @@
 #include "tether-cgroup-leaf.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-reaper.h"
 #include "tether-shim-protocol.h"
 
 #define REQUEST_TIMEOUT_S 15
@@ -59,6 +60,7 @@ typedef struct
   gboolean is_main;
   char *what;            /* for messages: "start “python3”", "list the members" */
   gint64 deadline;
+  gint64 sent_boottime;  /* µs after boot */
   GTask *task;
 } Request;
 
@@ -85,6 +87,14 @@ struct _TetherOwnerShim
 
   gboolean greeted;
   gboolean abandoned;
+
+  /* Reaper mode, for when the shim is killed and this process (a child
+   * subreaper) inherits its orphans: which of its children were members. */
+  gint64 shim_start_usec;  /* µs after boot */
+  char *tree_tag;          /* TETHER_TREE in every spawn's environment */
+  GArray *spawned;         /* pids the shim spawned since the last listing */
+  GArray *known;           /* the last member listing */
+  gint64 known_at_usec;    /* µs after boot */
 };
 
 G_DEFINE_FINAL_TYPE (TetherOwnerShim, tether_owner_shim, TETHER_TYPE_OWNER)
@@ -292,6 +302,7 @@ send_request (TetherOwnerShim *self,
 
   request->id = ++self->next_id;
   request->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
+  request->sent_boottime = tether_procfs_boottime_usec ();
   line = g_string_new (NULL);
   g_string_printf (line, "%u %s\n", request->id, body->str);
 
@@ -504,6 +515,8 @@ complete_request (TetherOwnerShim  *self,
           /* Now, before any later line: an exit right behind this reply
            * must find the main pid set. */
           tether_owner_spawned (TETHER_OWNER (self), (pid_t) a, request->is_main);
+          if (self->leaf == NULL)
+            g_array_append_val (self->spawned, (pid_t) { (pid_t) a });
           g_task_return_int (task, (gssize) a);
         }
       g_object_unref (task);
@@ -526,6 +539,15 @@ complete_request (TetherOwnerShim  *self,
       reply->count.n_reached = reply->members->len;
       reply->count.n_members = request->op == TETHER_OWNER_OP_MEMBERS
         ? reply->members->len : tether_owner_get_n_members (TETHER_OWNER (self));
+      if (request->op == TETHER_OWNER_OP_MEMBERS && self->leaf == NULL)
+        {
+          /* Taken before the listing: a pid that started after this was
+           * reused. A spawn's pid is in the listing if it still lives. */
+          g_clear_pointer (&self->known, g_array_unref);
+          self->known = g_array_ref (reply->members);
+          self->known_at_usec = request->sent_boottime;
+          g_array_set_size (self->spawned, 0);
+        }
     }
   else if (request->op != TETHER_OWNER_OP_WATCH)
     {
@@ -691,6 +713,23 @@ on_orphans_gone (GObject      *source,
 }
 
 static void
+on_orphans_ended (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(TetherOwnerShim) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = tether_reaper_end_orphans_finish (result, &error);
+
+  if (n < 0)
+    g_message ("After tether-shim died: %s", error->message);
+  else
+    g_message (g_dngettext (GETTEXT_PACKAGE, "Ended %d process tether-shim left behind",
+                            "Ended %d processes tether-shim left behind", (gulong) n), (int) n);
+  tether_owner_emit_empty (TETHER_OWNER (self));
+}
+
+static void
 on_shim_exited (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
@@ -722,6 +761,14 @@ on_shim_exited (GObject      *source,
                    tether_cgroup_leaf_get_path (self->leaf));
       tether_cgroup_leaf_wait_empty_async (self->leaf, ORPHAN_KILL_TIMEOUT_MS, NULL,
                                            on_orphans_gone, g_object_ref (self));
+      return;
+    }
+  if (!self->abandoned && tether_reaper_is_installed ())
+    {
+      /* This process is a subreaper: the orphans came here. */
+      g_message ("tether-shim died unexpectedly; ending the processes it left behind");
+      tether_reaper_end_orphans_async (self->spawned, self->known, self->known_at_usec, self->shim_start_usec,
+                                       self->tree_tag, ORPHAN_KILL_TIMEOUT_MS, NULL, on_orphans_ended, g_object_ref (self));
       return;
     }
   if (!self->abandoned)
@@ -802,6 +849,15 @@ start_shim (TetherOwnerShim  *self,
 
   self->fd = pair[0];
   self->shim_pid = (pid_t) atoi (g_subprocess_get_identifier (self->process));
+  {
+    TetherProcStat st;
+
+    /* Its orphans started after it; now, or the moment it was spawned. */
+    self->shim_start_usec = tether_procfs_read_stat (self->shim_pid, &st) == 0
+      ? tether_procfs_start_usec (&st) : tether_procfs_boottime_usec ();
+  }
+  g_free (self->tree_tag);
+  self->tree_tag = g_strdup_printf ("%d.%d", (int) getpid (), (int) self->shim_pid);
   self->read_source = g_unix_fd_source_new (self->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
   g_source_set_static_name (self->read_source, "[tether] shim replies");
@@ -867,8 +923,11 @@ tether_owner_shim_spawn_async (TetherOwner               *owner,
       return;
     }
 
-  if (envp == NULL)
-    envp = (const char * const *) (own_env = g_get_environ ());
+  /* Tagged: what the tree forks inherits it (unless it clears its
+   * environment), so its orphans can be told from strangers. */
+  own_env = envp != NULL ? g_strdupv ((char **) envp) : g_get_environ ();
+  own_env = g_environ_setenv (own_env, "TETHER_TREE", self->tree_tag, TRUE);
+  envp = (const char * const *) own_env;
   if (spawn->cwd == NULL)
     own_cwd = g_get_current_dir ();
 
@@ -1087,6 +1146,9 @@ tether_owner_shim_finalize (GObject *object)
 
   g_clear_object (&self->process);
   g_clear_pointer (&self->leaf, tether_cgroup_leaf_free);
+  g_clear_pointer (&self->spawned, g_array_unref);
+  g_clear_pointer (&self->known, g_array_unref);
+  g_free (self->tree_tag);
   g_hash_table_unref (self->requests);
   g_string_free (self->inbuf, TRUE);
   g_free (self->shim_path);
@@ -1118,6 +1180,7 @@ tether_owner_shim_init (TetherOwnerShim *self)
   self->inbuf = g_string_new (NULL);
   self->requests = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) request_free);
   g_queue_init (&self->outq);
+  self->spawned = g_array_new (FALSE, FALSE, sizeof (pid_t));
 }
 
 TetherOwner *

@@ -11,6 +11,7 @@
 
 #include "tether-application-private.h"
 #include "tether-error.h"
+#include "tether-reaper.h"
 #include "tether-window.h"
 
 G_DEFINE_FINAL_TYPE (TetherApplication, tether_application, ADW_TYPE_APPLICATION)
@@ -559,6 +560,13 @@ tether_application_startup (GApplication *application)
 
   G_APPLICATION_CLASS (tether_application_parent_class)->startup (application);
 
+  /* A backend's processes come back here if tether-shim is killed. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    if (!tether_reaper_install (&error))
+      g_message ("%s", error->message);
+  }
   tether_application_install_actions (self);
   /* SIGTERM/SIGINT (a session ending, Ctrl-C in a terminal) stop the
    * backend like Quit does. */
