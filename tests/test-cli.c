@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tether-control.h"
+#include "tether-leftovers.h"
 #include "tether-procfs.h"
 
 #include "test-util.h"
@@ -1204,6 +1205,145 @@ test_sigkill_shim (Fixture       *f,
   g_assert_cmpint (kill (grandchild, 0), ==, -1);
 }
 
+/* Quiet: a backend that logs dies of EPIPE once its Tether is gone. */
+#define HTTP_SERVER \
+  "import http.server, os, sys\n" \
+  "sys.stderr = open (os.devnull, 'w')\n" \
+  "http.server.HTTPServer (('127.0.0.1', int (sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever ()\n"
+
+/* Waits (10 s at most) until something answers on port. */
+static void
+wait_http (guint16 port)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  g_autofree char *reply = NULL;
+
+  while ((reply = http_get (port)) == NULL && g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_nonnull (reply);
+}
+
+/* The pid listening on port, or 0. */
+static pid_t
+listener (guint16 port)
+{
+  g_autoptr(GArray) pids = tether_find_tcp_listeners (port, TRUE);
+
+  return pids->len == 1 ? g_array_index (pids, pid_t, 0) : 0;
+}
+
+/* tetherctl run and its shim are both SIGKILLed, tetherctl stopped first
+ * so that neither can end the tree (a stopped shim would not do: when
+ * tetherctl dies, its process group is orphaned and the kernel sends it
+ * SIGHUP and SIGCONT), and the backend lives on, holding its port. The next
+ * tetherctl run lists it and refuses to start beside it; with
+ * --kill-leftovers it ends it and starts on the same port. A process
+ * running the same program with other arguments is left alone. */
+static void
+test_kill_leftovers (Fixture       *f,
+                     gconstpointer  data)
+{
+  guint16 port = test_util_free_port ();
+  guint16 other_port = test_util_free_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  g_autofree char *other_text = g_strdup_printf ("%u", other_port);
+  g_autofree char *health = g_strdup_printf ("\"health\": {\"http\": \"http://127.0.0.1:%u/\"}, "
+                                             "\"stop\": {\"graceful_timeout\": 2}", port);
+  g_autofree char *other_marker = test_util_marker ();
+  const char *argv[] = { "python3", "-c", HTTP_SERVER, port_text, f->marker, NULL };
+  g_autoptr(GSubprocess) unrelated = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  pid_t shim, old_backend, new_backend;
+
+  unrelated = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "python3", "-c", HTTP_SERVER,
+                                other_text, other_marker, NULL);
+  g_assert_no_error (error);
+  f->profile = test_util_write_profile (health, argv);
+  f->run = spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  wait_http (port);
+  wait_http (other_port);
+  old_backend = listener (port);
+  g_assert_cmpint (old_backend, >, 0);
+  shim = find_child_named ((pid_t) atoi (g_subprocess_get_identifier (f->run)), "tether-shim");
+  g_assert_cmpint (shim, >, 0);
+
+  g_subprocess_send_signal (f->run, SIGSTOP);
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    while (test_util_proc_state (atoi (g_subprocess_get_identifier (f->run))) != 'T')
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (1000);
+      }
+  }
+  g_assert_cmpint (kill (shim, SIGKILL), ==, 0);
+  g_usleep (100 * 1000);
+  g_subprocess_send_signal (f->run, SIGKILL);
+  g_assert_true (g_subprocess_wait (f->run, NULL, NULL));
+  g_clear_object (&f->run);
+  g_usleep (200 * 1000);
+  g_assert_true (test_util_pid_alive (old_backend));
+  g_assert_nonnull (http_get (port));
+
+  /* Without --kill-leftovers: listed, nothing started, nothing ended. */
+  g_assert_cmpint (run_ctl (&out, &err, "run", owner_option (f), f->profile, NULL), ==, 1);
+  g_test_message ("%s", err);
+  g_assert_nonnull (strstr (err, "left 1 process behind"));
+  {
+    g_autofree char *pid_text = g_strdup_printf ("  %d ", (int) old_backend);
+    g_assert_nonnull (strstr (err, pid_text));
+    g_assert_nonnull (strstr (err, "http.server"));
+    g_assert_nonnull (strstr (err, "started by Tether for this profile"));
+  }
+  g_assert_nonnull (strstr (err, "--kill-leftovers to end them (SIGTERM, then SIGKILL after 2 s)"));
+  g_assert_true (test_util_pid_alive (old_backend));
+
+  /* With it: ended politely (the server dies of SIGTERM), then a clean
+   * start on the same port. */
+  f->run = spawn_ctl (&error, "run", "--json", "--kill-leftovers", owner_option (f), f->profile, NULL);
+  g_assert_no_error (error);
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    /* Until the new run's socket replaces the dead one's. */
+    for (;;)
+      {
+        g_autofree char *o = NULL;
+        g_autofree char *e = NULL;
+
+        if (run_ctl (&o, &e, "status", "--profile", f->profile, NULL) == 0)
+          break;
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (50000);
+      }
+  }
+  wait_status_state (f, "running");
+  wait_http (port);
+  new_backend = listener (port);
+  g_assert_cmpint (new_backend, >, 0);
+  g_assert_cmpint (new_backend, !=, old_backend);
+  g_assert_false (test_util_pid_alive (old_backend));
+  g_assert_true (test_util_pid_alive (atoi (g_subprocess_get_identifier (unrelated))));
+  g_assert_nonnull (http_get (other_port));
+
+  g_subprocess_send_signal (f->run, SIGTERM);
+  g_clear_pointer (&out, g_free);
+  g_subprocess_communicate_utf8 (f->run, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&f->run);
+  g_assert_nonnull (strstr (out, "\"event\":\"leftovers\""));
+  g_assert_nonnull (strstr (out, "\"reason\":\"tagged\""));
+  g_assert_nonnull (strstr (out, "\"event\":\"leftovers-ended\""));
+  g_assert_nonnull (strstr (out, "\"forced\":0"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
+  g_subprocess_force_exit (unrelated);
+  g_subprocess_wait (unrelated, NULL, NULL);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1217,6 +1357,7 @@ main (int    argc,
   add ("sigkill-run", test_sigkill_run);
   add ("sigint-run", test_sigint_run);
   add ("sigkill-shim", test_sigkill_shim);
+  add ("kill-leftovers", test_kill_leftovers);
   add ("control", test_control);
   add ("top", test_top);
   add ("run-missing-executable", test_run_missing_executable);

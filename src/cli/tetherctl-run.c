@@ -24,10 +24,13 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tether-control.h"
+#include "tether-enum-types.h"
 #include "tether-json.h"
+#include "tether-leftovers.h"
 #include "tether-reaper.h"
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
@@ -52,6 +55,8 @@ struct _Run
 {
   GMainLoop *loop;
   TetherSupervisor *supervisor;
+  TetherProfile *profile;
+  gboolean kill_leftovers;     /* --kill-leftovers */
   gboolean json;
   gboolean quitting;           /* a signal asked the run to end */
   gboolean stopped_on_request; /* the last stop was asked for, not an exit */
@@ -370,6 +375,108 @@ on_started (GObject      *source,
     }
 }
 
+/* ---- leftovers of an earlier run -------------------------------------------- */
+
+static void
+on_leftovers_ended (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonObject *fields = json_object_new ();
+  guint n_forced = 0;
+  gboolean ok = tether_leftovers_end_finish (result, &n_forced, &error);
+
+  json_object_set_int_member (fields, "forced", n_forced);
+  if (!ok)
+    json_object_set_string_member (fields, "error", error->message);
+  emit (run, "leftovers-ended", fields);
+  if (!ok)
+    {
+      /* Something still holds on: starting now would likely fail the
+       * same way the earlier run is stuck. */
+      tetherctl_print_error (error->message);
+      run->exit_code = 1;
+      g_main_loop_quit (run->loop);
+      return;
+    }
+  if (run->quitting)
+    {
+      g_main_loop_quit (run->loop);
+      return;
+    }
+  tether_supervisor_start (run->supervisor, NULL, on_started, run);
+}
+
+/* Before a start: what an earlier run of the profile left behind is
+ * shown, then ended with --kill-leftovers, or else the run stops there. */
+static void
+on_leftovers_found (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) leftovers = tether_leftovers_find_finish (result, &error);
+  JsonArray *list;
+  JsonObject *fields;
+
+  if (run->quitting)
+    {
+      g_main_loop_quit (run->loop);
+      return;
+    }
+  if (leftovers == NULL || leftovers->len == 0)
+    {
+      tether_supervisor_start (run->supervisor, NULL, on_started, run);
+      return;
+    }
+
+  list = json_array_new ();
+  for (guint i = 0; i < leftovers->len; i++)
+    {
+      TetherLeftover *leftover = g_ptr_array_index (leftovers, i);
+      JsonObject *item = json_object_new ();
+      g_autoptr(GEnumClass) reasons = g_type_class_ref (TETHER_TYPE_LEFTOVER_REASON);
+
+      json_object_set_int_member (item, "pid", leftover->pid);
+      json_object_set_int_member (item, "ppid", leftover->ppid);
+      json_object_set_string_member (item, "cmdline", leftover->cmdline);
+      json_object_set_double_member (item, "age", leftover->age);
+      json_object_set_string_member (item, "reason", g_enum_get_value (reasons, (int) leftover->reason)->value_nick);
+      if (leftover->port > 0)
+        json_object_set_int_member (item, "port", leftover->port);
+      json_array_add_object_element (list, item);
+    }
+  fields = json_object_new ();
+  json_object_set_array_member (fields, "processes", list);
+  emit (run, "leftovers", fields);
+
+  g_printerr (g_dngettext (GETTEXT_PACKAGE, "An earlier run of this profile left %u process behind:\n",
+                           "An earlier run of this profile left %u processes behind:\n", leftovers->len),
+              leftovers->len);
+  for (guint i = 0; i < leftovers->len; i++)
+    {
+      g_autofree char *line = tether_leftover_describe (g_ptr_array_index (leftovers, i));
+      g_autofree char *safe = tether_text_escape_for_terminal (line);
+
+      g_printerr ("  %s\n", safe);
+    }
+  if (!run->kill_leftovers)
+    {
+      g_printerr (_("tetherctl: not starting beside them; run again with --kill-leftovers to end them "
+                    "(SIG%s, then SIGKILL after %g s), or end them yourself\n"),
+                  sigabbrev_np (run->profile->stop.signal), run->profile->stop.graceful_timeout);
+      run->exit_code = 1;
+      g_main_loop_quit (run->loop);
+      return;
+    }
+  g_printerr (_("Ending them: SIG%s, then SIGKILL after %g s\n"),
+              sigabbrev_np (run->profile->stop.signal), run->profile->stop.graceful_timeout);
+  tether_leftovers_end_async (run->profile, leftovers, NULL, on_leftovers_ended, run);
+}
+
 /* ---- the backend's output (--json) ---------------------------------------- */
 
 static void
@@ -486,7 +593,8 @@ int
 tetherctl_run (const char *path,
                gboolean    json,
                const char *owner,
-               double      interval_s)
+               double      interval_s,
+               gboolean    kill_leftovers)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(TetherProfile) profile = NULL;
@@ -519,6 +627,8 @@ tetherctl_run (const char *path,
     }
 
   run.json = json;
+  run.kill_leftovers = kill_leftovers;
+  run.profile = profile;
   run.t0 = g_get_monotonic_time ();
   run.supervisor = supervisor = tether_supervisor_new (profile, kind);
   if (interval_s > 0)
@@ -573,7 +683,7 @@ tetherctl_run (const char *path,
     json_object_set_string_member (fields, "socket", tether_control_get_socket_path (control));
     emit (&run, "control", fields);
   }
-  tether_supervisor_start (supervisor, NULL, on_started, &run);
+  tether_leftovers_find_async (profile, NULL, on_leftovers_found, &run);
   g_main_loop_run (run.loop);
 
   g_source_remove (sigint);

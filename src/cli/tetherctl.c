@@ -1,6 +1,6 @@
 /* tetherctl.c: the command-line front end over the core lifecycle library
  *
- *   tetherctl run [--json] [--owner=KIND] PROFILE    (tetherctl-run.c)
+ *   tetherctl run [--json] [--owner=KIND] [--kill-leftovers] PROFILE    (tetherctl-run.c)
  *   tetherctl validate PROFILE
  *   tetherctl top [--interval=S] [--iterations=N] [--profile=P | --socket=S]
  *   tetherctl VERB [PID] [--json] [--profile=P | --socket=S]
@@ -35,6 +35,7 @@
 #include "tether-verb.h"
 
 static gboolean opt_json;
+static gboolean opt_kill_leftovers;
 static char *opt_owner;
 static char *opt_profile;
 static char *opt_socket;
@@ -45,6 +46,7 @@ static GOptionEntry run_entries[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, N_("Print events as JSON lines"), NULL },
   { "owner", 0, 0, G_OPTION_ARG_STRING, &opt_owner, N_("Tree ownership: auto, cgroup or reaper"), N_("KIND") },
   { "interval", 'i', 0, G_OPTION_ARG_DOUBLE, &opt_interval, N_("Seconds between CPU and memory samples (0.1 to 10, default 1)"), N_("SECONDS") },
+  { "kill-leftovers", 0, 0, G_OPTION_ARG_NONE, &opt_kill_leftovers, N_("End what an earlier run of the profile left behind (stop signal, then SIGKILL), then start"), NULL },
   { NULL }
 };
 
@@ -1020,7 +1022,7 @@ static void
 usage (FILE *out)
 {
   fprintf (out, "%s", _("Usage:\n"
-                        "  tetherctl run [--json] [--owner=auto|cgroup|reaper] [--interval=SECONDS] PROFILE\n"
+                        "  tetherctl run [--json] [--owner=auto|cgroup|reaper] [--interval=SECONDS] [--kill-leftovers] PROFILE\n"
                         "      Supervise a backend in the foreground until Ctrl-C\n"
                         "  tetherctl validate PROFILE\n"
                         "      Check a profile (errors name FILE:LINE:COLUMN)\n"
@@ -1114,7 +1116,7 @@ main (int    argc,
           usage (stderr);
           return 2;
         }
-      ret = command[0] == 'r' ? tetherctl_run (argv[1], opt_json, opt_owner, opt_interval)
+      ret = command[0] == 'r' ? tetherctl_run (argv[1], opt_json, opt_owner, opt_interval, opt_kill_leftovers)
                               : cmd_validate (argv[1]);
     }
   else if (verb != NULL && verb->id == TETHER_VERB_LOGS)

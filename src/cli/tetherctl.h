@@ -18,6 +18,7 @@ gboolean tetherctl_check_interval (double      interval_s);
 int      tetherctl_run            (const char *profile_path,
                                    gboolean    json,
                                    const char *owner,
-                                   double      interval_s);
+                                   double      interval_s,
+                                   gboolean    kill_leftovers);
 
 G_END_DECLS

@@ -14,6 +14,8 @@
 
 #include "tether-pool.h"
 
+#include "tether-leftovers.h"
+
 #include <errno.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
@@ -326,68 +328,14 @@ remove_worker (TetherPool *self,
 
 /* ---- the listening socket ------------------------------------------------- */
 
-/* The process holding a TCP port in LISTEN state, from /proc/net/tcp{,6}
- * and the fds of every process: only on a failed bind. */
+/* The process holding a TCP port in LISTEN state (anyone's): only on a
+ * failed bind. */
 static pid_t
 find_port_holder (guint port)
 {
-  static const char * const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-  g_autofree char *needle = NULL;
-  guint64 inode = 0;
-  g_autoptr(GDir) proc = NULL;
-  const char *name;
+  g_autoptr(GArray) pids = tether_find_tcp_listeners (port, TRUE);
 
-  for (guint t = 0; t < G_N_ELEMENTS (tables) && inode == 0; t++)
-    {
-      g_autofree char *contents = NULL;
-      g_auto(GStrv) lines = NULL;
-
-      if (!g_file_get_contents (tables[t], &contents, NULL, NULL))
-        continue;
-      lines = g_strsplit (contents, "\n", -1);
-      for (guint i = 1; lines[i] != NULL && inode == 0; i++)
-        {
-          g_auto(GStrv) f = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
-          g_autoptr(GPtrArray) words = g_ptr_array_new ();
-          const char *colon;
-
-          for (guint k = 0; f[k] != NULL; k++)
-            if (*f[k] != '\0')
-              g_ptr_array_add (words, f[k]);
-          /* sl local_address rem_address st ... inode is the tenth */
-          if (words->len < 10 || !g_str_equal (g_ptr_array_index (words, 3), "0A"))
-            continue;
-          colon = strrchr (g_ptr_array_index (words, 1), ':');
-          if (colon == NULL || g_ascii_strtoull (colon + 1, NULL, 16) != port)
-            continue;
-          inode = g_ascii_strtoull (g_ptr_array_index (words, 9), NULL, 10);
-        }
-    }
-  if (inode == 0)
-    return 0;
-
-  needle = g_strdup_printf ("socket:[%" G_GUINT64_FORMAT "]", inode);
-  proc = g_dir_open ("/proc", 0, NULL);
-  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *fd_path = NULL;
-      g_autoptr(GDir) fds = NULL;
-      const char *fd_name;
-
-      if (!g_ascii_isdigit (*name))
-        continue;
-      fd_path = g_build_filename ("/proc", name, "fd", NULL);
-      fds = g_dir_open (fd_path, 0, NULL);
-      while (fds != NULL && (fd_name = g_dir_read_name (fds)) != NULL)
-        {
-          g_autofree char *link_path = g_build_filename (fd_path, fd_name, NULL);
-          g_autofree char *target = g_file_read_link (link_path, NULL);
-
-          if (target != NULL && g_str_equal (target, needle))
-            return (pid_t) g_ascii_strtoll (name, NULL, 10);
-        }
-    }
-  return 0;
+  return pids->len > 0 ? g_array_index (pids, pid_t, 0) : 0;
 }
 
 static char *

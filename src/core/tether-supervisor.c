@@ -1638,6 +1638,8 @@ build_environment (TetherSupervisor *self)
     env = g_environ_unsetenv (env, "WATCHDOG_USEC");
   /* Tether's own bookkeeping never leaks into the backend. */
   env = g_environ_unsetenv (env, "TETHER_SHIM");
+  /* What lets the next start find this run's leftovers (tether-leftovers.h). */
+  env = g_environ_setenv (env, "TETHER_PROFILE", self->profile->id, TRUE);
   {
     const char *checkpoint = start_checkpoint (self);
     if (checkpoint != NULL)
