@@ -470,6 +470,19 @@ print_process_diagnosis (JsonObject *p)
 
       g_print (_("  listening: %s %s\n"), proto, address);
     }
+  if (json_object_has_member (p, "last_minute") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (p, "last_minute")))
+    {
+      JsonObject *m = json_object_get_object_member (p, "last_minute");
+      JsonObject *cpu = json_object_get_object_member (m, "cpu_percent");
+      JsonObject *rss = json_object_get_object_member (m, "rss_bytes");
+      g_autofree char *rss_min = format_bytes (json_object_get_int_member_with_default (rss, "min", 0));
+      g_autofree char *rss_max = format_bytes (json_object_get_int_member_with_default (rss, "max", 0));
+
+      g_print (_("  last %.0f s: CPU %.1f %% mean, %.1f %% max; memory %s to %s\n"),
+               json_object_get_double_member_with_default (m, "seconds", 0),
+               json_object_get_double_member_with_default (cpu, "mean", 0),
+               json_object_get_double_member_with_default (cpu, "max", 0), rss_min, rss_max);
+    }
 }
 
 static void

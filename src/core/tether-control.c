@@ -317,6 +317,7 @@ typedef struct
 {
   GArray *pids;          /* pid_t */
   char *cgroup;          /* the leaf's path, or NULL */
+  GHashTable *minute;    /* pid -> JsonNode: the sampler's last minute */
 } DiagnoseData;
 
 static void
@@ -324,7 +325,70 @@ diagnose_data_free (DiagnoseData *data)
 {
   g_array_unref (data->pids);
   g_free (data->cgroup);
+  g_hash_table_unref (data->minute);
   g_free (data);
+}
+
+/* CPU and RSS of a member over the last minute, from the sampler's history
+ * (on the main loop, where the sampler lives): {"seconds", "samples",
+ * "cpu_percent": {min, mean, max}, "rss_bytes": {min, max}}, or NULL when
+ * the sampler has not seen it yet. */
+static JsonNode *
+last_minute_json (TetherSampler *sampler,
+                  pid_t          pid)
+{
+  TetherProcess *process = tether_sampler_lookup (sampler, pid);
+  g_autoptr(JsonBuilder) b = NULL;
+  TetherHistory *history;
+  gint64 since = g_get_monotonic_time () - 60 * G_USEC_PER_SEC;
+  double cpu_min = G_MAXDOUBLE, cpu_max = 0, cpu_sum = 0;
+  guint64 rss_min = G_MAXUINT64, rss_max = 0;
+  gint64 first = 0, last = 0;
+  guint n = 0;
+
+  if (process == NULL || (history = tether_process_get_history (process)) == NULL)
+    return NULL;
+  for (guint i = 0; i < tether_history_get_length (history); i++)
+    {
+      const TetherSample *sample = tether_history_get (history, i);
+
+      if (sample->time < since)
+        continue;
+      if (n++ == 0)
+        first = sample->time;
+      last = sample->time;
+      cpu_min = MIN (cpu_min, sample->cpu_percent);
+      cpu_max = MAX (cpu_max, sample->cpu_percent);
+      cpu_sum += sample->cpu_percent;
+      rss_min = MIN (rss_min, sample->rss_bytes);
+      rss_max = MAX (rss_max, sample->rss_bytes);
+    }
+  if (n == 0)
+    return NULL;
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "seconds");
+  json_builder_add_double_value (b, (double) (last - first) / G_USEC_PER_SEC);
+  json_builder_set_member_name (b, "samples");
+  json_builder_add_int_value (b, n);
+  json_builder_set_member_name (b, "cpu_percent");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "min");
+  json_builder_add_double_value (b, cpu_min);
+  json_builder_set_member_name (b, "mean");
+  json_builder_add_double_value (b, cpu_sum / n);
+  json_builder_set_member_name (b, "max");
+  json_builder_add_double_value (b, cpu_max);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "rss_bytes");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "min");
+  json_builder_add_int_value (b, (gint64) rss_min);
+  json_builder_set_member_name (b, "max");
+  json_builder_add_int_value (b, (gint64) rss_max);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
 }
 
 static void
@@ -371,11 +435,18 @@ diagnose_thread (GTask        *task,
   json_builder_begin_array (b);
   for (guint i = 0; i < data->pids->len; i++)
     {
-      JsonNode *node = tether_diagnose_process (g_array_index (data->pids, pid_t, i), NULL);
+      pid_t pid = g_array_index (data->pids, pid_t, i);
+      JsonNode *node = tether_diagnose_process (pid, NULL);
+      JsonNode *minute = g_hash_table_lookup (data->minute, GINT_TO_POINTER (pid));
 
       /* Gone meanwhile: nothing to say about it. */
-      if (node != NULL)
-        json_builder_add_value (b, node);
+      if (node == NULL)
+        continue;
+      if (minute != NULL)
+        json_object_set_member (json_node_get_object (node), "last_minute", json_node_copy (minute));
+      else
+        json_object_set_null_member (json_node_get_object (node), "last_minute");
+      json_builder_add_value (b, node);
     }
   json_builder_end_array (b);
   add_string_or_null (b, "cgroup", data->cgroup);
@@ -401,6 +472,7 @@ tether_control_diagnose_async (TetherSupervisor    *supervisor,
 
   g_task_set_source_tag (task, tether_control_diagnose_async);
   data->pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  data->minute = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) json_node_unref);
   g_task_set_task_data (task, data, (GDestroyNotify) diagnose_data_free);
 
   if (pid > 0)
@@ -425,6 +497,14 @@ tether_control_diagnose_async (TetherSupervisor    *supervisor,
         }
       if (owner != NULL && tether_owner_get_kind (owner) == TETHER_OWNER_CGROUP)
         data->cgroup = g_strdup (tether_owner_get_location (owner));
+    }
+  for (guint i = 0; i < data->pids->len; i++)
+    {
+      pid_t p = g_array_index (data->pids, pid_t, i);
+      JsonNode *minute = last_minute_json (tether_supervisor_get_sampler (supervisor), p);
+
+      if (minute != NULL)
+        g_hash_table_insert (data->minute, GINT_TO_POINTER (p), minute);
     }
   g_task_run_in_thread (task, diagnose_thread);
 }
