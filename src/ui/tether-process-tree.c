@@ -126,20 +126,28 @@ add_processes (TetherProcessTree *self,
 }
 
 /* Removes the given items from container, walking backwards so indices of
- * the rows still to visit do not shift. */
+ * the rows still to visit do not shift, a run of neighbours at a time: one
+ * items-changed per run, not per row (a whole tree ending is one run per
+ * store), which every model above pays for. */
 static void
 remove_from_container (GListStore *container,
                        GHashTable *doomed)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (container));
+  guint end = n;  /* one past the run being collected */
 
   for (guint i = n; i > 0; i--)
     {
       g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (container), i - 1);
 
       if (g_hash_table_contains (doomed, item))
-        g_list_store_remove (container, i - 1);
+        continue;
+      if (end > i)
+        g_list_store_splice (container, i, end - i, NULL, 0);
+      end = i - 1;
     }
+  if (end > 0)
+    g_list_store_splice (container, 0, end, NULL, 0);
 }
 
 static void
@@ -148,6 +156,7 @@ remove_processes (TetherProcessTree *self,
 {
   g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
   g_autoptr(GHashTable) containers = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) orphaned = g_hash_table_new (NULL, NULL);
   g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (entry_free);
   GHashTableIter iter;
   gpointer container;
@@ -167,27 +176,77 @@ remove_processes (TetherProcessTree *self,
       g_ptr_array_add (gone, entry);
       g_hash_table_add (doomed, entry->item);
       g_hash_table_add (containers, entry->container);
+      g_hash_table_add (orphaned, tether_process_item_get_children (entry->item));
     }
 
+  /* The stores that stay first: once a row goes, the stores of its
+   * children are out of every model, and emptying them costs nothing. */
   g_hash_table_iter_init (&iter, containers);
   while (g_hash_table_iter_next (&iter, &container, NULL))
-    remove_from_container (container, doomed);
+    if (!g_hash_table_contains (orphaned, container))
+      remove_from_container (container, doomed);
+  g_hash_table_iter_init (&iter, containers);
+  while (g_hash_table_iter_next (&iter, &container, NULL))
+    if (g_hash_table_contains (orphaned, container))
+      remove_from_container (container, doomed);
 }
 
+/* Reparented rows (the kernel gives a dead process's children to the
+ * subreaper) leave their old stores in runs and join their new ones with
+ * one splice per store, as add_processes does. */
 static void
-move_entry (TetherProcessTree *self,
-            Entry             *entry)
+move_entries (TetherProcessTree *self,
+              GPtrArray         *entries)
 {
-  GListStore *target = container_for (self, tether_process_item_get_process (entry->item));
-  guint position;
+  g_autoptr(GHashTable) moving = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) sources = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) batches = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  g_autoptr(GPtrArray) moved = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer container;
 
-  if (target == entry->container ||
-      target == tether_process_item_get_children (entry->item))
+  for (guint i = 0; i < entries->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (entries, i);
+      GListStore *target = container_for (self, tether_process_item_get_process (entry->item));
+      GPtrArray *batch;
+
+      if (target == entry->container || target == tether_process_item_get_children (entry->item))
+        continue;
+      g_hash_table_add (moving, entry->item);
+      g_hash_table_add (sources, entry->container);
+      g_ptr_array_add (moved, entry);
+      batch = g_hash_table_lookup (batches, target);
+      if (batch == NULL)
+        {
+          batch = g_ptr_array_new ();
+          g_hash_table_insert (batches, target, batch);
+          g_ptr_array_add (order, target);
+        }
+      g_ptr_array_add (batch, entry->item);
+    }
+  if (moved->len == 0)
     return;
-  if (g_list_store_find (entry->container, entry->item, &position))
-    g_list_store_remove (entry->container, position);
-  g_set_object (&entry->container, target);
-  g_list_store_append (target, entry->item);
+
+  /* Out of the old stores first (the items stay alive: the entries hold
+   * them), then into the new ones. */
+  g_hash_table_iter_init (&iter, sources);
+  while (g_hash_table_iter_next (&iter, &container, NULL))
+    remove_from_container (container, moving);
+  for (guint i = 0; i < moved->len; i++)
+    {
+      Entry *entry = g_ptr_array_index (moved, i);
+      g_set_object (&entry->container, container_for (self, tether_process_item_get_process (entry->item)));
+    }
+  for (guint i = 0; i < order->len; i++)
+    {
+      GListStore *target = g_ptr_array_index (order, i);
+      GPtrArray *batch = g_hash_table_lookup (batches, target);
+
+      g_list_store_splice (target, g_list_model_get_n_items (G_LIST_MODEL (target)), 0,
+                           batch->pdata, batch->len);
+    }
 }
 
 /* ---- pool workers ----------------------------------------------------- */
@@ -314,18 +373,23 @@ on_sampler_updated (TetherSampler     *sampler,
   update_marked_workers (self);
   mark_new_workers (self, added);
 
-  for (guint i = 0; i < changed->len; i++)
-    {
-      TetherProcess *process = g_ptr_array_index (changed, i);
-      Entry *entry = g_hash_table_lookup (self->entries,
-                                          GINT_TO_POINTER (tether_process_get_pid (process)));
+  {
+    g_autoptr(GPtrArray) reparented = g_ptr_array_new ();
 
-      if (entry == NULL || tether_process_item_get_process (entry->item) != process)
-        continue;
-      if (tether_process_get_changes (process) & TETHER_PROCESS_CHANGED_PARENT)
-        move_entry (self, entry);
-      tether_process_item_update (entry->item, tether_process_get_changes (process));
-    }
+    for (guint i = 0; i < changed->len; i++)
+      {
+        TetherProcess *process = g_ptr_array_index (changed, i);
+        Entry *entry = g_hash_table_lookup (self->entries,
+                                            GINT_TO_POINTER (tether_process_get_pid (process)));
+
+        if (entry == NULL || tether_process_item_get_process (entry->item) != process)
+          continue;
+        if (tether_process_get_changes (process) & TETHER_PROCESS_CHANGED_PARENT)
+          g_ptr_array_add (reparented, entry);
+        tether_process_item_update (entry->item, tether_process_get_changes (process));
+      }
+    move_entries (self, reparented);
+  }
 
   set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
   g_signal_emit (self, signals[UPDATED], 0,
