@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "tether-procfs.h"
+#include "tether-text.h"
 
 /* A comm with ") ", spaces, '(' and a newline: the kernel keeps any byte
  * but NUL (prctl PR_SET_NAME), so a backend can write a fake tail. */
@@ -106,6 +107,38 @@ test_parse_stat_malformed (void)
     g_assert_cmpint (tether_procfs_parse_stat (lines[i], strlen (lines[i]), &st), ==, -EINVAL);
 }
 
+/* Names for a process list from argv (tether_text_program_name). */
+static void
+test_program_names (void)
+{
+  static const struct { const char *argv[8]; const char *name; } cases[] = {
+    { { "/usr/bin/tether-test-tree", "m", "sleep" }, "tether-test-tree" },
+    { { "/usr/bin/python3", "-u", "/srv/app/demo_server.py", "--port", "8080" }, "demo_server.py" },
+    { { "python3.11", "-X", "dev", "-W", "error", "server.py" }, "server.py" },
+    { { "/usr/bin/python3", "-m", "http.server", "8000" }, "http.server" },
+    { { "python3", "-c", "import time; time.sleep (9)" }, "python3" },
+    { { "/usr/bin/node", "--require", "dotenv/config", "dist/index.js" }, "index.js" },
+    { { "nodejs", "-e", "1" }, "nodejs" },
+    { { "java", "-Xmx1g", "-cp", "a.jar:b.jar", "org.example.Main", "x" }, "Main" },
+    { { "/usr/lib/jvm/bin/java", "-jar", "/opt/app/server.jar" }, "server.jar" },
+    { { "/bin/sh", "-c", "exec foo" }, "sh" },
+    { { "bash", "/opt/run.sh", "start" }, "run.sh" },
+    { { "perl", "-w", "-I", "lib", "script.pl" }, "script.pl" },
+    { { "gunicorn: worker [wsgi_app:app]" }, "gunicorn: worker [wsgi_app:app]" },
+    { { "python3" }, "python3" },
+    { { "python3", "--", "x.py" }, "x.py" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = tether_text_program_name (cases[i].argv);
+
+      g_assert_cmpstr (name, ==, cases[i].name);
+    }
+  g_assert_null (tether_text_program_name ((const char * const []) { NULL }));
+  g_assert_null (tether_text_program_name ((const char * const []) { "", NULL }));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -113,6 +146,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/procfs/parse-stat/self", test_parse_stat_self);
+  g_test_add_func ("/procfs/program-names", test_program_names);
   g_test_add_func ("/procfs/parse-stat/hostile-comm", test_parse_stat_hostile_comm);
   g_test_add_func ("/procfs/parse-stat/reads-only-len", test_parse_stat_reads_only_len);
   g_test_add_func ("/procfs/parse-stat/numbers", test_parse_stat_numbers);

@@ -642,6 +642,7 @@ tether_control_tree_json (TetherSupervisor *supervisor)
       json_builder_set_member_name (b, "parent");
       json_builder_add_int_value (b, tether_process_get_parent (p));
       add_string_or_null (b, "name", tether_process_get_name (p));
+      add_string_or_null (b, "program", tether_process_get_program (p));
       add_string_or_null (b, "cmdline", tether_process_get_cmdline (p));
       json_builder_set_member_name (b, "state");
       json_builder_add_string_value (b, (char[]) { tether_process_get_state (p), '\0' });

@@ -29,6 +29,7 @@
 
 #include "tether-error.h"
 #include "tether-procfs.h"
+#include "tether-text.h"
 
 #define YOUNG_USEC (3 * G_USEC_PER_SEC)
 
@@ -56,6 +57,7 @@ struct _TetherProcess
   gint64 started_at;
   char *name;
   char *cmdline;
+  char *program;
   TetherProcessChanges changes;
   gboolean rebased;             /* this tick computed cpu_percent */
   TetherHistory *history;
@@ -120,6 +122,7 @@ tether_process_unref (TetherProcess *process)
   process_close_fd (process);
   g_free (process->name);
   g_free (process->cmdline);
+  g_free (process->program);
   g_clear_object (&process->history);
   g_free (process);
 }
@@ -146,6 +149,12 @@ const char *
 tether_process_get_name (TetherProcess *process)
 {
   return process->name;
+}
+
+const char *
+tether_process_get_program (TetherProcess *process)
+{
+  return process->program != NULL ? process->program : process->name;
 }
 
 const char *
@@ -345,7 +354,8 @@ resize_histories (TetherSampler *self)
 /* ---- reading one process ------------------------------------------------ */
 
 static char *
-read_cmdline (pid_t pid)
+read_cmdline (pid_t   pid,
+              char  **program)
 {
   char path[64];
   char buf[4096];
@@ -366,6 +376,18 @@ read_cmdline (pid_t pid)
   /* NUL-separated arguments, usually NUL-terminated: join with spaces. */
   while (n > 0 && buf[n - 1] == '\0')
     n--;
+  {
+    g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+    g_autofree char *name = NULL;
+
+    /* (The last argument may be cut at 4 KiB: a name never needs it.) */
+    buf[n < (ssize_t) sizeof buf ? n : n - 1] = '\0';
+    for (ssize_t i = 0; i < n; i += (ssize_t) strlen (buf + i) + 1)
+      g_ptr_array_add (argv, buf + i);
+    g_ptr_array_add (argv, NULL);
+    name = tether_text_program_name ((const char * const *) argv->pdata);
+    *program = name != NULL ? g_utf8_make_valid (name, -1) : NULL;
+  }
   for (ssize_t i = 0; i < n; i++)
     if (buf[i] == '\0')
       buf[i] = ' ';
@@ -393,6 +415,7 @@ typedef struct
   TetherProcStat new_st;
   int new_fd;                    /* its kept fd, or -1 */
   char *cmdline;                 /* read (new, or after an exec) */
+  char *program;                 /* the name argv tells */
   gboolean cmdline_read;
 } Reading;
 
@@ -403,6 +426,7 @@ reading_clear (Reading *reading)
   if (reading->new_fd >= 0)
     close (reading->new_fd);
   g_free (reading->cmdline);
+  g_free (reading->program);
 }
 
 /* In the worker: everything that touches /proc. */
@@ -424,7 +448,7 @@ reading_read (Reading *reading)
               reading->st.endcode != reading->endcode ||
               (reading->st.startcode == 0 && reading->young))
             {
-              reading->cmdline = read_cmdline (reading->pid);
+              reading->cmdline = read_cmdline (reading->pid, &reading->program);
               reading->cmdline_read = TRUE;
             }
           return;
@@ -444,7 +468,7 @@ reading_read (Reading *reading)
     : tether_procfs_read_stat (reading->pid, &reading->new_st);
   if (reading->new_r == 0)
     {
-      reading->cmdline = read_cmdline (reading->pid);
+      reading->cmdline = read_cmdline (reading->pid, &reading->program);
       reading->cmdline_read = TRUE;
     }
   else if (reading->new_fd >= 0)
@@ -486,6 +510,7 @@ process_new (TetherSampler *self,
   process->rss_bytes = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
   process->name = g_utf8_make_valid (st->comm, -1);
   process->cmdline = g_steal_pointer (&reading->cmdline);
+  process->program = g_steal_pointer (&reading->program);
 
   /* Start time in wall-clock terms, and a first CPU% averaged over the
    * process's life so far (there is no previous tick to diff against). */
@@ -581,6 +606,8 @@ process_update (TetherSampler *self,
     {
       g_free (process->cmdline);
       process->cmdline = g_steal_pointer (&reading->cmdline);
+      g_free (process->program);
+      process->program = g_steal_pointer (&reading->program);
       process->changes |= TETHER_PROCESS_CHANGED_COMMAND;
     }
 }

@@ -55,6 +55,9 @@ pid_t                 tether_process_get_ppid        (TetherProcess *process);
  * for a top-level row. */
 pid_t                 tether_process_get_parent      (TetherProcess *process);
 const char           *tether_process_get_name        (TetherProcess *process);
+/* What a person calls it: the program the command line runs (an
+ * interpreter's script, tether_text_program_name), else the name. */
+const char           *tether_process_get_program     (TetherProcess *process);
 /* Arguments joined by spaces, valid UTF-8; NULL when the kernel shows none
  * (a zombie, a kernel thread). */
 const char           *tether_process_get_cmdline     (TetherProcess *process);

@@ -28,4 +28,12 @@ char    *tether_text_escape_for_terminal (const char *text);
 void     tether_text_sanitize_in_place (char       *text,
                                         gsize       max_bytes);
 
+/* What a person calls the program argv runs, for a process list: the
+ * basename of argv[0], or for an interpreter (python, node, java, perl,
+ * ruby, php, sh and the like) what it runs: the script's basename, a
+ * python -m module, a java -jar's jar or main class. "python3 -c ..." is
+ * "python3". The kernel's 15-byte comm ("tether-test-tre", "exe") is what
+ * this replaces. NULL for an empty argv. */
+char    *tether_text_program_name      (const char * const *argv);
+
 G_END_DECLS

@@ -33,6 +33,7 @@ enum {
   PROP_PID,
   PROP_PARENT,
   PROP_NAME,
+  PROP_COMM,
   PROP_CMDLINE,
   PROP_STATE_TEXT,
   PROP_CPU_PERCENT,
@@ -118,6 +119,7 @@ tether_process_item_update (TetherProcessItem    *self,
   if (changes & TETHER_PROCESS_CHANGED_COMMAND)
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMM]);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CMDLINE]);
     }
   if (changes & TETHER_PROCESS_CHANGED_STATE)
@@ -260,7 +262,7 @@ const char *
 tether_process_item_get_name (TetherProcessItem *self)
 {
   g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), NULL);
-  return tether_process_get_name (self->process);
+  return tether_process_get_program (self->process);
 }
 
 const char *
@@ -362,6 +364,9 @@ tether_process_item_get_property (GObject    *object,
       g_value_set_int (value, tether_process_get_parent (p));
       break;
     case PROP_NAME:
+      g_value_set_string (value, tether_process_get_program (p));
+      break;
+    case PROP_COMM:
       g_value_set_string (value, tether_process_get_name (p));
       break;
     case PROP_CMDLINE:
@@ -439,7 +444,10 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
 
   properties[PROP_PID] = g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0, flags);
   properties[PROP_PARENT] = g_param_spec_int ("parent", NULL, NULL, 0, G_MAXINT, 0, flags);
+  /* What the command line runs (an interpreter's script): what the list
+   * shows. "comm" is the kernel's 15-byte name, for the tooltip. */
   properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  properties[PROP_COMM] = g_param_spec_string ("comm", NULL, NULL, NULL, flags);
   properties[PROP_CMDLINE] = g_param_spec_string ("cmdline", NULL, NULL, NULL, flags);
   properties[PROP_STATE_TEXT] = g_param_spec_string ("state-text", NULL, NULL, NULL, flags);
   properties[PROP_CPU_PERCENT] = g_param_spec_double ("cpu-percent", NULL, NULL,
