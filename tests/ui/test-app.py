@@ -169,7 +169,6 @@ with tap.step('the tree view shows the backend and its children as rows'):
     cells = next(c for _, c in t.table_rows(view) if len(c) > 1 and c[1] == str(main_pid))
     # The program's name from its command line, not the kernel's 15-byte comm.
     assert cells[0] == 'tether-test-tree' and cells[2] == 'Sleeping', cells
-
     assert re.fullmatch(r'\d+\.\d', cells[3]) and re.search(r'[KM]iB$', cells[4]), cells
     assert cells[5] == '1' and re.fullmatch(r'\d+ s', cells[6]), cells
     assert forking_marker in cells[7] and ' children 3' in cells[7], cells
