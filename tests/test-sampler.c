@@ -371,6 +371,34 @@ test_cpu (Fixture       *f,
   g_assert_cmpfloat (last->cpu_percent, ==, tether_process_get_cpu_percent (p));
 }
 
+/* The tree's memory is measured honestly: the cgroup's memory.current
+ * where the memory controller is on, else PSS, which splits the pages that
+ * five processes forked from one share (their RSS counts them five times). */
+static void
+test_honest_memory (Fixture       *f,
+                    gconstpointer  data)
+{
+  const TetherSamplerTotals *totals;
+
+  start_tree (f, 10000, "children", "4", NULL);
+  test_util_sampler_refresh (f->sampler);
+  totals = tether_sampler_get_totals (f->sampler);
+  g_assert_cmpuint (totals->n_processes, ==, 5);
+  g_test_message ("%s: RSS sum %" G_GUINT64_FORMAT ", memory %" G_GUINT64_FORMAT " (%d)",
+                  tether_owner_kind_to_string (f->kind), totals->rss_bytes, totals->memory_bytes,
+                  totals->memory_source);
+  g_assert_cmpuint (totals->memory_bytes, >, 0);
+  if (f->kind == TETHER_OWNER_CGROUP &&
+      totals->memory_source == TETHER_MEMORY_CGROUP)
+    return; /* memory.current: the kernel's own count, page cache included */
+  /* The first tick reads PSS (no memory controller on this hierarchy, or
+   * reaper mode). */
+  g_assert_cmpint (totals->memory_source, ==, TETHER_MEMORY_PSS);
+  g_assert_cmpuint (totals->memory_bytes, <, totals->rss_bytes);
+  g_assert_cmpuint (tether_history_get_last (tether_sampler_get_history (f->sampler))->rss_bytes, ==,
+                    totals->memory_bytes);
+}
+
 static void
 test_rss (Fixture       *f,
           gconstpointer  data)
@@ -862,6 +890,7 @@ main (int    argc,
   test_util_add_for_kinds ("/sampler", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
   add ("cpu", test_cpu);
   add ("rss", test_rss);
+  add ("honest-memory", test_honest_memory);
   add ("fd-limit", test_fd_limit);
   add ("appear-and-exit", test_appear_and_exit);
   add ("exec", test_exec);

@@ -355,14 +355,19 @@ print_totals (JsonObject *o)
 
   if (totals == NULL)
     return;
-  rss = format_bytes (json_object_get_int_member_with_default (totals, "rss_bytes", 0));
-  g_print (_("%s, %d processes, %d threads, CPU %.1f %%, RSS %s (owner: %s)\n"),
-           state,
-           (int) json_object_get_int_member_with_default (totals, "processes", 0),
-           (int) json_object_get_int_member_with_default (totals, "threads", 0),
-           json_object_get_double_member_with_default (totals, "cpu_percent", 0),
-           rss,
-           owner);
+  {
+    g_autofree char *source = get_text (totals, "memory_source", "rss");
+
+    rss = format_bytes (json_object_get_int_member_with_default (totals, "memory_bytes",
+                                                                 json_object_get_int_member_with_default (totals, "rss_bytes", 0)));
+    /* Translators: the last %s is how memory is measured: cgroup, pss or rss */
+    g_print (_("%s, %d processes, %d threads, CPU %.1f %%, memory %s (%s; owner: %s)\n"),
+             state,
+             (int) json_object_get_int_member_with_default (totals, "processes", 0),
+             (int) json_object_get_int_member_with_default (totals, "threads", 0),
+             json_object_get_double_member_with_default (totals, "cpu_percent", 0),
+             rss, source, owner);
+  }
 }
 
 /* The tree as the sampler links it: children under their parent, orphans

@@ -24,6 +24,7 @@ struct _TetherCgroupLeaf
   char *path;
   char *relative;
   int cpu_stat_fd;       /* open from creation to free; -1 if it would not */
+  int memory_fd;         /* memory.current, likewise; -1 without the memory controller */
 };
 
 static char *
@@ -189,6 +190,7 @@ tether_cgroup_leaf_new (GError **error)
   leaf_name = g_strdup_printf ("tether-%d-%u", (int) getpid (), ++counter);
   leaf = g_new0 (TetherCgroupLeaf, 1);
   leaf->cpu_stat_fd = -1;
+  leaf->memory_fd = -1;
   leaf->path = g_build_filename (parent_dir, leaf_name, NULL);
   leaf->relative = g_build_filename (parent_rel, leaf_name, NULL);
 
@@ -214,6 +216,11 @@ tether_cgroup_leaf_new (GError **error)
    * cannot be opened only has no tree CPU time to tell. */
   cpu_stat = g_build_filename (leaf->path, "cpu.stat", NULL);
   leaf->cpu_stat_fd = open (cpu_stat, O_RDONLY | O_CLOEXEC);
+  /* Only where the parent enables the memory controller for its children. */
+  {
+    g_autofree char *memory = g_build_filename (leaf->path, "memory.current", NULL);
+    leaf->memory_fd = open (memory, O_RDONLY | O_CLOEXEC);
+  }
 
   return g_steal_pointer (&leaf);
 }
@@ -225,6 +232,8 @@ tether_cgroup_leaf_free (TetherCgroupLeaf *leaf)
     return;
   if (leaf->cpu_stat_fd >= 0)
     close (leaf->cpu_stat_fd);
+  if (leaf->memory_fd >= 0)
+    close (leaf->memory_fd);
   g_free (leaf->path);
   g_free (leaf->relative);
   g_free (leaf);
@@ -265,6 +274,23 @@ tether_cgroup_leaf_read_cpu_usage (TetherCgroupLeaf *leaf,
       return TRUE;
     }
   return FALSE;
+}
+
+gboolean
+tether_cgroup_leaf_read_memory (TetherCgroupLeaf *leaf,
+                                guint64          *bytes)
+{
+  char buf[64];
+  ssize_t n;
+
+  if (leaf->memory_fd < 0)
+    return FALSE;
+  n = pread (leaf->memory_fd, buf, sizeof buf - 1, 0);
+  if (n <= 0 || !g_ascii_isdigit (buf[0]))
+    return FALSE;
+  buf[n] = '\0';
+  *bytes = g_ascii_strtoull (buf, NULL, 10);
+  return TRUE;
 }
 
 gboolean

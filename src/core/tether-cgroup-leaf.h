@@ -27,6 +27,10 @@ const char       *tether_cgroup_leaf_get_relative_path (TetherCgroupLeaf *leaf);
  * any thread may call it in between. */
 gboolean          tether_cgroup_leaf_read_cpu_usage (TetherCgroupLeaf  *leaf,
                                                      guint64           *usec);
+/* memory.current, from the sampler's worker; FALSE without the memory
+ * controller. */
+gboolean          tether_cgroup_leaf_read_memory    (TetherCgroupLeaf  *leaf,
+                                                     guint64           *bytes);
 /* cgroup.kill: what is in the leaf now and what forks meanwhile. */
 gboolean          tether_cgroup_leaf_kill           (TetherCgroupLeaf  *leaf);
 

@@ -626,6 +626,13 @@ tether_control_tree_json (TetherSupervisor *supervisor)
   json_builder_add_double_value (b, tether_json_round (totals->cpu_percent, 10));
   json_builder_set_member_name (b, "rss_bytes");
   json_builder_add_int_value (b, (gint64) totals->rss_bytes);
+  /* The honest figure: "cgroup" (memory.current), "pss" or "rss". */
+  json_builder_set_member_name (b, "memory_bytes");
+  json_builder_add_int_value (b, (gint64) totals->memory_bytes);
+  {
+    g_autoptr(GEnumClass) sources = g_type_class_ref (TETHER_TYPE_MEMORY_SOURCE);
+    add_string_or_null (b, "memory_source", g_enum_get_value (sources, (int) totals->memory_source)->value_nick);
+  }
   json_builder_end_object (b);
 
   json_builder_set_member_name (b, "processes");

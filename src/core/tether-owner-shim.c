@@ -1104,6 +1104,15 @@ tether_owner_shim_get_tree_cpu_usage (TetherOwner *owner,
   return self->leaf != NULL && tether_cgroup_leaf_read_cpu_usage (self->leaf, usec);
 }
 
+static gboolean
+tether_owner_shim_get_tree_memory (TetherOwner *owner,
+                                   guint64     *bytes)
+{
+  TetherOwnerShim *self = TETHER_OWNER_SHIM (owner);
+
+  return self->leaf != NULL && tether_cgroup_leaf_read_memory (self->leaf, bytes);
+}
+
 static const char *
 tether_owner_shim_get_location (TetherOwner *owner)
 {
@@ -1169,6 +1178,7 @@ tether_owner_shim_class_init (TetherOwnerShimClass *klass)
   owner_class->run_async = tether_owner_shim_run_async;
   owner_class->is_member = tether_owner_shim_is_member;
   owner_class->get_tree_cpu_usage = tether_owner_shim_get_tree_cpu_usage;
+  owner_class->get_tree_memory = tether_owner_shim_get_tree_memory;
   owner_class->get_location = tether_owner_shim_get_location;
   owner_class->abandon = tether_owner_shim_abandon;
 }

@@ -364,6 +364,17 @@ tether_owner_get_tree_cpu_usage (TetherOwner *self,
   return klass->get_tree_cpu_usage != NULL && klass->get_tree_cpu_usage (self, usec);
 }
 
+gboolean
+tether_owner_get_tree_memory (TetherOwner *self,
+                              guint64     *bytes)
+{
+  TetherOwnerClass *klass;
+
+  g_return_val_if_fail (TETHER_IS_OWNER (self), FALSE);
+  klass = TETHER_OWNER_GET_CLASS (self);
+  return klass->get_tree_memory != NULL && klass->get_tree_memory (self, bytes);
+}
+
 static void
 run (TetherOwner         *self,
      TetherOwnerOp        op,

@@ -105,8 +105,14 @@ struct _TetherOwnerClass
                                     guint64                   *usec);
   const char *(*get_location)      (TetherOwner               *self);
   void       (*abandon)            (TetherOwner               *self);
+  /* Whole-tree memory charged to it (bytes: a cgroup's memory.current,
+   * page cache and kernel memory included, shared pages once); FALSE
+   * where the backend cannot tell. From the sampler's worker thread, like
+   * get_tree_cpu_usage. */
+  gboolean   (*get_tree_memory)    (TetherOwner               *self,
+                                    guint64                   *bytes);
 
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 /* The backend for this platform, resolving AUTO when spawning. */
@@ -148,6 +154,8 @@ gboolean         tether_owner_was_member       (TetherOwner          *self,
                                                 pid_t                 pid);
 gboolean         tether_owner_get_tree_cpu_usage (TetherOwner        *self,
                                                   guint64            *usec);
+gboolean         tether_owner_get_tree_memory    (TetherOwner        *self,
+                                                  guint64            *bytes);
 
 /* Every member, sorted by pid. */
 void             tether_owner_list_members_async  (TetherOwner          *self,

@@ -31,6 +31,8 @@
 #include "tether-procfs.h"
 #include "tether-text.h"
 
+/* How often the tree's PSS is read (it costs a walk of every mapping). */
+#define PSS_INTERVAL_USEC (5 * G_USEC_PER_SEC)
 #define YOUNG_USEC (3 * G_USEC_PER_SEC)
 
 /* ---- TetherProcess ------------------------------------------------------ */
@@ -294,6 +296,8 @@ struct _TetherSampler
   gint64 cgroup_base_time;     /* 0: no base */
   double cgroup_cpu_percent;
   gint64 history_time;         /* last push to the tree's history */
+  guint64 pss_total;           /* the tree's PSS when last read */
+  gint64 pss_time;             /* when, monotonic µs; 0: never */
 
   guint n_fds;
   guint fd_budget;
@@ -417,6 +421,7 @@ typedef struct
   char *cmdline;                 /* read (new, or after an exec) */
   char *program;                 /* the name argv tells */
   gboolean cmdline_read;
+  guint64 pss;                   /* read when the batch wants PSS */
 } Reading;
 
 static void
@@ -671,6 +676,10 @@ struct _Batch
   TetherOwner *owner;          /* asked for the whole tree's CPU time */
   gboolean have_usage;
   guint64 usage;               /* µs, when have_usage */
+  gboolean have_memory;        /* the owner's whole-tree memory */
+  guint64 memory;
+  gboolean want_pss;           /* else: PSS of every member, summed */
+  guint64 pss_total;
   gboolean abandoned;          /* the sampler moved on: drop the results */
 };
 
@@ -706,6 +715,7 @@ batch_new (TetherSampler *self,
   batch->now = g_get_monotonic_time ();
   batch->now_real = g_get_real_time ();
   batch->now_boot = tether_procfs_boottime_usec ();
+  batch->want_pss = self->pss_time == 0 || batch->now - self->pss_time >= PSS_INTERVAL_USEC;
   batch->n_readings = members != NULL ? members->len : 0;
   batch->readings = g_new0 (Reading, batch->n_readings);
 
@@ -751,6 +761,19 @@ batch_read (Batch *batch)
    * too (a cgroup's cpu.stat). */
   batch->have_usage = batch->owner != NULL &&
                       tether_owner_get_tree_cpu_usage (batch->owner, &batch->usage);
+  batch->have_memory = batch->owner != NULL &&
+                       tether_owner_get_tree_memory (batch->owner, &batch->memory);
+  if (batch->want_pss && !batch->have_memory)
+    for (guint i = 0; i < batch->n_readings; i++)
+      {
+        Reading *reading = &batch->readings[i];
+        unsigned long long pss = 0;
+
+        /* smaps_rollup walks every mapping: milliseconds for a big process,
+         * hence only every PSS_INTERVAL_USEC. */
+        if ((reading->r == 0 || reading->new_r == 0) && tether_procfs_read_pss (reading->pid, &pss) == 0)
+          batch->pss_total += pss;
+      }
 }
 
 static void
@@ -950,9 +973,32 @@ tick_finish (TetherSampler *self,
   totals.time = now;
   totals.real_time = batch->now_real;
 
+  /* Memory, as honestly as the tree allows: the cgroup's own count, else
+   * PSS (refreshed every PSS_INTERVAL_USEC), else RSS until the first. */
+  totals.memory_bytes = totals.rss_bytes;
+  totals.memory_source = TETHER_MEMORY_RSS;
+  if (batch->have_memory)
+    {
+      totals.memory_bytes = batch->memory;
+      totals.memory_source = TETHER_MEMORY_CGROUP;
+    }
+  else
+    {
+      if (batch->want_pss)
+        {
+          self->pss_total = batch->pss_total;
+          self->pss_time = now;
+        }
+      if (self->pss_time != 0)
+        {
+          totals.memory_bytes = totals.n_processes > 0 ? self->pss_total : 0;
+          totals.memory_source = TETHER_MEMORY_PSS;
+        }
+    }
+
   if (tree_rebased)
     {
-      TetherSample sample = { now, totals.cpu_percent, totals.rss_bytes };
+      TetherSample sample = { now, totals.cpu_percent, totals.memory_bytes };
       tether_history_push (self->history, &sample);
       self->history_time = now;
     }

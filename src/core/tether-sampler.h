@@ -85,12 +85,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherProcess, tether_process_unref)
 
 /* ---- TetherSampler -------------------------------------------------------- */
 
+/* What totals.memory_bytes measures, most honest first. */
+typedef enum
+{
+  TETHER_MEMORY_RSS,     /* sum of RSS: shared pages once per process (until the first PSS) */
+  TETHER_MEMORY_PSS,     /* sum of PSS: shared pages split among sharers (every 5 s) */
+  TETHER_MEMORY_CGROUP,  /* the leaf's memory.current, page cache and kernel memory included */
+} TetherMemorySource;
+
 typedef struct
 {
   guint   n_processes;
   guint   n_threads;
   double  cpu_percent;  /* from the owner's whole-tree CPU time when it has one */
   guint64 rss_bytes;    /* sum of RSS: shared pages count once per process */
+  guint64 memory_bytes; /* the tree's memory, measured as memory_source says */
+  TetherMemorySource memory_source;
   gint64  time;         /* monotonic µs of the tick */
   gint64  real_time;    /* wall-clock µs of the tick, 0 before the first */
 } TetherSamplerTotals;
@@ -141,7 +151,7 @@ GPtrArray                 *tether_sampler_get_processes     (TetherSampler *self
 TetherProcess             *tether_sampler_lookup            (TetherSampler *self,
                                                              pid_t          pid);
 const TetherSamplerTotals *tether_sampler_get_totals        (TetherSampler *self);
-/* Whole-tree CPU and memory. */
+/* Whole-tree CPU and memory (totals.memory_bytes). */
 TetherHistory             *tether_sampler_get_history       (TetherSampler *self);
 guint64                    tether_sampler_get_n_ticks       (TetherSampler *self);
 
