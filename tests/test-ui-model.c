@@ -517,7 +517,8 @@ test_texts (void)
   g_assert_cmpstr (d, ==, "2 d 5 h");
   g_assert_cmpstr (neg, ==, "0 s");
   g_assert_cmpstr (tether_process_state_to_label ('S'), ==, "Sleeping");
-  g_assert_cmpstr (tether_process_state_to_label ('D'), ==, "Waiting for I/O");
+  g_assert_cmpstr (tether_process_state_to_label ('D'), ==, "Uninterruptible — may not die");
+  g_assert_cmpstr (tether_process_state_to_label ('T'), ==, "Paused");
 }
 
 int

@@ -53,7 +53,7 @@ state_label (char state)
     case 'D':
       return _("uninterruptible sleep (disk or NFS): it may not die even when killed");
     case 'T':
-      return _("stopped");
+      return _("paused (SIGSTOP; SIGCONT resumes it)");
     case 't':
       return _("stopped by a debugger");
     case 'Z':

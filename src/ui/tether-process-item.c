@@ -60,9 +60,11 @@ tether_process_state_to_label (char state)
     {
     case 'R': return C_("process state", "Running");
     case 'S': return C_("process state", "Sleeping");
-    case 'D': return C_("process state", "Waiting for I/O");
+    /* Support staff must see at once that a kill may not end it. */
+    case 'D': return C_("process state", "Uninterruptible — may not die");
     case 'Z': return C_("process state", "Zombie");
-    case 'T': return C_("process state", "Stopped");
+    /* SIGSTOP: not to be mistaken for the backend's Stopped. */
+    case 'T': return C_("process state", "Paused");
     case 't': return C_("process state", "Traced");
     case 'X': return C_("process state", "Dead");
     case 'I': return C_("process state", "Idle");
