@@ -744,20 +744,6 @@ test_no_main_status (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (status_json (f, parser), "state"), ==, "running");
 }
 
-static guint16
-free_tcp_port (void)
-{
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 /* The response to GET / on 127.0.0.1:port, or NULL if nothing answers. */
 static char *
 http_get (guint16 port)
@@ -828,7 +814,7 @@ test_nginx (Fixture       *f,
   g_autofree char *err = NULL;
   g_autofree char *quit_line = NULL;
   g_autoptr(GError) error = NULL;
-  guint16 port = free_tcp_port ();
+  guint16 port = test_util_free_port ();
   const char *nginx = g_getenv ("TETHER_TEST_NGINX");
   /* A full path: the upgrade re-executes argv[0]. */
   const char *argv[] = { nginx, "-c", conf, "-p", dir, "-e", log_path, NULL };
