@@ -1086,6 +1086,11 @@ main (int    argc,
       usage (stderr);
       return 2;
     }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      printf ("tetherctl %s\n", PACKAGE_VERSION);
+      return 0;
+    }
   if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
     {
       usage (stdout);

@@ -104,11 +104,35 @@ static void flush_output  (TetherOwnerShim *self);
 
 /* ---- finding the shim --------------------------------------------------- */
 
+/* The shim beside this executable's installation: PREFIX/LIBEXECDIR when
+ * this program runs from PREFIX/BINDIR, whatever PREFIX is now. An install
+ * that was moved, or staged with DESTDIR, finds its own shim rather than
+ * another installation's or the build tree's. NULL when this program does
+ * not run from a bindir (the build tree, the tests). */
+static char *
+shim_beside_executable (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *root = NULL;
+  const char *bindir = TETHER_BINDIR_RELATIVE;
+
+  if (exe == NULL || g_path_is_absolute (bindir) || g_path_is_absolute (TETHER_LIBEXECDIR_RELATIVE))
+    return NULL;
+  dir = g_path_get_dirname (exe);
+  if (!g_str_has_suffix (dir, bindir) || strlen (dir) <= strlen (bindir) ||
+      dir[strlen (dir) - strlen (bindir) - 1] != '/')
+    return NULL;
+  root = g_strndup (dir, strlen (dir) - strlen (bindir) - 1);
+  return g_build_filename (root, TETHER_LIBEXECDIR_RELATIVE, "tether-shim", NULL);
+}
+
 static char *
 find_shim (GError **error)
 {
   const char *env = g_getenv ("TETHER_SHIM");
-  const char *candidates[] = { TETHER_SHIM_INSTALLED, TETHER_SHIM_BUILD };
+  g_autofree char *beside = shim_beside_executable ();
+  const char *candidates[] = { beside, TETHER_SHIM_INSTALLED, TETHER_SHIM_BUILD };
 
   if (env != NULL && *env != '\0')
     {
@@ -120,7 +144,7 @@ find_shim (GError **error)
     }
 
   for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
-    if (g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+    if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
       return g_strdup (candidates[i]);
 
   g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
@@ -795,6 +819,14 @@ start_shim (TetherOwnerShim  *self,
   self->shim_path = find_shim (error);
   if (self->shim_path == NULL)
     return FALSE;
+
+  /* A Flatpak sandbox has no cgroup hierarchy to write (and no clone3):
+   * the subreaper shim alone owns the tree there, without trying. */
+  if (kind == TETHER_OWNER_AUTO && tether_owner_in_flatpak ())
+    {
+      g_debug ("In a Flatpak sandbox (/.flatpak-info): using the subreaper shim");
+      kind = TETHER_OWNER_REAPER;
+    }
 
   if (kind != TETHER_OWNER_REAPER)
     {

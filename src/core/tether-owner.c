@@ -75,6 +75,17 @@ tether_owner_kind_from_env (void)
   return kind;
 }
 
+/* TRUE inside a Flatpak sandbox, which flatpak marks with /.flatpak-info.
+ * TETHER_FLATPAK_INFO names another file to look for, so a test on the host
+ * can see what the sandbox sees. */
+gboolean
+tether_owner_in_flatpak (void)
+{
+  const char *marker = g_getenv ("TETHER_FLATPAK_INFO");
+
+  return g_file_test (marker != NULL && *marker != '\0' ? marker : "/.flatpak-info", G_FILE_TEST_EXISTS);
+}
+
 TetherOwner *
 tether_owner_new (TetherOwnerKind kind)
 {

@@ -123,6 +123,8 @@ gboolean         tether_owner_kind_from_string (const char           *str,
                                                 TetherOwnerKind      *kind);
 /* $TETHER_OWNER (auto, cgroup, reaper), or AUTO. */
 TetherOwnerKind  tether_owner_kind_from_env    (void);
+/* TRUE inside a Flatpak sandbox, where AUTO means the subreaper shim. */
+gboolean         tether_owner_in_flatpak       (void);
 
 void             tether_owner_spawn_async      (TetherOwner               *self,
                                                 const TetherSpawnRequest  *request,
