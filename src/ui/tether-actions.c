@@ -17,6 +17,7 @@
 
 #include "tether-application-private.h"
 #include "tether-error.h"
+#include "tether-signals.h"
 
 static const char *
 backend_name (TetherApplication *self)
@@ -170,6 +171,95 @@ kill_subtree_activated (GSimpleAction *action,
                         gpointer       user_data)
 {
   subtree_activated (user_data, parameter, TRUE);
+}
+
+typedef struct
+{
+  TetherApplication *self;
+  int pid;
+  const TetherSignalInfo *info;
+  gboolean subtree;
+} SignalCall;
+
+static void
+on_signal_sent (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autofree SignalCall *call = user_data;
+  g_autoptr(TetherApplication) self = call->self;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *title = NULL;
+  TetherOwnerCount count = { 0 };
+
+  if (!tether_owner_verb_finish (TETHER_OWNER (source), result, &count, &error))
+    {
+      /* translators: SIG%s is a signal's name (SIGUSR1), %d a process ID */
+      title = g_strdup_printf (_("Could not send SIG%s to process %d"), call->info->name, call->pid);
+      tether_application_tell (self, title, error->message);
+      return;
+    }
+  if (call->subtree)
+    /* translators: SIG%s is a signal's name (SIGUSR1), %d a process ID, %u how many processes got it */
+    title = g_strdup_printf (ngettext ("Sent SIG%s to process %d and its descendants: %u process",
+                                       "Sent SIG%s to process %d and its descendants: %u processes",
+                                       count.n_reached),
+                             call->info->name, call->pid, count.n_reached);
+  else
+    /* translators: SIG%s is a signal's name (SIGUSR1), %d a process ID */
+    title = g_strdup_printf (_("Sent SIG%s to process %d"), call->info->name, call->pid);
+  tether_application_tell (self, title, NULL);
+}
+
+/* (pid, signal name, to its descendants too): members only, and only the
+ * signals tether-signals.h offers. The supervisor has no verb for any
+ * signal: its "can I?" (can_signal_pid), then the owner's verb, which
+ * signals members only. No confirmation here, as for every action: the
+ * window asks before the dangerous ones. */
+static void
+send_signal_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  TetherApplication *self = user_data;
+  const char *name = NULL;
+  SignalCall *call;
+  int pid = 0;
+  gboolean subtree = FALSE;
+  const TetherSignalInfo *info;
+  TetherOwner *owner;
+
+  g_variant_get (parameter, "(i&sb)", &pid, &name, &subtree);
+  info = tether_signals_lookup (name);
+  if (info == NULL)
+    {
+      /* translators: %s is what was asked for, %d a process ID */
+      g_autofree char *title = g_strdup_printf (_("Could not send “%s” to process %d"), name, pid);
+      tether_application_tell (self, title,
+                               _("Tether sends HUP, INT, QUIT, USR1, USR2, CONT, STOP, TERM or KILL"));
+      return;
+    }
+  if (!tether_supervisor_can_signal_pid (self->supervisor, pid))
+    {
+      /* translators: SIG%s is a signal's name (SIGUSR1), %d a process ID */
+      g_autofree char *title = g_strdup_printf (_("Could not send SIG%s to process %d"), info->name, pid);
+      g_autofree char *body = g_strdup_printf (_("Process %d is not part of the backend’s tree"), pid);
+      tether_application_tell (self, title, body);
+      return;
+    }
+
+  call = g_new0 (SignalCall, 1);
+  call->self = g_object_ref (self);
+  call->pid = pid;
+  call->info = info;
+  call->subtree = subtree;
+  /* The owner signals members only, and checks again at the moment it
+   * sends (a pid reused meanwhile is not reached). */
+  owner = tether_supervisor_get_owner (self->supervisor);
+  if (subtree)
+    tether_owner_signal_subtree_async (owner, pid, info->number, NULL, on_signal_sent, call);
+  else
+    tether_owner_signal_async (owner, pid, info->number, NULL, on_signal_sent, call);
 }
 
 static void
@@ -338,6 +428,7 @@ static const GActionEntry app_actions[] = {
   { "restart", restart_activated },
   { "stop-subtree", stop_subtree_activated, "i" },
   { "kill-subtree", kill_subtree_activated, "i" },
+  { "send-signal", send_signal_activated, "(isb)" },
   { "resize", resize_activated, "i" },
   { "recycle-workers", recycle_workers_activated },
   { "rollback", rollback_activated, "s" },
@@ -381,6 +472,7 @@ tether_application_update_actions (TetherApplication *self)
   set_enabled (self, "restart", s != NULL && !self->quitting && tether_supervisor_get_can_restart (s));
   set_enabled (self, "stop-subtree", s != NULL && tether_supervisor_get_can_signal (s));
   set_enabled (self, "kill-subtree", s != NULL && tether_supervisor_get_can_signal (s));
+  set_enabled (self, "send-signal", s != NULL && tether_supervisor_get_can_signal (s));
   set_enabled (self, "resize", can_resize);
   /* Whether the checkpoint is one the backend reported is the
    * supervisor's to say. */

@@ -12,15 +12,19 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "tether-application.h"
 #include "tether-bar.h"
+#include "tether-bundle.h"
 #include "tether-graph.h"
 #include "tether-history-window.h"
 #include "tether-log-view.h"
 #include "tether-preferences-window.h"
+#include "tether-process-details.h"
 #include "tether-process-tree.h"
 #include "tether-rollback-window.h"
+#include "tether-signal-dialog.h"
 #include "tether-window.h"
 
 struct _TetherWindow
@@ -58,6 +62,8 @@ struct _TetherWindow
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
   AdwViewStack *view_stack;         /* Processes, Log */
   TetherLogView *log_view;
+  AdwFlap *details_flap;
+  TetherProcessDetails *process_details;
   TetherProcessTree *tree;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
@@ -78,7 +84,18 @@ struct _TetherWindow
   guint journal_timer;              /* until the journal has loaded earlier runs' checkpoints */
   GtkWindow *rollback_window;       /* weak: the Roll Back dialog, when open */
   GtkWindow *history_window;        /* weak */
+  gboolean show_details;            /* the details pane, while a process is selected */
+  GCancellable *saving_bundle;      /* a support bundle on its way to a file */
 };
+
+enum
+{
+  PROP_0,
+  PROP_SHOW_DETAILS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 /* How long the Workers spin button must rest before the pool is resized:
  * three clicks on + make one resize, not three. */
@@ -130,6 +147,12 @@ update_actions (TetherWindow *self)
                                  selected && app_action_enabled (self, "stop-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.kill-subtree",
                                  selected && app_action_enabled (self, "kill-subtree"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-signal",
+                                 selected && app_action_enabled (self, "send-signal"));
+  /* Open, it can always be closed. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-details", selected || self->show_details);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-bundle",
+                                 self->supervisor != NULL && self->saving_bundle == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-rollback", self->supervisor != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-history", self->supervisor != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-cmdline", item != NULL);
@@ -557,10 +580,68 @@ update_detail (TetherWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->selected_graph), TRUE);
 }
 
+/* ---- the details pane ---------------------------------------------------- */
+
+static int
+get_selected_pid (TetherWindow *self)
+{
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+
+  return item != NULL && tether_process_is_alive (tether_process_item_get_process (item))
+         ? tether_process_item_get_pid (item) : 0;
+}
+
+static void set_show_details (TetherWindow *self,
+                              gboolean      show);
+
+/* The pane shows the selected process, and closes when there is none (it
+ * died, or the backend went): it never moves on to another process. */
+static void
+update_process_details (TetherWindow *self)
+{
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  int pid = get_selected_pid (self);
+
+  if (pid == 0 && self->show_details)
+    {
+      set_show_details (self, FALSE);
+      return;
+    }
+  tether_process_details_set_process (self->process_details, self->supervisor,
+                                      self->show_details ? pid : 0,
+                                      item != NULL ? tether_process_item_get_name (item) : NULL);
+}
+
+static void
+set_show_details (TetherWindow *self,
+                  gboolean      show)
+{
+  show = !!show && get_selected_pid (self) != 0;
+  if (show == self->show_details)
+    return;
+  self->show_details = show;
+  /* The pane is the Processes page's. */
+  if (show)
+    adw_view_stack_set_visible_child_name (self->view_stack, "processes");
+  adw_flap_set_reveal_flap (self->details_flap, show);
+  update_process_details (self);
+  update_actions (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_DETAILS]);
+}
+
+/* Folded over the tree, the pane also closes by itself (Escape, a click
+ * beside it). */
+static void
+on_details_flap_revealed (TetherWindow *self)
+{
+  set_show_details (self, adw_flap_get_reveal_flap (self->details_flap));
+}
+
 static void
 on_selection_changed (TetherWindow *self)
 {
   update_detail (self);
+  update_process_details (self);
   update_actions (self);
 }
 
@@ -748,6 +829,7 @@ set_supervisor (TetherWindow     *self,
       gtk_label_set_label (self->count_label, "");
     }
   on_supervisor_changed (self);
+  update_process_details (self);
 }
 
 static void
@@ -759,17 +841,43 @@ on_app_supervisor_changed (TetherWindow *self)
 /* ---- window actions ----------------------------------------------------- */
 
 static void
-on_kill_confirmed (AdwMessageDialog *dialog,
-                   const char       *response,
-                   TetherWindow     *self)
+on_confirmed (AdwMessageDialog *dialog,
+              const char       *response,
+              TetherWindow     *self)
 {
   const char *action = g_object_get_data (G_OBJECT (dialog), "action");
   GVariant *target = g_object_get_data (G_OBJECT (dialog), "target");
 
-  if (g_strcmp0 (response, "kill") == 0)
+  if (g_strcmp0 (response, "confirm") == 0)
     g_action_group_activate_action (G_ACTION_GROUP (self->application), action, target);
 }
 
+/* The application's action_name with target once the person says
+ * confirm_label (destructive; Cancel is the default). */
+static void
+ask_then (TetherWindow *self,
+          const char   *heading,
+          const char   *body,
+          const char   *confirm_label,
+          const char   *action_name,
+          GVariant     *target)
+{
+  AdwMessageDialog *dialog;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, body));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "confirm", confirm_label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, "confirm", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "action", g_strdup (action_name), g_free);
+  if (target != NULL)
+    g_object_set_data_full (G_OBJECT (dialog), "target", g_variant_ref_sink (target),
+                            (GDestroyNotify) g_variant_unref);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_confirmed), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Killing asks first, unless the preferences say not to. */
 static void
 confirm_then (TetherWindow *self,
               const char   *heading,
@@ -778,25 +886,13 @@ confirm_then (TetherWindow *self,
               GVariant     *target)
 {
   GSettings *settings = tether_application_get_settings (self->application);
-  AdwMessageDialog *dialog;
 
   if (!g_settings_get_boolean (settings, "confirm-force-stop"))
     {
       g_action_group_activate_action (G_ACTION_GROUP (self->application), action_name, target);
       return;
     }
-
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, body));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "kill", _("_Kill"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "kill", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  g_object_set_data_full (G_OBJECT (dialog), "action", g_strdup (action_name), g_free);
-  if (target != NULL)
-    g_object_set_data_full (G_OBJECT (dialog), "target", g_variant_ref_sink (target),
-                            (GDestroyNotify) g_variant_unref);
-  g_signal_connect (dialog, "response", G_CALLBACK (on_kill_confirmed), self);
-  gtk_window_present (GTK_WINDOW (dialog));
+  ask_then (self, heading, body, _("_Kill"), action_name, target);
 }
 
 /* The confirmation counts what is alive now, not as of the last tick: it
@@ -891,6 +987,226 @@ stop_subtree_activated (GtkWidget  *widget,
   if (item != NULL)
     g_action_group_activate_action (G_ACTION_GROUP (self->application), "stop-subtree",
                                     g_variant_new_int32 (tether_process_item_get_pid (item)));
+}
+
+/* Send Signal…: the choice, then app.send-signal; a signal that ends or
+ * freezes what it reaches is asked about once more, saying what it does
+ * and to how many processes. */
+static void
+on_signal_chosen (TetherSignalDialog *dialog,
+                  const char         *response,
+                  TetherWindow       *self)
+{
+  const TetherSignalInfo *info = tether_signal_dialog_get_signal (dialog);
+  gboolean subtree = tether_signal_dialog_get_subtree (dialog);
+  int pid = tether_signal_dialog_get_pid (dialog);
+  const char *name = g_object_get_data (G_OBJECT (dialog), "tether-name");
+  guint n = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (dialog), "tether-n-subtree"));
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *confirm = NULL;
+  GVariant *target;
+
+  if (!g_str_equal (response, "send") || info == NULL)
+    return;
+  target = g_variant_new ("(isb)", pid, info->name, subtree);
+  if (!info->dangerous)
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self->application), "send-signal", target);
+      return;
+    }
+
+  if (subtree)
+    {
+      /* translators: SIG%s is a signal's name (SIGSTOP), %s a process's name, %d its ID */
+      heading = g_strdup_printf (_("Send SIG%s to %s (%d) and Its Descendants?"), info->name, name, pid);
+      /* translators: %s says what the signal does, %u counts the processes */
+      body = g_strdup_printf (ngettext ("%s. %u process will get it.", "%s. %u processes will get it.", n),
+                              _(info->description), n);
+    }
+  else
+    {
+      /* translators: SIG%s is a signal's name (SIGSTOP), %s a process's name, %d its ID */
+      heading = g_strdup_printf (_("Send SIG%s to %s (%d)?"), info->name, name, pid);
+      body = g_strdup_printf ("%s.", _(info->description));
+    }
+  /* translators: the button that sends it, SIG%s is the signal's name */
+  confirm = g_strdup_printf (_("_Send SIG%s"), info->name);
+  ask_then (self, heading, body, confirm, "send-signal", target);
+}
+
+static void
+send_signal_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  GtkWidget *dialog;
+  guint n;
+
+  if (item == NULL)
+    return;
+  n = count_subtree (item);
+  dialog = tether_signal_dialog_new (GTK_WINDOW (self), tether_process_item_get_name (item),
+                                     tether_process_item_get_pid (item), n);
+  g_object_set_data_full (G_OBJECT (dialog), "tether-name", g_strdup (tether_process_item_get_name (item)), g_free);
+  g_object_set_data (G_OBJECT (dialog), "tether-n-subtree", GUINT_TO_POINTER (n));
+  g_signal_connect (dialog, "response", G_CALLBACK (on_signal_chosen), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- the support bundle -------------------------------------------------- */
+
+typedef struct
+{
+  TetherWindow *self;
+  GFile *file;
+} BundleSave;
+
+static void
+bundle_save_free (BundleSave *save)
+{
+  g_object_unref (save->self);
+  g_object_unref (save->file);
+  g_free (save);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BundleSave, bundle_save_free)
+
+static void
+bundle_done (BundleSave   *save,
+             const GError *error)
+{
+  TetherWindow *self = save->self;
+
+  g_clear_object (&self->saving_bundle);
+  /* The window went meanwhile. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL)
+    tether_window_toast (self, _("Could not save the support bundle"), error->message);
+  else
+    {
+      g_autofree char *where = g_file_get_parse_name (save->file);
+      /* translators: %s is a file's path */
+      g_autofree char *title = g_strdup_printf (_("Saved support bundle to %s"), where);
+
+      tether_window_toast (self, title, NULL);
+    }
+  update_actions (self);
+}
+
+static void
+on_bundle_saved (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(BundleSave) save = user_data;
+  g_autoptr(GError) error = NULL;
+
+  tether_bundle_save_finish (TETHER_BUNDLE (source), result, NULL, &error);
+  bundle_done (save, error);
+}
+
+static void
+on_bundle_collected (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(BundleSave) save = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherBundle) bundle = tether_bundle_collect_finish (result, &error);
+  g_autofree char *gtk = NULL;
+  g_autofree char *adw = NULL;
+  GCancellable *cancellable;
+  GFile *file;
+
+  if (bundle == NULL)
+    {
+      bundle_done (save, error);
+      return;
+    }
+  /* What core cannot know: the toolkit this app runs on. */
+  gtk = g_strdup_printf ("%u.%u.%u", gtk_get_major_version (), gtk_get_minor_version (),
+                         gtk_get_micro_version ());
+  adw = g_strdup_printf ("%u.%u.%u", adw_get_major_version (), adw_get_minor_version (),
+                         adw_get_micro_version ());
+  tether_bundle_add_version (bundle, "gtk", gtk);
+  tether_bundle_add_version (bundle, "libadwaita", adw);
+  file = save->file;
+  cancellable = save->self->saving_bundle;
+  tether_bundle_save_async (bundle, file, cancellable, on_bundle_saved, g_steal_pointer (&save));
+}
+
+static void
+on_bundle_chooser_response (GtkNativeDialog *native,
+                            int              response,
+                            TetherWindow    *self)
+{
+  g_autoptr(GFile) file = NULL;
+  BundleSave *save;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (native));
+  g_object_unref (native);
+  if (file == NULL || self->supervisor == NULL || self->saving_bundle != NULL)
+    return;
+
+  save = g_new0 (BundleSave, 1);
+  save->self = g_object_ref (self);
+  save->file = g_steal_pointer (&file);
+  self->saving_bundle = g_cancellable_new ();
+  update_actions (self);
+  /* The diagnosis reads /proc in a thread, the file is written in one. */
+  tether_bundle_collect_async (self->supervisor, self->saving_bundle, on_bundle_collected, save);
+}
+
+/* "tether-bundle-demo-2026-12-01-2152.json": the profile's file name and
+ * when, so bundles of several backends and days sort and do not clash. */
+static char *
+bundle_file_name (TetherSupervisor *supervisor)
+{
+  const char *path = tether_supervisor_get_profile (supervisor)->path;
+  g_autofree char *base = path != NULL ? g_path_get_basename (path) : g_strdup ("backend");
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *when = g_date_time_format (now, "%Y-%m-%d-%H%M");
+
+  if (g_str_has_suffix (base, ".json"))
+    base[strlen (base) - strlen (".json")] = '\0';
+  g_strdelimit (base, " /\\:", '-');
+  return g_strdup_printf ("tether-bundle-%s-%s.json", base, when);
+}
+
+/* GtkFileChooserNative: the portal's dialog in a sandbox; GTK 4.8 has no
+ * GtkFileDialog. */
+static void
+save_bundle_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autofree char *name = NULL;
+  GtkFileChooserNative *native;
+
+  if (self->supervisor == NULL)
+    return;
+  name = bundle_file_name (self->supervisor);
+  gtk_file_filter_set_name (filter, _("Support bundles (JSON)"));
+  gtk_file_filter_add_pattern (filter, "*.json");
+  gtk_file_filter_add_mime_type (filter, "application/json");
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  native = gtk_file_chooser_native_new (_("Save Support Bundle"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (native), name);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (native), TRUE);
+  /* A window closed meanwhile hears nothing. */
+  g_signal_connect_object (native, "response", G_CALLBACK (on_bundle_chooser_response), self, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
 }
 
 static void
@@ -1210,6 +1526,9 @@ tether_window_dispose (GObject *object)
   g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
   g_clear_handle_id (&self->resize_timer, g_source_remove);
   g_clear_handle_id (&self->journal_timer, g_source_remove);
+  /* The bundle's callbacks hold the window; they find it cancelled. */
+  if (self->saving_bundle != NULL)
+    g_cancellable_cancel (self->saving_bundle);
   if (self->rollback_window != NULL)
     g_object_remove_weak_pointer (G_OBJECT (self->rollback_window), (gpointer *) &self->rollback_window);
   if (self->history_window != NULL)
@@ -1259,6 +1578,42 @@ tether_window_unmap (GtkWidget *widget)
 }
 
 static void
+tether_window_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_DETAILS:
+      g_value_set_boolean (value, self->show_details);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_window_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  TetherWindow *self = TETHER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_DETAILS:
+      set_show_details (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 tether_window_class_init (TetherWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1267,9 +1622,18 @@ tether_window_class_init (TetherWindowClass *klass)
 
   object_class->dispose = tether_window_dispose;
   object_class->finalize = tether_window_finalize;
+  object_class->get_property = tether_window_get_property;
+  object_class->set_property = tether_window_set_property;
   widget_class->map = tether_window_map;
   widget_class->unmap = tether_window_unmap;
   window_class->close_request = tether_window_close_request;
+
+  /* The details pane of the selected process (win.show-details, Ctrl+I):
+   * only ever TRUE while a live process is selected. */
+  properties[PROP_SHOW_DETAILS] =
+    g_param_spec_boolean ("show-details", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/tether/Tether/tether-window.ui");
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, toast_overlay);
@@ -1303,6 +1667,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, log_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, details_flap);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, process_details);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
@@ -1317,6 +1683,9 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.force-stop", NULL, force_stop_activated);
   gtk_widget_class_install_action (widget_class, "win.stop-subtree", NULL, stop_subtree_activated);
   gtk_widget_class_install_action (widget_class, "win.kill-subtree", NULL, kill_subtree_activated);
+  gtk_widget_class_install_action (widget_class, "win.send-signal", NULL, send_signal_activated);
+  gtk_widget_class_install_property_action (widget_class, "win.show-details", "show-details");
+  gtk_widget_class_install_action (widget_class, "win.save-bundle", NULL, save_bundle_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-cmdline", NULL, copy_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-pid", NULL, copy_activated);
   gtk_widget_class_install_action (widget_class, "win.row-menu", NULL, row_menu_activated);
@@ -1332,6 +1701,7 @@ tether_window_class_init (TetherWindowClass *klass)
   g_type_ensure (TETHER_TYPE_BAR);
   g_type_ensure (TETHER_TYPE_GRAPH);
   g_type_ensure (TETHER_TYPE_LOG_VIEW);
+  g_type_ensure (TETHER_TYPE_PROCESS_DETAILS);
   g_type_ensure (TETHER_TYPE_PROCESS_ITEM);
   g_type_ensure (TETHER_TYPE_PROCESS_TREE);
 }
@@ -1347,6 +1717,8 @@ tether_window_init (TetherWindow *self)
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
+  g_signal_connect_swapped (self->details_flap, "notify::reveal-flap",
+                            G_CALLBACK (on_details_flap_revealed), self);
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",

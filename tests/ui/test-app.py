@@ -11,10 +11,11 @@ which talks to the app's control socket.
 Environment (set by tests/meson.build): TETHER_APP, TETHERCTL,
 TETHER_TEST_TREE, TETHER_SHIM, TETHER_APP_G_DEBUG (the app's G_DEBUG:
 fatal warnings for the app, not for this process). With
-TETHER_UI_SCREENSHOTS=DIR, the rollback and health steps save screenshots
-there.
+TETHER_UI_SCREENSHOTS=DIR, the details, rollback, health and log steps save
+screenshots there.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -105,6 +106,22 @@ def kill_leftovers(marker):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+SHOTS = os.environ.get('TETHER_UI_SCREENSHOTS')
+
+
+def screenshot(title, name):
+    """With $TETHER_UI_SCREENSHOTS set, the X window called title into that
+    directory (no window manager: every toplevel sits at +0+0)."""
+    if not SHOTS:
+        return
+    tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
+    m = re.search(rf'"{re.escape(title)}": \(.*?\)\s+(\d+x\d+)\+', tree)
+    if m:
+        os.makedirs(SHOTS, exist_ok=True)
+        subprocess.run(['import', '-window', 'root', '-crop', f'{m.group(1)}+0+0', '+repage',
+                        os.path.join(SHOTS, name)], check=False, timeout=30)
 
 
 # ---- 1. a backend that forks children: Start, the tree, Stop -------------------
@@ -438,6 +455,13 @@ def dialog_gone(pattern):
     return lambda: not t.find_all(app, ('dialog', 'alert'), re.compile(pattern))
 
 
+def x_window(title):
+    """The file chooser (GtkFileChooserNative's own dialog here) is not on
+    the app's AT-SPI tree; X lists its window."""
+    tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
+    return f'"{title}":' in tree
+
+
 with tap.step('keyboard on the selected row: Ctrl+C, Ctrl+Shift+C, Shift+F10, Menu, Delete'):
     proc, app = t.launch([APP, '--start', forking], 'tether', env=env)
     state_is(app, 'Running')
@@ -485,6 +509,125 @@ with tap.step('keyboard: Shift+Delete and Ctrl+Shift+K ask first (Escape cancels
     t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), 'Preferences'),
                  10 * t.SCALE, 'Preferences closed')
 
+# ---- 8b. for support staff: Send Signal…, the details pane, a support bundle -----
+
+def proc_state(pid):
+    """The state letter of /proc/PID/status ('S', 'T', ...)."""
+    with open(f'/proc/{pid}/status') as f:
+        return next(line.split()[1] for line in f if line.startswith('State:'))
+
+
+def detail(name):
+    """The details pane's values called name: their accessible names are
+    'PID: 1234', 'State: S — sleeping' (the text is the value)."""
+    pane = t.find(app, 'filler', 'Details of the selected process')
+    t._clear_cache(pane)
+    return [t.text_of(label) for label in t.find_all(pane, 'label', re.compile(rf'^{re.escape(name)}: '),
+                                                      mapped=True)]
+
+
+def send_signal_dialog(pid):
+    t.key('shift+F10')
+    t.click(t.find(app, 'menu item', 'Send Signal…', mapped=True))
+    return t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile(rf'^Send a Signal to .* \({pid}\)$'))
+
+
+def select_row(pid):
+    """A left click on pid's row; the first click after a dialog closed may
+    be lost (no window manager), so once more if it did not select."""
+    pattern = re.compile(rf' \({pid}\) — ')
+    for _ in range(2):
+        t.mouse_click(row_of(view, pid))
+        with contextlib.suppress(AssertionError):
+            return t.find(app, 'label', pattern, timeout=3 * t.SCALE)
+    return t.find(app, 'label', pattern)
+
+
+with tap.step('Send Signal… (row menu): nothing chosen, nothing to send; STOP asks first, then the process '
+              'is stopped; Ctrl+I shows its details: its PID, state T'):
+    target = children[1]
+    # Still selected from the step before.
+    t.find(app, 'label', re.compile(rf' \({target}\) — '))
+    dialog = send_signal_dialog(target)
+    assert not t.has_state(t.find(dialog, 'push button', 'Send', mapped=True), 'sensitive'), 'Send enabled'
+    t.click(t.find(dialog, 'push button', 'STOP', mapped=True))
+    t.find(dialog, 'label', re.compile('^Stop: freeze the process'))
+    t.click(t.find(dialog, 'push button', 'Send…', mapped=True))
+    confirm = t.find(app, ('dialog', 'alert', 'frame', 'window'), re.compile(rf'^Send SIGSTOP to .* \({target}\)\?$'))
+    time.sleep(0.3)
+    assert proc_state(target) != 'T', 'stopped before the confirmation'
+    t.click(t.find(confirm, 'push button', 'Send SIGSTOP', mapped=True))
+    t.wait_until(lambda: proc_state(target) == 'T', 10 * t.SCALE, f'{target} in state T')
+    t.find(app, 'label', f'Sent SIGSTOP to process {target}')
+    assert all(proc_state(p) != 'T' for p in marked(forking_marker) if p != target)
+    t.key('ctrl+i')
+    t.wait_until(lambda: detail('PID') == [str(target)], 10 * t.SCALE, lambda: f'PID {target} (got {detail("PID")})')
+    t.wait_until(lambda: detail('State') and detail('State')[0].startswith('T — '), 10 * t.SCALE,
+                 lambda: f'state T in the details (got {detail("State")})')
+    screenshot('Forking backend — Tether', 'details-pane.png')
+
+with tap.step('CONT needs no confirmation; the open details pane follows the process back to S'):
+    dialog = send_signal_dialog(target)
+    t.click(t.find(dialog, 'push button', 'CONT', mapped=True))
+    send = t.find(dialog, 'push button', 'Send', mapped=True)
+    t.wait_until(lambda: t.has_state(send, 'sensitive'), 10 * t.SCALE, 'Send sensitive once CONT is chosen')
+    t.click(send)
+    t.wait_until(lambda: proc_state(target) == 'S', 10 * t.SCALE, f'{target} in state S')
+    t.find(app, 'label', f'Sent SIGCONT to process {target}')
+    # Refreshed by itself (every 2 s).
+    t.wait_until(lambda: detail('State') and detail('State')[0].startswith('S — '), 10 * t.SCALE,
+                 lambda: f'state S in the details (got {detail("State")})')
+
+with tap.step('STOP to a subtree (the main process and its descendants, asked first), CONT over D-Bus '
+              '(app.send-signal); the details pane closes when its process dies'):
+    main = tree['main_pid']
+    select_row(main)
+    t.wait_until(lambda: detail('PID') == [str(main)], 10 * t.SCALE, 'the details follow the selection')
+    members = marked(forking_marker)
+    dialog = send_signal_dialog(main)
+    t.click(t.find(dialog, 'push button', 'STOP', mapped=True))
+    t.click(t.find(dialog, 'check box', re.compile('descendants'), mapped=True))
+    t.click(t.find(dialog, 'push button', 'Send…', mapped=True))
+    confirm = t.find(app, ('dialog', 'alert', 'frame', 'window'),
+                     re.compile(rf'^Send SIGSTOP to .* \({main}\) and Its Descendants\?$'))
+    t.find(confirm, 'label', re.compile(rf'{len(members)} processes will get it\.$'))
+    t.click(t.find(confirm, 'push button', 'Send SIGSTOP', mapped=True))
+    t.wait_until(lambda: all(proc_state(p) == 'T' for p in members), 10 * t.SCALE,
+                 lambda: f'{members} in state T (got {[proc_state(p) for p in members]})')
+    gapplication_action('send-signal', f"({main}, 'CONT', true)")
+    t.wait_until(lambda: all(proc_state(p) == 'S' for p in members), 10 * t.SCALE,
+                 lambda: f'{members} in state S (got {[proc_state(p) for p in members]})')
+    select_row(children[2])
+    t.wait_until(lambda: detail('PID') == [str(children[2])], 10 * t.SCALE, 'the details of the child')
+    os.kill(children[2], signal.SIGKILL)
+    t.wait_until(lambda: not detail('PID'), 10 * t.SCALE, 'the details pane closed')
+    t.find(app, 'label', 'No process selected')
+
+with tap.step('Save Support Bundle… (main menu): a JSON file, 0600, with every section'):
+    bundle = os.path.join(workdir, 'support', 'bundle.json')
+    os.makedirs(os.path.dirname(bundle))
+    t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+    t.click(t.find(app, 'menu item', 'Save Support Bundle…', mapped=True))
+    # GtkFileChooserNative's own dialog: X lists it, the name entry has the
+    # keyboard.
+    t.wait_until(lambda: x_window('Save Support Bundle'), 10 * t.SCALE, 'the file chooser')
+    time.sleep(0.5)
+    t.key('ctrl+a')
+    t.type_text(bundle)
+    t.key('Return')
+    t.find(app, 'label', f'Saved support bundle to {bundle}', timeout=30 * t.SCALE)
+    assert os.stat(bundle).st_mode & 0o777 == 0o600, oct(os.stat(bundle).st_mode)
+    subprocess.run([sys.executable, '-m', 'json.tool', bundle], check=True, stdout=subprocess.DEVNULL)
+    with open(bundle) as f:
+        document = json.load(f)
+    assert list(document) == ['format', 'created', 'versions', 'status', 'profile', 'diagnosis', 'tree',
+                              'log', 'history'], list(document)
+    assert {'tether', 'glib', 'kernel', 'gtk', 'libadwaita'} <= set(document['versions']), document['versions']
+    assert document['status']['state'] == 'running', document['status']
+    assert forking_marker in document['profile']
+    assert sorted(p['pid'] for p in document['diagnosis']['processes']) == marked(forking_marker), document['diagnosis']
+    assert 'lines' in document['log'] and 'events' in document['history']
+
 with tap.step('keyboard: Ctrl+. stops, Ctrl+Return starts, Ctrl+R restarts'):
     t.key('ctrl+.')
     state_is(app, 'Stopped')
@@ -505,11 +648,6 @@ with tap.step('keyboard: Ctrl+? shows the shortcuts, Ctrl+O asks for a profile, 
     t.wait_until(lambda: not t.find_all(app, ('frame', 'window', 'dialog'), re.compile('Shortcuts')),
                  10 * t.SCALE, 'the shortcuts window closed')
 
-    # The file chooser (GtkFileChooserNative's own dialog here) is not on
-    # the app's AT-SPI tree; X lists its window.
-    def x_window(title):
-        tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
-        return f'"{title}":' in tree
     t.key('ctrl+o')
     t.wait_until(lambda: x_window('Open Profile'), 10 * t.SCALE, 'the file chooser')
     t.key('Escape')
@@ -639,22 +777,6 @@ with tap.step('quitting stops every worker, then the app exits 0'):
 # from checkpoint n (item i)". One checkpoint every half second: enough rows
 # soon, without a dialog whose every row AT-SPI walks growing by ten a
 # second. The journal goes to a private XDG_STATE_HOME.
-
-SHOTS = os.environ.get('TETHER_UI_SCREENSHOTS')
-
-
-def screenshot(title, name):
-    """With $TETHER_UI_SCREENSHOTS set, the X window called title into that
-    directory (no window manager: every toplevel sits at +0+0)."""
-    if not SHOTS:
-        return
-    tree = subprocess.run(['xwininfo', '-root', '-tree'], capture_output=True, text=True).stdout
-    m = re.search(rf'"{re.escape(title)}": \(.*?\)\s+(\d+x\d+)\+', tree)
-    if m:
-        os.makedirs(SHOTS, exist_ok=True)
-        subprocess.run(['import', '-window', 'root', '-crop', f'{m.group(1)}+0+0', '+repage',
-                        os.path.join(SHOTS, name)], check=False, timeout=30)
-
 
 checkpoint_marker = f'tether-ui-{uuid.uuid4().hex[:12]}'
 checkpoint_dir = tempfile.mkdtemp(prefix='checkpoints-', dir=workdir)
