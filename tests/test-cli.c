@@ -1332,6 +1332,64 @@ test_kill_leftovers (Fixture       *f,
   g_subprocess_wait (unrelated, NULL, NULL);
 }
 
+/* Waits (10 s at most) for pid's state letter. */
+static void
+wait_proc_state (pid_t pid,
+                 char  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (test_util_proc_state (pid) != state)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (5000);
+    }
+}
+
+/* tetherctl send-signal: STOP pauses one member, CONT with --subtree
+ * reaches it and its children, a stranger and an unoffered signal are
+ * refused. */
+static void
+test_send_signal (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GArray) children = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *main_text = NULL;
+  g_autofree char *child_text = NULL;
+  pid_t main_pid, child;
+
+  start_run (f, "children", "2");
+  main_pid = test_util_wait_role (f->pidfile, "main", 10);
+  children = test_util_read_role (f->pidfile, "child");
+  child = g_array_index (children, pid_t, 0);
+  main_text = g_strdup_printf ("%d", (int) main_pid);
+  child_text = g_strdup_printf ("%d", (int) child);
+
+  g_assert_cmpint (run_ctl (&out, &err, "send-signal", child_text, "STOP", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Sent SIGSTOP to process"));
+  wait_proc_state (child, 'T');
+  g_assert_cmpint (test_util_proc_state (main_pid), !=, 'T');
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "send-signal", main_text, "cont", "--subtree", "--profile", f->profile, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Sent SIGCONT to 3 processes"));
+  wait_proc_state (child, 'S');
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "send-signal", "1", "TERM", "--profile", f->profile, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "not"));
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_ctl (&out, &err, "send-signal", child_text, "SEGV", "--profile", f->profile, NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "is not a signal tetherctl sends"));
+  g_assert_cmpuint (test_util_count_marked (f->marker), ==, 3);
+}
+
 #define add(name, func) \
   test_util_add_for_kinds ("/cli", name, sizeof (Fixture), fixture_setup, func, fixture_teardown)
 
@@ -1346,6 +1404,7 @@ main (int    argc,
   add ("sigint-run", test_sigint_run);
   add ("sigkill-shim", test_sigkill_shim);
   add ("kill-leftovers", test_kill_leftovers);
+  add ("send-signal", test_send_signal);
   add ("control", test_control);
   add ("top", test_top);
   add ("run-missing-executable", test_run_missing_executable);

@@ -96,6 +96,12 @@ static const BadRequest bad_requests[] = {
   { "unknown-field", "{\"method\":\"status\",\"force\":true}", "Unknown field “force”" },
   { "pid-not-taken", "{\"method\":\"status\",\"pid\":3}", "Unknown field “pid”" },
   { "nul-escape", "{\"method\":\"status\\u0000kill\"}", "\\u0000" },
+  { "signal-missing", "{\"method\":\"send-signal\",\"pid\":3}", "needs a “signal”" },
+  { "signal-unoffered", "{\"method\":\"send-signal\",\"pid\":3,\"signal\":\"SEGV\"}", "“signal” must be one of" },
+  { "signal-number", "{\"method\":\"send-signal\",\"pid\":3,\"signal\":9}", "“signal” must be one of" },
+  { "signal-subtree-string", "{\"method\":\"send-signal\",\"pid\":3,\"signal\":\"KILL\",\"subtree\":\"yes\"}", "“subtree” must be true or false" },
+  { "signal-pid-missing", "{\"method\":\"send-signal\",\"signal\":\"TERM\"}", "needs a “pid”" },
+  { "subtree-elsewhere", "{\"method\":\"stop-subtree\",\"pid\":3,\"subtree\":true}", "Unknown field “subtree”" },
 };
 
 static void
@@ -127,6 +133,17 @@ test_parse_good (void)
   /* "kill" is the older name of force-stop. */
   g_assert_true (tether_control_parse_request (alias, strlen (alias), &request, &error));
   g_assert_cmpint (request.verb->id, ==, TETHER_VERB_FORCE_STOP);
+
+  {
+    const char *sig = "{\"method\":\"signal\",\"pid\":77,\"signal\":\"SIGusr1\",\"subtree\":true}";
+
+    g_assert_true (tether_control_parse_request (sig, strlen (sig), &request, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (request.verb->id, ==, TETHER_VERB_SEND_SIGNAL);
+    g_assert_cmpint (request.pid, ==, 77);
+    g_assert_cmpint (request.signal, ==, SIGUSR1);
+    g_assert_true (request.subtree);
+  }
 }
 
 /* ~75 000 '[' once overflowed the stack inside json-glib. */

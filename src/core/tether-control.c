@@ -21,6 +21,7 @@
 #include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-diagnose.h"
+#include "tether-signals.h"
 #include "tether-json.h"
 #include "tether-notify.h"
 #include "tether-runtime-dir.h"
@@ -738,6 +739,44 @@ read_optional_int (JsonObject  *object,
   return TRUE;
 }
 
+/* "signal": a name tether-signals.h offers; "subtree": optional boolean. */
+static gboolean
+read_signal_param (JsonObject            *object,
+                   const char            *method,
+                   TetherControlRequest  *request,
+                   GError               **error)
+{
+  JsonNode *node = json_object_get_member (object, "signal");
+  const TetherSignalInfo *info;
+
+  if (node == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("The “%s” request needs a “%s”"), method, "signal");
+      return FALSE;
+    }
+  info = JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING
+         ? tether_signals_lookup (json_node_get_string (node)) : NULL;
+  if (info == NULL)
+    {
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
+                   _("“signal” must be one of HUP, INT, QUIT, USR1, USR2, CONT, STOP, TERM, KILL"));
+      return FALSE;
+    }
+  request->signal = info->number;
+  node = json_object_get_member (object, "subtree");
+  if (node != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        {
+          g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL, _("“subtree” must be true or false"));
+          return FALSE;
+        }
+      request->subtree = json_node_get_boolean (node);
+    }
+  return TRUE;
+}
+
 static gboolean
 read_param (JsonObject            *object,
             const char            *method,
@@ -746,7 +785,8 @@ read_param (JsonObject            *object,
 {
   const char *field = tether_verb_param_field (request->verb->param);
   gboolean is_pid = request->verb->param == TETHER_VERB_PARAM_PID ||
-                    request->verb->param == TETHER_VERB_PARAM_OPTIONAL_PID;
+                    request->verb->param == TETHER_VERB_PARAM_OPTIONAL_PID ||
+                    request->verb->param == TETHER_VERB_PARAM_SIGNAL;
   gint64 min = is_pid ? 1 : 0;
   gint64 max = is_pid ? G_MAXINT32 : TETHER_CONTROL_MAX_WORKERS;
   JsonNode *node;
@@ -798,6 +838,8 @@ read_param (JsonObject            *object,
     request->pid = (pid_t) value;
   else
     request->workers = (guint) value;
+  if (request->verb->param == TETHER_VERB_PARAM_SIGNAL)
+    return read_signal_param (object, method, request, error);
   return TRUE;
 }
 
@@ -889,7 +931,9 @@ tether_control_parse_request (const char            *line,
           g_strcmp0 (name, tether_verb_param_field (request->verb->param)) == 0 ||
           (g_str_equal (name, "reason") && request->verb->param == TETHER_VERB_PARAM_CHECKPOINT) ||
           ((g_str_equal (name, "lines") || g_str_equal (name, "after")) &&
-           request->verb->param == TETHER_VERB_PARAM_LOG_RANGE))
+           request->verb->param == TETHER_VERB_PARAM_LOG_RANGE) ||
+          ((g_str_equal (name, "signal") || g_str_equal (name, "subtree")) &&
+           request->verb->param == TETHER_VERB_PARAM_SIGNAL))
         continue;
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                    _("Unknown field “%s” in a “%s” request"), name, method);
@@ -1226,6 +1270,10 @@ handle_request (Client     *client,
       break;
     case TETHER_VERB_KILL_SUBTREE:
       tether_supervisor_kill_subtree (supervisor, request.pid, NULL, on_subtree_done, client);
+      break;
+    case TETHER_VERB_SEND_SIGNAL:
+      tether_supervisor_send_signal (supervisor, request.pid, request.signal, request.subtree,
+                                     NULL, on_subtree_done, client);
       break;
     case TETHER_VERB_RESIZE:
       tether_supervisor_resize (supervisor, request.workers, NULL, on_pool_done, client);

@@ -45,6 +45,8 @@ typedef struct
   char reason[257];     /* TETHER_VERB_PARAM_CHECKPOINT: "reason", sanitised, or "" */
   guint lines;          /* TETHER_VERB_PARAM_LOG_RANGE: 1 to TETHER_CONTROL_MAX_LOG_LINES, default 100 */
   guint64 after;        /* TETHER_VERB_PARAM_LOG_RANGE: lines numbered above this only, default 0 */
+  int signal;           /* TETHER_VERB_PARAM_SIGNAL: an offered signal's number */
+  gboolean subtree;     /* TETHER_VERB_PARAM_SIGNAL: "subtree", default false */
 } TetherControlRequest;
 
 #define TETHER_TYPE_CONTROL (tether_control_get_type ())

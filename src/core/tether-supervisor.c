@@ -2024,10 +2024,13 @@ on_subtree_done (GObject      *source,
     g_task_return_error (task, error);
 }
 
+/* sig 0: freeze and kill the subtree; else sig to pid, and to its
+ * descendants when subtree. Members only: the owner checks each. */
 static void
 subtree_verb (TetherSupervisor    *self,
               pid_t                pid,
-              gboolean             kill,
+              int                  sig,
+              gboolean             subtree,
               GCancellable        *cancellable,
               GAsyncReadyCallback  callback,
               gpointer             user_data)
@@ -2041,10 +2044,26 @@ subtree_verb (TetherSupervisor    *self,
       g_object_unref (task);
       return;
     }
-  if (kill)
+  if (sig == 0)
     tether_owner_kill_subtree_async (self->owner, pid, cancellable, on_subtree_done, task);
+  else if (subtree)
+    tether_owner_signal_subtree_async (self->owner, pid, sig, cancellable, on_subtree_done, task);
   else
-    tether_owner_signal_subtree_async (self->owner, pid, SIGTERM, cancellable, on_subtree_done, task);
+    tether_owner_signal_async (self->owner, pid, sig, cancellable, on_subtree_done, task);
+}
+
+void
+tether_supervisor_send_signal (TetherSupervisor    *self,
+                               pid_t                pid,
+                               int                  sig,
+                               gboolean             subtree,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_SUPERVISOR (self));
+  g_return_if_fail (sig > 0);
+  subtree_verb (self, pid, sig, subtree, cancellable, callback, user_data);
 }
 
 void
@@ -2055,7 +2074,7 @@ tether_supervisor_kill_subtree (TetherSupervisor    *self,
                                 gpointer             user_data)
 {
   g_return_if_fail (TETHER_IS_SUPERVISOR (self));
-  subtree_verb (self, pid, TRUE, cancellable, callback, user_data);
+  subtree_verb (self, pid, 0, TRUE, cancellable, callback, user_data);
 }
 
 void
@@ -2066,7 +2085,7 @@ tether_supervisor_stop_subtree (TetherSupervisor    *self,
                                 gpointer             user_data)
 {
   g_return_if_fail (TETHER_IS_SUPERVISOR (self));
-  subtree_verb (self, pid, FALSE, cancellable, callback, user_data);
+  subtree_verb (self, pid, SIGTERM, TRUE, cancellable, callback, user_data);
 }
 
 gboolean

@@ -153,6 +153,15 @@ void              tether_supervisor_kill_subtree       (TetherSupervisor     *se
                                                         GCancellable         *cancellable,
                                                         GAsyncReadyCallback   callback,
                                                         gpointer              user_data);
+/* Any signal to one member (subtree: and its descendants); the same
+ * finish. What people may send is tether-signals.h's business. */
+void              tether_supervisor_send_signal        (TetherSupervisor     *self,
+                                                        pid_t                 pid,
+                                                        int                   sig,
+                                                        gboolean              subtree,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
 gboolean          tether_supervisor_subtree_finish     (TetherSupervisor     *self,
                                                         GAsyncResult         *result,
                                                         guint                *n_reached,

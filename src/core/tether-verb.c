@@ -39,6 +39,8 @@ static const TetherVerb verbs[TETHER_N_VERBS] = {
     N_("Show the backend’s output (-n N lines, -f to follow)") },
   { TETHER_VERB_DIAGNOSE, "diagnose", NULL, TETHER_VERB_PARAM_OPTIONAL_PID, TRUE,
     N_("Why a process is stuck: state, wchan, syscall, threads, ports (all members without PID)") },
+  { TETHER_VERB_SEND_SIGNAL, "send-signal", "signal", TETHER_VERB_PARAM_SIGNAL, FALSE,
+    N_("Send HUP, INT, QUIT, USR1, USR2, CONT, STOP, TERM or KILL to one process (--subtree: and its descendants)") },
 };
 
 const TetherVerb *
@@ -59,7 +61,8 @@ tether_verb_param_field (TetherVerbParam param)
   switch (param)
     {
     case TETHER_VERB_PARAM_PID:
-    case TETHER_VERB_PARAM_OPTIONAL_PID: return "pid";
+    case TETHER_VERB_PARAM_OPTIONAL_PID:
+    case TETHER_VERB_PARAM_SIGNAL: return "pid";
     case TETHER_VERB_PARAM_WORKERS: return "workers";
     case TETHER_VERB_PARAM_CHECKPOINT: return "checkpoint";
     case TETHER_VERB_PARAM_NONE:
@@ -78,6 +81,7 @@ tether_verb_param_placeholder (TetherVerbParam param)
     case TETHER_VERB_PARAM_OPTIONAL_PID: return _("[PID]");
     case TETHER_VERB_PARAM_WORKERS: return _("N");
     case TETHER_VERB_PARAM_CHECKPOINT: return _("ID");
+    case TETHER_VERB_PARAM_SIGNAL: return _("PID SIGNAL");
     case TETHER_VERB_PARAM_NONE:
     default:
       return NULL;

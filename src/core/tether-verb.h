@@ -30,6 +30,7 @@ typedef enum
   TETHER_VERB_HISTORY,
   TETHER_VERB_LOGS,
   TETHER_VERB_DIAGNOSE,
+  TETHER_VERB_SEND_SIGNAL,
   TETHER_N_VERBS /*< skip >*/
 } TetherVerbId;
 
@@ -41,6 +42,7 @@ typedef enum
   TETHER_VERB_PARAM_CHECKPOINT, /* "checkpoint": an id; and "reason", optional text */
   TETHER_VERB_PARAM_LOG_RANGE,  /* optional "lines" (1 to 10000) and "after" (a line number) */
   TETHER_VERB_PARAM_OPTIONAL_PID, /* "pid", or none: every member */
+  TETHER_VERB_PARAM_SIGNAL,     /* "pid", "signal" (a name tether-signals.h offers) and optional "subtree" */
 } TetherVerbParam;
 
 typedef struct
