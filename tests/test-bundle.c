@@ -173,14 +173,7 @@ static void
 teardown (Fixture       *fx,
           gconstpointer  data)
 {
-  if (fx->supervisor != NULL)
-    {
-      TestUtilAwait a = { 0 };
-
-      tether_supervisor_kill (fx->supervisor, NULL, test_util_await_cb, &a);
-      tether_supervisor_stop_finish (fx->supervisor, test_util_await (&a), NULL, NULL);
-    }
-  g_clear_object (&fx->supervisor);
+  test_util_end_supervisor (&fx->supervisor);
   g_clear_pointer (&fx->profile, tether_profile_unref);
   if (fx->profile_path != NULL)
     g_unlink (fx->profile_path);
@@ -224,8 +217,7 @@ test_collect (Fixture       *fx,
   fx->profile = tether_profile_load (fx->profile_path, &error);
   g_assert_no_error (error);
   fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
-  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
-  g_assert_true (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_true (test_util_start_supervisor (fx->supervisor, &error));
   g_assert_no_error (error);
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   while (test_util_count_marked (fx->marker) < 3 ||

@@ -91,13 +91,11 @@ start (Fixture    *fx,
   const char *argv[] = { python, "-c", backend, fx->dir, port_text, fx->marker, NULL };
   g_autofree char *path = test_util_write_profile (members, argv);
   g_autoptr(GError) error = NULL;
-  TestUtilAwait a = { 0 };
 
   fx->profile = tether_profile_load (path, &error);
   g_assert_no_error (error);
   fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
-  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
-  g_assert_true (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_true (test_util_start_supervisor (fx->supervisor, &error));
   g_assert_no_error (error);
 }
 

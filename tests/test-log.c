@@ -36,14 +36,7 @@ static void
 teardown (Fixture       *fx,
           gconstpointer  data)
 {
-  if (fx->supervisor != NULL)
-    {
-      TestUtilAwait a = { 0 };
-
-      tether_supervisor_kill (fx->supervisor, NULL, test_util_await_cb, &a);
-      tether_supervisor_stop_finish (fx->supervisor, test_util_await (&a), NULL, NULL);
-    }
-  g_clear_object (&fx->supervisor);
+  test_util_end_supervisor (&fx->supervisor);
   g_clear_pointer (&fx->profile, tether_profile_unref);
   g_free (fx->profile_path);
   test_util_kill_marked (fx->marker);
@@ -58,14 +51,12 @@ start (Fixture    *fx,
 {
   const char *argv[] = { "/bin/sh", "-c", script, fx->marker, NULL };
   g_autoptr(GError) error = NULL;
-  TestUtilAwait a = { 0 };
 
   fx->profile_path = test_util_write_profile (members, argv);
   fx->profile = tether_profile_load (fx->profile_path, &error);
   g_assert_no_error (error);
   fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
-  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
-  g_assert_true (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_true (test_util_start_supervisor (fx->supervisor, &error));
   g_assert_no_error (error);
 }
 

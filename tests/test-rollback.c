@@ -99,13 +99,11 @@ load_block_processor (Fixture    *fx,
 static void
 start_ok (Fixture *fx)
 {
-  TestUtilAwait a = { 0 };
   g_autoptr(GError) error = NULL;
 
   fx->supervisor = tether_supervisor_new (fx->profile, fx->kind);
   g_signal_connect (fx->supervisor, "notify::state", G_CALLBACK (on_state), fx);
-  tether_supervisor_start (fx->supervisor, NULL, test_util_await_cb, &a);
-  g_assert_true (tether_supervisor_start_finish (fx->supervisor, test_util_await (&a), &error));
+  g_assert_true (test_util_start_supervisor (fx->supervisor, &error));
   g_assert_no_error (error);
 }
 

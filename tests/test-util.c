@@ -382,6 +382,28 @@ test_util_spawn_tree (TetherOwnerKind  kind,
   return owner;
 }
 
+gboolean
+test_util_start_supervisor (TetherSupervisor  *supervisor,
+                            GError           **error)
+{
+  TestUtilAwait await = { 0 };
+
+  tether_supervisor_start (supervisor, NULL, test_util_await_cb, &await);
+  return tether_supervisor_start_finish (supervisor, test_util_await (&await), error);
+}
+
+void
+test_util_end_supervisor (TetherSupervisor **supervisor)
+{
+  TestUtilAwait await = { 0 };
+
+  if (*supervisor == NULL)
+    return;
+  tether_supervisor_kill (*supervisor, NULL, test_util_await_cb, &await);
+  tether_supervisor_stop_finish (*supervisor, test_util_await (&await), NULL, NULL);
+  g_clear_object (supervisor);
+}
+
 char *
 test_util_pidfile (const char *marker)
 {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "tether-owner.h"
+#include "tether-supervisor.h"
 
 G_BEGIN_DECLS
 
@@ -58,6 +59,13 @@ TetherOwner *test_util_spawn_tree     (TetherOwnerKind kind,
                                        const char   *pidfile,
                                        const char   *mode,
                                        ...) G_GNUC_NULL_TERMINATED;
+/* Starts supervisor, waiting on the default main context; returns what
+ * tether_supervisor_start_finish said. */
+gboolean test_util_start_supervisor   (TetherSupervisor  *supervisor,
+                                       GError           **error);
+/* Force-stops what may still run, waits, and drops the supervisor (NULL
+ * is fine): a test's teardown. */
+void     test_util_end_supervisor     (TetherSupervisor **supervisor);
 /* The report file for marker's tree, in the test's temp dir. */
 char    *test_util_pidfile            (const char   *marker);
 /* A test's tree goes: *owner (if any) abandoned and cleared, every
