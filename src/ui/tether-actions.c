@@ -8,15 +8,24 @@
  * while a profile's worker pool can change. rollback (to a checkpoint
  * ID) is enabled while the backend runs.
  *
+ * start (the button, --start, D-Bus) first looks for what an earlier run
+ * of the profile left behind, in a thread, as `tetherctl run` does; when
+ * there is some, the window lists it and asks before anything is ended,
+ * and nothing starts beside it. Without a window on screen there is no
+ * one to ask: a notification says why it did not start.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "tether-application-private.h"
 #include "tether-error.h"
+#include "tether-leftovers.h"
+#include "tether-leftovers-dialog.h"
 #include "tether-signals.h"
 
 static const char *
@@ -77,14 +86,200 @@ on_restarted (GObject      *source,
     report_error (self, _("Could not restart %s"), error);
 }
 
+/* ---- start, after the leftovers of an earlier run ------------------------ */
+
+/* A look at /proc is usually over before it is worth saying. */
+#define START_ACTIVITY_DELAY_MS 300
+
+typedef struct
+{
+  TetherApplication *self;
+  TetherSupervisor *supervisor;  /* the one asked to start */
+  GCancellable *cancellable;     /* self->start_check */
+  GPtrArray *leftovers;
+} StartCheck;
+
+static void
+start_check_free (StartCheck *check)
+{
+  TetherApplication *self = check->self;
+
+  if (self->start_check == check->cancellable)
+    {
+      g_clear_object (&self->start_check);
+      g_clear_handle_id (&self->start_activity_delay, g_source_remove);
+      tether_application_set_start_activity (self, NULL);
+      tether_application_update_actions (self);
+    }
+  g_clear_pointer (&check->leftovers, g_ptr_array_unref);
+  g_object_unref (check->cancellable);
+  g_object_unref (check->supervisor);
+  g_object_unref (check->self);
+  g_free (check);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StartCheck, start_check_free)
+
+/* Another profile opened, or the application is going: not this start. */
+static gboolean
+start_check_is_stale (StartCheck *check)
+{
+  return g_cancellable_is_cancelled (check->cancellable) || check->self->supervisor != check->supervisor;
+}
+
+static void
+start_checked (StartCheck *check)
+{
+  TetherApplication *self = check->self;
+
+  if (start_check_is_stale (check) || self->quitting || !tether_supervisor_get_can_start (check->supervisor))
+    return;
+  tether_supervisor_start (check->supervisor, NULL, on_started, g_object_ref (self));
+}
+
+static void
+on_leftovers_ended (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(StartCheck) check = user_data;
+  g_autoptr(GError) error = NULL;
+  guint n_forced = 0;
+  guint n = check->leftovers->len;
+
+  if (!tether_leftovers_end_finish (result, &n_forced, &error))
+    {
+      /* Something still holds on (the message names it): starting now
+       * would likely fail the way the earlier run is stuck. */
+      report_error (check->self, _("Could not start %s"), error);
+      return;
+    }
+  {
+    g_autofree char *title = NULL;
+
+    if (n_forced > 0)
+      /* translators: %u how many processes were ended, %u how many of them needed SIGKILL */
+      title = g_strdup_printf (ngettext ("Ended %u process of an earlier run (%u killed)",
+                                         "Ended %u processes of an earlier run (%u killed)", n),
+                               n, n_forced);
+    else
+      /* translators: %u how many processes were ended */
+      title = g_strdup_printf (ngettext ("Ended %u process of an earlier run",
+                                         "Ended %u processes of an earlier run", n), n);
+    tether_application_tell (check->self, title, NULL);
+  }
+  start_checked (check);
+}
+
+/* The dialog holds the check: one closed any way (its window destroyed)
+ * does not leave the start waiting. */
+#define START_CHECK_KEY "tether-start-check"
+
+static void
+on_leftovers_answered (AdwMessageDialog *dialog,
+                       const char       *response,
+                       gpointer          user_data)
+{
+  g_autoptr(StartCheck) check = g_object_steal_data (G_OBJECT (dialog), START_CHECK_KEY);
+  TetherProfile *profile = tether_supervisor_get_profile (check->supervisor);
+  g_autofree char *activity = NULL;
+  guint n = check->leftovers->len;
+  GPtrArray *leftovers;
+
+  if (!g_str_equal (response, "end") || start_check_is_stale (check))
+    return;
+  /* translators: %u how many processes, SIG%s the profile's stop signal (SIGTERM), %g seconds */
+  activity = g_strdup_printf (ngettext ("Ending %u process of an earlier run: SIG%s, then SIGKILL after %g s…",
+                                        "Ending %u processes of an earlier run: SIG%s, then SIGKILL after %g s…",
+                                        n),
+                              n, sigabbrev_np (profile->stop.signal), profile->stop.graceful_timeout);
+  tether_application_set_start_activity (check->self, activity);
+  leftovers = check->leftovers;
+  tether_leftovers_end_async (profile, leftovers, NULL, on_leftovers_ended, g_steal_pointer (&check));
+}
+
+static void
+on_leftovers_found (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(StartCheck) check = user_data;
+  TetherApplication *self = check->self;
+  g_autoptr(GError) error = NULL;
+  GtkWindow *window;
+  GtkWidget *dialog;
+
+  check->leftovers = tether_leftovers_find_finish (result, &error);
+  if (start_check_is_stale (check))
+    return;
+  g_clear_handle_id (&self->start_activity_delay, g_source_remove);
+  tether_application_set_start_activity (self, NULL);
+  if (check->leftovers == NULL)
+    {
+      /* As tetherctl run: a look that failed does not keep the backend
+       * from starting. */
+      g_message ("Looking for leftovers of an earlier run: %s", error->message);
+      start_checked (check);
+      return;
+    }
+  if (check->leftovers->len == 0)
+    {
+      start_checked (check);
+      return;
+    }
+
+  window = tether_application_get_shown_window (self);
+  if (window == NULL)
+    {
+      /* translators: %s is the backend's name */
+      g_autofree char *title = g_strdup_printf (_("%s was not started"), backend_name (self));
+      g_autofree char *body = g_strdup_printf (ngettext ("An earlier run left %u process behind. "
+                                                         "Open Tether to see it.",
+                                                         "An earlier run left %u processes behind. "
+                                                         "Open Tether to see them.",
+                                                         check->leftovers->len),
+                                               check->leftovers->len);
+      tether_application_tell (self, title, body);
+      return;
+    }
+  dialog = tether_leftovers_dialog_new (window, tether_supervisor_get_profile (check->supervisor),
+                                        check->leftovers);
+  g_object_set_data_full (G_OBJECT (dialog), START_CHECK_KEY, g_steal_pointer (&check),
+                          (GDestroyNotify) start_check_free);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_leftovers_answered), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static gboolean
+on_start_activity_delay (gpointer user_data)
+{
+  TetherApplication *self = user_data;
+
+  self->start_activity_delay = 0;
+  tether_application_set_start_activity (self, _("Looking for processes an earlier run left behind…"));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 start_activated (GSimpleAction *action,
                  GVariant      *parameter,
                  gpointer       user_data)
 {
   TetherApplication *self = user_data;
+  StartCheck *check;
 
-  tether_supervisor_start (self->supervisor, NULL, on_started, g_object_ref (self));
+  /* The action is off while one waits (update_actions). */
+  if (self->start_check != NULL)
+    return;
+  check = g_new0 (StartCheck, 1);
+  check->self = g_object_ref (self);
+  check->supervisor = g_object_ref (self->supervisor);
+  check->cancellable = g_cancellable_new ();
+  self->start_check = g_object_ref (check->cancellable);
+  self->start_activity_delay = g_timeout_add (START_ACTIVITY_DELAY_MS, on_start_activity_delay, self);
+  tether_application_update_actions (self);
+  tether_leftovers_find_async (tether_supervisor_get_profile (self->supervisor), check->cancellable,
+                               on_leftovers_found, check);
 }
 
 static void
@@ -466,7 +661,8 @@ tether_application_update_actions (TetherApplication *self)
   TetherPool *pool = s != NULL ? tether_supervisor_get_pool (s) : NULL;
   gboolean can_resize = s != NULL && tether_supervisor_get_can_resize (s);
 
-  set_enabled (self, "start", s != NULL && !self->quitting && tether_supervisor_get_can_start (s));
+  set_enabled (self, "start", s != NULL && !self->quitting && self->start_check == NULL &&
+               tether_supervisor_get_can_start (s));
   set_enabled (self, "stop", s != NULL && tether_supervisor_get_can_stop (s));
   set_enabled (self, "force-stop", s != NULL && tether_supervisor_get_can_kill (s));
   set_enabled (self, "restart", s != NULL && !self->quitting && tether_supervisor_get_can_restart (s));

@@ -34,10 +34,20 @@ struct _TetherApplication
    * by a start. */
   gboolean in_rollback;
   guint rollback_settle;        /* idle: did a start follow the STOPPED? */
+  /* A start waiting on what an earlier run left behind (being looked
+   * for, asked about or ended): cancelled when another profile opens. */
+  GCancellable *start_check;
+  char *start_activity;         /* "start-activity" */
+  guint start_activity_delay;   /* until a quick look is worth saying */
 };
 
 void tether_application_release_background (TetherApplication *self);
 /* n_resizes or n_recycles changed. */
 void tether_application_pool_activity_changed (TetherApplication *self);
+/* Sets "start-activity" (NULL: nothing under way). */
+void tether_application_set_start_activity (TetherApplication *self,
+                                            const char        *activity);
+/* The window on screen, or NULL (none, or hidden in the background). */
+GtkWindow *tether_application_get_shown_window (TetherApplication *self);
 
 G_END_DECLS

@@ -20,6 +20,7 @@ enum {
   PROP_0,
   PROP_SUPERVISOR,
   PROP_POOL_ACTIVITY,
+  PROP_START_ACTIVITY,
   N_PROPS
 };
 
@@ -105,6 +106,32 @@ void
 tether_application_pool_activity_changed (TetherApplication *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POOL_ACTIVITY]);
+}
+
+const char *
+tether_application_get_start_activity (TetherApplication *self)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (self), NULL);
+  return self->start_activity;
+}
+
+void
+tether_application_set_start_activity (TetherApplication *self,
+                                       const char        *activity)
+{
+  if (g_strcmp0 (self->start_activity, activity) == 0)
+    return;
+  g_free (self->start_activity);
+  self->start_activity = g_strdup (activity);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_START_ACTIVITY]);
+}
+
+GtkWindow *
+tether_application_get_shown_window (TetherApplication *self)
+{
+  TetherWindow *window = get_window (self);
+
+  return window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)) ? GTK_WINDOW (window) : NULL;
 }
 
 /* tag: news of one kind that can come in bursts (workers), where the
@@ -357,6 +384,10 @@ tether_application_open_profile (TetherApplication  *self,
 
   g_clear_object (&self->control);
   self->control = g_steal_pointer (&control);
+  /* A start still looking at the last profile's leftovers is not this
+   * one's. */
+  if (self->start_check != NULL)
+    g_cancellable_cancel (self->start_check);
   g_set_object (&self->supervisor, supervisor);
   self->last_state = tether_supervisor_get_state (supervisor);
   self->in_rollback = FALSE;
@@ -585,6 +616,8 @@ tether_application_shutdown (GApplication *application)
   g_signal_group_set_target (self->supervisor_signals, NULL);
   g_signal_group_set_target (self->pool_signals, NULL);
   g_clear_handle_id (&self->rollback_settle, g_source_remove);
+  if (self->start_check != NULL)
+    g_cancellable_cancel (self->start_check);
   if (self->control != NULL)
     g_object_run_dispose (G_OBJECT (self->control));
   if (self->supervisor != NULL)
@@ -611,6 +644,9 @@ tether_application_get_property (GObject    *object,
     case PROP_POOL_ACTIVITY:
       g_value_set_string (value, tether_application_get_pool_activity (self));
       break;
+    case PROP_START_ACTIVITY:
+      g_value_set_string (value, self->start_activity);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -622,6 +658,9 @@ tether_application_dispose (GObject *object)
   TetherApplication *self = TETHER_APPLICATION (object);
 
   g_clear_handle_id (&self->rollback_settle, g_source_remove);
+  g_clear_handle_id (&self->start_activity_delay, g_source_remove);
+  g_clear_object (&self->start_check);
+  g_clear_pointer (&self->start_activity, g_free);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->control);
@@ -652,6 +691,9 @@ tether_application_class_init (TetherApplicationClass *klass)
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_POOL_ACTIVITY] =
     g_param_spec_string ("pool-activity", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_START_ACTIVITY] =
+    g_param_spec_string ("start-activity", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

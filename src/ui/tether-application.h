@@ -32,6 +32,10 @@ TetherSupervisor  *tether_application_get_supervisor  (TetherApplication *self);
 /* What a resize or recycle this application asked for is doing
  * ("Resizing the worker pool…"), NULL when none runs; notified. */
 const char        *tether_application_get_pool_activity (TetherApplication *self);
+/* What a start asked for here is doing before the backend starts
+ * ("Ending 2 processes an earlier run left behind…"), NULL when none
+ * waits; notified. */
+const char        *tether_application_get_start_activity (TetherApplication *self);
 /* Replaces the supervised profile; refused while the current backend runs. */
 gboolean           tether_application_open_profile    (TetherApplication *self,
                                                        GFile             *file,

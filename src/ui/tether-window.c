@@ -36,6 +36,7 @@ struct _TetherWindow
   AdwWindowTitle *window_title;
   GtkStack *stack;
   GtkLabel *state_pill;
+  GtkSpinner *start_spinner;
   GtkLabel *status_label;
   GtkLabel *count_label;
   GtkWidget *rollback_button;
@@ -169,7 +170,7 @@ static void
 update_status (TetherWindow *self)
 {
   TetherState state;
-  const char *status, *message;
+  const char *status, *message, *activity;
   g_autofree char *pill_label = NULL;
 
   if (self->supervisor == NULL)
@@ -187,8 +188,13 @@ update_status (TetherWindow *self)
 
   status = tether_supervisor_get_status_text (self->supervisor);
   message = tether_supervisor_get_message (self->supervisor);
+  activity = tether_application_get_start_activity (self->application);
   if ((state == TETHER_STATE_FAILED || state == TETHER_STATE_STOPPED) && message != NULL)
     status = message;
+  if (activity != NULL)
+    status = activity;
+  gtk_widget_set_visible (GTK_WIDGET (self->start_spinner), activity != NULL);
+  gtk_spinner_set_spinning (self->start_spinner, activity != NULL);
   gtk_label_set_label (self->status_label, status != NULL ? status : "");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
 }
@@ -1513,6 +1519,8 @@ tether_window_new (TetherApplication *application)
                            G_CALLBACK (on_app_action_enabled_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (application, "notify::pool-activity",
                            G_CALLBACK (update_pool), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (application, "notify::start-activity",
+                           G_CALLBACK (update_status), self, G_CONNECT_SWAPPED);
   set_supervisor (self, tether_application_get_supervisor (application));
   return self;
 }
@@ -1640,6 +1648,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_pill);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, start_spinner);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, status_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, count_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, rollback_button);

@@ -251,6 +251,27 @@ with tap.step('gapplication action start (D-Bus) starts it; tetherctl stop stops
     state_is(app, 'Stopped')
     assert not marked(forking_marker), marked(forking_marker)
 
+with tap.step('an earlier run left behind (a detached copy of the command): Start lists it and asks; '
+              'End Them and Start ends it, then the backend starts'):
+    # setsid -f: not a child of the app (a subreaper) nor of this script.
+    subprocess.run(['setsid', '-f', TREE, forking_marker, 'children', '3'], check=True, timeout=30)
+    t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 leftover processes')
+    old = marked(forking_marker)
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    dialog = t.find(app, ('dialog', 'alert', 'frame', 'window'), 'An Earlier Run Is Still There')
+    t.find(dialog, 'label', re.compile(r'left 4 processes behind'))
+    for pid in old:
+        t.find(dialog, 'label', f'tether-test-tree ({pid})')
+    assert tetherctl('status', profile=forking)['state'] == 'stopped'
+    t.click(t.find(dialog, 'push button', 'End Them and Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(forking_marker)) == 4 and not set(old) & set(marked(forking_marker)),
+                 20 * t.SCALE, lambda: f'4 new marked processes, none of {old} (now {marked(forking_marker)})')
+    t.find(app, 'label', re.compile(r'^Ended 4 processes of an earlier run'))
+    assert sorted(p['pid'] for p in tetherctl('tree', profile=forking)['processes']) == marked(forking_marker)
+    tetherctl('stop', profile=forking)
+    state_is(app, 'Stopped')
+
 # ---- 3. a backend that ignores SIGTERM: Force stop with its confirmation ----------
 
 stubborn, stubborn_marker = write_profile('Stubborn backend', ['ignore-term', '2'],
