@@ -24,6 +24,8 @@ struct _TetherProcessItem
   guint worker_slot;
   gboolean worker_settled;  /* not a worker, or a ready one */
   gboolean has_children;
+  double subtree_cpu;       /* with every descendant; set by the tree */
+  guint64 subtree_rss;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessItem, tether_process_item, G_TYPE_OBJECT)
@@ -48,6 +50,8 @@ enum {
   PROP_WORKER_SETTLED,
   PROP_ROLE_TEXT,
   PROP_WORKER_TEXT,
+  PROP_SUBTREE_CPU_PERCENT,
+  PROP_SUBTREE_RSS_BYTES,
   N_PROPS
 };
 
@@ -144,6 +148,39 @@ tether_process_item_update (TetherProcessItem    *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREADS]);
 
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+tether_process_item_set_subtree_totals (TetherProcessItem *self,
+                                        double             cpu_percent,
+                                        guint64            rss_bytes)
+{
+  g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
+
+  if (self->subtree_cpu != cpu_percent)
+    {
+      self->subtree_cpu = cpu_percent;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUBTREE_CPU_PERCENT]);
+    }
+  if (self->subtree_rss != rss_bytes)
+    {
+      self->subtree_rss = rss_bytes;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUBTREE_RSS_BYTES]);
+    }
+}
+
+double
+tether_process_item_get_subtree_cpu_percent (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return self->subtree_cpu;
+}
+
+guint64
+tether_process_item_get_subtree_rss_bytes (TetherProcessItem *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
+  return self->subtree_rss;
 }
 
 /* "worker 3 · recycled 2× · last: memory over the soft limit" */
@@ -410,6 +447,12 @@ tether_process_item_get_property (GObject    *object,
     case PROP_ROLE_TEXT:
       g_value_set_string (value, self->role_text);
       break;
+    case PROP_SUBTREE_CPU_PERCENT:
+      g_value_set_double (value, self->subtree_cpu);
+      break;
+    case PROP_SUBTREE_RSS_BYTES:
+      g_value_set_uint64 (value, self->subtree_rss);
+      break;
     case PROP_WORKER_TEXT:
       g_value_set_string (value, self->worker_text);
       break;
@@ -467,6 +510,11 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   properties[PROP_WORKER_SETTLED] = g_param_spec_boolean ("worker-settled", NULL, NULL, TRUE, flags);
   properties[PROP_ROLE_TEXT] = g_param_spec_string ("role-text", NULL, NULL, NULL, flags);
   properties[PROP_WORKER_TEXT] = g_param_spec_string ("worker-text", NULL, NULL, NULL, flags);
+  /* The process and its descendants: what a branch ranks by in the tree. */
+  properties[PROP_SUBTREE_CPU_PERCENT] = g_param_spec_double ("subtree-cpu-percent", NULL, NULL,
+                                                              0, G_MAXDOUBLE, 0, flags);
+  properties[PROP_SUBTREE_RSS_BYTES] = g_param_spec_uint64 ("subtree-rss-bytes", NULL, NULL,
+                                                            0, G_MAXUINT64, 0, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

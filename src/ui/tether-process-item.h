@@ -56,6 +56,13 @@ guint              tether_process_item_get_worker_slot (TetherProcessItem *self)
 const char        *tether_process_item_get_role_text (TetherProcessItem *self);
 /* "worker 3 · recycled 2× · last: memory over the soft limit", or NULL. */
 const char        *tether_process_item_get_worker_text (TetherProcessItem *self);
+/* CPU and RSS of the process with all its descendants (set by the tree
+ * after each tick; notified only when they change). */
+void               tether_process_item_set_subtree_totals (TetherProcessItem *self,
+                                                           double             cpu_percent,
+                                                           guint64            rss_bytes);
+double             tether_process_item_get_subtree_cpu_percent (TetherProcessItem *self);
+guint64            tether_process_item_get_subtree_rss_bytes (TetherProcessItem *self);
 /* Re-reads the process after a tick that changed it, notifying only the
  * properties whose shown value changed. */
 void               tether_process_item_update        (TetherProcessItem *self,

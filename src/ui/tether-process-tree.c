@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-process-tree.h"
 
 typedef struct
@@ -28,6 +30,20 @@ struct _TetherProcessTree
   TetherPool *pool;
   GSignalGroup *pool_signals;
   GHashTable *workers;      /* pids of the rows marked as workers */
+
+  /* Flat mode: every item in one store, as rows without children, so a
+   * sort ranks every process against every other. */
+  GListStore *all;
+  GtkTreeListModel *flat_model;
+  gboolean flat;
+
+  /* The view's chain (create_selection): rows → search → sort → selection. */
+  GtkFilterListModel *filtered;
+  GtkCustomFilter *filter;
+  GtkSingleSelection *selection;  /* weak */
+  char *search;             /* casefolded, NULL when not searching */
+  GHashTable *visible;      /* items shown while searching: matches and, in the tree, their ancestors */
+  guint n_matches;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessTree, tether_process_tree, G_TYPE_OBJECT)
@@ -37,6 +53,9 @@ enum {
   PROP_SAMPLER,
   PROP_POOL,
   PROP_REAL_TIME,
+  PROP_FLAT,
+  PROP_SEARCH,
+  PROP_N_MATCHES,
   N_PROPS
 };
 
@@ -111,6 +130,14 @@ add_processes (TetherProcessTree *self,
         }
       g_ptr_array_add (batch, entry->item);
     }
+  {
+    g_autoptr(GPtrArray) items = g_ptr_array_new ();
+
+    for (guint i = 0; i < new_entries->len; i++)
+      g_ptr_array_add (items, ((Entry *) g_ptr_array_index (new_entries, i))->item);
+    g_list_store_splice (self->all, g_list_model_get_n_items (G_LIST_MODEL (self->all)), 0,
+                         items->pdata, items->len);
+  }
   g_ptr_array_unref (new_entries);
 
   /* Parents' stores before children's, so a row's children exist by the
@@ -189,6 +216,8 @@ remove_processes (TetherProcessTree *self,
   while (g_hash_table_iter_next (&iter, &container, NULL))
     if (g_hash_table_contains (orphaned, container))
       remove_from_container (container, doomed);
+  if (gone->len > 0)
+    remove_from_container (self->all, doomed);
 }
 
 /* Reparented rows (the kernel gives a dead process's children to the
@@ -359,6 +388,248 @@ set_real_time (TetherProcessTree *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REAL_TIME]);
 }
 
+/* ---- subtree totals ---------------------------------------------------- */
+
+/* Post-order over the rows: each item gets its own figures plus its
+ * descendants', and adds them to its parent's. */
+static void
+sum_subtrees (GListModel *store,
+              double     *cpu_percent,
+              guint64    *rss_bytes)
+{
+  guint n = g_list_model_get_n_items (store);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(TetherProcessItem) item = g_list_model_get_item (store, i);
+      TetherProcess *process = tether_process_item_get_process (item);
+      double cpu = tether_process_get_cpu_percent (process);
+      guint64 rss = tether_process_get_rss_bytes (process);
+
+      sum_subtrees (G_LIST_MODEL (tether_process_item_get_children (item)), &cpu, &rss);
+      tether_process_item_set_subtree_totals (item, cpu, rss);
+      *cpu_percent += cpu;
+      *rss_bytes += rss;
+    }
+}
+
+static void
+update_subtree_totals (TetherProcessTree *self)
+{
+  double cpu = 0;
+  guint64 rss = 0;
+
+  sum_subtrees (G_LIST_MODEL (self->roots), &cpu, &rss);
+}
+
+/* ---- search ------------------------------------------------------------ */
+
+/* text inside haystack with no letter or digit right before or after it:
+ * "8080" finds "--port 8080" and ":8080", not a hex marker's digits. */
+static gboolean
+contains_token (const char *haystack,
+                const char *text)
+{
+  gsize len = strlen (text);
+
+  for (const char *at = strstr (haystack, text); at != NULL; at = strstr (at + 1, text))
+    if ((at == haystack || !g_ascii_isalnum (at[-1])) && !g_ascii_isalnum (at[len]))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+is_number (const char *text)
+{
+  for (const char *c = text; *c != '\0'; c++)
+    if (!g_ascii_isdigit (*c))
+      return FALSE;
+  return TRUE;
+}
+
+/* A number is a pid (its beginning) or a whole number in the command
+ * line; other text anywhere in the name or the command line, in any
+ * case. */
+static gboolean
+item_matches (TetherProcessItem *item,
+              const char        *search)
+{
+  const char *cmdline = tether_process_item_get_cmdline (item);
+
+  if (is_number (search))
+    {
+      char pid[16];
+
+      g_snprintf (pid, sizeof pid, "%d", tether_process_item_get_pid (item));
+      return g_str_has_prefix (pid, search) || (cmdline != NULL && contains_token (cmdline, search));
+    }
+  {
+    g_autofree char *name = g_utf8_casefold (tether_process_item_get_name (item), -1);
+    g_autofree char *line = cmdline != NULL ? g_utf8_casefold (cmdline, -1) : NULL;
+
+    return strstr (name, search) != NULL || (line != NULL && strstr (line, search) != NULL);
+  }
+}
+
+static gboolean
+filter_row (gpointer row,
+            gpointer user_data)
+{
+  TetherProcessTree *self = user_data;
+  g_autoptr(TetherProcessItem) item = gtk_tree_list_row_get_item (row);
+
+  return g_hash_table_contains (self->visible, item);
+}
+
+static void
+set_n_matches (TetherProcessTree *self,
+               guint              n_matches)
+{
+  if (self->n_matches == n_matches)
+    return;
+  self->n_matches = n_matches;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_MATCHES]);
+}
+
+/* Who is shown while searching: the matches and, in the tree, every
+ * ancestor of one, so a match is seen where it lives. */
+static void
+refresh_search (TetherProcessTree *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n_matches = 0;
+
+  g_hash_table_remove_all (self->visible);
+  if (self->search == NULL)
+    {
+      set_n_matches (self, 0);
+      if (self->filtered != NULL)
+        gtk_filter_list_model_set_filter (self->filtered, NULL);
+      return;
+    }
+
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Entry *entry = value;
+      TetherProcessItem *item = entry->item;
+
+      if (!item_matches (item, self->search))
+        continue;
+      n_matches++;
+      g_hash_table_add (self->visible, item);
+      while (!self->flat && item != NULL)
+        {
+          Entry *parent = g_hash_table_lookup (self->entries,
+                                               GINT_TO_POINTER (tether_process_item_get_parent (item)));
+
+          item = parent != NULL && parent->item != item ? parent->item : NULL;
+          if (item == NULL || g_hash_table_contains (self->visible, item))
+            break;
+          g_hash_table_add (self->visible, item);
+        }
+    }
+  set_n_matches (self, n_matches);
+  if (self->filtered != NULL)
+    {
+      if (gtk_filter_list_model_get_filter (self->filtered) == NULL)
+        gtk_filter_list_model_set_filter (self->filtered, GTK_FILTER (self->filter));
+      else
+        gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+    }
+}
+
+void
+tether_process_tree_set_search (TetherProcessTree *self,
+                                const char        *text)
+{
+  g_autofree char *search = NULL;
+
+  g_return_if_fail (TETHER_IS_PROCESS_TREE (self));
+
+  if (text != NULL)
+    {
+      g_autofree char *stripped = g_strstrip (g_strdup (text));
+
+      if (stripped[0] != '\0')
+        search = g_utf8_casefold (stripped, -1);
+    }
+  if (g_strcmp0 (search, self->search) == 0)
+    return;
+  g_free (self->search);
+  self->search = g_steal_pointer (&search);
+  refresh_search (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SEARCH]);
+}
+
+const char *
+tether_process_tree_get_search (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return self->search;
+}
+
+guint
+tether_process_tree_get_n_matches (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), 0);
+  return self->n_matches;
+}
+
+/* ---- flat or tree ------------------------------------------------------ */
+
+static guint
+find_position (GListModel        *rows,
+               TetherProcessItem *item)
+{
+  guint n = g_list_model_get_n_items (rows);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GtkTreeListRow) row = g_list_model_get_item (rows, i);
+      g_autoptr(GObject) row_item = gtk_tree_list_row_get_item (row);
+
+      if (row_item == (GObject *) item)
+        return i;
+    }
+  return GTK_INVALID_LIST_POSITION;
+}
+
+void
+tether_process_tree_set_flat (TetherProcessTree *self,
+                              gboolean           flat)
+{
+  g_autoptr(TetherProcessItem) selected = NULL;
+
+  g_return_if_fail (TETHER_IS_PROCESS_TREE (self));
+
+  flat = !!flat;
+  if (self->flat == flat)
+    return;
+  self->flat = flat;
+
+  /* The same process stays selected in the other view. */
+  if (self->selection != NULL && gtk_single_selection_get_selected_item (self->selection) != NULL)
+    selected = gtk_tree_list_row_get_item (gtk_single_selection_get_selected_item (self->selection));
+  if (self->filtered != NULL)
+    gtk_filter_list_model_set_model (self->filtered,
+                                     G_LIST_MODEL (flat ? self->flat_model : self->model));
+  if (self->search != NULL)
+    refresh_search (self);
+  if (selected != NULL)
+    gtk_single_selection_set_selected (self->selection,
+                                       find_position (G_LIST_MODEL (self->selection), selected));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FLAT]);
+}
+
+gboolean
+tether_process_tree_get_flat (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), FALSE);
+  return self->flat;
+}
+
 static void
 on_sampler_updated (TetherSampler     *sampler,
                     GPtrArray         *added,
@@ -390,6 +661,10 @@ on_sampler_updated (TetherSampler     *sampler,
       }
     move_entries (self, reparented);
   }
+  if (added->len > 0 || removed->len > 0 || changed->len > 0)
+    update_subtree_totals (self);
+  if (self->search != NULL)
+    refresh_search (self);
 
   set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
   g_signal_emit (self, signals[UPDATED], 0,
@@ -400,6 +675,8 @@ static void
 clear (TetherProcessTree *self)
 {
   g_list_store_remove_all (self->roots);
+  g_list_store_remove_all (self->all);
+  g_hash_table_remove_all (self->visible);
   g_hash_table_remove_all (self->workers);
   g_hash_table_remove_all (self->entries);
 }
@@ -425,12 +702,14 @@ tether_process_tree_set_sampler (TetherProcessTree *self,
 
       add_processes (self, processes);
       mark_new_workers (self, processes);
+      update_subtree_totals (self);
       set_real_time (self, tether_sampler_get_totals (sampler)->real_time);
       self->updated_id = g_signal_connect (sampler, "updated",
                                            G_CALLBACK (on_sampler_updated), self);
     }
   if (sampler == NULL)
     set_real_time (self, 0);
+  refresh_search (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SAMPLER]);
 }
 
@@ -494,12 +773,21 @@ tether_process_tree_create_selection (TetherProcessTree  *self,
 
   g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
 
+  g_return_val_if_fail (self->filtered == NULL, NULL);
+
   rows_sorter = gtk_tree_list_row_sorter_new (sorter != NULL ? g_object_ref (sorter) : NULL);
   if (row_sorter != NULL)
     *row_sorter = g_object_ref (GTK_SORTER (rows_sorter));
-  sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->model)),
-                                    GTK_SORTER (rows_sorter));
+  /* No filter until a search: every row passes at no cost. */
+  self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->flat ? self->flat_model
+                                                                                      : self->model)),
+                                              NULL);
+  g_object_add_weak_pointer (G_OBJECT (self->filtered), (gpointer *) &self->filtered);
+  sorted = gtk_sort_list_model_new (G_LIST_MODEL (self->filtered), GTK_SORTER (rows_sorter));
   selection = gtk_single_selection_new (G_LIST_MODEL (sorted));
+  self->selection = selection;
+  g_object_add_weak_pointer (G_OBJECT (selection), (gpointer *) &self->selection);
+  refresh_search (self);
   /* Autoselect would move the selection to a neighbour when the selected
    * process dies (and the next Kill would hit the wrong process). It also
    * selected the first row already, if there was one. */
@@ -536,6 +824,13 @@ create_children_model (gpointer item,
   return g_object_ref (G_LIST_MODEL (tether_process_item_get_children (item)));
 }
 
+static GListModel *
+no_children_model (gpointer item,
+                   gpointer user_data)
+{
+  return NULL;
+}
+
 static void
 tether_process_tree_get_property (GObject    *object,
                                   guint       prop_id,
@@ -554,6 +849,15 @@ tether_process_tree_get_property (GObject    *object,
       break;
     case PROP_REAL_TIME:
       g_value_set_int64 (value, self->real_time);
+      break;
+    case PROP_FLAT:
+      g_value_set_boolean (value, self->flat);
+      break;
+    case PROP_SEARCH:
+      g_value_set_string (value, self->search);
+      break;
+    case PROP_N_MATCHES:
+      g_value_set_uint (value, self->n_matches);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -576,6 +880,12 @@ tether_process_tree_set_property (GObject      *object,
     case PROP_POOL:
       tether_process_tree_set_pool (self, g_value_get_object (value));
       break;
+    case PROP_FLAT:
+      tether_process_tree_set_flat (self, g_value_get_boolean (value));
+      break;
+    case PROP_SEARCH:
+      tether_process_tree_set_search (self, g_value_get_string (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -589,7 +899,22 @@ tether_process_tree_dispose (GObject *object)
   tether_process_tree_set_pool (self, NULL);
   tether_process_tree_set_sampler (self, NULL);
   g_clear_object (&self->pool_signals);
+  if (self->filtered != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->filtered), (gpointer *) &self->filtered);
+      gtk_filter_list_model_set_filter (self->filtered, NULL);
+      self->filtered = NULL;
+    }
+  if (self->selection != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->selection), (gpointer *) &self->selection);
+      self->selection = NULL;
+    }
+  if (self->filter != NULL)
+    gtk_custom_filter_set_filter_func (self->filter, NULL, NULL, NULL);
+  g_clear_object (&self->filter);
   g_clear_object (&self->model);
+  g_clear_object (&self->flat_model);
 
   G_OBJECT_CLASS (tether_process_tree_parent_class)->dispose (object);
 }
@@ -600,6 +925,9 @@ tether_process_tree_finalize (GObject *object)
   TetherProcessTree *self = TETHER_PROCESS_TREE (object);
 
   g_clear_object (&self->roots);
+  g_clear_object (&self->all);
+  g_clear_pointer (&self->search, g_free);
+  g_clear_pointer (&self->visible, g_hash_table_unref);
   g_clear_pointer (&self->entries, g_hash_table_unref);
   g_clear_pointer (&self->workers, g_hash_table_unref);
 
@@ -625,6 +953,15 @@ tether_process_tree_class_init (TetherProcessTreeClass *klass)
   properties[PROP_REAL_TIME] =
     g_param_spec_int64 ("real-time", NULL, NULL, 0, G_MAXINT64, 0,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_FLAT] =
+    g_param_spec_boolean ("flat", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SEARCH] =
+    g_param_spec_string ("search", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_N_MATCHES] =
+    g_param_spec_uint ("n-matches", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* After each tick has been applied; the argument says whether any row
@@ -649,6 +986,12 @@ tether_process_tree_init (TetherProcessTree *self)
    * collapses stays collapsed (only new rows expand). */
   self->model = gtk_tree_list_model_new (g_object_ref (G_LIST_MODEL (self->roots)),
                                          FALSE, TRUE, create_children_model, NULL, NULL);
+  self->all = g_list_store_new (TETHER_TYPE_PROCESS_ITEM);
+  /* Rows without children: each is a row of its own, sorted with all. */
+  self->flat_model = gtk_tree_list_model_new (g_object_ref (G_LIST_MODEL (self->all)),
+                                              FALSE, FALSE, no_children_model, NULL, NULL);
+  self->visible = g_hash_table_new (NULL, NULL);
+  self->filter = gtk_custom_filter_new (filter_row, self, NULL);
 }
 
 TetherProcessTree *

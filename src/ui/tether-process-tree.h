@@ -57,6 +57,21 @@ GtkTreeListModel  *tether_process_tree_get_model     (TetherProcessTree *self);
 GtkSingleSelection *tether_process_tree_create_selection (TetherProcessTree  *self,
                                                           GtkSorter          *sorter,
                                                           GtkSorter         **row_sorter);
+/* Flat: every process a row of its own, sorted against all the others
+ * (the hot process on top); else the tree, where siblings are sorted and
+ * a branch ranks by its subtree totals (the item's subtree-* properties).
+ * The selected process stays selected across a switch. */
+void               tether_process_tree_set_flat      (TetherProcessTree *self,
+                                                      gboolean           flat);
+gboolean           tether_process_tree_get_flat      (TetherProcessTree *self);
+/* Shows only the processes whose name, pid or command line holds text
+ * (case-insensitive; a number is a pid's beginning or a whole number in
+ * the command line) and, in the tree, their ancestors; NULL or blank
+ * shows every row. n-matches counts the processes that match. */
+void               tether_process_tree_set_search    (TetherProcessTree *self,
+                                                      const char        *text);
+const char        *tether_process_tree_get_search    (TetherProcessTree *self);
+guint              tether_process_tree_get_n_matches (TetherProcessTree *self);
 TetherProcessItem *tether_process_tree_lookup        (TetherProcessTree *self,
                                                       int                pid);
 guint              tether_process_tree_get_n_items   (TetherProcessTree *self);

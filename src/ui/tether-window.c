@@ -66,6 +66,9 @@ struct _TetherWindow
   AdwFlap *details_flap;
   TetherProcessDetails *process_details;
   TetherProcessTree *tree;
+  GtkSearchBar *process_search_bar;
+  GtkSearchEntry *process_search_entry;
+  GtkLabel *match_label;
 
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
@@ -93,6 +96,7 @@ enum
 {
   PROP_0,
   PROP_SHOW_DETAILS,
+  PROP_FLAT_LIST,
   N_PROPS
 };
 
@@ -685,17 +689,20 @@ on_tree_updated (TetherProcessTree *tree,
 static GtkTreeListRow *
 row_if_parent (gpointer        this,
                GtkTreeListRow *row,
-               gboolean        has_children)
+               gboolean        has_children,
+               gboolean        expandable)
 {
-  return has_children ? g_object_ref (row) : NULL;
+  return has_children && expandable ? g_object_ref (row) : NULL;
 }
 
+/* The flat list's rows are not expandable: each one a leaf, all aligned. */
 static int
 leaf_indent (gpointer this,
              guint    depth,
-             gboolean has_children)
+             gboolean has_children,
+             gboolean expandable)
 {
-  return has_children ? 0 : (int) (depth + 1) * TREE_INDENT;
+  return has_children && expandable ? 0 : (int) (depth + 1) * TREE_INDENT;
 }
 
 static char *
@@ -712,6 +719,52 @@ dim_unless (gpointer this,
             gboolean settled)
 {
   return settled ? 1.0 : 0.55;
+}
+
+/* The CPU and memory columns' sort keys: in the tree a branch ranks by
+ * what it holds (a busy child lifts its parent), flat each process by its
+ * own. */
+static double
+cpu_rank (gpointer this,
+          double   cpu_percent,
+          double   subtree_cpu_percent,
+          gboolean flat)
+{
+  return flat ? cpu_percent : subtree_cpu_percent;
+}
+
+static guint64
+memory_rank (gpointer this,
+             guint64  rss_bytes,
+             guint64  subtree_rss_bytes,
+             gboolean flat)
+{
+  return flat ? rss_bytes : subtree_rss_bytes;
+}
+
+static char *
+subtree_cpu_tooltip (gpointer this,
+                     gboolean has_children,
+                     double   subtree_cpu_percent)
+{
+  if (!has_children)
+    return NULL;
+  /* translators: %.1f is a CPU percentage (100 = one core) */
+  return g_strdup_printf (_("With its descendants: %.1f %%"), subtree_cpu_percent);
+}
+
+static char *
+subtree_memory_tooltip (gpointer this,
+                        gboolean has_children,
+                        guint64  subtree_rss_bytes)
+{
+  g_autofree char *size = NULL;
+
+  if (!has_children)
+    return NULL;
+  size = g_format_size_full (subtree_rss_bytes, G_FORMAT_SIZE_IEC_UNITS);
+  /* translators: %s is an amount of memory (resident, "12.5 MiB") */
+  return g_strdup_printf (_("With its descendants: %s"), size);
 }
 
 /* x, y: where the menu points, in the column view's coordinates. */
@@ -776,7 +829,7 @@ show_page_activated (GtkWidget  *widget,
                                          g_str_equal (action_name, "win.show-log") ? "log" : "processes");
 }
 
-/* Ctrl+F: the search is the log's. */
+/* Ctrl+F: the search of the page shown. */
 static void
 find_activated (GtkWidget  *widget,
                 const char *action_name,
@@ -784,8 +837,58 @@ find_activated (GtkWidget  *widget,
 {
   TetherWindow *self = TETHER_WINDOW (widget);
 
-  adw_view_stack_set_visible_child_name (self->view_stack, "log");
-  tether_log_view_start_search (self->log_view);
+  if (g_strcmp0 (adw_view_stack_get_visible_child_name (self->view_stack), "log") == 0)
+    {
+      tether_log_view_start_search (self->log_view);
+      return;
+    }
+  gtk_search_bar_set_search_mode (self->process_search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->process_search_entry));
+}
+
+/* ---- searching the processes --------------------------------------------- */
+
+static void
+update_match_label (TetherWindow *self)
+{
+  guint n = tether_process_tree_get_n_matches (self->tree);
+  g_autofree char *text = NULL;
+
+  if (tether_process_tree_get_search (self->tree) == NULL)
+    text = g_strdup ("");
+  else if (n == 0)
+    text = g_strdup (_("No process matches"));
+  else
+    /* translators: %u counts the processes that match the search */
+    text = g_strdup_printf (ngettext ("%u match", "%u matches", n), n);
+  gtk_label_set_label (self->match_label, text);
+}
+
+static void
+on_process_search_changed (TetherWindow *self)
+{
+  tether_process_tree_set_search (self->tree, gtk_editable_get_text (GTK_EDITABLE (self->process_search_entry)));
+}
+
+/* Enter: the first row shown is selected, and the list takes the keys
+ * (Delete, the row menu). */
+static void
+on_process_search_activate (TetherWindow *self)
+{
+  GListModel *rows = G_LIST_MODEL (self->selection);
+
+  if (g_list_model_get_n_items (rows) == 0)
+    return;
+  gtk_single_selection_set_selected (self->selection, 0);
+  gtk_widget_grab_focus (GTK_WIDGET (self->column_view));
+}
+
+/* Closed (Escape, Ctrl+F's button): every row again. */
+static void
+on_process_search_mode (TetherWindow *self)
+{
+  if (!gtk_search_bar_get_search_mode (self->process_search_bar))
+    gtk_editable_set_text (GTK_EDITABLE (self->process_search_entry), "");
 }
 
 /* ---- the supervisor ----------------------------------------------------- */
@@ -1510,6 +1613,7 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "flat-list", self, "flat-list", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "graph-span", self->cpu_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->memory_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->selected_graph, "span", G_SETTINGS_BIND_GET);
@@ -1598,6 +1702,10 @@ tether_window_get_property (GObject    *object,
     case PROP_SHOW_DETAILS:
       g_value_set_boolean (value, self->show_details);
       break;
+    case PROP_FLAT_LIST:
+      /* Asked for by the property action before the template is there. */
+      g_value_set_boolean (value, self->tree != NULL && tether_process_tree_get_flat (self->tree));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1615,6 +1723,13 @@ tether_window_set_property (GObject      *object,
     {
     case PROP_SHOW_DETAILS:
       set_show_details (self, g_value_get_boolean (value));
+      break;
+    case PROP_FLAT_LIST:
+      if (tether_process_tree_get_flat (self->tree) != g_value_get_boolean (value))
+        {
+          tether_process_tree_set_flat (self->tree, g_value_get_boolean (value));
+          g_object_notify_by_pspec (object, pspec);
+        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1640,6 +1755,10 @@ tether_window_class_init (TetherWindowClass *klass)
    * only ever TRUE while a live process is selected. */
   properties[PROP_SHOW_DETAILS] =
     g_param_spec_boolean ("show-details", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The process list as one ranked list (win.flat-list; remembered). */
+  properties[PROP_FLAT_LIST] =
+    g_param_spec_boolean ("flat-list", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1678,6 +1797,9 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, log_view);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, process_details);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, process_search_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, process_search_entry);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, match_label);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
@@ -1686,6 +1808,12 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, leaf_indent);
   gtk_widget_class_bind_template_callback (widget_class, uptime_text);
   gtk_widget_class_bind_template_callback (widget_class, dim_unless);
+  gtk_widget_class_bind_template_callback (widget_class, cpu_rank);
+  gtk_widget_class_bind_template_callback (widget_class, memory_rank);
+  gtk_widget_class_bind_template_callback (widget_class, subtree_cpu_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, subtree_memory_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, on_process_search_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_process_search_activate);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
   gtk_widget_class_install_action (widget_class, "win.run-demo", NULL, run_demo_activated);
@@ -1705,6 +1833,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-processes", NULL, show_page_activated);
   gtk_widget_class_install_action (widget_class, "win.show-log", NULL, show_page_activated);
   gtk_widget_class_install_action (widget_class, "win.find", NULL, find_activated);
+  gtk_widget_class_install_property_action (widget_class, "win.flat-list", "flat-list");
 
   /* Named in the template, which the builder looks up by name. */
   g_type_ensure (TETHER_TYPE_BAR);
@@ -1728,6 +1857,13 @@ tether_window_init (TetherWindow *self)
                             G_CALLBACK (on_selection_changed), self);
   g_signal_connect_swapped (self->details_flap, "notify::reveal-flap",
                             G_CALLBACK (on_details_flap_revealed), self);
+  /* Typing into the list searches it. */
+  gtk_search_bar_connect_entry (self->process_search_bar, GTK_EDITABLE (self->process_search_entry));
+  gtk_search_bar_set_key_capture_widget (self->process_search_bar, GTK_WIDGET (self->column_view));
+  g_signal_connect_swapped (self->process_search_bar, "notify::search-mode-enabled",
+                            G_CALLBACK (on_process_search_mode), self);
+  g_signal_connect_swapped (self->tree, "notify::n-matches", G_CALLBACK (update_match_label), self);
+  g_signal_connect_swapped (self->tree, "notify::search", G_CALLBACK (update_match_label), self);
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",

@@ -662,6 +662,57 @@ with tap.step('keyboard: Ctrl+. stops, Ctrl+Return starts, Ctrl+R restarts'):
                  20 * t.SCALE, 'a new main pid after the restart')
     state_is(app, 'Running')
 
+# ---- 8c. finding the hot process: search, the flat list ranked by CPU -------------
+
+busy, busy_marker = write_profile('Busy backend', ['busy'])
+
+
+def shown_pids(view):
+    """The pids of the rows shown, top to bottom."""
+    rows = [(t.extents(r)[1], cells[1]) for r, cells in t.table_rows(view) if len(cells) > 1]
+    return [int(pid) for _, pid in sorted(rows)]
+
+
+with tap.step('Ctrl+F on the processes: a pid typed, its row is the only match (its parent stays '
+              'shown in the tree); Escape shows every row again'):
+    t.key('ctrl+.')
+    state_is(app, 'Stopped')
+    gapplication_action('open-profile', f"'{busy}'")
+    t.find(app, 'label', 'Busy backend', mapped=True)
+    t.key('ctrl+Return')
+    state_is(app, 'Running')
+    tree = t.wait_until(lambda: (lambda tr: tr if len(tr['processes']) == 3 else None)(
+        tetherctl('tree', profile=busy)), 20 * t.SCALE, 'the busy tree')
+    hot = next(p['pid'] for p in tree['processes'] if ' _busy' in p['cmdline'])
+    view = t.find(app, 'tree table', 'Processes')
+    t.wait_until(lambda: len(shown_pids(view)) == 3, 10 * t.SCALE, '3 rows')
+    t.key('ctrl+f')
+    t.find(app, 'entry', 'Search processes', mapped=True, states=('focused',), timeout=5 * t.SCALE)
+    t.type_text(str(hot))
+    t.find(app, 'label', '1 match', mapped=True, timeout=10 * t.SCALE)
+    t.wait_until(lambda: sorted(shown_pids(view)) == sorted([tree['main_pid'], hot]), 10 * t.SCALE,
+                 lambda: f'rows {tree["main_pid"]} and {hot} only (shown: {shown_pids(view)})')
+    screenshot('Busy backend — Tether', 'search.png')
+    t.key('Escape')
+    t.wait_until(lambda: len(shown_pids(view)) == 3, 10 * t.SCALE, 'every row again')
+
+def flat_list():
+    """Main menu > Flat List (a toggle)."""
+    t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+    t.click(t.find(app, ('menu item', 'check menu item'), 'Flat List', mapped=True))
+
+
+with tap.step('Flat List (main menu), sorted by CPU: the spinning process is row 1'):
+    flat_list()
+    # GTK 4.8's column titles are not on AT-SPI as headers: their label is.
+    t.mouse_click(t.find(view, 'label', 'CPU %', mapped=True))
+    t.wait_until(lambda: shown_pids(view)[:1] == [hot], 10 * t.SCALE,
+                 lambda: f'{hot} first (shown: {shown_pids(view)})')
+    screenshot('Busy backend — Tether', 'flat.png')
+    flat_list()
+    t.key('ctrl+.')
+    state_is(app, 'Stopped')
+
 with tap.step('keyboard: Ctrl+? shows the shortcuts, Ctrl+O asks for a profile, Ctrl+Q quits'):
     t.key('ctrl+?')
     t.find(app, ('frame', 'window', 'dialog'), re.compile('Shortcuts'))
