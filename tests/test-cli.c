@@ -1220,6 +1220,28 @@ listener (guint16 port)
   return pids->len == 1 ? g_array_index (pids, pid_t, 0) : 0;
 }
 
+static gboolean
+all_threads_stopped (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (tasks != NULL && (name = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *stat_path = g_strdup_printf ("/proc/%d/task/%s/stat", (int) pid, name);
+      g_autofree char *text = NULL;
+      const char *paren;
+
+      if (!g_file_get_contents (stat_path, &text, NULL, NULL) || (paren = strrchr (text, ')')) == NULL ||
+          paren[1] != ' ' || paren[2] != 'T')
+        return FALSE;
+      n++;
+    }
+  return n > 0;
+}
+
 /* tetherctl run and its shim are both SIGKILLed, tetherctl stopped first
  * so that neither can end the tree (a stopped shim would not do: when
  * tetherctl dies, its process group is orphaned and the kernel sends it
@@ -1262,7 +1284,9 @@ test_kill_leftovers (Fixture       *f,
   {
     gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
-    while (test_util_proc_state (atoi (g_subprocess_get_identifier (f->run))) != 'T')
+    /* Every thread stopped, not just the main one: a thread still running
+     * would hear the shim's death and end the orphans. */
+    while (!all_threads_stopped (atoi (g_subprocess_get_identifier (f->run))))
       {
         g_assert_cmpint (g_get_monotonic_time (), <, deadline);
         g_usleep (1000);

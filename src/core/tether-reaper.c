@@ -324,6 +324,9 @@ end_in_thread (GTask        *task,
   while (add_descendants (set) > 0 && g_get_monotonic_time () < deadline);
   signal_all (set, SIGKILL);
   n = g_hash_table_size (set);
+  /* The whole timeout again for them to go: the sweeps may have used it
+   * on a loaded machine. */
+  deadline = g_get_monotonic_time () + (gint64) data->timeout_ms * 1000;
 
   /* Reap those that are this process's children now (the roots, and any
    * whose parent died first); the others' parents reap them. */

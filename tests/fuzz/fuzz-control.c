@@ -7,6 +7,7 @@
 
 #include "fuzz-common.h"
 #include "tether-control.h"
+#include "tether-signals.h"
 #include "tether-error.h"
 
 int
@@ -35,10 +36,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_assert_no_error (error);
   g_assert_nonnull (request.verb);
   g_assert_true (tether_verb_get (request.verb->id) == request.verb);
-  if (request.verb->param == TETHER_VERB_PARAM_PID)
+  if (request.verb->param == TETHER_VERB_PARAM_PID || request.verb->param == TETHER_VERB_PARAM_SIGNAL)
     g_assert_cmpint (request.pid, >, 0);
+  else if (request.verb->param == TETHER_VERB_PARAM_OPTIONAL_PID)
+    g_assert_cmpint (request.pid, >=, 0);
   else
     g_assert_cmpint (request.pid, ==, 0);
+  /* Only the offered signals, and only for send-signal. */
+  if (request.verb->param == TETHER_VERB_PARAM_SIGNAL)
+    g_assert_nonnull (tether_signals_lookup (sigabbrev_np (request.signal)));
+  else
+    g_assert_cmpint (request.signal, ==, 0);
 
   /* What the server refuses before parsing never parses. */
   g_assert_cmpuint (size, <=, TETHER_CONTROL_MAX_REQUEST);
