@@ -13,9 +13,7 @@ changed, so the two cannot drift apart:
     lib/x86_64-linux-gnu, which flatpak-builder's PKG_CONFIG_PATH and the
     runtime's ld.so.conf do not cover);
   - a "dir" source's relative path is made absolute, since OUTPUT is
-    written elsewhere;
-  - no appstream-compose (the stand-in SDK lacks it; validate-metainfo,
-    a meson test, checks the metainfo file on the host instead).
+    written elsewhere.
 """
 
 import json
@@ -33,7 +31,6 @@ def main():
     manifest["runtime"] = "org.debian.bookworm.Platform"
     manifest["runtime-version"] = "12"
     manifest["sdk"] = "org.debian.bookworm.Sdk"
-    manifest["appstream-compose"] = False
 
     base = os.path.dirname(os.path.abspath(source))
     for module in manifest.get("modules", []):

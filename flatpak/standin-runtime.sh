@@ -30,13 +30,15 @@ RUNTIME_PACKAGES=(
   flatpak-xdg-utils
 )
 # Tether's build: compiler, meson, the -dev packages, and what configure
-# looks for (gettext, the data validators, /usr/bin/python3 for the tests).
+# looks for (gettext, the data validators, /usr/bin/python3 for the tests,
+# xmllint for the GResource's xml-stripblanks).
 SDK_PACKAGES=(
   "${RUNTIME_PACKAGES[@]}"
   gcc libc6-dev meson ninja-build pkg-config gettext
   libglib2.0-dev libglib2.0-dev-bin libgtk-4-dev libadwaita-1-dev
   libjson-glib-dev libsoup-3.0-dev
-  desktop-file-utils appstream
+  desktop-file-utils appstream libxml2-utils
+  appstream-util  # appstream-compose, which flatpak-builder runs at the end
 )
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BRANCH=12
