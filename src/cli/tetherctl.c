@@ -28,6 +28,7 @@
 #include "tether-json.h"
 #include "tether-owner.h"
 #include "tether-profile.h"
+#include "tether-relocation.h"
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
 #include "tether-runtime-dir.h"
@@ -1155,7 +1156,7 @@ main (int    argc,
   int ret;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, tether_localedir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

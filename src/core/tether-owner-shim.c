@@ -31,6 +31,7 @@
 #include "tether-error.h"
 #include "tether-procfs.h"
 #include "tether-reaper.h"
+#include "tether-relocation.h"
 #include "tether-shim-protocol.h"
 
 #define REQUEST_TIMEOUT_S 15
@@ -104,34 +105,12 @@ static void flush_output  (TetherOwnerShim *self);
 
 /* ---- finding the shim --------------------------------------------------- */
 
-/* The shim beside this executable's installation: PREFIX/LIBEXECDIR when
- * this program runs from PREFIX/BINDIR, whatever PREFIX is now. An install
- * that was moved, or staged with DESTDIR, finds its own shim rather than
- * another installation's or the build tree's. NULL when this program does
- * not run from a bindir (the build tree, the tests). */
-static char *
-shim_beside_executable (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = NULL;
-  g_autofree char *root = NULL;
-  const char *bindir = TETHER_BINDIR_RELATIVE;
-
-  if (exe == NULL || g_path_is_absolute (bindir) || g_path_is_absolute (TETHER_LIBEXECDIR_RELATIVE))
-    return NULL;
-  dir = g_path_get_dirname (exe);
-  if (!g_str_has_suffix (dir, bindir) || strlen (dir) <= strlen (bindir) ||
-      dir[strlen (dir) - strlen (bindir) - 1] != '/')
-    return NULL;
-  root = g_strndup (dir, strlen (dir) - strlen (bindir) - 1);
-  return g_build_filename (root, TETHER_LIBEXECDIR_RELATIVE, "tether-shim", NULL);
-}
-
 static char *
 find_shim (GError **error)
 {
   const char *env = g_getenv ("TETHER_SHIM");
-  g_autofree char *beside = shim_beside_executable ();
+  /* The shim of the installation this program runs from comes first. */
+  g_autofree char *beside = tether_relocated_path (TETHER_LIBEXECDIR_RELATIVE, "tether-shim");
   const char *candidates[] = { beside, TETHER_SHIM_INSTALLED, TETHER_SHIM_BUILD };
 
   if (env != NULL && *env != '\0')

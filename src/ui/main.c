@@ -9,6 +9,7 @@
 #include <locale.h>
 
 #include "tether-application.h"
+#include "tether-relocation.h"
 
 int
 main (int   argc,
@@ -17,7 +18,7 @@ main (int   argc,
   g_autoptr(TetherApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, tether_localedir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
