@@ -54,6 +54,15 @@ else
   not_ok "installed tether --help" "got: $(head -n 5 <<<"$out")"
 fi
 
+# The German catalog, found by the installed tetherctl beside itself (the
+# configured localedir holds none while it is only staged).
+out=$(env -u LC_ALL -u LC_MESSAGES LANG=C.UTF-8 LANGUAGE=de "$tetherctl" --help 2>&1)
+if grep -q "^Aufruf:" <<<"$out" && grep -q "Ein Backend im Vordergrund überwachen, bis Strg-C" <<<"$out"; then
+  ok "LANGUAGE=de: the installed tetherctl speaks German"
+else
+  not_ok "LANGUAGE=de: the installed tetherctl speaks German" "got: $(head -n 3 <<<"$out")"
+fi
+
 if [ -x "$shim" ]; then
   ok "tether-shim installed in libexecdir"
 else
