@@ -17,6 +17,7 @@
 #include "tether-application.h"
 #include "tether-bar.h"
 #include "tether-bundle.h"
+#include "tether-control.h"
 #include "tether-graph.h"
 #include "tether-history-window.h"
 #include "tether-log-view.h"
@@ -61,6 +62,7 @@ struct _TetherWindow
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
+  GMenu *row_menu_title;            /* its first section: "python3 (1234)" */
   AdwViewStack *view_stack;         /* Processes, Log */
   TetherLogView *log_view;
   AdwFlap *details_flap;
@@ -154,6 +156,10 @@ update_actions (TetherWindow *self)
                                  selected && app_action_enabled (self, "kill-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-signal",
                                  selected && app_action_enabled (self, "send-signal"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.continue-process",
+                                 selected && app_action_enabled (self, "send-signal") &&
+                                 tether_process_get_state (tether_process_item_get_process (item)) == 'T');
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.copy-tree", self->supervisor != NULL);
   /* Open, it can always be closed. */
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-details", selected || self->show_details);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-bundle",
@@ -673,7 +679,11 @@ on_tree_updated (TetherProcessTree *tree,
                            totals->n_processes);
   gtk_label_set_label (self->count_label, count);
   if (item != NULL)
-    update_detail_text (self, item);
+    {
+      update_detail_text (self, item);
+      /* Continue follows the selected process's state. */
+      update_actions (self);
+    }
 }
 
 /* Closures of the cell templates in tether-window.ui; the expression takes
@@ -774,7 +784,17 @@ popup_row_menu (TetherWindow *self,
                 double        y)
 {
   GdkRectangle rect = { (int) x, (int) y, 1, 1 };
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
+  /* A line without an action: shown, greyed, never activated. */
+  g_menu_remove_all (self->row_menu_title);
+  if (item != NULL)
+    {
+      /* translators: a process's name, then its ID */
+      g_autofree char *title = g_strdup_printf (_("%s (%d)"), tether_process_item_get_name (item),
+                                                tether_process_item_get_pid (item));
+      g_menu_append (self->row_menu_title, title, NULL);
+    }
   gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), &rect);
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
@@ -1318,6 +1338,40 @@ save_bundle_activated (GtkWidget  *widget,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
 }
 
+/* The row menu's Continue, for a Paused (SIGSTOPped) process: the
+ * application's send-signal, as Send Signal… CONT would. */
+static void
+continue_process_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+
+  if (item == NULL)
+    return;
+  g_action_group_activate_action (G_ACTION_GROUP (self->application), "send-signal",
+                                  g_variant_new ("(isb)", tether_process_item_get_pid (item), "CONT", FALSE));
+}
+
+/* The document `tetherctl tree --json` prints, of the last sample. */
+static void
+copy_tree_activated (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  g_autoptr(JsonNode) tree = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->supervisor == NULL)
+    return;
+  tree = tether_control_tree_json (self->supervisor);
+  text = json_to_string (tree, TRUE);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+  tether_window_toast (self, _("Process tree copied as JSON"), NULL);
+}
+
 static void
 copy_activated (GtkWidget  *widget,
                 const char *action_name,
@@ -1792,6 +1846,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_menu_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, log_view);
@@ -1825,6 +1880,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.save-bundle", NULL, save_bundle_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-cmdline", NULL, copy_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-pid", NULL, copy_activated);
+  gtk_widget_class_install_action (widget_class, "win.continue-process", NULL, continue_process_activated);
+  gtk_widget_class_install_action (widget_class, "win.copy-tree", NULL, copy_tree_activated);
   gtk_widget_class_install_action (widget_class, "win.row-menu", NULL, row_menu_activated);
   gtk_widget_class_install_action (widget_class, "win.show-rollback", NULL, show_rollback_activated);
   gtk_widget_class_install_action (widget_class, "win.show-history", NULL, show_history_activated);

@@ -502,6 +502,8 @@ with tap.step('keyboard on the selected row: Ctrl+C, Ctrl+Shift+C, Shift+F10, Me
     for combo in ('shift+F10', 'Menu'):
         t.key(combo)
         t.find(app, 'menu item', 'Stop Subtree', mapped=True)
+        # Its first line names the process it acts on.
+        t.find(app, 'menu item', f'tether-test-tree ({children[0]})', mapped=True)
         t.key('Escape')
         t.wait_until(lambda: not t.find_all(app, 'menu item', 'Stop Subtree', mapped=True),
                      10 * t.SCALE, f'the row menu ({combo}) closed')
@@ -710,7 +712,9 @@ with tap.step('Flat List (main menu), sorted by CPU: the spinning process is row
                  lambda: f'{hot} first (shown: {shown_pids(view)})')
     screenshot('Busy backend — Tether', 'flat.png')
     flat_list()
-    t.key('ctrl+.')
+    t.wait_until(lambda: not t.find_all(app, ('menu item', 'check menu item'), 'Flat List', mapped=True),
+                 10 * t.SCALE, 'the main menu closed')
+    tetherctl('stop', profile=busy)
     state_is(app, 'Stopped')
 
 with tap.step('keyboard: Ctrl+? shows the shortcuts, Ctrl+O asks for a profile, Ctrl+Q quits'):
