@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <gio/gunixsocketaddress.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -731,8 +732,8 @@ read_optional_int (JsonObject  *object,
       json_node_get_int (node) < min || json_node_get_int (node) > max)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("“%s” must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
-                   name, min, max);
+                   _("“%s” must be an integer from %" PRId64 " to %" PRId64),
+                   name, (int64_t) min, (int64_t) max);
       return FALSE;
     }
   *value = json_node_get_int (node);
@@ -829,9 +830,9 @@ read_param (JsonObject            *object,
   if (value < min || value > max)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   is_pid ? _("“pid” must be a process ID from 1 to %d, not %" G_GINT64_FORMAT)
-                          : _("“workers” must be from 0 to %d, not %" G_GINT64_FORMAT),
-                   (int) max, value);
+                   is_pid ? _("“pid” must be a process ID from 1 to %d, not %" PRId64)
+                          : _("“workers” must be from 0 to %d, not %" PRId64),
+                   (int) max, (int64_t) value);
       return FALSE;
     }
   if (is_pid)

@@ -171,7 +171,7 @@ tether_journal_entry_from_line (const char  *line,
   if (length > TETHER_JOURNAL_MAX_LINE)
     {
       g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("a line of %" G_GSIZE_FORMAT " bytes (at most %d)"), length, TETHER_JOURNAL_MAX_LINE);
+                   _("a line of %zu bytes (at most %d)"), (size_t) length, TETHER_JOURNAL_MAX_LINE);
       return NULL;
     }
   document = tether_json_parse (line, (gssize) length, 2, &local_error);
@@ -313,8 +313,8 @@ do_load (TetherJournal *self,
 
       if (nl == NULL)
         {
-          g_string_append_printf (message, _("dropped a torn last line of %" G_GSIZE_FORMAT " bytes (a crash while writing)"),
-                                  (gsize) (end - p));
+          g_string_append_printf (message, _("dropped a torn last line of %zu bytes (a crash while writing)"),
+                                  (size_t) (end - p));
           break;
         }
       good_end = (gsize) (nl + 1 - contents);

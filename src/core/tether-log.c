@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -245,9 +246,9 @@ static char *
 dropped_text (guint64 n)
 {
   return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                       "… %" G_GUINT64_FORMAT " line dropped: the backend wrote faster than Tether could keep it",
-                                       "… %" G_GUINT64_FORMAT " lines dropped: the backend wrote faster than Tether could keep them",
-                                       n), n);
+                                       "… %" PRIu64 " line dropped: the backend wrote faster than Tether could keep it",
+                                       "… %" PRIu64 " lines dropped: the backend wrote faster than Tether could keep them",
+                                       n), (uint64_t) n);
 }
 
 /* While a writer outruns the thread, its lines are only counted: counting

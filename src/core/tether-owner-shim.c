@@ -313,9 +313,9 @@ send_request (TetherOwnerShim *self,
   if (line->len > TETHER_SHIM_MAX_LINE)
     {
       fail_request (request, g_error_new (TETHER_ERROR, request_error_code (request),
-                                          _("Could not %s: the request is %" G_GSIZE_FORMAT " bytes long, "
+                                          _("Could not %s: the request is %zu bytes long, "
                                             "and tether-shim reads at most %d"),
-                                          request->what, line->len, TETHER_SHIM_MAX_LINE));
+                                          request->what, (size_t) line->len, TETHER_SHIM_MAX_LINE));
       request_free (request);
       g_string_free (line, TRUE);
       return;

@@ -17,6 +17,7 @@
 #include "tether-leftovers.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <netinet/in.h>
@@ -1059,16 +1060,16 @@ check_limits (TetherPool *self)
 
       if (hard > 0 && rss > hard)
         {
-          g_autofree char *detail = g_strdup_printf (_("RSS %" G_GUINT64_FORMAT " MB over the %u MB limit"),
-                                                     rss >> 20, limits->memory_hard_mb);
+          g_autofree char *detail = g_strdup_printf (_("RSS %" PRIu64 " MB over the %u MB limit"),
+                                                     (uint64_t) (rss >> 20), limits->memory_hard_mb);
           retire (self, w, TETHER_WORKER_REASON_MEMORY_HARD, detail, TRUE);
         }
       else if (w->state == TETHER_WORKER_RETIRING)
         continue;
       else if (soft > 0 && rss > soft)
         {
-          g_autofree char *detail = g_strdup_printf (_("RSS %" G_GUINT64_FORMAT " MB over the %u MB limit"),
-                                                     rss >> 20, limits->memory_soft_mb);
+          g_autofree char *detail = g_strdup_printf (_("RSS %" PRIu64 " MB over the %u MB limit"),
+                                                     (uint64_t) (rss >> 20), limits->memory_soft_mb);
           retire (self, w, TETHER_WORKER_REASON_MEMORY_SOFT, detail, FALSE);
         }
       else if (cpu > 0 && tether_process_get_cpu_time (process) > cpu)
@@ -1209,7 +1210,7 @@ tether_pool_handle_notify (TetherPool                *self,
       if (self->profile->pool.limits.requests > 0 && w->requests >= self->profile->pool.limits.requests &&
           w->state != TETHER_WORKER_RETIRING)
         {
-          g_autofree char *detail = g_strdup_printf (_("%" G_GUINT64_FORMAT " requests answered"), w->requests);
+          g_autofree char *detail = g_strdup_printf (_("%" PRIu64 " requests answered"), (uint64_t) w->requests);
           retire (self, w, TETHER_WORKER_REASON_REQUESTS, detail, FALSE);
         }
     }

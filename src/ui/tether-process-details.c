@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "tether-control.h"
@@ -129,9 +130,9 @@ syscall_text (JsonObject *diagnosis)
     return g_strdup (_("none: blocked outside a system call"));
   name = get_string (syscall, "name");
   /* translators: a system call's name and number, "read (0)" */
-  return name != NULL ? g_strdup_printf (_("%s (%" G_GINT64_FORMAT ")"), name, number)
+  return name != NULL ? g_strdup_printf (_("%s (%" PRId64 ")"), name, (int64_t) number)
                       /* translators: a system call known by its number only */
-                      : g_strdup_printf (_("number %" G_GINT64_FORMAT), number);
+                      : g_strdup_printf (_("number %" PRId64), (int64_t) number);
 }
 
 /* In the tree's units (MiB). */
