@@ -749,7 +749,6 @@ tether_application_init (TetherApplication *self)
                           G_CALLBACK (on_worker_retired), self);
 
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
-  g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[PROFILE.json]"));
 }
 
 TetherApplication *
