@@ -59,21 +59,26 @@ write_tree_profile (Fixture    *f,
   f->profile = test_util_write_profile (extra, argv);
 }
 
+/* TETHER_CGROUP_PARENT for the tetherctl a test starts, or NULL. */
+static char *ctl_cgroup_parent;
+
 static GSubprocess *
 spawn_ctlv (const char *first,
             va_list     args,
             GError    **error)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
   g_ptr_array_add (argv, (char *) g_getenv ("TETHERCTL"));
   for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (char *) arg);
   g_ptr_array_add (argv, NULL);
 
-  return g_subprocess_newv ((const char * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            error);
+  if (ctl_cgroup_parent != NULL)
+    g_subprocess_launcher_setenv (launcher, "TETHER_CGROUP_PARENT", ctl_cgroup_parent, TRUE);
+  return g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
 }
 
 static GSubprocess *
@@ -1242,6 +1247,45 @@ all_threads_stopped (pid_t pid)
   return n > 0;
 }
 
+/* A new cgroup below this process's own, for the leaves of one test. */
+static char *
+private_cgroup_parent (const char *marker)
+{
+  g_autofree char *self = NULL;
+  g_autofree char *mountinfo = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *mount = NULL;
+  char *path;
+
+  g_assert_true (g_file_get_contents ("/proc/self/cgroup", &self, NULL, NULL));
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+  lines = g_strsplit (mountinfo, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && mount == NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", -1);
+      guint n = g_strv_length (fields);
+
+      /* ... MOUNTPOINT ... - cgroup2 ... */
+      for (guint k = 0; k + 1 < n; k++)
+        if (g_str_equal (fields[k], "-") && g_str_equal (fields[k + 1], "cgroup2"))
+          {
+            mount = g_intern_string (fields[4]);
+            break;
+          }
+    }
+  g_assert_nonnull (mount);
+  {
+    const char *own = strstr (self, "0::");
+    g_autofree char *rel = NULL;
+
+    g_assert_nonnull (own);
+    rel = g_strndup (own + 3, strcspn (own + 3, "\n"));
+    path = g_strdup_printf ("%s%s%stether-test-%s", mount, rel, g_str_has_suffix (rel, "/") ? "" : "/", marker);
+  }
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  return path;
+}
+
 /* tetherctl run and its shim are both SIGKILLed, tetherctl stopped first
  * so that neither can end the tree (a stopped shim would not do: when
  * tetherctl dies, its process group is orphaned and the kernel sends it
@@ -1270,6 +1314,12 @@ test_kill_leftovers (Fixture       *f,
   unrelated = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "python3", "-c", HTTP_SERVER,
                                 other_text, other_marker, NULL);
   g_assert_no_error (error);
+  /* A parent of its own for the leaves: any other Tether making a leaf
+   * beside the dead tetherctl's (the other tests running in parallel)
+   * empties it as stale, which would end the leftover before this test
+   * looks for it. */
+  if (f->kind == TETHER_OWNER_CGROUP)
+    ctl_cgroup_parent = private_cgroup_parent (f->marker);
   f->profile = test_util_write_profile (health, argv);
   f->run = spawn_ctl (&error, "run", "--json", owner_option (f), f->profile, NULL);
   g_assert_no_error (error);
@@ -1354,6 +1404,15 @@ test_kill_leftovers (Fixture       *f,
   g_assert_cmpuint (test_util_count_marked (f->marker), ==, 0);
   g_subprocess_force_exit (unrelated);
   g_subprocess_wait (unrelated, NULL, NULL);
+  if (ctl_cgroup_parent != NULL)
+    {
+      /* The leaves go with their Tethers; then the parent. */
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+      while (g_rmdir (ctl_cgroup_parent) < 0 && g_get_monotonic_time () < deadline)
+        g_usleep (20 * 1000);
+      g_clear_pointer (&ctl_cgroup_parent, g_free);
+    }
 }
 
 /* Waits (10 s at most) for pid's state letter. */
