@@ -337,7 +337,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         with self.idle_lock:
             if not waiting:
                 self.idle.discard(connection)
-            elif self.stopping:
+            elif self.stopping and not self.has_input(connection):
                 self.end_input(connection)
             else:
                 self.idle.add(connection)
@@ -358,7 +358,18 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         with self.idle_lock:
             self.stopping = True
             for connection in self.idle:
-                self.end_input(connection)
+                # A request already waiting in the socket is a client's, not
+                # a spare connection's: its handler (late on a busy
+                # machine) will still answer it.
+                if not self.has_input(connection):
+                    self.end_input(connection)
+
+    @staticmethod
+    def has_input(connection):
+        try:
+            return len(connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)) > 0
+        except OSError:
+            return False
 
     @staticmethod
     def end_input(connection):
