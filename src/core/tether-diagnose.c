@@ -20,10 +20,10 @@
 /* What is read of one /proc text file at most (cmdline, stack, ...). */
 #define MAX_FILE_BYTES (256 * 1024)
 
-static char *
-read_proc_file (pid_t       pid,
-                const char *name,
-                gsize      *length)
+char *
+tether_diagnose_read_proc_file (pid_t       pid,
+                                const char *name,
+                                gsize      *length)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, name);
   char *contents = NULL;
@@ -109,7 +109,7 @@ add_cmdline (JsonBuilder *builder,
              pid_t        pid)
 {
   gsize length = 0;
-  g_autofree char *contents = read_proc_file (pid, "cmdline", &length);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "cmdline", &length);
   g_autofree char *valid = NULL;
   gsize i;
 
@@ -132,7 +132,7 @@ static void
 add_wchan (JsonBuilder *builder,
            pid_t        pid)
 {
-  g_autofree char *contents = read_proc_file (pid, "wchan", NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "wchan", NULL);
 
   json_builder_set_member_name (builder, "wchan");
   if (contents != NULL)
@@ -148,7 +148,7 @@ static void
 add_syscall (JsonBuilder *builder,
              pid_t        pid)
 {
-  g_autofree char *contents = read_proc_file (pid, "syscall", NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "syscall", NULL);
   g_auto(GStrv) fields = NULL;
   gint64 number;
   const char *name;
@@ -192,7 +192,7 @@ static void
 add_stack (JsonBuilder *builder,
            pid_t        pid)
 {
-  g_autofree char *contents = read_proc_file (pid, "stack", NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "stack", NULL);
   g_auto(GStrv) lines = NULL;
   guint i;
 
@@ -248,7 +248,7 @@ add_threads (JsonBuilder *builder,
       pid_t tid = g_array_index (tids, pid_t, i);
       g_autofree char *stat_name = g_strdup_printf ("task/%d/stat", (int) tid);
       gsize length = 0;
-      g_autofree char *contents = read_proc_file (pid, stat_name, &length);
+      g_autofree char *contents = tether_diagnose_read_proc_file (pid, stat_name, &length);
       TetherProcStat st;
       g_autofree char *name = NULL;
       char state[2] = { 0, 0 };
@@ -408,7 +408,7 @@ add_inet_listening (JsonBuilder *builder,
                     GHashTable  *socket_inodes)
 {
   g_autofree char *name = g_strconcat ("net/", proto, NULL);
-  g_autofree char *contents = read_proc_file (pid, name, NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, name, NULL);
   g_auto(GStrv) lines = NULL;
   gboolean ipv6 = g_str_has_suffix (proto, "6");
   guint i;
@@ -447,7 +447,7 @@ add_unix_listening (JsonBuilder *builder,
                     pid_t        pid,
                     GHashTable  *socket_inodes)
 {
-  g_autofree char *contents = read_proc_file (pid, "net/unix", NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "net/unix", NULL);
   g_auto(GStrv) lines = NULL;
   guint i;
 
@@ -522,7 +522,7 @@ static void
 add_rss (JsonBuilder *builder,
          pid_t        pid)
 {
-  g_autofree char *contents = read_proc_file (pid, "statm", NULL);
+  g_autofree char *contents = tether_diagnose_read_proc_file (pid, "statm", NULL);
   g_auto(GStrv) fields = NULL;
   guint64 pages;
   long page_size = sysconf (_SC_PAGESIZE);

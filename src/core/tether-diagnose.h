@@ -49,6 +49,12 @@ void      tether_diagnose_process_async  (pid_t                pid,
 JsonNode *tether_diagnose_process_finish (GAsyncResult        *result,
                                           GError             **error);
 
+/* /proc/PID/NAME, at most 256 KiB of it (NUL-terminated; length may be
+ * NULL), or NULL. Blocks on /proc: for threads. */
+char     *tether_diagnose_read_proc_file (pid_t                pid,
+                                          const char          *name,
+                                          gsize               *length);
+
 /* The same, synchronously: what the thread runs. Blocks on /proc. */
 JsonNode *tether_diagnose_process        (pid_t                pid,
                                           GError             **error);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tether-diagnose.h"
 #include "tether-error.h"
 #include "tether-procfs.h"
 
@@ -66,19 +67,6 @@ tether_leftover_describe (const TetherLeftover *leftover)
 }
 
 /* ---- reading /proc ------------------------------------------------------------ */
-
-static char *
-read_proc (pid_t       pid,
-           const char *file,
-           gsize      *length)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, file);
-  char *contents = NULL;
-
-  if (!g_file_get_contents (path, &contents, length, NULL))
-    return NULL;
-  return contents;
-}
 
 /* The NUL-separated strings of a /proc file, as a vector. */
 static char **
@@ -240,14 +228,14 @@ typedef struct
   pid_t pid;
   TetherProcStat stat;
   char **argv;
-  char **env;
+  gboolean tagged;        /* TETHER_PROFILE names the profile */
+  gboolean in_live_tree;  /* TETHER_TREE names a live shim above it */
 } Proc;
 
 static void
 proc_free (Proc *p)
 {
   g_strfreev (p->argv);
-  g_strfreev (p->env);
   g_free (p);
 }
 
@@ -296,16 +284,17 @@ runs_command (const Proc          *p,
 /* Inside a live Tether's tree: TETHER_TREE=TETHERPID.SHIMPID with that
  * shim alive and an ancestor. */
 static gboolean
-in_live_tree (const Proc *p)
+in_live_tree (pid_t   pid,
+              char  **env)
 {
-  const char *tag = env_get (p->env, "TETHER_TREE");
+  const char *tag = env_get (env, "TETHER_TREE");
   const char *dot;
   pid_t shim;
 
   if (tag == NULL || (dot = strchr (tag, '.')) == NULL)
     return FALSE;
   shim = (pid_t) strtol (dot + 1, NULL, 10);
-  return shim > 1 && tether_procfs_is_descendant (p->pid, shim) == 1;
+  return shim > 1 && tether_procfs_is_descendant (pid, shim) == 1;
 }
 
 GPtrArray *
@@ -347,10 +336,17 @@ tether_leftovers_find (TetherProfile *profile)
           proc_free (p);
           continue;
         }
-      if ((cmdline = read_proc (pid, "cmdline", &cmd_len)) != NULL && cmd_len > 0)
+      if ((cmdline = tether_diagnose_read_proc_file (pid, "cmdline", &cmd_len)) != NULL && cmd_len > 0)
         p->argv = split_nuls (cmdline, cmd_len);
-      if ((env_text = read_proc (pid, "environ", &env_len)) != NULL)
-        p->env = split_nuls (env_text, env_len);
+      /* Only what the rules ask of the environment is kept: all of it for
+       * every process of the user would add up. */
+      if ((env_text = tether_diagnose_read_proc_file (pid, "environ", &env_len)) != NULL)
+        {
+          g_auto(GStrv) env = split_nuls (env_text, env_len);
+
+          p->tagged = g_strcmp0 (env_get (env, "TETHER_PROFILE"), profile->id) == 0;
+          p->in_live_tree = in_live_tree (pid, env);
+        }
       g_hash_table_insert (procs, GINT_TO_POINTER (pid), p);
     }
 
@@ -366,9 +362,9 @@ tether_leftovers_find (TetherProfile *profile)
         TetherLeftoverReason reason;
         guint port = 0;
 
-        if (in_live_tree (p))
+        if (p->in_live_tree)
           continue;
-        if (g_strcmp0 (env_get (p->env, "TETHER_PROFILE"), profile->id) == 0)
+        if (p->tagged)
           reason = TETHER_LEFTOVER_TAGGED;
         else if (runs_command (p, profile->command, profile->cwd, exe_cache) ||
                  runs_command (p, profile->pool.worker_command, profile->cwd, exe_cache))
