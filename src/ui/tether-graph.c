@@ -1073,6 +1073,15 @@ set_text (TetherGraph  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
+void
+tether_graph_set_axis_text (TetherGraph *self,
+                            const char  *text)
+{
+  g_return_if_fail (TETHER_IS_GRAPH (self));
+
+  set_text (self, &self->axis_text, g_strdup (text != NULL ? text : ""), PROP_AXIS_TEXT);
+}
+
 /* The header's value: "—" unless samples are coming in. */
 static void
 update_texts (TetherGraph *self)
@@ -1556,7 +1565,7 @@ tether_graph_class_init (TetherGraphClass *klass)
                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /* What the y axis counts where its ticks cannot say it: "100 % = one
-   * core" for CPU, "" for memory. */
+   * core" for CPU; for memory what the window sets (the measure). */
   properties[PROP_AXIS_TEXT] =
     g_param_spec_string ("axis-text", NULL, NULL,
                          "",

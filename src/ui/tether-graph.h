@@ -48,6 +48,11 @@ G_DECLARE_FINAL_TYPE (TetherGraph, tether_graph, TETHER, GRAPH, GtkWidget)
 void        tether_graph_set_history       (TetherGraph   *self,
                                             TetherHistory *history);
 
+/* What the y axis counts where its ticks cannot say it (the header's
+ * note): "100 % = one core" for CPU unless set. */
+void        tether_graph_set_axis_text     (TetherGraph   *self,
+                                            const char    *text);
+
 gboolean    tether_graph_get_live          (TetherGraph   *self);
 const char *tether_graph_get_readout_text  (TetherGraph   *self);
 /* Puts the cursor on the sample nearest to offset µs before the newest

@@ -53,6 +53,25 @@ spin_row (const char *title,
   return row;
 }
 
+/* A switch row bound to a boolean key. */
+static GtkWidget *
+switch_row (GSettings  *settings,
+            const char *key,
+            const char *title,
+            const char *subtitle)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *toggle = gtk_switch_new ();
+
+  gtk_widget_set_valign (toggle, GTK_ALIGN_CENTER);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), toggle);
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), toggle);
+  g_settings_bind (settings, key, toggle, "active", G_SETTINGS_BIND_DEFAULT);
+  return row;
+}
+
 GtkWindow *
 tether_preferences_window_new (GSettings *settings)
 {
@@ -60,7 +79,7 @@ tether_preferences_window_new (GSettings *settings)
   GtkWidget *page = adw_preferences_page_new ();
   GtkWidget *monitor = adw_preferences_group_new ();
   GtkWidget *safety = adw_preferences_group_new ();
-  GtkWidget *row, *spin, *toggle;
+  GtkWidget *row, *spin;
 
   gtk_window_set_modal (GTK_WINDOW (window), TRUE);
   adw_preferences_window_set_search_enabled (ADW_PREFERENCES_WINDOW (window), FALSE);
@@ -78,16 +97,12 @@ tether_preferences_window_new (GSettings *settings)
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (monitor), row);
 
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (safety), _("Safety"));
-  row = adw_action_row_new ();
-  toggle = gtk_switch_new ();
-  gtk_widget_set_valign (toggle, GTK_ALIGN_CENTER);
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Confirm Before Force Stop"));
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row),
-                               _("Ask before killing the whole tree or a subtree"));
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), toggle);
-  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), toggle);
-  g_settings_bind (settings, "confirm-force-stop", toggle, "active", G_SETTINGS_BIND_DEFAULT);
-  adw_preferences_group_add (ADW_PREFERENCES_GROUP (safety), row);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (safety),
+                             switch_row (settings, "confirm-force-stop", _("Confirm Before Force Stop"),
+                                         _("Ask before killing the whole tree or a subtree")));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (safety),
+                             switch_row (settings, "confirm-restart", _("Confirm Before Restart"),
+                                         _("Ask before restarting a backend that is running")));
 
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (monitor));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (safety));

@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tether-application.h"
 #include "tether-bar.h"
@@ -36,10 +37,16 @@ struct _TetherWindow
   AdwToastOverlay *toast_overlay;
   AdwWindowTitle *window_title;
   GtkStack *stack;
+  GtkWidget *controls_box;
+  GtkWidget *tree_scroller;
+  AdwStatusPage *empty_page;
+  GtkLabel *empty_log_heading;
+  GtkLabel *empty_log_label;
   GtkLabel *state_pill;
   GtkSpinner *start_spinner;
   GtkLabel *status_label;
   GtkLabel *count_label;
+  GtkLabel *owner_label;
   GtkWidget *rollback_button;
   GtkWidget *pool_box;
   GtkSpinButton *workers_spin;
@@ -57,6 +64,7 @@ struct _TetherWindow
   GtkLabel *unresponsive_message;
   TetherGraph *cpu_graph;
   TetherGraph *memory_graph;
+  GtkWidget *memory_header;
   GtkColumnView *column_view;
   GtkColumnViewColumn *role_column;
   GtkLabel *detail_label;
@@ -150,6 +158,8 @@ update_actions (TetherWindow *self)
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.force-stop",
                                  app_action_enabled (self, "force-stop"));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.restart",
+                                 app_action_enabled (self, "restart"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.stop-subtree",
                                  selected && app_action_enabled (self, "stop-subtree"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.kill-subtree",
@@ -207,6 +217,98 @@ update_status (TetherWindow *self)
   gtk_spinner_set_spinning (self->start_spinner, activity != NULL);
   gtk_label_set_label (self->status_label, status != NULL ? status : "");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), status);
+}
+
+/* The backend's newest lines, for the empty state. */
+#define EMPTY_STATE_LOG_LINES 8
+
+/* Stopped or Failed with no process left: what happened, the backend's
+ * last output and Start, instead of a table with only its headers. */
+static void
+update_empty_state (TetherWindow *self)
+{
+  TetherState state;
+  gboolean empty;
+  const char *message;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GString) text = NULL;
+
+  if (self->supervisor == NULL)
+    return;
+  state = tether_supervisor_get_state (self->supervisor);
+  empty = (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED) &&
+          tether_process_tree_get_n_items (self->tree) == 0;
+  gtk_widget_set_visible (self->tree_scroller, !empty);
+  gtk_widget_set_visible (GTK_WIDGET (self->empty_page), empty);
+  if (!empty)
+    return;
+
+  message = tether_supervisor_get_message (self->supervisor);
+  if (state == TETHER_STATE_FAILED)
+    {
+      adw_status_page_set_icon_name (self->empty_page, "dialog-error-symbolic");
+      adw_status_page_set_title (self->empty_page, _("The Backend Failed"));
+    }
+  else
+    {
+      adw_status_page_set_icon_name (self->empty_page, "media-playback-stop-symbolic");
+      adw_status_page_set_title (self->empty_page, _("Not Running"));
+    }
+  adw_status_page_set_description (self->empty_page,
+                                   message != NULL ? message : _("No process of the backend is running."));
+
+  lines = tether_log_get_lines (tether_supervisor_get_log (self->supervisor), EMPTY_STATE_LOG_LINES, 0);
+  text = g_string_new (NULL);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      const TetherLogLine *line = g_ptr_array_index (lines, i);
+
+      if (text->len > 0)
+        g_string_append_c (text, '\n');
+      g_string_append (text, line->text);
+    }
+  gtk_label_set_label (self->empty_log_label, text->str);
+  gtk_widget_set_visible (GTK_WIDGET (self->empty_log_label), text->len > 0);
+  gtk_widget_set_visible (GTK_WIDGET (self->empty_log_heading), text->len > 0);
+}
+
+/* Which ownership is at work, and what it means for the person about to
+ * stop the backend. AUTO until the first start decides. */
+static void
+update_owner_kind (TetherWindow *self)
+{
+  TetherOwnerKind kind = self->supervisor != NULL ? tether_supervisor_get_owner_kind (self->supervisor)
+                                                  : TETHER_OWNER_AUTO;
+  const char *label = NULL;
+  const char *tooltip = NULL;
+
+  switch (kind)
+    {
+    case TETHER_OWNER_CGROUP:
+      /* translators: short, beside the process count: the tree is a cgroup */
+      label = C_("ownership", "cgroup");
+      tooltip = _("Ownership: a cgroup of its own. Every process the backend starts is in it, "
+                  "detached ones too, and Stop and Force Stop end them all.");
+      break;
+    case TETHER_OWNER_REAPER:
+      /* translators: short, beside the process count: a helper tracks the tree */
+      label = C_("ownership", "helper");
+      tooltip = tether_owner_in_flatpak ()
+                ? _("Ownership: processes are tracked by Tether's helper (no cgroup in the Flatpak sandbox); "
+                    "detached processes are still caught, and Stop and Force Stop end them all.")
+                : _("Ownership: processes are tracked by Tether's helper (no cgroup could be made); "
+                    "detached processes are still caught, and Stop and Force Stop end them all.");
+      break;
+    case TETHER_OWNER_AUTO:
+    default:
+      break;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->owner_label), label != NULL);
+  gtk_label_set_label (self->owner_label, label != NULL ? label : "");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->owner_label), tooltip);
+  if (tooltip != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->owner_label),
+                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, tooltip, -1);
 }
 
 static void
@@ -377,6 +479,7 @@ on_supervisor_changed (TetherWindow *self)
   update_countdown (self);
   update_unresponsive (self);
   update_actions (self);
+  update_empty_state (self);
 }
 
 static void
@@ -384,6 +487,7 @@ on_message_changed (TetherWindow *self)
 {
   update_status (self);
   update_unresponsive (self);
+  update_empty_state (self);
 }
 
 /* ---- the worker pool ---------------------------------------------------- */
@@ -661,6 +765,68 @@ on_selection_changed (TetherWindow *self)
   update_actions (self);
 }
 
+/* The machine's RAM in bytes (0 if it cannot tell). */
+static guint64
+get_total_ram (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES);
+  long page_size = sysconf (_SC_PAGESIZE);
+
+  return pages > 0 && page_size > 0 ? (guint64) pages * (guint64) page_size : 0;
+}
+
+/* The memory graph's note says which measure it shows and how much of the
+ * machine's RAM that is; its tooltip says what the measure counts. */
+static void
+update_memory_note (TetherWindow              *self,
+                    const TetherSamplerTotals *totals)
+{
+  static guint64 total_ram = 0;
+  const char *measure, *meaning;
+  g_autofree char *ram = NULL;
+  g_autofree char *note = NULL;
+  g_autofree char *tooltip = NULL;
+
+  if (total_ram == 0)
+    total_ram = get_total_ram ();
+  switch (totals->memory_source)
+    {
+    case TETHER_MEMORY_CGROUP:
+      /* translators: the memory graph's measure; keep it short */
+      measure = C_("memory measure", "cgroup");
+      meaning = _("Memory charged to the backend's cgroup (memory.current): every process, "
+                  "shared pages once, page cache and kernel memory included.");
+      break;
+    case TETHER_MEMORY_PSS:
+      /* translators: the memory graph's measure (proportional set size); keep it short */
+      measure = C_("memory measure", "PSS");
+      meaning = _("The sum of every process's proportional set size (PSS): a page shared by several "
+                  "processes counts once in all, split among them. Read every 5 seconds.");
+      break;
+    case TETHER_MEMORY_RSS:
+    default:
+      /* translators: the memory graph's measure (resident set size); keep it short */
+      measure = C_("memory measure", "RSS");
+      meaning = _("The sum of every process's resident set size (RSS), until the first PSS reading: "
+                  "shared pages count once per process, so this overstates the tree.");
+      break;
+    }
+  if (total_ram == 0)
+    {
+      tether_graph_set_axis_text (self->memory_graph, measure);
+      gtk_widget_set_tooltip_text (self->memory_header, meaning);
+      return;
+    }
+  ram = g_format_size_full (total_ram, G_FORMAT_SIZE_IEC_UNITS);
+  /* translators: the memory graph's note, e.g. "PSS, 0.4 % of 23.4 GiB RAM" */
+  note = g_strdup_printf (_("%s, %.1f %% of %s RAM"), measure,
+                          100.0 * (double) totals->memory_bytes / (double) total_ram, ram);
+  /* translators: %s is what the measure means; then the machine's RAM */
+  tooltip = g_strdup_printf (_("%s\nThis machine has %s of RAM."), meaning, ram);
+  tether_graph_set_axis_text (self->memory_graph, note);
+  gtk_widget_set_tooltip_text (self->memory_header, tooltip);
+}
+
 static void
 on_tree_updated (TetherProcessTree *tree,
                  gboolean           changed,
@@ -678,6 +844,8 @@ on_tree_updated (TetherProcessTree *tree,
   count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
                            totals->n_processes);
   gtk_label_set_label (self->count_label, count);
+  update_memory_note (self, totals);
+  update_empty_state (self);
   if (item != NULL)
     {
       update_detail_text (self, item);
@@ -935,6 +1103,9 @@ set_supervisor (TetherWindow     *self,
   tether_graph_set_history (self->cpu_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
   tether_graph_set_history (self->memory_graph, sampler ? tether_sampler_get_history (sampler) : NULL);
 
+  /* On the welcome page there is nothing to start or stop. */
+  gtk_widget_set_visible (self->controls_box, supervisor != NULL);
+  update_owner_kind (self);
   if (supervisor == NULL)
     {
       gtk_stack_set_visible_child_name (self->stack, "welcome");
@@ -1006,11 +1177,13 @@ ask_then (TetherWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-/* Killing asks first, unless the preferences say not to. */
+/* Killing asks first, unless the preferences say not to. The confirm
+ * button is named like the action. */
 static void
 confirm_then (TetherWindow *self,
               const char   *heading,
               const char   *body,
+              const char   *confirm_label,
               const char   *action_name,
               GVariant     *target)
 {
@@ -1021,7 +1194,7 @@ confirm_then (TetherWindow *self,
       g_action_group_activate_action (G_ACTION_GROUP (self->application), action_name, target);
       return;
     }
-  ask_then (self, heading, body, _("_Kill"), action_name, target);
+  ask_then (self, heading, body, confirm_label, action_name, target);
 }
 
 /* The confirmation counts what is alive now, not as of the last tick: it
@@ -1046,7 +1219,7 @@ on_counted_for_force_stop (GObject      *source,
   body = g_strdup_printf (ngettext ("%u process will be killed at once, without a chance to finish its work.",
                                     "%u processes will be killed at once, without a chance to finish their work.",
                                     n), n);
-  confirm_then (self, heading, body, "force-stop", NULL);
+  confirm_then (self, heading, body, _("_Force Stop"), "force-stop", NULL);
 }
 
 static void
@@ -1066,6 +1239,39 @@ force_stop_activated (GtkWidget  *widget,
     }
   tether_sampler_refresh_async (tether_supervisor_get_sampler (self->supervisor), NULL,
                                 on_counted_for_force_stop, g_object_ref (self));
+}
+
+/* Restart ends every process of a running backend: it asks first (unless
+ * the preferences say not to); a stopped one just starts. D-Bus callers of
+ * app.restart are not asked: they chose already. */
+static void
+restart_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  GSettings *settings = tether_application_get_settings (self->application);
+  TetherState state;
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  guint n;
+
+  if (self->supervisor == NULL)
+    return;
+  state = tether_supervisor_get_state (self->supervisor);
+  if (state == TETHER_STATE_STOPPED || state == TETHER_STATE_FAILED ||
+      !g_settings_get_boolean (settings, "confirm-restart"))
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self->application), "restart", NULL);
+      return;
+    }
+  n = tether_sampler_get_totals (tether_supervisor_get_sampler (self->supervisor))->n_processes;
+  /* translators: %s is the backend's name */
+  heading = g_strdup_printf (_("Restart %s?"), tether_supervisor_get_profile (self->supervisor)->name);
+  body = g_strdup_printf (ngettext ("Its %u process is asked to exit, then forced, and the backend starts again.",
+                                    "Its %u processes are asked to exit, then forced, and the backend starts again.",
+                                    n), n);
+  ask_then (self, heading, body, _("_Restart"), "restart", NULL);
 }
 
 static guint
@@ -1101,7 +1307,7 @@ kill_subtree_activated (GtkWidget  *widget,
   body = g_strdup_printf (ngettext ("%u process will be killed at once.",
                                     "This process and its descendants, %u processes, will be killed at once.",
                                     n), n);
-  confirm_then (self, heading, body, "kill-subtree",
+  confirm_then (self, heading, body, _("_Kill"), "kill-subtree",
                 g_variant_new_int32 (tether_process_item_get_pid (item)));
 }
 
@@ -1113,9 +1319,27 @@ stop_subtree_activated (GtkWidget  *widget,
   TetherWindow *self = TETHER_WINDOW (widget);
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
-  if (item != NULL)
-    g_action_group_activate_action (G_ACTION_GROUP (self->application), "stop-subtree",
-                                    g_variant_new_int32 (tether_process_item_get_pid (item)));
+  g_autofree char *title = NULL;
+  guint n_descendants;
+
+  if (item == NULL)
+    return;
+  g_action_group_activate_action (G_ACTION_GROUP (self->application), "stop-subtree",
+                                  g_variant_new_int32 (tether_process_item_get_pid (item)));
+  /* SIGTERM cannot be taken back, so Delete does not ask; it says what it
+   * reached, by name, where the person is looking (a failure is told
+   * apart by the application). */
+  n_descendants = count_subtree (item) - 1;
+  if (n_descendants == 0)
+    title = g_strdup_printf (_("Sent SIGTERM to %s (%d)"), tether_process_item_get_name (item),
+                             tether_process_item_get_pid (item));
+  else
+    title = g_strdup_printf (ngettext ("Sent SIGTERM to %s (%d) and its %u descendant",
+                                       "Sent SIGTERM to %s (%d) and its %u descendants",
+                                       n_descendants),
+                             tether_process_item_get_name (item), tether_process_item_get_pid (item),
+                             n_descendants);
+  tether_window_toast (self, title, NULL);
 }
 
 /* Send Signal…: the choice, then app.send-signal; a signal that ends or
@@ -1820,10 +2044,16 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, controls_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree_scroller);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_log_heading);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_log_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_pill);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, start_spinner);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, status_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, count_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, owner_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, rollback_button);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, pool_box);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, workers_spin);
@@ -1841,6 +2071,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, unresponsive_message);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_header);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, role_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
@@ -1873,6 +2104,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
   gtk_widget_class_install_action (widget_class, "win.run-demo", NULL, run_demo_activated);
   gtk_widget_class_install_action (widget_class, "win.force-stop", NULL, force_stop_activated);
+  gtk_widget_class_install_action (widget_class, "win.restart", NULL, restart_activated);
   gtk_widget_class_install_action (widget_class, "win.stop-subtree", NULL, stop_subtree_activated);
   gtk_widget_class_install_action (widget_class, "win.kill-subtree", NULL, kill_subtree_activated);
   gtk_widget_class_install_action (widget_class, "win.send-signal", NULL, send_signal_activated);
@@ -1921,6 +2153,9 @@ tether_window_init (TetherWindow *self)
                             G_CALLBACK (on_process_search_mode), self);
   g_signal_connect_swapped (self->tree, "notify::n-matches", G_CALLBACK (update_match_label), self);
   g_signal_connect_swapped (self->tree, "notify::search", G_CALLBACK (update_match_label), self);
+  /* The last row gone (or the first one back) may change the empty state. */
+  g_signal_connect_object (tether_process_tree_get_roots (self->tree), "items-changed",
+                           G_CALLBACK (update_empty_state), self, G_CONNECT_SWAPPED);
 
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
@@ -1931,6 +2166,8 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_status), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::message",
                                   G_CALLBACK (on_message_changed), self);
+  g_signal_group_connect_swapped (self->supervisor_signals, "notify::owner-kind",
+                                  G_CALLBACK (update_owner_kind), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::can-resize",
                                   G_CALLBACK (update_pool), self);
   g_signal_group_connect_swapped (self->supervisor_signals, "checkpoint",
