@@ -822,11 +822,13 @@ tether_quote_arg (WCHAR      **s,
   return tether_wcs_add (s, len, cap, L'"');
 }
 
+/* Absolute, or rooted on the current drive (\\dir\\x.exe): either way not
+ * relative to the child's directory. */
 static bool
 tether_is_absolute (const WCHAR *path)
 {
   return (path[0] != L'\0' && path[1] == L':' && (path[2] == L'\\' || path[2] == L'/')) ||
-         (path[0] == L'\\' && path[1] == L'\\') || (path[0] == L'/' && path[1] == L'/');
+         path[0] == L'\\' || path[0] == L'/';
 }
 
 /* The program to run: a bare name through the PATH Tether gave the child
@@ -1420,6 +1422,31 @@ tether_job_handle_line (char *line)
       return;
     }
 
+  if (strcmp (verb, "kill") == 0 && n_f == 2)
+    {
+      DWORD *ids = NULL;
+      size_t n = 0;
+      TetherBuf b = { 0 };
+
+      /* Every member in one call the kernel makes atomic for the job:
+       * nothing can start in between and survive. No view first: nothing
+       * is chosen, and every millisecond before the call is one more for a
+       * stop that was asked to be immediate. */
+      if (!tether_job_list_ids (&ids, &n))
+        n = 0;
+      free (ids);
+      if (!TerminateJobObject (job.job, TETHER_JOB_KILLED_CODE))
+        {
+          tether_job_send_win32_error (id, "TerminateJobObject", GetLastError ());
+          free (f);
+          return;
+        }
+      tether_buf_printf (&b, "%llu ok %zu %zu", id, n, n);
+      tether_job_send (&b);
+      free (f);
+      return;
+    }
+
   if (!((strcmp (verb, "members") == 0 && n_f == 2) ||
         (strcmp (verb, "top-level") == 0 && n_f == 2) ||
         (strcmp (verb, "watch") == 0 && n_f == 3 && tether_parse_u64 (f[2], 1, UINT32_MAX, &a)) ||
@@ -1428,8 +1455,7 @@ tether_job_handle_line (char *line)
         (strcmp (verb, "signal-all") == 0 && n_f == 3 && tether_parse_signal (f[2], &sig)) ||
         (strcmp (verb, "signal-subtree") == 0 && n_f == 4 && tether_parse_u64 (f[2], 1, UINT32_MAX, &a) &&
          tether_parse_signal (f[3], &sig)) ||
-        (strcmp (verb, "kill-subtree") == 0 && n_f == 3 && tether_parse_u64 (f[2], 1, UINT32_MAX, &a)) ||
-        (strcmp (verb, "kill") == 0 && n_f == 2)))
+        (strcmp (verb, "kill-subtree") == 0 && n_f == 3 && tether_parse_u64 (f[2], 1, UINT32_MAX, &a))))
     {
       tether_job_send_error (id, TETHER_EINVAL, "unknown or malformed command");
       free (f);
@@ -1456,16 +1482,6 @@ tether_job_handle_line (char *line)
       for (size_t i = 0; i < view.n; i++)
         selected[i] = view.items[i].parent < 0;
       tether_job_send_pid_list (id, &view, selected);
-    }
-  else if (strcmp (verb, "kill") == 0)
-    {
-      TetherBuf b = { 0 };
-
-      /* Every member, in one call the kernel makes atomic for the job:
-       * nothing can start in between and survive. */
-      TerminateJobObject (job.job, TETHER_JOB_KILLED_CODE);
-      tether_buf_printf (&b, "%llu ok %zu %zu", id, view.n, view.n);
-      tether_job_send (&b);
     }
   else
     {

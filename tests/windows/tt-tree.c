@@ -21,11 +21,13 @@
  * swallows the events, so only a forced stop ends the tree.
  *
  * Probes:
- *   tt-tree outsider              sleeps (a process outside the job)
+ *   tt-tree outsider              prints "pid PID", sleeps (a process outside
+ *                                 the job)
  *   tt-tree alive PID...          prints "PID alive" or "PID gone" per pid
  *   tt-tree list                  prints "PID PPID" of every tt-tree.exe
  *   tt-tree port-free PORT        exit 0 when PORT can be bound again, else 1
  *   tt-tree args ARG...           prints each argument as it arrived, hex
+ *   tt-tree terminate PID         TerminateProcess (PID), as Task Manager would
  *   tt-tree exit CODE             exits with CODE
  *   tt-tree env NAME              prints NAME's value, or "(unset)"
  *
@@ -348,6 +350,7 @@ wmain (int       argc,
     }
   if (wcscmp (role, L"outsider") == 0)
     {
+      printf ("pid %lu\n", (unsigned long) GetCurrentProcessId ());
       SetConsoleCtrlHandler (tt_handle_ctrl, TRUE);
       tt_sleep_forever ();
     }
@@ -359,10 +362,16 @@ wmain (int       argc,
     return tt_port_free (argv[2]);
   if (wcscmp (role, L"args") == 0)
     return tt_args (argc, argv);
+  if (wcscmp (role, L"terminate") == 0 && argc == 3)
+    {
+      HANDLE process = OpenProcess (PROCESS_TERMINATE, FALSE, (DWORD) wcstoul (argv[2], NULL, 10));
+
+      return process != NULL && TerminateProcess (process, 9) ? 0 : 1;
+    }
   if (wcscmp (role, L"exit") == 0 && argc == 3)
     return (int) wcstoul (argv[2], NULL, 10);
   if (wcscmp (role, L"env") == 0 && argc == 3)
     return tt_env (argv[2]);
-  fprintf (stderr, "usage: tt-tree bootloader|server|helper|grandchild|outsider|alive|list|port-free|args|exit|env ...\n");
+  fprintf (stderr, "usage: tt-tree bootloader|server|helper|grandchild|outsider|alive|list|port-free|args|terminate|exit|env ...\n");
   return 2;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# run-tests.sh: builds tether-job.exe and the test programs with mingw-w64
+# and runs the Windows tests under wine. One command, TAP on stdout, exit
+# status 0 only when every test passed (77, meson's "skipped", when the
+# tools are missing: a skip is never a pass).
+#
+#   tests/windows/run-tests.sh [--msi] [--only NAME,...]
+#
+# Environment:
+#   TETHER_WINEPREFIX   the wine prefix the tests own (created when missing,
+#                       reused when present; its wineserver is stopped at
+#                       the end). Default: /var/cache/tether-wine-job
+#   TETHER_WIN32_BIN    where to build (default: a temporary directory)
+#   CC_MINGW            the cross compiler (default x86_64-w64-mingw32-gcc)
+#
+# Needs: gcc-mingw-w64-x86-64, wine (wine64) 8, python3; --msi also wixl
+# and msitools.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cc=${CC_MINGW:-x86_64-w64-mingw32-gcc}
+export WINEPREFIX=${TETHER_WINEPREFIX:-/var/cache/tether-wine-job}
+export WINEDEBUG=${WINEDEBUG:--all}
+export WINEDLLOVERRIDES="mscoree,mshtml="
+# No display: console programs only, and no dialog can wait for a click.
+unset DISPLAY WAYLAND_DISPLAY
+
+msi=0
+only=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --msi) msi=1 ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: $0 [--msi] [--only NAME,...]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+missing=
+for tool in "$cc" wine wineserver python3 timeout; do
+  command -v "$tool" > /dev/null 2>&1 || missing="$missing $tool"
+done
+if [ $msi = 1 ]; then
+  for tool in wixl msiinfo; do
+    command -v "$tool" > /dev/null 2>&1 || missing="$missing $tool"
+  done
+fi
+if [ -n "$missing" ]; then
+  echo "1..0 # SKIP missing:$missing (apt-get install gcc-mingw-w64-x86-64 wine wine64 wixl msitools)"
+  exit 77
+fi
+
+bin=${TETHER_WIN32_BIN:-}
+if [ -z "$bin" ]; then
+  bin=$(mktemp -d "${TMPDIR:-/tmp}/tether-win32-bin.XXXXXX")
+  trap 'rm -rf "$bin"' EXIT
+fi
+mkdir -p "$bin"
+
+# Static libgcc: the programs need no DLL but Windows' own.
+cflags="-std=c11 -O2 -Wall -Wextra -Werror -static-libgcc -static"
+if ! "$cc" $cflags -o "$bin/tether-job.exe" "$root/src/win32/tether-job.c" ||
+   ! "$cc" $cflags -municode -o "$bin/tt-tree.exe" "$here/tt-tree.c" -lws2_32; then
+  echo "1..1"
+  echo "not ok 1 - build with $cc"
+  exit 1
+fi
+
+args=(--bin "$bin")
+[ -n "$only" ] && args+=(--only "$only")
+[ $msi = 1 ] && args+=(--extra "test_msi:test_msi_install_run_uninstall")
+python3 "$here/test-job.py" "${args[@]}"
