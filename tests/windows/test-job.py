@@ -145,10 +145,10 @@ def wait_for(predicate, timeout, step=0.1):
 class JobHelper:
     """tether-job.exe, with Tether's side of the protocol."""
 
-    def __init__(self):
+    def __init__(self, exe=None):
         self.err_path = os.path.join(Ctx.work, "job-stderr-%d.txt" % time.monotonic_ns())
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(["wine", Ctx.job], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(["wine", exe or Ctx.job], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, env=wine_env(), cwd=Ctx.work)
         self.lines = queue.Queue()
         self.events = []
@@ -263,11 +263,11 @@ def new_run_dir():
     return d
 
 
-def start_tree(helper, mode="ignore", flags="-"):
+def start_tree(helper, mode="ignore", flags="-", tt=None):
     """Spawns the onefile stand-in and waits for the whole tree: bootloader,
     its console host, server, two helpers, one grandchild."""
     run = new_run_dir()
-    boot = helper.spawn([winpath(Ctx.tt), "bootloader", mode, winpath(run)], flags=flags)
+    boot = helper.spawn([tt or winpath(Ctx.tt), "bootloader", mode, winpath(run)], flags=flags)
     server_txt = os.path.join(run, "server.txt")
     members = wait_for(lambda: len(helper.members()) >= 6 and os.path.exists(server_txt) and helper.members(),
                        20)
