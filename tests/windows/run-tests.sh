@@ -9,7 +9,9 @@
 # Environment:
 #   TETHER_WINEPREFIX   the wine prefix the tests own (created when missing,
 #                       reused when present; its wineserver is stopped at
-#                       the end). Default: /var/cache/tether-wine-job
+#                       the end). Default: /var/cache/tether-wine-job, or
+#                       ~/.cache/tether-wine-job where /var/cache is not
+#                       writable. A WINEPREFIX of yours is never used.
 #   TETHER_WIN32_BIN    where to build (default: a temporary directory)
 #   CC_MINGW            the cross compiler (default x86_64-w64-mingw32-gcc)
 #
@@ -22,7 +24,6 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cc=${CC_MINGW:-x86_64-w64-mingw32-gcc}
-export WINEPREFIX=${TETHER_WINEPREFIX:-/var/cache/tether-wine-job}
 export WINEDEBUG=${WINEDEBUG:--all}
 export WINEDLLOVERRIDES="mscoree,mshtml="
 # No display: console programs only, and no dialog can wait for a click.

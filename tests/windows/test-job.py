@@ -7,10 +7,14 @@
 # processes carry their .exe name) and from inside wine (Toolhelp, through
 # tt-tree.exe list / alive / port-free). Output is TAP.
 #
-# Usage: test-job.py --bin DIR [--only NAME,...] [--msi]
+# Usage: test-job.py (--bin DIR | --job EXE --tt EXE) [--only NAME,...]
+#                    [--extra test_msi:test_msi_install_run_uninstall]
 #   DIR holds tether-job.exe and tt-tree.exe (run-tests.sh builds them).
-# WINEPREFIX must name a prefix of this test's own: the end of the run stops
-# that prefix's wineserver, and nothing else.
+#   The MSI test also needs wixl and msitools.
+# The wine prefix is $TETHER_WINEPREFIX, else /var/cache/tether-wine-job
+# (~/.cache/tether-wine-job where that is not writable); created when
+# missing, reused when present. It must be the tests' own: the end of the
+# run stops that prefix's wineserver, and nothing else.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -28,7 +32,22 @@ import traceback
 
 WINE_TIMEOUT = 60          # one wine call, cold prefix included
 FORCED_STOP_LIMIT_MS = 100  # the design's promise: kill -> empty
-PREFIX = os.environ["WINEPREFIX"]
+
+
+def default_prefix():
+    """The tests' own prefix: never the user's WINEPREFIX, since the run
+    ends by stopping the prefix's wineserver."""
+    if os.environ.get("TETHER_WINEPREFIX"):
+        return os.environ["TETHER_WINEPREFIX"]
+    shared = "/var/cache/tether-wine-job"
+    if os.access(shared if os.path.isdir(shared) else "/var/cache", os.W_OK):
+        return shared
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "tether-wine-job")
+
+
+PREFIX = default_prefix()
+os.environ["WINEPREFIX"] = PREFIX
 
 results = []
 notes = []
@@ -57,6 +76,9 @@ def enc(text):
 
 def wine_env():
     env = dict(os.environ)
+    # Console programs only: no window may wait for a click on a desktop.
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
     env.setdefault("WINEDEBUG", "-all")
     # In the helper's environment, never in a child's (spawn passes exactly ENV).
     env["TETHER_JOB_TEST_OWN"] = "leaked"
@@ -531,10 +553,13 @@ def test_spawn_arguments_env_exit_code():
 
         pid = h.spawn(["tt-tree.exe", "env", "TETHER_PROBE"], env=default_env() + ["TETHER_PROBE=a b=c"])
         assert h.wait_event(lambda f: f[:2] == ["exit", str(pid)], 10), "env child did not end"
+        assert h.wait_event(lambda f: f == ["empty"], 5), "no empty after the env child"
         assert "env:a b=c" in h.stderr_text(), "env not passed: %r" % h.stderr_text()
         pid = h.spawn(["tt-tree.exe", "env", "TETHER_JOB_TEST_OWN"])
         assert h.wait_event(lambda f: f[:2] == ["exit", str(pid)], 10), "env child did not end"
+        assert h.wait_event(lambda f: f == ["empty"], 5), "no empty after the env child"
         assert "env:(unset)" in h.stderr_text(), "the helper's own environment leaked"
+        assert not [e for e in h.events if e[1] == "empty"], "an empty too many: %r" % h.events
 
         # A relative program path is taken from the child's directory.
         shutil.copy(Ctx.tt, os.path.join(Ctx.work, "tt-copy.exe"))
@@ -652,14 +677,18 @@ def ensure_prefix():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
+    parser.add_argument("--bin", help="directory holding tether-job.exe and tt-tree.exe")
+    parser.add_argument("--job", help="tether-job.exe (default: BIN/tether-job.exe)")
+    parser.add_argument("--tt", help="tt-tree.exe (default: BIN/tt-tree.exe)")
     parser.add_argument("--only", default="")
     parser.add_argument("--extra", action="append", default=[], help="module:function of more tests")
     args = parser.parse_args()
 
-    Ctx.bin = os.path.abspath(args.bin)
-    Ctx.tt = os.path.join(Ctx.bin, "tt-tree.exe")
-    Ctx.job = os.path.join(Ctx.bin, "tether-job.exe")
+    if not args.bin and not (args.job and args.tt):
+        parser.error("give --bin, or --job and --tt")
+    Ctx.job = os.path.abspath(args.job or os.path.join(args.bin, "tether-job.exe"))
+    Ctx.tt = os.path.abspath(args.tt or os.path.join(args.bin, "tt-tree.exe"))
+    Ctx.bin = os.path.dirname(Ctx.tt)
     Ctx.work = tempfile.mkdtemp(prefix="tether-job-test-")
     tests = list(TESTS)
     for extra in args.extra:

@@ -34,8 +34,8 @@ def build_msi(work):
     stage = os.path.join(work, "stage")
     os.makedirs(os.path.join(stage, "bin"), exist_ok=True)
     os.makedirs(os.path.join(stage, "doc"), exist_ok=True)
-    for exe in ("tether-job.exe", "tt-tree.exe"):
-        shutil.copy(os.path.join(t.Ctx.bin, exe), os.path.join(stage, "bin", exe))
+    shutil.copy(t.Ctx.job, os.path.join(stage, "bin", "tether-job.exe"))
+    shutil.copy(t.Ctx.tt, os.path.join(stage, "bin", "tt-tree.exe"))
     shutil.copy(os.path.join(PACKAGING, "README.txt"), os.path.join(stage, "doc", "README.txt"))
     msi = os.path.join(work, "tether.msi")
     proc = subprocess.run(["wixl", "-a", "x64", "-D", "BinDir=bin", "-D", "DocDir=doc", "-D", "Version=0.0.1",

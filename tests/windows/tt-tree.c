@@ -328,6 +328,9 @@ tt_env (const wchar_t *name)
   return 0;
 }
 
+/* The wide entry point (-municode): arguments as UTF-16, as Windows has them. */
+int wmain (int argc, wchar_t **argv);
+
 int
 wmain (int       argc,
        wchar_t **argv)
