@@ -291,8 +291,12 @@ def start_tree(helper, mode="ignore", flags="-", tt=None):
     run = new_run_dir()
     boot = helper.spawn([tt or winpath(Ctx.tt), "bootloader", mode, winpath(run)], flags=flags)
     server_txt = os.path.join(run, "server.txt")
-    members = wait_for(lambda: len(helper.members()) >= 6 and os.path.exists(server_txt) and helper.members(),
-                       20)
+
+    def ready():
+        # Every process past its console set-up (server.txt, three ready-*).
+        n_ready = len([n for n in os.listdir(run) if n.startswith("ready-") and not n.endswith(".tmp")])
+        return n_ready == 3 and os.path.exists(server_txt) and helper.members()
+    members = wait_for(ready, 20)
     assert members and len(members) == 6, "tree never reached 6 members: %r" % (members,)
     with open(server_txt) as f:
         port, server = (int(x) for x in f.read().split())
@@ -483,7 +487,8 @@ def test_ctrl_c_polite_stop():
         assert ev, "bootloader did not end after CTRL_C"
         assert ev[1].split()[2] == "0", "bootloader exit code %r: the server did not exit politely" % ev[1]
         assert os.path.exists(os.path.join(run, "polite.txt")), "the server's handler did not run"
-        assert h.wait_event(lambda f: f == ["empty"], 5), "no empty after the polite stop"
+        assert h.wait_event(lambda f: f == ["empty"], 10), "no empty after the polite stop; members %r, " \
+            "events %r, inside wine %r" % (h.members(), h.events, wine_tree_processes())
         assert_tree_gone(members, port)
     finally:
         h.close()

@@ -12,8 +12,12 @@
  *   tt-tree server MODE DIR       starts two helpers (one with a child),
  *                                 listens on a loopback port, writes
  *                                 DIR\server.txt "PORT PID"
- *   tt-tree helper MODE [child]   sleeps; with "child" starts a grandchild
- *   tt-tree grandchild MODE       sleeps
+ *   tt-tree helper MODE DIR [child]  sleeps; with "child" starts a grandchild
+ *   tt-tree grandchild MODE DIR   sleeps
+ *
+ * Helpers and the grandchild write DIR\ready-PID once their console
+ * handling is set: a test that raised an event before that would prove
+ * nothing about the handling.
  *
  * MODE "polite": the server handles CTRL_C/CTRL_BREAK (SetConsoleCtrlHandler),
  * closes its port, writes DIR\polite.txt and exits 0; helpers keep the
@@ -162,7 +166,7 @@ tt_server (const wchar_t *mode,
   struct sockaddr_in address = { 0 };
   int address_len = sizeof address;
   char text[64];
-  wchar_t helper_args[64];
+  wchar_t helper_args[MAX_PATH + 64];
   HANDLE helpers[2];
 
   tt_set_mode (mode);
@@ -170,9 +174,11 @@ tt_server (const wchar_t *mode,
   if (!SetConsoleCtrlHandler (tt_handle_ctrl, TRUE))
     return 3;
 
-  _snwprintf (helper_args, 64, L"helper %ls", mode);
+  _snwprintf (helper_args, MAX_PATH + 64, L"helper %ls \"%ls\"", mode, dir);
+  helper_args[MAX_PATH + 63] = L'\0';
   helpers[0] = tt_start_self (helper_args);
-  _snwprintf (helper_args, 64, L"helper %ls child", mode);
+  _snwprintf (helper_args, MAX_PATH + 64, L"helper %ls \"%ls\" child", mode, dir);
+  helper_args[MAX_PATH + 63] = L'\0';
   helpers[1] = tt_start_self (helper_args);
   if (helpers[0] == NULL || helpers[1] == NULL)
     return 4;
@@ -220,8 +226,19 @@ tt_server (const wchar_t *mode,
   return 0;
 }
 
+static void
+tt_write_ready (const wchar_t *dir)
+{
+  wchar_t name[32];
+
+  _snwprintf (name, 32, L"ready-%lu", (unsigned long) GetCurrentProcessId ());
+  name[31] = L'\0';
+  tt_write_file (dir, name, "ready\n");
+}
+
 static int
 tt_helper (const wchar_t *mode,
+           const wchar_t *dir,
            bool           with_child)
 {
   tt_set_mode (mode);
@@ -229,12 +246,14 @@ tt_helper (const wchar_t *mode,
     SetConsoleCtrlHandler (tt_handle_ctrl, TRUE);
   if (with_child)
     {
-      wchar_t arguments[64];
+      wchar_t arguments[MAX_PATH + 64];
 
-      _snwprintf (arguments, 64, L"grandchild %ls", mode);
+      _snwprintf (arguments, MAX_PATH + 64, L"grandchild %ls \"%ls\"", mode, dir);
+      arguments[MAX_PATH + 63] = L'\0';
       if (tt_start_self (arguments) == NULL)
         return 4;
     }
+  tt_write_ready (dir);
   tt_sleep_forever ();
   return 0;
 }
@@ -342,13 +361,14 @@ wmain (int       argc,
     return tt_bootloader (argv[2], argv[3]);
   if (wcscmp (role, L"server") == 0 && argc == 4)
     return tt_server (argv[2], argv[3]);
-  if (wcscmp (role, L"helper") == 0 && (argc == 3 || argc == 4))
-    return tt_helper (argv[2], argc == 4);
-  if (wcscmp (role, L"grandchild") == 0 && argc == 3)
+  if (wcscmp (role, L"helper") == 0 && (argc == 4 || argc == 5))
+    return tt_helper (argv[2], argv[3], argc == 5);
+  if (wcscmp (role, L"grandchild") == 0 && argc == 4)
     {
       tt_set_mode (argv[2]);
       if (!tt_polite)
         SetConsoleCtrlHandler (tt_handle_ctrl, TRUE);
+      tt_write_ready (argv[3]);
       tt_sleep_forever ();
     }
   if (wcscmp (role, L"outsider") == 0)
