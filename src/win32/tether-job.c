@@ -40,6 +40,10 @@
  * POSIX shell shows for SIGKILL, so Tether's logs read alike on both. */
 #define TETHER_JOB_KILLED_CODE 137
 #define TETHER_JOB_SEND_CTRL_TIMEOUT_MS 5000
+/* In --send-ctrl's exit code: AttachConsole failed (the rest is the Win32
+ * error), so another process of that console may do. Bit 29 is the one
+ * Windows leaves to applications. */
+#define TETHER_JOB_ATTACH_FAILED 0x20000000u
 /* CreateProcessW's limit on lpCommandLine, in UTF-16 units. */
 #define TETHER_JOB_MAX_CMDLINE 32767
 
@@ -676,8 +680,10 @@ tether_job_report_ended (DWORD wait_ms)
       if (pid == 0)
         return;
 
+      /* Blocking, so the pool is done with the handle before it closes;
+       * the callback only posts to the port, so it cannot wait on us. */
       if (wait != NULL)
-        UnregisterWait (wait);
+        UnregisterWaitEx (wait, INVALID_HANDLE_VALUE);
       if (!GetExitCodeProcess (process, &code))
         code = (DWORD) -1;
       CloseHandle (process);
@@ -1260,8 +1266,9 @@ tether_job_send_ctrl (DWORD pid,
 }
 
 /* Signals the view's members for which selected[i]; returns how many it
- * reached, or -1 with *error set (a Win32 error) when an event could not
- * be delivered. */
+ * reached, or -1 with *error set (a Win32 error, with
+ * TETHER_JOB_ATTACH_FAILED when no process of the console could be
+ * attached to) when an event could not be delivered. */
 static long
 tether_job_signal_selected (const TetherView *view,
                             const bool       *selected,
@@ -1286,20 +1293,20 @@ tether_job_signal_selected (const TetherView *view,
       return reached;
     }
 
-  /* 2 and 15: one event per root's console (and group) among the
-   * targets. */
+  /* 2 and 15: one event per spawn the targets come from, raised on that
+   * spawn's console. roots is only ever touched on this thread. */
   done = calloc (view->n + 1, sizeof (bool));
   if (done == NULL)
     {
       *error = ERROR_NOT_ENOUGH_MEMORY;
       return -1;
     }
-  EnterCriticalSection (&job.table_lock);
   for (size_t i = 0; i < view->n; i++)
     {
       const TetherRoot *root;
-      DWORD root_pid, event, group, attach_to, sent;
+      DWORD root_pid, event, group, sent = ERROR_INVALID_HANDLE;
       long count = 0;
+      int attempts = 0;
 
       if (!selected[i] || done[i])
         continue;
@@ -1308,26 +1315,37 @@ tether_job_signal_selected (const TetherView *view,
       event = (sig == 2 || (root != NULL && root->ctrl_c)) ? CTRL_C_EVENT : CTRL_BREAK_EVENT;
       /* CTRL_C cannot be aimed at a group: it goes to the whole console. */
       group = event == CTRL_C_EVENT ? 0 : root_pid;
-      attach_to = view->items[i].pid;
       for (size_t j = i; j < view->n; j++)
         if (selected[j] && !done[j] && tether_job_root_of (view, j) == root)
           {
             done[j] = true;
             count++;
           }
-      LeaveCriticalSection (&job.table_lock);
-      sent = tether_job_send_ctrl (attach_to, event, group);
-      EnterCriticalSection (&job.table_lock);
+
+      /* Any process of that console will do to attach to, but not every
+       * member is on it: the console's own conhost.exe is not a client
+       * (and Windows hands out pids in no order, so it may come first).
+       * The spawned process first, then the others of its tree. */
+      for (int pass = 0; pass < 2 && sent != 0 && attempts < 8; pass++)
+        for (size_t j = 0; j < view->n && sent != 0 && attempts < 8; j++)
+          {
+            bool is_root = view->items[j].pid == root_pid;
+
+            if ((pass == 0) != is_root || tether_job_root_of (view, j) != root)
+              continue;
+            attempts++;
+            sent = tether_job_send_ctrl (view->items[j].pid, event, group);
+            if (sent != 0 && !(sent & TETHER_JOB_ATTACH_FAILED))
+              break;
+          }
       if (sent != 0)
         {
           *error = sent;
-          LeaveCriticalSection (&job.table_lock);
           free (done);
           return -1;
         }
       reached += count;
     }
-  LeaveCriticalSection (&job.table_lock);
   free (done);
   return reached;
 }
@@ -1526,7 +1544,10 @@ tether_job_handle_line (char *line)
       reached = tether_job_signal_selected (&view, selected, sig, &error);
       if (reached < 0)
         {
-          tether_job_send_win32_error (id, "GenerateConsoleCtrlEvent", error);
+          if (error & TETHER_JOB_ATTACH_FAILED)
+            tether_job_send_win32_error (id, "AttachConsole", error & ~TETHER_JOB_ATTACH_FAILED);
+          else
+            tether_job_send_win32_error (id, "GenerateConsoleCtrlEvent", error);
           goto out;
         }
       if (strcmp (verb, "signal") == 0)
@@ -1643,7 +1664,7 @@ tether_job_send_ctrl_main (int    argc,
     return ERROR_INVALID_PARAMETER;
   FreeConsole ();
   if (!AttachConsole ((DWORD) pid))
-    return (int) GetLastError ();
+    return (int) (TETHER_JOB_ATTACH_FAILED | GetLastError ());
   /* The event reaches every process of the console or group, this one
    * included: it must not end the sender before the call returns. */
   SetConsoleCtrlHandler (NULL, TRUE);

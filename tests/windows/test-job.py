@@ -494,6 +494,30 @@ def test_ctrl_c_polite_stop():
         h.close()
 
 
+def test_ctrl_c_orphaned_server():
+    """The founding case, then a polite stop: the bootloader killed alone, the
+    orphaned server still stops on CTRL_C. With the spawned process gone the
+    helper must attach to another process of the console, and the console's
+    conhost.exe (a member, listed before the server here) is not one."""
+    h = JobHelper()
+    try:
+        run, boot, server, port, members = start_tree(h, mode="polite", flags="ctrl-c")
+        h.ok("signal", boot, 9)
+        assert h.wait_event(lambda f: f[:2] == ["exit", str(boot)], 5), "bootloader did not end"
+        wait_for(lambda: boot not in h.members(), 5)
+        left = h.members()
+        assert len(left) == 5 and server in left, "after the bootloader: %r" % left
+        rep = h.ok("signal-all", 15)
+        assert rep == ["5", "5"], "signal-all reply %r" % rep
+        assert wait_for(lambda: os.path.exists(os.path.join(run, "polite.txt")), 10), \
+            "the orphaned server's handler did not run"
+        assert h.wait_event(lambda f: f == ["empty"], 10), "no empty after the polite stop; members %r" % \
+            h.members()
+        assert_tree_gone(members, port)
+    finally:
+        h.close()
+
+
 def test_ctrl_c_ignored_then_kill():
     """A backend that ignores CTRL_C survives the graceful step (so the
     previous test's stop is the handler's doing), and kill still ends it."""
@@ -661,6 +685,7 @@ TESTS = [
     test_helper_terminateprocess_ends_tree,
     test_outsider_untouched,
     test_ctrl_c_polite_stop,
+    test_ctrl_c_orphaned_server,
     test_ctrl_c_ignored_then_kill,
     test_subtree_and_watch,
     test_spawn_arguments_env_exit_code,
