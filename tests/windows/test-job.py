@@ -21,6 +21,7 @@
 import argparse
 import os
 import queue
+import random
 import shutil
 import signal
 import subprocess
@@ -669,6 +670,33 @@ def test_malformed_requests():
         h.send_raw(b"43 members\r\n")
         item = h.next_line(10)
         assert item and item[1] == "43 ok 0", "CRLF line: %r" % (item,)
+        # Pipelined: 300 requests in one write, 300 replies in order.
+        h.send_raw(b"".join(b"%d members\n" % (100 + i) for i in range(300)))
+        for i in range(300):
+            item = h.next_line(10)
+            assert item and item[1] == "%d ok 0" % (100 + i), "pipelined reply %d: %r" % (i, item)
+        # Junk built from the protocol's own words, seeded so a failure can be
+        # replayed: every line gets exactly one reply, with its id.
+        rng = random.Random(17)
+        words = [b"spawn", b"members", b"top-level", b"watch", b"signal", b"signal-all", b"signal-subtree",
+                 b"kill-subtree", b"freeze", b"thaw", b"freeze-except", b"-", b"ctrl-c", b"%", b"%2", b"%zz",
+                 b"%00", b"0", b"1", b"2", b"9", b"15", b"4294967295", b"4294967296", b"-1", b"\xff", b"\t",
+                 b"99999999999999999999", b"a=b", b"PATH=C:\\", b"", b"\r"]
+        junk = []
+        for i in range(400):
+            fields = [rng.choice(words) for _ in range(rng.randrange(0, 12))]
+            junk.append(b"%d " % (1000 + i) + b" ".join(fields) + b"\n")
+        h.send_raw(b"".join(junk))
+        for i in range(400):
+            item = h.next_line(15)
+            assert item is not None, "no reply to junk line %d: %r" % (i, junk[i])
+            parts = item[1].split(" ")
+            while parts[0] in ("exit", "empty"):
+                item = h.next_line(15)
+                assert item is not None, "no reply to junk line %d: %r" % (i, junk[i])
+                parts = item[1].split(" ")
+            assert parts[0] == str(1000 + i) and parts[1] in ("ok", "error"), \
+                "reply to junk line %d %r: %r" % (i, junk[i], item[1][:80])
         assert h.proc.poll() is None, "the helper died"
         assert h.ok("members") == ["0"], "helper no longer answers"
     finally:
