@@ -17,10 +17,13 @@
 #include "config.h"
 
 #include "tetherctl.h"
+#include "tether-win32-compat.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#ifdef G_OS_UNIX
 #include <glib-unix.h>
+#endif
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,8 +33,10 @@
 #include "tether-control.h"
 #include "tether-enum-types.h"
 #include "tether-json.h"
+#ifdef G_OS_UNIX
 #include "tether-leftovers.h"
 #include "tether-reaper.h"
+#endif
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
 #include "tether-text.h"
@@ -375,6 +380,10 @@ on_started (GObject      *source,
     }
 }
 
+/* Linux only: on Windows nothing of an earlier run can be left -- its job
+ * object ended every process when its tetherctl went away -- and the
+ * backend's output is tetherctl's stderr, not a pipe of its own. */
+#ifdef G_OS_UNIX
 /* ---- leftovers of an earlier run -------------------------------------------- */
 
 static void
@@ -587,6 +596,8 @@ release_output (Run *run)
     }
 }
 
+#endif /* G_OS_UNIX */
+
 /* ---- run ------------------------------------------------------------------- */
 
 int
@@ -619,12 +630,14 @@ tetherctl_run (const char *path,
       return 1;
     }
 
+#ifdef G_OS_UNIX
   /* A backend's processes come back here if tether-shim is killed. */
   if (!tether_reaper_install (&error))
     {
       g_message ("%s", error->message);
       g_clear_error (&error);
     }
+#endif
 
   run.json = json;
   run.kill_leftovers = kill_leftovers;
@@ -643,6 +656,7 @@ tetherctl_run (const char *path,
     }
 
   /* stdout carries the events alone. */
+#ifdef G_OS_UNIX
   if (json)
     {
       if (!capture_output (&run, &error))
@@ -653,6 +667,7 @@ tetherctl_run (const char *path,
     }
   else
     tether_supervisor_set_stdio (supervisor, STDERR_FILENO, STDERR_FILENO);
+#endif
 
   run.loop = g_main_loop_new (NULL, FALSE);
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_state_changed), &run);
@@ -673,9 +688,9 @@ tetherctl_run (const char *path,
       g_signal_connect (pool, "worker-retired", G_CALLBACK (on_worker_retired), &run);
     }
 
-  sigint = g_unix_signal_add (SIGINT, on_quit_signal, &run);
-  sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, &run);
-  sighup = g_unix_signal_add (SIGHUP, on_quit_signal, &run);
+  sigint = tetherctl_watch_signal (SIGINT, on_quit_signal, &run);
+  sigterm = tetherctl_watch_signal (SIGTERM, on_quit_signal, &run);
+  sighup = tetherctl_watch_signal (SIGHUP, on_quit_signal, &run);
 
   {
     JsonObject *fields = json_object_new ();
@@ -683,7 +698,11 @@ tetherctl_run (const char *path,
     json_object_set_string_member (fields, "socket", tether_control_get_socket_path (control));
     emit (&run, "control", fields);
   }
+#ifdef G_OS_UNIX
   tether_leftovers_find_async (profile, NULL, on_leftovers_found, &run);
+#else
+  tether_supervisor_start (supervisor, NULL, on_started, &run);
+#endif
   g_main_loop_run (run.loop);
 
   g_source_remove (sigint);
@@ -699,7 +718,9 @@ tetherctl_run (const char *path,
   g_signal_handlers_disconnect_by_data (supervisor, &run);
   if (tether_supervisor_get_pool (supervisor) != NULL)
     g_signal_handlers_disconnect_by_data (tether_supervisor_get_pool (supervisor), &run);
+#ifdef G_OS_UNIX
   release_output (&run);
+#endif
   g_object_run_dispose (G_OBJECT (control));
   g_object_run_dispose (G_OBJECT (supervisor));
   g_main_loop_unref (run.loop);

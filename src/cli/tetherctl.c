@@ -12,12 +12,10 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <glib-unix.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "tetherctl.h"
@@ -31,7 +29,6 @@
 #include "tether-relocation.h"
 #include "tether-sampler.h"
 #include "tether-supervisor.h"
-#include "tether-runtime-dir.h"
 #include "tether-text.h"
 #include "tether-signals.h"
 #include "tether-verb.h"
@@ -132,48 +129,6 @@ cmd_validate (const char *path)
   return 0;
 }
 
-/* The control sockets of live supervisors, sorted. Only a directory that
- * is ours is looked in, and the sockets of supervisors that were killed
- * outright are swept (and do not count). */
-static GPtrArray *
-list_live_sockets (char   **dir_out,
-                   GError **error)
-{
-  g_autofree char *dir = tether_runtime_dir_path ();
-  g_autoptr(GDir) d = NULL;
-  g_autoptr(GError) local_error = NULL;
-  GPtrArray *found;
-  const char *name;
-
-  if (!tether_runtime_dir_verify (dir, &local_error))
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        g_set_error (error, TETHER_ERROR, TETHER_ERROR_NOT_FOUND,
-                     _("No Tether supervisor is running (no control socket in %s)"), dir);
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
-  tether_runtime_dir_sweep (dir);
-
-  found = g_ptr_array_new_with_free_func (g_free);
-  d = g_dir_open (dir, 0, NULL);
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = NULL;
-
-      if (!g_str_has_suffix (name, ".sock"))
-        continue;
-      path = g_build_filename (dir, name, NULL);
-      if (tether_runtime_dir_socket_is_alive (path))
-        g_ptr_array_add (found, g_steal_pointer (&path));
-    }
-  g_ptr_array_sort (found, (GCompareFunc) g_strcmp0);
-  if (dir_out != NULL)
-    *dir_out = g_steal_pointer (&dir);
-  return found;
-}
-
 static char *
 find_socket (GError **error)
 {
@@ -190,7 +145,7 @@ find_socket (GError **error)
     }
 
   /* No hint: if exactly one supervisor runs, it is the one meant. */
-  found = list_live_sockets (&dir, error);
+  found = tetherctl_list_live_endpoints (&dir, error);
   if (found == NULL)
     return NULL;
 
@@ -296,16 +251,6 @@ format_bytes (gint64 bytes)
   return g_format_size_full ((guint64) MAX (bytes, 0), G_FORMAT_SIZE_IEC_UNITS);
 }
 
-static int
-terminal_columns (void)
-{
-  struct winsize ws;
-
-  if (isatty (STDOUT_FILENO) && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-    return ws.ws_col;
-  return G_MAXINT; /* a pipe or a file: never cut lines */
-}
-
 /* One row; the last column (name or command) is cut at the terminal edge. */
 static void
 print_process_row (JsonObject *p,
@@ -386,7 +331,7 @@ print_tree (JsonObject *o)
   JsonArray *procs = json_object_get_array_member (o, "processes");
   g_autoptr(GHashTable) children = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
   g_autoptr(GPtrArray) roots = g_ptr_array_new ();
-  int columns = terminal_columns ();
+  int columns = tetherctl_terminal_columns ();
 
   for (guint i = 0; procs != NULL && i < json_array_get_length (procs); i++)
     {
@@ -830,7 +775,7 @@ cmd_logs (void)
       return 2;
     }
 
-  sigint = g_unix_signal_add (SIGINT, on_logs_interrupt, NULL);
+  sigint = tetherctl_watch_signal (SIGINT, on_logs_interrupt, NULL);
   while (!logs_interrupted)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -913,7 +858,7 @@ static int
 cmd_list (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) sockets = list_live_sockets (NULL, &error);
+  g_autoptr(GPtrArray) sockets = tetherctl_list_live_endpoints (NULL, &error);
   g_autoptr(JsonArray) all = json_array_new ();
 
   if (sockets == NULL)
@@ -1014,7 +959,7 @@ top_refresh (Top *top)
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
   JsonObject *o;
   JsonArray *procs;
-  int columns = terminal_columns ();
+  int columns = tetherctl_terminal_columns ();
 
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT (result))
     {
@@ -1098,8 +1043,8 @@ cmd_top (void)
   top.tty = isatty (STDOUT_FILENO);
   top.loop = g_main_loop_new (NULL, FALSE);
 
-  sigint = g_unix_signal_add (SIGINT, top_on_signal, &top);
-  sigterm = g_unix_signal_add (SIGTERM, top_on_signal, &top);
+  sigint = tetherctl_watch_signal (SIGINT, top_on_signal, &top);
+  sigterm = tetherctl_watch_signal (SIGTERM, top_on_signal, &top);
   if (top_refresh (&top))
     {
       top.timer = g_timeout_add ((guint) ((opt_interval > 0 ? opt_interval : 1.0) * 1000 + 0.5),

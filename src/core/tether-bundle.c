@@ -8,7 +8,9 @@
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
+#ifdef G_OS_UNIX
 #include <sys/utsname.h>
+#endif
 
 #include "tether-control.h"
 #include "tether-json.h"
@@ -65,7 +67,9 @@ tether_bundle_init (TetherBundle *self)
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *glib = g_strdup_printf ("%u.%u.%u", glib_major_version, glib_minor_version,
                                            glib_micro_version);
+#ifdef G_OS_UNIX
   struct utsname uts;
+#endif
 
   self->created = g_date_time_format_iso8601 (now);
   self->versions = json_object_new ();
@@ -73,11 +77,20 @@ tether_bundle_init (TetherBundle *self)
   json_object_set_string_member (self->versions, "glib", glib);
   /* Built against: json-glib has no run-time version to ask. */
   json_object_set_string_member (self->versions, "json-glib", JSON_VERSION_S);
+#ifdef G_OS_UNIX
   if (uname (&uts) == 0)
     {
       g_autofree char *kernel = g_strdup_printf ("%s %s %s", uts.sysname, uts.release, uts.machine);
       json_object_set_string_member (self->versions, "kernel", kernel);
     }
+#else
+  {
+    g_autofree char *os = g_get_os_info (G_OS_INFO_KEY_PRETTY_NAME);
+
+    if (os != NULL)
+      json_object_set_string_member (self->versions, "kernel", os);
+  }
+#endif
 }
 
 TetherBundle *

@@ -7,17 +7,13 @@
 #include "tether-control.h"
 
 #include <errno.h>
-#include <gio/gunixsocketaddress.h>
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
-#include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
+
+#include "tether-control-private.h"
 
 #include "tether-enums.h"
 #include "tether-error.h"
@@ -25,37 +21,12 @@
 #include "tether-signals.h"
 #include "tether-json.h"
 #include "tether-notify.h"
-#include "tether-runtime-dir.h"
 #include "tether-text.h"
 
 /* Checkpoints the status document lists (the newest). */
 #define STATUS_CHECKPOINTS 20
 
-/* Pauses between attempts to accept once descriptors run out. */
-#define ACCEPT_BACKOFF_MIN_MS 100
-#define ACCEPT_BACKOFF_MAX_MS 2000
-
-/* Connections accepted in one wakeup: a flood of them cannot keep the
- * main loop from everything else; the rest wait for the next iteration. */
-#define ACCEPT_MAX_PER_WAKEUP 64
-
 typedef struct _Client Client;
-
-struct _TetherControl
-{
-  GObject parent_instance;
-
-  TetherSupervisor *supervisor;
-  char *socket_path;
-  int listen_fd;
-  guint listen_watch;
-  guint accept_retry;
-  guint accept_backoff_ms;
-
-  GPtrArray *clients;      /* of Client*, each holding one reference */
-  guint max_clients;
-  guint idle_timeout_ms;
-};
 
 G_DEFINE_FINAL_TYPE (TetherControl, tether_control, G_TYPE_OBJECT)
 
@@ -74,24 +45,10 @@ struct _Client
   guint idle_timer;
   gboolean waiting;           /* a verb is at work; its reply is owed */
   gboolean close_after_reply;
+  gboolean authenticated;     /* sent the transport's token, or none is asked */
 };
 
 static void process_lines (Client *client);
-
-static char *
-socket_path_in (const char    *dir,
-                TetherProfile *profile)
-{
-  g_autofree char *name = g_strconcat (profile->id, ".sock", NULL);
-  return g_build_filename (dir, name, NULL);
-}
-
-char *
-tether_control_default_socket_path (TetherProfile *profile)
-{
-  g_autofree char *dir = tether_runtime_dir_path ();
-  return socket_path_in (dir, profile);
-}
 
 /* ---- documents --------------------------------------------------------- */
 
@@ -1025,9 +982,9 @@ on_reply_written (GObject      *source,
  * or {"ok":false,"error":"..."}. Takes result. The newline stands in the
  * place of the text's terminating NUL, so that a reply of megabytes is not
  * copied once more to end it; the bytes are not a C string. */
-static GBytes *
-reply_line_new (JsonNode   *result,
-                const char *error_message)
+GBytes *
+tether_control_reply_line_new (JsonNode   *result,
+                               const char *error_message)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -1073,7 +1030,7 @@ send_reply (Client   *client,
       return;
     }
 
-  client->reply = reply_line_new (result, error != NULL ? error->message : NULL);
+  client->reply = tether_control_reply_line_new (result, error != NULL ? error->message : NULL);
   g_clear_error (&error);
 
   arm_idle_timer (client);
@@ -1341,6 +1298,36 @@ process_lines (Client *client)
         g_byte_array_remove_range (client->pending, 0, (guint) length + 1);
         if (line_length > 0 && line[line_length - 1] == '\r')
           line[--line_length] = '\0';
+        if (!client->authenticated)
+          {
+            /* A transport that any local user can reach (loopback TCP on
+             * Windows) asks for its secret first; nothing else is read
+             * from a client that does not know it. */
+            GBytes *answer;
+
+            if (!tether_control_transport_check_token (client->control->transport, line))
+              {
+                client_close (client);
+                return;
+              }
+            client->authenticated = TRUE;
+            /* The server proves itself in turn: the client checks this
+             * line before it sends a request. */
+            answer = tether_control_transport_get_answer (client->control->transport);
+            if (answer != NULL)
+              {
+                GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (client->connection));
+                gconstpointer data;
+                gsize size;
+
+                client->reply = answer;
+                data = g_bytes_get_data (answer, &size);
+                g_output_stream_write_all_async (out, data, size, G_PRIORITY_DEFAULT, client->cancellable,
+                                                 on_reply_written, client_ref (client));
+                return;
+              }
+            continue;
+          }
         handle_request (client, line, line_length);
       }
     }
@@ -1389,157 +1376,31 @@ read_more (Client *client)
                              client->cancellable, on_read, client_ref (client));
 }
 
-/* ---- the listening socket ---------------------------------------------- */
+/* ---- connections -------------------------------------------------------- */
 
-static gboolean on_listen_ready (int fd, GIOCondition condition, gpointer user_data);
-
-static gboolean
-on_accept_retry (gpointer user_data)
+gboolean
+tether_control_is_full (TetherControl *self)
 {
-  TetherControl *self = user_data;
-
-  self->accept_retry = 0;
-  self->listen_watch = g_unix_fd_add (self->listen_fd, G_IO_IN, on_listen_ready, self);
-  return G_SOURCE_REMOVE;
+  return self->clients->len >= self->max_clients;
 }
 
-/* Out of descriptors (or memory): the pending connection stays in the
- * backlog and accept() would fail again at once. Look again later,
- * backing off, instead of spinning on it. */
-static void
-pause_accepting (TetherControl *self,
-                 int            err)
+void
+tether_control_add_client (TetherControl     *self,
+                           GSocketConnection *connection)
 {
-  if (self->accept_backoff_ms == 0)
-    g_message (_("Cannot accept control connections (%s); trying again shortly"),
-               g_strerror (err));
-  self->accept_backoff_ms = self->accept_backoff_ms == 0
-    ? ACCEPT_BACKOFF_MIN_MS
-    : MIN (self->accept_backoff_ms * 2, ACCEPT_BACKOFF_MAX_MS);
-  self->listen_watch = 0;
-  self->accept_retry = g_timeout_add (self->accept_backoff_ms, on_accept_retry, self);
-}
-
-static void
-refuse (int         fd,
-        const char *message)
-{
-  g_autoptr(GBytes) line = reply_line_new (NULL, message);
-  gconstpointer data;
-  gsize length;
-
-  /* Best effort: a fresh socket's buffer takes one short line. */
-  data = g_bytes_get_data (line, &length);
-  if (send (fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-    g_debug ("Could not tell a refused client why: %s", g_strerror (errno));
-  close (fd);
-}
-
-static void
-accept_client (TetherControl *self,
-               int            fd)
-{
-  struct ucred cred;
-  socklen_t len = sizeof cred;
-  g_autoptr(GSocket) socket = NULL;
   Client *client;
-
-  /* The socket is 0600 in a private directory; check the peer anyway. */
-  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid ())
-    {
-      close (fd);
-      return;
-    }
-
-  if (self->clients->len >= self->max_clients)
-    {
-      g_autofree char *text = g_strdup_printf (_("Too many control connections (%u); try again later"),
-                                               self->max_clients);
-      refuse (fd, text);
-      return;
-    }
-
-  socket = g_socket_new_from_fd (fd, NULL);
-  if (socket == NULL)
-    {
-      close (fd);
-      return;
-    }
 
   client = g_new0 (Client, 1);
   client->ref_count = 1;  /* the list's */
   client->control = self;
-  client->connection = g_socket_connection_factory_create_connection (socket);
+  client->connection = g_object_ref (connection);
   client->cancellable = g_cancellable_new ();
   client->pending = g_byte_array_new ();
+  client->authenticated = !tether_control_transport_wants_token (self->transport);
   g_ptr_array_add (self->clients, client);
 
   arm_idle_timer (client);
   read_more (client);
-}
-
-static gboolean
-on_listen_ready (int           fd,
-                 GIOCondition  condition,
-                 gpointer      user_data)
-{
-  TetherControl *self = user_data;
-
-  for (guint i = 0; i < ACCEPT_MAX_PER_WAKEUP; i++)
-    {
-      int client_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-      if (client_fd >= 0)
-        {
-          self->accept_backoff_ms = 0;
-          accept_client (self, client_fd);
-          continue;
-        }
-      if (errno == EINTR || errno == ECONNABORTED)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return G_SOURCE_CONTINUE;
-
-      pause_accepting (self, errno);
-      return G_SOURCE_REMOVE;
-    }
-
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-listen_at (TetherControl  *self,
-           GError        **error)
-{
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  int fd;
-
-  if (strlen (self->socket_path) >= sizeof address.sun_path)
-    {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("The socket path %s is too long for a unix socket"), self->socket_path);
-      return FALSE;
-    }
-  strcpy (address.sun_path, self->socket_path);
-
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0 ||
-      bind (fd, (struct sockaddr *) &address, sizeof address) < 0 ||
-      chmod (self->socket_path, 0600) < 0 ||
-      listen (fd, 128) < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_FAILED,
-                   _("Cannot listen on %s: %s"), self->socket_path, g_strerror (saved));
-      if (fd >= 0)
-        close (fd);
-      return FALSE;
-    }
-
-  self->listen_fd = fd;
-  self->listen_watch = g_unix_fd_add (fd, G_IO_IN, on_listen_ready, self);
-  return TRUE;
 }
 
 TetherControl *
@@ -1548,45 +1409,17 @@ tether_control_new (TetherSupervisor  *supervisor,
                     GError           **error)
 {
   g_autoptr(TetherControl) self = NULL;
-  g_autofree char *dir = NULL;
 
   g_return_val_if_fail (TETHER_IS_SUPERVISOR (supervisor), NULL);
 
   self = g_object_new (TETHER_TYPE_CONTROL, NULL);
   self->supervisor = g_object_ref (supervisor);
-
-  if (socket_path == NULL)
-    {
-      dir = tether_runtime_dir_ensure (error);
-      if (dir == NULL)
-        return NULL;
-      self->socket_path = socket_path_in (dir, tether_supervisor_get_profile (supervisor));
-    }
-  else
-    {
-      self->socket_path = g_strdup (socket_path);
-      dir = g_path_get_dirname (socket_path);
-      if (!tether_runtime_dir_verify (dir, error))
-        return NULL;
-    }
-
-  /* Sockets of supervisors that were killed outright pile up otherwise. */
-  tether_runtime_dir_sweep (dir);
-
-  if (g_file_test (self->socket_path, G_FILE_TEST_EXISTS))
-    {
-      if (tether_runtime_dir_socket_is_alive (self->socket_path))
-        {
-          g_set_error (error, TETHER_ERROR, TETHER_ERROR_BUSY,
-                       _("Another Tether already supervises this profile (control socket %s)"),
-                       self->socket_path);
-          return NULL;
-        }
-      g_unlink (self->socket_path);
-    }
-
-  if (!listen_at (self, error))
+  self->transport = tether_control_transport_listen (self, socket_path,
+                                                     tether_supervisor_get_profile (supervisor),
+                                                     error);
+  if (self->transport == NULL)
     return NULL;
+  self->socket_path = g_strdup (tether_control_transport_get_path (self->transport));
 
   return g_steal_pointer (&self);
 }
@@ -1620,14 +1453,7 @@ tether_control_dispose (GObject *object)
 {
   TetherControl *self = TETHER_CONTROL (object);
 
-  g_clear_handle_id (&self->listen_watch, g_source_remove);
-  g_clear_handle_id (&self->accept_retry, g_source_remove);
-  if (self->listen_fd >= 0)
-    {
-      close (self->listen_fd);
-      self->listen_fd = -1;
-      g_unlink (self->socket_path);
-    }
+  g_clear_pointer (&self->transport, tether_control_transport_free);
   while (self->clients->len > 0)
     client_close (g_ptr_array_index (self->clients, self->clients->len - 1));
   g_clear_object (&self->supervisor);
@@ -1658,7 +1484,6 @@ tether_control_class_init (TetherControlClass *klass)
 static void
 tether_control_init (TetherControl *self)
 {
-  self->listen_fd = -1;
   self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_unref);
   self->max_clients = TETHER_CONTROL_MAX_CLIENTS;
   self->idle_timeout_ms = TETHER_CONTROL_IDLE_TIMEOUT * 1000;
@@ -1723,10 +1548,7 @@ tether_control_call (const char  *socket_path,
                      guint        timeout_seconds,
                      GError     **error)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
   g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GCredentials) creds = NULL;
   g_autoptr(GByteArray) reply = NULL;
   g_autoptr(TetherJsonDocument) document = NULL;
   g_autoptr(GError) json_error = NULL;
@@ -1734,30 +1556,11 @@ tether_control_call (const char  *socket_path,
   g_autofree char *line = NULL;
   JsonObject *object;
   JsonNode *result;
-  uid_t server_uid;
 
-  g_socket_client_set_timeout (client, timeout_seconds);
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, error);
+  /* Connected, and the peer checked (it must be this user's supervisor). */
+  connection = tether_control_transport_connect (socket_path, timeout_seconds, error);
   if (connection == NULL)
-    {
-      g_prefix_error (error, _("Cannot reach a Tether supervisor at %s: "), socket_path);
-      return NULL;
-    }
-  g_socket_set_timeout (g_socket_connection_get_socket (connection), timeout_seconds);
-
-  /* Whoever answers must be us: another user's process at this path
-   * could claim a stop that never happened. */
-  creds = g_socket_get_credentials (g_socket_connection_get_socket (connection), error);
-  if (creds == NULL)
     return NULL;
-  server_uid = g_credentials_get_unix_user (creds, NULL);
-  if (server_uid != getuid ())
-    {
-      g_set_error (error, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
-                   _("The control socket %s is served by user %u, not by you; not talking to it"),
-                   socket_path, (guint) server_uid);
-      return NULL;
-    }
 
   line = g_strconcat (text, "\n", NULL);
   if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),

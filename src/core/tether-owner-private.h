@@ -40,7 +40,12 @@ void tether_owner_emit_empty   (TetherOwner     *self);
 void tether_owner_tree_emptied (TetherOwner     *self);
 gboolean tether_owner_empty_was_emitted (TetherOwner *self);
 
+#ifdef G_OS_WIN32
+/* The job object owner (tether-owner-win32.c). */
+TetherOwner *tether_owner_win32_new (void);
+#else
 /* The cgroup-backed and shim-backed owner (tether-owner-shim.c). */
 TetherOwner *tether_owner_shim_new (TetherOwnerKind kind);
+#endif
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 
 #include "tether-enums.h"
 #include "tether-error.h"
+#include "tether-win32-compat.h"
 
 /* How long an exited member's pid is remembered as one. */
 #define RECENT_EXIT_USEC (2 * G_USEC_PER_SEC)
@@ -60,6 +61,14 @@ tether_owner_kind_from_string (const char      *str,
 
   if (!tether_enum_from_nick (TETHER_TYPE_OWNER_KIND, str, &value))
     return FALSE;
+  /* Each platform offers its own kinds. */
+#ifdef G_OS_WIN32
+  if (value != TETHER_OWNER_AUTO && value != TETHER_OWNER_JOB)
+    return FALSE;
+#else
+  if (value == TETHER_OWNER_JOB)
+    return FALSE;
+#endif
   *kind = value;
   return TRUE;
 }
@@ -89,8 +98,15 @@ tether_owner_in_flatpak (void)
 TetherOwner *
 tether_owner_new (TetherOwnerKind kind)
 {
-  /* Linux, in both membership kinds; a Windows job object slots in here. */
+#ifdef G_OS_WIN32
+  /* One kind on Windows: the job object. */
+  return tether_owner_win32_new ();
+#else
+  /* Linux, in both membership kinds; a job is Windows's. */
+  if (kind == TETHER_OWNER_JOB)
+    kind = TETHER_OWNER_AUTO;
   return tether_owner_shim_new (kind);
+#endif
 }
 
 /* ---- for backends --------------------------------------------------------- */

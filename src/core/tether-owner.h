@@ -4,7 +4,8 @@
  * member, signals, freezes and kills members and only members, and says
  * when the tree is empty. TetherOwner is the interface; a backend is a
  * subclass in a file of its own (tether-owner-shim.c: the Linux shim, with
- * a cgroup leaf or as a plain subreaper; a Windows job object later). The
+ * a cgroup leaf or as a plain subreaper; tether-owner-win32.c: a Windows
+ * job object held by tether-job.exe). The
  * stop ladder asks for steps -- stop the main process, terminate all, kill
  * all -- and each backend maps them to what its platform has.
  *
@@ -31,6 +32,7 @@ typedef enum
   TETHER_OWNER_AUTO,    /* cgroup when a leaf can be created, else reaper */
   TETHER_OWNER_CGROUP,  /* a cgroup v2 leaf, the backend placed in it before exec */
   TETHER_OWNER_REAPER,  /* tether-shim as child subreaper, members by ancestry */
+  TETHER_OWNER_JOB,     /* Windows: a job object held by tether-job.exe */
 } TetherOwnerKind;
 
 /* What a spawn asks for. */
@@ -46,6 +48,7 @@ typedef struct
   gboolean redirect_stdio;     /* stdout_fd and stderr_fd below, else Tether's */
   int stdout_fd;
   int stderr_fd;
+  gboolean console_ctrl_c;     /* Windows: stop with CTRL_C, not CTRL_BREAK */
 } TetherSpawnRequest;
 
 /* What a verb reached. */

@@ -173,6 +173,12 @@ tether_procfs_parse_stat (const char     *buf,
 }
 
 long
+tether_procfs_page_size (void)
+{
+  return sysconf (_SC_PAGESIZE);
+}
+
+long
 tether_procfs_clock_ticks (void)
 {
   static long hz;

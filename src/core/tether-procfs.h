@@ -1,6 +1,8 @@
 /* tether-procfs.h: small /proc and pidfd helpers shared by the core and tether-shim
  *
  * Plain C, no GLib: tether-shim links this file too and must stay tiny.
+ * On Windows, tether-procfs-win32.c answers the process-information part
+ * (read_stat, the clocks, the page size) from Win32.
  * Every function returns 0 (or a count) on success and -errno on failure.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -39,6 +41,8 @@ int  tether_procfs_parse_stat       (const char           *buf,
                                      TetherProcStat       *out);
 /* Clock ticks per second of the CPU and start times in stat (_SC_CLK_TCK). */
 long tether_procfs_clock_ticks      (void);
+/* Bytes in a page, the unit of rss_pages (_SC_PAGESIZE). */
+long tether_procfs_page_size        (void);
 /* CLOCK_BOOTTIME now, µs: the clock stat's start times count on. */
 long long tether_procfs_boottime_usec (void);
 /* When the process started, µs after boot (10 ms resolution). */

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tether-win32-compat.h"
+
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
@@ -1212,11 +1214,45 @@ tether_profile_get_field_paths (void)
  * Rules between fields
  * ------------------------------------------------------------------------ */
 
+#ifdef G_OS_WIN32
+/* What the Windows build cannot do (tether-unsupported-win32.c says why):
+ * refused when the profile is read, not when the backend starts. */
+static gboolean
+check_platform (ParseContext  *ctx,
+                JsonNode      *section,
+                TetherProfile *self)
+{
+  JsonObject *object = json_node_get_object (section);
+  const char *field = NULL;
+  const char *why = NULL;
+
+  if (self->pool.mode != TETHER_POOL_NONE)
+    field = "pool", why = _("a worker pool passes sockets to its workers");
+  else if (self->health.http != NULL)
+    field = "health", why = _("there are no HTTP health probes");
+  else if (self->health.watchdog > 0)
+    field = "health", why = _("there is no notify socket for a watchdog");
+  else if (self->rollback.method == TETHER_ROLLBACK_HTTP)
+    field = "rollback", why = _("there is no HTTP rollback");
+  else if (self->pidfile != NULL)
+    field = "pidfile", why = _("there are no pid files to follow");
+  if (field == NULL)
+    return TRUE;
+  return ctx_fail_value (ctx, json_object_has_member (object, field)
+                              ? json_object_get_member (object, field) : section,
+                         _("\"%s\" is not supported on Windows: %s"), field, why);
+}
+#endif
+
 static gboolean
 check_profile (ParseContext  *ctx,
                JsonNode      *section,
                TetherProfile *self)
 {
+#ifdef G_OS_WIN32
+  if (!check_platform (ctx, section, self))
+    return FALSE;
+#endif
   if (self->command != NULL)
     return TRUE;
 
@@ -1606,6 +1642,30 @@ is_executable_file (const char *path)
          !g_file_test (path, G_FILE_TEST_IS_DIR);
 }
 
+#ifdef G_OS_WIN32
+/* Windows runs "server" as server.exe: *candidate gets the name that is. */
+static gboolean
+is_executable_program (char **candidate)
+{
+  g_autofree char *exe = NULL;
+
+  if (is_executable_file (*candidate))
+    return TRUE;
+  exe = g_strconcat (*candidate, ".exe", NULL);
+  if (!is_executable_file (exe))
+    return FALSE;
+  g_free (*candidate);
+  *candidate = g_steal_pointer (&exe);
+  return TRUE;
+}
+#else
+static gboolean
+is_executable_program (char **candidate)
+{
+  return is_executable_file (*candidate);
+}
+#endif
+
 char *
 tether_profile_find_executable (TetherProfile  *self,
                                 GError        **error)
@@ -1623,11 +1683,13 @@ tether_profile_find_executable (TetherProfile  *self,
   program = self->command[0];
   where = command_position (self);
 
-  if (strchr (program, '/') != NULL)
+  /* A path (on Windows also C:\dir\prog.exe), not a name to look up. */
+  if (strchr (program, '/') != NULL || strchr (program, G_DIR_SEPARATOR) != NULL ||
+      g_path_is_absolute (program))
     {
       g_autofree char *candidate = g_canonicalize_filename (program, self->cwd);
 
-      if (is_executable_file (candidate))
+      if (is_executable_program (&candidate))
         return g_steal_pointer (&candidate);
 
       if (!g_file_test (candidate, G_FILE_TEST_EXISTS))
@@ -1660,7 +1722,7 @@ tether_profile_find_executable (TetherProfile  *self,
       g_autofree char *joined = g_build_filename (directory, program, NULL);
       g_autofree char *candidate = g_canonicalize_filename (joined, self->cwd);
 
-      if (is_executable_file (candidate))
+      if (is_executable_program (&candidate))
         return g_steal_pointer (&candidate);
 
       if (not_executable == NULL && g_file_test (candidate, G_FILE_TEST_IS_REGULAR))

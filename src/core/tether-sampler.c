@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tether-win32-compat.h"
+
 #include <glib/gi18n-lib.h>
 
 #include "tether-error.h"
@@ -1476,7 +1478,7 @@ tether_sampler_init (TetherSampler *self)
   self->interval = TETHER_SAMPLER_DEFAULT_INTERVAL;
   self->span = TETHER_SAMPLER_DEFAULT_SPAN;
   self->history = tether_history_new (history_capacity (self));
-  self->page_size = sysconf (_SC_PAGESIZE);
+  self->page_size = tether_procfs_page_size ();
   /* Once, so every start time derives from the same origin and equal
    * kernel start ticks give equal times. */
   self->boot_real_time = g_get_real_time () - tether_procfs_boottime_usec ();

@@ -16,8 +16,12 @@
 #include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#ifdef G_OS_UNIX
+#include <sys/wait.h>
+#else
+#include "tether-win32-compat.h"
+#endif
 
 #include "tether-enums.h"
 #include "tether-error.h"
@@ -1475,6 +1479,9 @@ fill_spawn_request (TetherSupervisor   *self,
     .redirect_stdio = TRUE,
     .stdout_fd = tether_log_get_stdout_fd (self->log),
     .stderr_fd = tether_log_get_stderr_fd (self->log),
+    /* Windows: SIGINT as the stop signal means CTRL_C_EVENT, which the
+     * backend must be started for (src/win32/PROTOCOL.md). */
+    .console_ctrl_c = self->profile->stop.signal == SIGINT,
   };
 }
 
@@ -1625,8 +1632,12 @@ build_environment (TetherSupervisor *self)
       env = g_environ_setenv (env, key, eq + 1, TRUE);
     }
 
-  env = g_environ_setenv (env, "NOTIFY_SOCKET",
-                          tether_notify_get_socket_path (self->notify), TRUE);
+  /* None on Windows (tether-unsupported-win32.c). */
+  if (tether_notify_get_socket_path (self->notify) != NULL)
+    env = g_environ_setenv (env, "NOTIFY_SOCKET",
+                            tether_notify_get_socket_path (self->notify), TRUE);
+  else
+    env = g_environ_unsetenv (env, "NOTIFY_SOCKET");
   env = g_environ_unsetenv (env, "WATCHDOG_PID");
   if (self->profile->health.watchdog > 0)
     {
@@ -3025,6 +3036,13 @@ tether_supervisor_set_stdio (TetherSupervisor *self,
     close (self->stdout_fd);
   if (self->stderr_fd >= 0)
     close (self->stderr_fd);
+#ifdef G_OS_UNIX
   self->stdout_fd = stdout_fd >= 0 ? fcntl (stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
   self->stderr_fd = stderr_fd >= 0 ? fcntl (stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
+#else
+  /* Kept for the log's tee, which Windows has not (the backend writes to
+   * Tether's stderr itself). */
+  self->stdout_fd = stdout_fd >= 0 ? dup (stdout_fd) : -1;
+  self->stderr_fd = stderr_fd >= 0 ? dup (stderr_fd) : -1;
+#endif
 }

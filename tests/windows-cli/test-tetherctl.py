@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+# test-tetherctl.py: the Windows build of tetherctl and the core, end to
+# end under wine (TAP)
+#
+# tetherctl.exe supervises a onefile-bootloader stand-in (tt-tree.exe:
+# bootloader -> server -> two helpers, one with a child) through
+# tether-job.exe's job object, and is driven by tetherctl.exe clients over
+# the loopback control transport. What a stop leaves is checked from Linux
+# (/proc: wine runs each Windows process as a Linux process) and from
+# inside wine (tt-tree.exe alive PID...).
+#
+#   test-tetherctl.py --tetherctl EXE --job EXE --tt EXE --dlls DIR
+#
+# The exes and the DLLs of DIR are staged together in a scratch folder,
+# as an installation has them. The wine prefix is $TETHER_WINEPREFIX_CLI,
+# else /var/cache/tether-wine-cli (or ~/.cache/tether-wine-cli): never the
+# user's WINEPREFIX, since the run ends by stopping the prefix's
+# wineserver.
+#
+# Under wine only CTRL_C_EVENT is delivered (no CTRL_BREAK), so the
+# profiles stop with "SIGINT": the graceful path proven here is CTRL_C's.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+WINE_TIMEOUT = 60
+FORCED_STOP_LIMIT_S = 0.100
+
+
+def default_prefix():
+    if os.environ.get("TETHER_WINEPREFIX_CLI"):
+        return os.environ["TETHER_WINEPREFIX_CLI"]
+    shared = "/var/cache/tether-wine-cli"
+    if os.access(shared if os.path.isdir(shared) else "/var/cache", os.W_OK):
+        return shared
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "tether-wine-cli")
+
+
+PREFIX = default_prefix()
+notes = []
+
+
+class Ctx:
+    stage = None
+    work = None
+    n_profiles = 0
+
+
+def winpath(path):
+    """A Linux path as wine sees it (drive Z: is /)."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def wine_env():
+    env = dict(os.environ)
+    env["WINEPREFIX"] = PREFIX
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    env.setdefault("WINEDEBUG", "-all")
+    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
+    # The test's GLib warnings are failures, as in every test of Tether.
+    env["G_DEBUG"] = "fatal-criticals"
+    return env
+
+
+def exe(name):
+    return os.path.join(Ctx.stage, name)
+
+
+def wine_run(*args, timeout=WINE_TIMEOUT):
+    """A wine program to completion: (exit status, stdout, stderr), through
+    files, since wine's background processes keep a call's pipes."""
+    with tempfile.TemporaryFile(dir=Ctx.work) as out, tempfile.TemporaryFile(dir=Ctx.work) as err:
+        proc = subprocess.run(["timeout", str(timeout), "wine"] + list(args), stdin=subprocess.DEVNULL,
+                              stdout=out, stderr=err, env=wine_env(), cwd=Ctx.work)
+        out.seek(0)
+        err.seek(0)
+        return (proc.returncode, out.read().decode("utf-8", "replace").replace("\r\n", "\n"),
+                err.read().decode("utf-8", "replace").replace("\r\n", "\n"))
+
+
+def tetherctl(*args, timeout=WINE_TIMEOUT):
+    return wine_run(exe("tetherctl.exe"), *args, timeout=timeout)
+
+
+def tetherctl_json(*args, timeout=WINE_TIMEOUT):
+    rc, out, err = tetherctl(*args, "--json", timeout=timeout)
+    assert rc == 0, "tetherctl %s: exit %d: %s" % (" ".join(args), rc, err.strip()[-400:])
+    return json.loads(out)
+
+
+def linux_processes(marker):
+    """Linux pids of the wine processes whose command line holds marker."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found[int(entry)] = cmdline.strip()
+    return found
+
+
+def wine_alive(pids):
+    """Which of these Windows pids are alive, asked inside wine."""
+    if not pids:
+        return []
+    rc, out, _ = wine_run(exe("tt-tree.exe"), "alive", *[str(p) for p in pids])
+    return [int(line.split()[0]) for line in out.splitlines() if line.endswith(" alive")]
+
+
+def wait_for(predicate, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+class Run:
+    """tetherctl.exe run PROFILE in the background, as a person runs it."""
+
+    def __init__(self, mode):
+        Ctx.n_profiles += 1
+        self.dir = os.path.join(Ctx.work, "run%d" % Ctx.n_profiles)
+        os.makedirs(self.dir)
+        # Unique per run: the tree's Linux command lines carry it.
+        self.marker = "tt-mark-%d-%d" % (os.getpid(), Ctx.n_profiles)
+        self.marker_dir = os.path.join(self.dir, self.marker)
+        os.makedirs(self.marker_dir)
+        self.profile = os.path.join(self.dir, "profile.json")
+        with open(self.profile, "w") as f:
+            json.dump({
+                "name": "Bootloader stand-in %d" % Ctx.n_profiles,
+                "command": [winpath(exe("tt-tree.exe")), "bootloader", mode, winpath(self.marker_dir)],
+                "cwd": winpath(self.dir),
+                "stop": {"signal": "SIGINT", "graceful_timeout": 10, "term_timeout": 5},
+            }, f)
+        self.out = open(os.path.join(self.dir, "run.out"), "wb")
+        self.err = open(os.path.join(self.dir, "run.err"), "wb")
+        self.proc = subprocess.Popen(["wine", exe("tetherctl.exe"), "run", "--json", winpath(self.profile)],
+                                     stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
+                                     env=wine_env(), cwd=self.dir)
+        server = os.path.join(self.marker_dir, "server.txt")
+        if not wait_for(lambda: os.path.exists(server) and os.path.getsize(server) > 0, 60):
+            raise AssertionError("the server did not start within 60 s: %s" % self.log_tail())
+        with open(server) as f:
+            self.port, self.server_pid = [int(x) for x in f.read().split()[:2]]
+
+    def log_tail(self):
+        self.err.flush()
+        with open(os.path.join(self.dir, "run.err"), "rb") as f:
+            return f.read().decode("utf-8", "replace")[-600:]
+
+    def ctl(self, *args, timeout=WINE_TIMEOUT):
+        return tetherctl(*args, "--profile", winpath(self.profile), timeout=timeout)
+
+    def ctl_json(self, *args, timeout=WINE_TIMEOUT):
+        return tetherctl_json(*args, "--profile", winpath(self.profile), timeout=timeout)
+
+    def members(self):
+        tree = self.ctl_json("tree")
+        return sorted(p["pid"] for p in tree["processes"])
+
+    def linux(self):
+        return linux_processes(self.marker)
+
+    def events(self):
+        self.out.flush()
+        with open(os.path.join(self.dir, "run.out"), "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.out.close()
+            self.err.close()
+
+    def kill_outright(self):
+        """SIGKILL to tetherctl.exe's Linux process: no handler runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def test_run_tree_stop_leaves_nothing():
+    run = Run("polite")
+    members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
+    assert members and len(members) == 5, "expected 5 members (bootloader, server, 2 helpers, a child), got %r" % members
+    assert run.server_pid in members
+    linux = run.linux()
+    assert len(linux) >= 5, "Linux sees %d of the tree's processes: %r" % (len(linux), linux)
+    status = run.ctl_json("status")
+    assert status["state"] == "running", "state %r" % status["state"]
+    assert status["owner"] == "job", "owner %r" % status["owner"]
+    notes.append("tree: %d members %s; %d Linux processes" % (len(members), members, len(linux)))
+
+    rc, out, err = run.ctl("stop")
+    assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
+    notes.append("stop: " + out.strip())
+    assert os.path.exists(os.path.join(run.marker_dir, "polite.txt")), \
+        "the server never saw CTRL_C (no polite.txt)"
+    assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
+    assert not wine_alive(members), "alive in wine: %r" % wine_alive(members)
+    assert run.wait_exit() == 0
+    ended = [e for e in run.events() if e.get("event") == "stopped"]
+    assert ended, "no stopped event: %r" % run.events()[-3:]
+
+
+def test_killed_bootloader_rest_listed_then_stopped():
+    run = Run("polite")
+    members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
+    assert members and len(members) == 5, "members %r" % members
+    bootloader = run.ctl_json("status")["main_pid"]
+    rc, _, _ = wine_run(exe("tt-tree.exe"), "terminate", str(bootloader))
+    assert rc == 0, "could not terminate the bootloader"
+    rest = wait_for(lambda: (lambda m: m if bootloader not in m else None)(run.members()), 10)
+    assert rest and len(rest) == 4 and run.server_pid in rest, "after the bootloader died: %r" % rest
+    notes.append("bootloader %d killed; still members: %s" % (bootloader, rest))
+    rc, out, err = run.ctl("stop", timeout=90)
+    assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
+    assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
+    assert not wine_alive(rest)
+    run.wait_exit()
+
+
+def test_tetherctl_killed_tree_dies():
+    run = Run("ignore")
+    members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
+    assert members and len(members) == 5, "members %r" % members
+    before = len(run.linux())
+    started = time.monotonic()
+    run.kill_outright()
+    gone = wait_for(lambda: not run.linux(), 10, step=0.02)
+    took = time.monotonic() - started
+    assert gone, "left on Linux 10 s after tetherctl was killed: %r" % run.linux()
+    assert not wine_alive(members), "alive in wine: %r" % wine_alive(members)
+    notes.append("tetherctl.exe SIGKILLed: %d Linux processes gone within %.3f s" % (before, took))
+
+
+def test_forced_stop_within_100ms():
+    run = Run("ignore")
+    members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
+    assert members and len(members) == 5, "members %r" % members
+    report = run.ctl_json("kill")
+    elapsed = report["elapsed"]
+    notes.append("forced stop (TerminateJobObject) to empty: %.3f s, as tetherctl reports it; ended %r"
+                 % (elapsed, report["ended"]))
+    assert report["forced"], "not reported as forced: %r" % report
+    assert elapsed <= FORCED_STOP_LIMIT_S, "forced stop took %.3f s" % elapsed
+    assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
+    assert not wine_alive(members)
+    run.wait_exit()
+
+
+def test_outsider_untouched():
+    outsider_out = open(os.path.join(Ctx.work, "outsider.out"), "wb")
+    outsider = subprocess.Popen(["wine", exe("tt-tree.exe"), "outsider"], stdin=subprocess.DEVNULL,
+                                stdout=outsider_out, stderr=subprocess.DEVNULL, env=wine_env(), cwd=Ctx.work)
+    try:
+        def outsider_pid():
+            with open(os.path.join(Ctx.work, "outsider.out")) as f:
+                words = f.read().split()
+            return int(words[1]) if len(words) >= 2 and words[0] == "pid" else None
+        pid = wait_for(outsider_pid, 30)
+        assert pid, "the outsider did not say its pid"
+        run = Run("ignore")
+        members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
+        assert pid not in members, "the outsider %d is listed as a member" % pid
+        rc, out, err = run.ctl("send-signal", str(pid), "KILL")
+        assert rc != 0, "tetherctl signalled a process outside the tree: %s" % out
+        run.ctl_json("kill")
+        run.wait_exit()
+        assert wine_alive([pid]) == [pid], "the outsider %d died with the tree" % pid
+    finally:
+        outsider.kill()
+        outsider.wait(10)
+        outsider_out.close()
+
+
+def test_list_and_control_endpoint():
+    run = Run("polite")
+    rc, out, err = tetherctl("list")
+    assert rc == 0 and run.ctl_json("status")["name"] in out, "list: %s %s" % (out, err)
+    endpoints = glob.glob(os.path.join(PREFIX, "drive_c", "users", "*", "AppData", "Local", "tether",
+                                       "*.endpoint"))
+    assert endpoints, "no endpoint file in the user's local application data"
+    notes.append("control endpoint: %s" % os.path.relpath(endpoints[0], PREFIX))
+    # The token is checked: a client that does not know it is not heard.
+    with open(endpoints[0]) as f:
+        port = int(f.read().split("\n")[1].split()[0])
+    rc, out, _ = wine_run(exe("tt-tree.exe"), "port-free", str(port))
+    assert rc != 0, "the control port %d is not in use" % port
+    run.ctl_json("kill")
+    run.wait_exit()
+
+
+TESTS = [
+    test_run_tree_stop_leaves_nothing,
+    test_killed_bootloader_rest_listed_then_stopped,
+    test_tetherctl_killed_tree_dies,
+    test_forced_stop_within_100ms,
+    test_outsider_untouched,
+    test_list_and_control_endpoint,
+]
+
+
+def stage(args):
+    Ctx.stage = os.path.join(Ctx.work, "stage")
+    os.makedirs(Ctx.stage)
+    for path in (args.tetherctl, args.job, args.tt):
+        shutil.copy(path, Ctx.stage)
+    # GLib's DLLs, and the helpers GLib spawns through (beside its DLL).
+    for path in glob.glob(os.path.join(args.dlls, "*.dll")) + \
+            glob.glob(os.path.join(args.dlls, "gspawn-win64-helper*.exe")):
+        shutil.copy(path, Ctx.stage)
+
+
+def ensure_prefix():
+    if not os.path.exists(os.path.join(PREFIX, "system.reg")):
+        os.makedirs(PREFIX, exist_ok=True)
+        subprocess.run(["timeout", "180", "wineboot", "-i"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=wine_env())
+    # The server first, its output nowhere: whatever a first wine call
+    # starts in the background keeps that call's stdout.
+    subprocess.run(["wineserver", "-p"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env=wine_env())
+    wine_run(exe("tt-tree.exe"), "list", timeout=180)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tetherctl", required=True)
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--tt", required=True)
+    parser.add_argument("--dlls", required=True, help="the folder of the DLLs tetherctl.exe needs")
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+
+    Ctx.work = tempfile.mkdtemp(prefix="tether-cli-win-")
+    tests = [t for t in TESTS if not args.only or t.__name__[5:] in args.only.split(",")]
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    try:
+        stage(args)
+        started = time.monotonic()
+        ensure_prefix()
+        print("# wine prefix %s ready in %.1f s" % (PREFIX, time.monotonic() - started), flush=True)
+        for number, test in enumerate(tests, 1):
+            started = time.monotonic()
+            try:
+                test()
+                status, detail = "ok", ""
+            except Exception as e:
+                failed += 1
+                status, detail = "not ok", " # %s" % str(e).replace("\n", " ")[:500]
+                for line in traceback.format_exc().splitlines():
+                    print("#   " + line)
+            print("%s %d - %s (%.1f s)%s" % (status, number, test.__name__[5:], time.monotonic() - started,
+                                             detail), flush=True)
+            for note in notes:
+                print("# " + note, flush=True)
+            notes.clear()
+    finally:
+        subprocess.run(["wineserver", "-k"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=wine_env())
+        shutil.rmtree(Ctx.work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
