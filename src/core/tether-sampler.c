@@ -717,7 +717,13 @@ batch_new (TetherSampler *self,
   batch->now = g_get_monotonic_time ();
   batch->now_real = g_get_real_time ();
   batch->now_boot = tether_procfs_boottime_usec ();
+#ifdef G_OS_WIN32
+  /* Windows has no PSS (tether-procfs-win32.c): the tree's memory is the
+   * sum of working sets (shared pages once per process). */
+  batch->want_pss = FALSE;
+#else
   batch->want_pss = self->pss_time == 0 || batch->now - self->pss_time >= PSS_INTERVAL_USEC;
+#endif
   batch->n_readings = members != NULL ? members->len : 0;
   batch->readings = g_new0 (Reading, batch->n_readings);
 

@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include "tether-diagnose.h"
+#include "tether-enum-types.h"
+#include "tether-enums.h"
 #include "tether-error.h"
 #include "tether-http.h"
 #include "tether-journal.h"
@@ -341,6 +343,12 @@ void tether_pool_end (TetherPool *self, const char *why) { g_return_if_reached (
 gboolean tether_pool_is_running (TetherPool *self) { g_return_val_if_reached (FALSE); }
 guint tether_pool_get_n_spawning (TetherPool *self) { g_return_val_if_reached (0); }
 gboolean tether_pool_handle_notify (TetherPool *self, const TetherNotifyMessage *msg) { g_return_val_if_reached (FALSE); }
+
+const char *
+tether_worker_reason_to_string (TetherWorkerReason reason)
+{
+  return tether_enum_to_nick (TETHER_TYPE_WORKER_REASON, reason);
+}
 
 gboolean
 tether_pool_lookup_worker (TetherPool       *self,

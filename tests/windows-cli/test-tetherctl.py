@@ -101,17 +101,27 @@ def tetherctl_json(*args, timeout=WINE_TIMEOUT):
 
 
 def linux_processes(marker):
-    """Linux pids of the wine processes whose command line holds marker."""
+    """The tt-tree.exe processes of this run, seen from Linux: pid ->
+    command line. Wine runs each Windows process as a Linux process with
+    the Windows command line for its own; every process of the stand-in
+    carries the run's directory (the marker) on it, and only this test
+    uses this prefix."""
     found = {}
+    prefix = ("WINEPREFIX=" + PREFIX).encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            with open("/proc/%s/comm" % entry, "rb") as f:
+                if f.read().strip() != b"tt-tree.exe":
+                    continue
+            with open("/proc/%s/environ" % entry, "rb") as f:
+                env = f.read().split(b"\0")
             with open("/proc/%s/cmdline" % entry, "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        if marker in cmdline:
+        if prefix in env and marker in cmdline:
             found[int(entry)] = cmdline.strip()
     return found
 
@@ -175,8 +185,10 @@ class Run:
         return tetherctl_json(*args, "--profile", winpath(self.profile), timeout=timeout)
 
     def members(self):
+        """The tree's tt-tree.exe processes (wine may add a conhost.exe)."""
         tree = self.ctl_json("tree")
-        return sorted(p["pid"] for p in tree["processes"])
+        self.last_tree = tree["processes"]
+        return sorted(p["pid"] for p in tree["processes"] if (p.get("name") or "").lower() == "tt-tree.exe")
 
     def linux(self):
         return linux_processes(self.marker)
@@ -187,12 +199,13 @@ class Run:
             lines = f.read().decode("utf-8", "replace").splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
-    def wait_exit(self, timeout=30):
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.out.close()
-            self.err.close()
+    def finish(self):
+        """After a stop through the control endpoint, tetherctl run waits
+        for a start (as on Linux; Ctrl+C would end it): end it."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self.out.close()
+        self.err.close()
 
     def kill_outright(self):
         """SIGKILL to tetherctl.exe's Linux process: no handler runs."""
@@ -210,7 +223,9 @@ def test_run_tree_stop_leaves_nothing():
     status = run.ctl_json("status")
     assert status["state"] == "running", "state %r" % status["state"]
     assert status["owner"] == "job", "owner %r" % status["owner"]
-    notes.append("tree: %d members %s; %d Linux processes" % (len(members), members, len(linux)))
+    notes.append("tree: %d tt-tree.exe members %s of %d (%s); %d Linux processes"
+                 % (len(members), members, len(run.last_tree),
+                    ", ".join(sorted({p.get("name") or "?" for p in run.last_tree})), len(linux)))
 
     rc, out, err = run.ctl("stop")
     assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
@@ -219,9 +234,10 @@ def test_run_tree_stop_leaves_nothing():
         "the server never saw CTRL_C (no polite.txt)"
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
     assert not wine_alive(members), "alive in wine: %r" % wine_alive(members)
-    assert run.wait_exit() == 0
     ended = [e for e in run.events() if e.get("event") == "stopped"]
-    assert ended, "no stopped event: %r" % run.events()[-3:]
+    assert ended and ended[-1]["graceful"] >= 5 and not ended[-1]["forced"], \
+        "not a graceful stop: %r" % (ended or run.events()[-3:])
+    run.finish()
 
 
 def test_killed_bootloader_rest_listed_then_stopped():
@@ -238,7 +254,7 @@ def test_killed_bootloader_rest_listed_then_stopped():
     assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
     assert not wine_alive(rest)
-    run.wait_exit()
+    run.finish()
 
 
 def test_tetherctl_killed_tree_dies():
@@ -267,7 +283,7 @@ def test_forced_stop_within_100ms():
     assert elapsed <= FORCED_STOP_LIMIT_S, "forced stop took %.3f s" % elapsed
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
     assert not wine_alive(members)
-    run.wait_exit()
+    run.finish()
 
 
 def test_outsider_untouched():
@@ -287,7 +303,7 @@ def test_outsider_untouched():
         rc, out, err = run.ctl("send-signal", str(pid), "KILL")
         assert rc != 0, "tetherctl signalled a process outside the tree: %s" % out
         run.ctl_json("kill")
-        run.wait_exit()
+        run.finish()
         assert wine_alive([pid]) == [pid], "the outsider %d died with the tree" % pid
     finally:
         outsider.kill()
@@ -299,17 +315,38 @@ def test_list_and_control_endpoint():
     run = Run("polite")
     rc, out, err = tetherctl("list")
     assert rc == 0 and run.ctl_json("status")["name"] in out, "list: %s %s" % (out, err)
-    endpoints = glob.glob(os.path.join(PREFIX, "drive_c", "users", "*", "AppData", "Local", "tether",
-                                       "*.endpoint"))
-    assert endpoints, "no endpoint file in the user's local application data"
-    notes.append("control endpoint: %s" % os.path.relpath(endpoints[0], PREFIX))
-    # The token is checked: a client that does not know it is not heard.
-    with open(endpoints[0]) as f:
-        port = int(f.read().split("\n")[1].split()[0])
-    rc, out, _ = wine_run(exe("tt-tree.exe"), "port-free", str(port))
-    assert rc != 0, "the control port %d is not in use" % port
+    control = [e for e in run.events() if e.get("event") == "control"]
+    assert control, "no control event"
+    where = control[0]["socket"]
+    assert where.lower().startswith("c:\\users\\") and "\\appdata\\local\\tether\\" in where.lower(), \
+        "the endpoint is not in the user's local application data: %s" % where
+    endpoint = os.path.join(PREFIX, "drive_c", *where[3:].split("\\"))
+    notes.append("control endpoint: %s" % where)
+    with open(endpoint) as f:
+        lines = f.read().split("\n")
+    port, client_token, server_token = lines[1].split()
+    assert len(client_token) == 64 and len(server_token) == 64 and client_token != server_token
+    rc, out, _ = wine_run(exe("tt-tree.exe"), "port-free", port)
+    assert rc != 0, "the control port %s is not in use" % port
+    # Without the secret, nothing is served: a wrong first line is hung up on.
+    import socket
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as sock:
+        sock.sendall(b"0" * 64 + b"\n" + b'{"method": "status"}\n')
+        got = sock.recv(4096)
+    assert got == b"", "the server answered a client without the secret: %r" % got[:200]
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as sock:
+        sock.sendall(client_token.encode() + b"\n" + b'{"method": "status"}\n')
+        reply = b""
+        while reply.count(b"\n") < 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    answer, status = reply.split(b"\n")[:2]
+    assert answer.decode() == server_token, "the server did not prove itself: %r" % answer[:100]
+    assert json.loads(status)["ok"], status
     run.ctl_json("kill")
-    run.wait_exit()
+    run.finish()
 
 
 TESTS = [
