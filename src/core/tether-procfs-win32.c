@@ -15,10 +15,12 @@
  *                  and shared by the reads of one tick)
  *   state          'R' while the process runs; an exited one is -ESRCH
  *
- * Under wine, GetProcessTimes reports each process's own CPU time and the
- * working set is the Linux process's RSS; what wine does not keep is the
- * job object's accounting (JobObjectBasicAccountingInformation), so the
- * tree's CPU is the sum over live members, as without a cgroup on Linux.
+ * The tree's CPU is the sum over live members, as without a cgroup on
+ * Linux (tether-job.exe does not report the job's accounting). Under wine
+ * 8 the working set is the Linux process's RSS (checked against VmRSS),
+ * but GetProcessTimes of another process answers the caller's own times
+ * (every member reads the same), so CPU figures under wine are not the
+ * members': only a real Windows machine shows them.
  * No command lines (another process's PEB is not read): the sampler shows
  * the program's name.
  *

@@ -220,6 +220,10 @@ def test_run_tree_stop_leaves_nothing():
     assert run.server_pid in members
     linux = run.linux()
     assert len(linux) >= 5, "Linux sees %d of the tree's processes: %r" % (len(linux), linux)
+    # The sampler's Windows source: a working set per member (wine's is
+    # the Linux process's RSS; its CPU times are not the members').
+    rss = [p["rss_bytes"] for p in run.last_tree if (p.get("name") or "").lower() == "tt-tree.exe"]
+    assert all(r > 1 << 20 for r in rss), "working sets: %r" % rss
     status = run.ctl_json("status")
     assert status["state"] == "running", "state %r" % status["state"]
     assert status["owner"] == "job", "owner %r" % status["owner"]
