@@ -83,6 +83,7 @@ struct _TetherWindow
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
+  GSignalGroup *log_signals;          /* the supervisor's log: the empty state's lines */
   TetherPool *pool;                 /* the supervisor's, or NULL */
   GSignalGroup *pool_signals;
   GtkSingleSelection *selection;
@@ -309,6 +310,13 @@ update_owner_kind (TetherWindow *self)
   if (tooltip != NULL)
     gtk_accessible_update_property (GTK_ACCESSIBLE (self->owner_label),
                                     GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, tooltip, -1);
+}
+
+static void
+on_log_lines_added (TetherWindow *self)
+{
+  if (gtk_widget_get_visible (GTK_WIDGET (self->empty_page)))
+    update_empty_state (self);
 }
 
 static void
@@ -765,6 +773,16 @@ on_selection_changed (TetherWindow *self)
   update_actions (self);
 }
 
+static void
+update_count_label (TetherWindow *self,
+                    guint         n_processes)
+{
+  g_autofree char *count = g_strdup_printf (ngettext ("%u process", "%u processes", n_processes),
+                                            n_processes);
+
+  gtk_label_set_label (self->count_label, count);
+}
+
 /* The machine's RAM in bytes (0 if it cannot tell). */
 static guint64
 get_total_ram (void)
@@ -834,16 +852,13 @@ on_tree_updated (TetherProcessTree *tree,
 {
   const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
-  g_autofree char *count = NULL;
 
   /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
    * their identity, so the selection stays on its process. */
   if (changed)
     gtk_sorter_changed (self->sorter, GTK_SORTER_CHANGE_DIFFERENT);
 
-  count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
-                           totals->n_processes);
-  gtk_label_set_label (self->count_label, count);
+  update_count_label (self, totals->n_processes);
   update_memory_note (self, totals);
   update_empty_state (self);
   if (item != NULL)
@@ -1093,6 +1108,7 @@ set_supervisor (TetherWindow     *self,
     gtk_window_destroy (self->history_window);
   g_set_object (&self->supervisor, supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
+  g_signal_group_set_target (self->log_signals, supervisor != NULL ? tether_supervisor_get_log (supervisor) : NULL);
   set_pool (self, supervisor != NULL ? tether_supervisor_get_pool (supervisor) : NULL);
   update_rollback_button (self);
   if (supervisor != NULL && !tether_journal_is_loaded (tether_supervisor_get_journal (supervisor)) &&
@@ -1126,7 +1142,8 @@ set_supervisor (TetherWindow     *self,
        * the settings. */
       g_settings_bind (settings, "refresh-interval", sampler, "interval", G_SETTINGS_BIND_GET);
       g_settings_bind (settings, "graph-span", sampler, "history-span", G_SETTINGS_BIND_GET);
-      gtk_label_set_label (self->count_label, "");
+      /* What the sampler counted last (0 before it first ticks). */
+      update_count_label (self, tether_sampler_get_totals (sampler)->n_processes);
     }
   on_supervisor_changed (self);
   update_process_details (self);
@@ -1932,6 +1949,7 @@ tether_window_dispose (GObject *object)
   /* The column view unparents only the children it made itself. */
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->log_signals);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->pool);
   g_clear_object (&self->supervisor);
@@ -2157,6 +2175,10 @@ tether_window_init (TetherWindow *self)
   g_signal_connect_object (tether_process_tree_get_roots (self->tree), "items-changed",
                            G_CALLBACK (update_empty_state), self, G_CONNECT_SWAPPED);
 
+  /* A backend's last words are often read after its exit is: the empty
+   * state follows the log. */
+  self->log_signals = g_signal_group_new (TETHER_TYPE_LOG);
+  g_signal_group_connect_swapped (self->log_signals, "lines-added", G_CALLBACK (on_log_lines_added), self);
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
                                   G_CALLBACK (on_supervisor_changed), self);

@@ -382,6 +382,9 @@ with tap.step('quitting over D-Bus stops the backend first, then the app exits 0
     t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
     assert tetherctl('status', profile=stubborn)['owner'] == 'cgroup'
     assert tetherctl('status', profile=stubborn)['cgroup'] is not None
+    # The window says how the tree is owned, and what that means.
+    owner = t.find(app, 'label', 'cgroup', mapped=True)
+    assert 'a cgroup of its own' in owner.get_description(), owner.get_description()
     gapplication_action('quit')
     # The ladder: SIGTERM is ignored for 60 s, so a second quit skips to
     # the forced step.
@@ -400,6 +403,8 @@ with tap.step('SIGKILL to the app (--owner=reaper): the backend tree dies with i
     t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
     status = tetherctl('status', profile=forking)
     assert status['owner'] == 'reaper' and status['cgroup'] is None, status
+    owner = t.find(app, 'label', 'helper', mapped=True)
+    assert 'detached processes are still caught' in owner.get_description(), owner.get_description()
     proc.kill()
     proc.wait(10)
     t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
