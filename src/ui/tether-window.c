@@ -66,6 +66,11 @@ struct _TetherWindow
   TetherGraph *memory_graph;
   GtkWidget *memory_header;
   GtkColumnView *column_view;
+  GPtrArray *wide_columns;             /* the .ui file's order */
+  int wide_name_width;                 /* Name's width before it narrowed */
+  GtkColumnViewColumn *cpu_column;
+  GtkColumnViewColumn *memory_column;
+  gboolean narrow_columns;             /* Name, CPU, Memory moved first */
   GtkColumnViewColumn *role_column;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
@@ -1950,6 +1955,7 @@ tether_window_dispose (GObject *object)
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->log_signals);
+  g_clear_pointer (&self->wide_columns, g_ptr_array_unref);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->pool);
   g_clear_object (&self->supervisor);
@@ -1971,6 +1977,80 @@ tether_window_finalize (GObject *object)
 }
 
 /* The not-responding bar counts seconds only while the window is shown. */
+/* Narrower than this, Name, CPU and Memory come first: what a person
+ * looking for the process that is stuck needs, where only three columns
+ * fit (a 360 px phone window). Wider, the columns go back to the .ui
+ * file's order (wide_columns, kept at init). */
+#define NARROW_COLUMNS_WIDTH 600
+#define NARROW_NAME_WIDTH 150
+
+static void
+put_column (TetherWindow        *self,
+            GtkColumnViewColumn *column,
+            guint                position)
+{
+  GListModel *columns = gtk_column_view_get_columns (self->column_view);
+  g_autoptr(GtkColumnViewColumn) there = g_list_model_get_item (columns, position);
+
+  if (there == column)
+    return;
+  g_object_ref (column);
+  gtk_column_view_remove_column (self->column_view, column);
+  gtk_column_view_insert_column (self->column_view, position, column);
+  g_object_unref (column);
+}
+
+static void
+update_column_order (TetherWindow *self)
+{
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (self));
+  int width = surface != NULL ? gdk_surface_get_width (surface) : 0;
+  gboolean narrow = width > 0 && width < NARROW_COLUMNS_WIDTH;
+  guint position = 0;
+
+  GtkColumnViewColumn *name_column = g_ptr_array_index (self->wide_columns, 0);
+
+  if (narrow == self->narrow_columns)
+    return;
+  self->narrow_columns = narrow;
+  /* A narrower Name leaves CPU and Memory whole; its wide width (the
+   * person may have resized it) comes back with the room. */
+  if (narrow)
+    {
+      self->wide_name_width = gtk_column_view_column_get_fixed_width (name_column);
+      gtk_column_view_column_set_fixed_width (name_column, MIN (self->wide_name_width, NARROW_NAME_WIDTH));
+    }
+  else if (self->wide_name_width != 0)
+    gtk_column_view_column_set_fixed_width (name_column, self->wide_name_width);
+  /* Name (the first), then CPU and Memory, then the rest as they were. */
+  if (narrow)
+    for (guint i = 0; i < self->wide_columns->len; i++)
+      {
+        GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
+
+        if (i == 0 || column == self->cpu_column || column == self->memory_column)
+          put_column (self, column, position++);
+      }
+  for (guint i = 0; i < self->wide_columns->len; i++)
+    {
+      GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
+
+      if (!narrow || (i != 0 && column != self->cpu_column && column != self->memory_column))
+        put_column (self, column, position++);
+    }
+}
+
+static void
+tether_window_realize (GtkWidget *widget)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+
+  GTK_WIDGET_CLASS (tether_window_parent_class)->realize (widget);
+  g_signal_connect_object (gtk_native_get_surface (GTK_NATIVE (self)), "notify::width",
+                           G_CALLBACK (update_column_order), self, G_CONNECT_SWAPPED);
+  update_column_order (self);
+}
+
 static void
 tether_window_map (GtkWidget *widget)
 {
@@ -2044,6 +2124,7 @@ tether_window_class_init (TetherWindowClass *klass)
   object_class->get_property = tether_window_get_property;
   object_class->set_property = tether_window_set_property;
   widget_class->map = tether_window_map;
+  widget_class->realize = tether_window_realize;
   widget_class->unmap = tether_window_unmap;
   window_class->close_request = tether_window_close_request;
 
@@ -2063,6 +2144,8 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, controls_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree_scroller);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_page);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_log_heading);
@@ -2155,6 +2238,11 @@ static void
 tether_window_init (TetherWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->wide_columns = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < g_list_model_get_n_items (gtk_column_view_get_columns (self->column_view)); i++)
+    g_ptr_array_add (self->wide_columns,
+                     g_list_model_get_item (gtk_column_view_get_columns (self->column_view), i));
 
   self->selection = tether_process_tree_create_selection (self->tree,
                                                           gtk_column_view_get_sorter (self->column_view),

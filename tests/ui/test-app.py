@@ -464,6 +464,15 @@ for layout, what in ((':close', "GNOME's window buttons: close only"),
         for name in buttons:
             x, y, w, h = t.extents(t.find(app, 'push button', name, mapped=True))
             assert w > 0 and x >= 0 and x + w <= 360, (name, x, w)
+        # Name, CPU and Memory come first and fit (GTK 4.8's column titles
+        # are on AT-SPI as labels).
+        view = t.find(app, 'tree table', 'Processes')
+        xs = []
+        for title in ('Name', 'CPU %', 'Memory'):
+            x, y, w, h = t.extents(t.find(view, 'label', title, mapped=True))
+            assert w > 0 and x >= 0 and x + w <= 360, (title, x, w)
+            xs.append(x)
+        assert xs == sorted(xs), xs
         gapplication_action('quit')
         t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
         assert not marked(forking_marker), marked(forking_marker)
