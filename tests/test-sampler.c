@@ -399,6 +399,38 @@ test_honest_memory (Fixture       *f,
                     totals->memory_bytes);
 }
 
+/* Each process's memory is its PSS too, from the same readings (the
+ * table's Memory column): the five share their pages, so each one's PSS is
+ * below its RSS, and together they make the tree's. */
+static void
+test_process_pss (Fixture       *f,
+                  gconstpointer  data)
+{
+  const TetherSamplerTotals *totals;
+  g_autoptr(GPtrArray) processes = NULL;
+  guint64 sum = 0;
+
+  start_tree (f, 10000, "children", "4", NULL);
+  test_util_sampler_refresh (f->sampler);
+  totals = tether_sampler_get_totals (f->sampler);
+  g_assert_cmpuint (totals->n_processes, ==, 5);
+  processes = tether_sampler_get_processes (f->sampler);
+  g_assert_cmpuint (processes->len, ==, 5);
+  for (guint i = 0; i < processes->len; i++)
+    {
+      TetherProcess *p = g_ptr_array_index (processes, i);
+      gboolean is_pss = FALSE;
+      guint64 memory = tether_process_get_memory_bytes (p, &is_pss);
+
+      g_assert_true (is_pss);
+      g_assert_cmpuint (memory, >, 0);
+      g_assert_cmpuint (memory, <, tether_process_get_rss_bytes (p));
+      sum += memory;
+    }
+  if (totals->memory_source == TETHER_MEMORY_PSS)
+    g_assert_cmpuint (sum, ==, totals->memory_bytes);
+}
+
 static void
 test_rss (Fixture       *f,
           gconstpointer  data)
@@ -911,6 +943,7 @@ main (int    argc,
   add ("cpu", test_cpu);
   add ("rss", test_rss);
   add ("honest-memory", test_honest_memory);
+  add ("process-pss", test_process_pss);
   add ("fd-limit", test_fd_limit);
   add ("appear-and-exit", test_appear_and_exit);
   add ("exec", test_exec);

@@ -56,6 +56,8 @@ struct _TetherProcess
   gint64 base_time;             /* ... and the monotonic time then */
   double cpu_percent;
   guint64 rss_bytes;
+  guint64 pss_bytes;            /* valid once has_pss */
+  gboolean has_pss;
   gint64 started_at;
   char *name;
   char *cmdline;
@@ -193,6 +195,15 @@ guint64
 tether_process_get_rss_bytes (TetherProcess *process)
 {
   return process->rss_bytes;
+}
+
+guint64
+tether_process_get_memory_bytes (TetherProcess *process,
+                                 gboolean      *is_pss)
+{
+  if (is_pss != NULL)
+    *is_pss = process->has_pss;
+  return process->has_pss ? process->pss_bytes : process->rss_bytes;
 }
 
 gint64
@@ -422,6 +433,7 @@ typedef struct
   char *program;                 /* the name argv tells */
   gboolean cmdline_read;
   guint64 pss;                   /* read when the batch wants PSS */
+  gboolean has_pss;
 } Reading;
 
 static void
@@ -513,6 +525,8 @@ process_new (TetherSampler *self,
   process->base_time = now;
   process->rebased = TRUE;
   process->rss_bytes = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
+  process->pss_bytes = reading->pss;
+  process->has_pss = reading->has_pss;
   process->name = g_utf8_make_valid (st->comm, -1);
   process->cmdline = g_steal_pointer (&reading->cmdline);
   process->program = g_steal_pointer (&reading->program);
@@ -587,6 +601,13 @@ process_update (TetherSampler *self,
   if (rss != process->rss_bytes)
     process->changes |= TETHER_PROCESS_CHANGED_MEMORY;
   process->rss_bytes = rss;
+  if (reading->has_pss)
+    {
+      if (!process->has_pss || reading->pss != process->pss_bytes)
+        process->changes |= TETHER_PROCESS_CHANGED_MEMORY;
+      process->pss_bytes = reading->pss;
+      process->has_pss = TRUE;
+    }
 
   if (threads != process->threads)
     process->changes |= TETHER_PROCESS_CHANGED_THREADS;
@@ -763,7 +784,9 @@ batch_read (Batch *batch)
                       tether_owner_get_tree_cpu_usage (batch->owner, &batch->usage);
   batch->have_memory = batch->owner != NULL &&
                        tether_owner_get_tree_memory (batch->owner, &batch->memory);
-  if (batch->want_pss && !batch->have_memory)
+  /* Per process always (the table shows it); summed for the tree only
+   * where the owner has no count of its own. */
+  if (batch->want_pss)
     for (guint i = 0; i < batch->n_readings; i++)
       {
         Reading *reading = &batch->readings[i];
@@ -772,7 +795,12 @@ batch_read (Batch *batch)
         /* smaps_rollup walks every mapping: milliseconds for a big process,
          * hence only every PSS_INTERVAL_USEC. */
         if ((reading->r == 0 || reading->new_r == 0) && tether_procfs_read_pss (reading->pid, &pss) == 0)
-          batch->pss_total += pss;
+          {
+            reading->pss = pss;
+            reading->has_pss = TRUE;
+            if (!batch->have_memory)
+              batch->pss_total += pss;
+          }
       }
 }
 

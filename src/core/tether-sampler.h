@@ -68,6 +68,11 @@ double                tether_process_get_cpu_percent (TetherProcess *process);
 /* User plus system CPU time since the process started, µs. */
 guint64               tether_process_get_cpu_time    (TetherProcess *process);
 guint64               tether_process_get_rss_bytes   (TetherProcess *process);
+/* Its memory as honestly as known: PSS (a page shared by n processes
+ * counts 1/n here), read every 5 s with the rest of the tree, else RSS
+ * until the first reading. *is_pss (may be NULL) says which. */
+guint64               tether_process_get_memory_bytes (TetherProcess *process,
+                                                       gboolean      *is_pss);
 /* Wall-clock start, µs since the epoch (g_get_real_time's clock). */
 gint64                tether_process_get_started_at  (TetherProcess *process);
 TetherProcessChanges  tether_process_get_changes     (TetherProcess *process);

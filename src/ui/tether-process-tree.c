@@ -395,7 +395,7 @@ set_real_time (TetherProcessTree *self,
 static void
 sum_subtrees (GListModel *store,
               double     *cpu_percent,
-              guint64    *rss_bytes)
+              guint64    *memory_bytes)
 {
   guint n = g_list_model_get_n_items (store);
 
@@ -404,12 +404,12 @@ sum_subtrees (GListModel *store,
       g_autoptr(TetherProcessItem) item = g_list_model_get_item (store, i);
       TetherProcess *process = tether_process_item_get_process (item);
       double cpu = tether_process_get_cpu_percent (process);
-      guint64 rss = tether_process_get_rss_bytes (process);
+      guint64 memory = tether_process_get_memory_bytes (process, NULL);
 
-      sum_subtrees (G_LIST_MODEL (tether_process_item_get_children (item)), &cpu, &rss);
-      tether_process_item_set_subtree_totals (item, cpu, rss);
+      sum_subtrees (G_LIST_MODEL (tether_process_item_get_children (item)), &cpu, &memory);
+      tether_process_item_set_subtree_totals (item, cpu, memory);
       *cpu_percent += cpu;
-      *rss_bytes += rss;
+      *memory_bytes += memory;
     }
 }
 
@@ -417,9 +417,9 @@ static void
 update_subtree_totals (TetherProcessTree *self)
 {
   double cpu = 0;
-  guint64 rss = 0;
+  guint64 memory = 0;
 
-  sum_subtrees (G_LIST_MODEL (self->roots), &cpu, &rss);
+  sum_subtrees (G_LIST_MODEL (self->roots), &cpu, &memory);
 }
 
 /* ---- search ------------------------------------------------------------ */

@@ -933,11 +933,11 @@ cpu_rank (gpointer this,
 
 static guint64
 memory_rank (gpointer this,
-             guint64  rss_bytes,
-             guint64  subtree_rss_bytes,
+             guint64  memory_bytes,
+             guint64  subtree_memory_bytes,
              gboolean flat)
 {
-  return flat ? rss_bytes : subtree_rss_bytes;
+  return flat ? memory_bytes : subtree_memory_bytes;
 }
 
 static char *
@@ -954,13 +954,13 @@ subtree_cpu_tooltip (gpointer this,
 static char *
 subtree_memory_tooltip (gpointer this,
                         gboolean has_children,
-                        guint64  subtree_rss_bytes)
+                        guint64  subtree_memory_bytes)
 {
   g_autofree char *size = NULL;
 
   if (!has_children)
     return NULL;
-  size = g_format_size_full (subtree_rss_bytes, G_FORMAT_SIZE_IEC_UNITS);
+  size = g_format_size_full (subtree_memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
   /* translators: %s is an amount of memory (resident, "12.5 MiB") */
   return g_strdup_printf (_("With its descendants: %s"), size);
 }
