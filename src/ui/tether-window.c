@@ -100,7 +100,7 @@ struct _TetherWindow
   guint unresponsive_timer;         /* the bar's seconds, while it is shown */
   guint resize_timer;               /* the Workers spin button settling */
   gboolean syncing_spin;            /* the spin button follows the target */
-  GHashTable *tagged_toasts;        /* tag → AdwToast shown or waiting */
+  AdwToast *last_toast;             /* weak: the newest toast, shown or waiting */
   guint journal_timer;              /* until the journal has loaded earlier runs' checkpoints */
   GtkWindow *rollback_window;       /* weak: the Roll Back dialog, when open */
   GtkWindow *history_window;        /* weak */
@@ -1837,49 +1837,22 @@ new_toast (const char *title,
   return toast;
 }
 
+/* The newest toast replaces the one shown (or waiting): news never waits
+ * behind older news, which the History keeps. The overlay shows one toast
+ * at a time, and a toast under the pointer never times out. */
 void
 tether_window_toast (TetherWindow *self,
                      const char   *title,
                      const char   *body)
 {
-  g_return_if_fail (TETHER_IS_WINDOW (self));
-
-  adw_toast_overlay_add_toast (self->toast_overlay, new_toast (title, body));
-}
-
-static void
-on_tagged_toast_dismissed (AdwToast     *toast,
-                           TetherWindow *self)
-{
-  const char *tag = g_object_get_data (G_OBJECT (toast), "tether-tag");
-
-  if (self->tagged_toasts != NULL && g_hash_table_lookup (self->tagged_toasts, tag) == toast)
-    g_hash_table_remove (self->tagged_toasts, tag);
-}
-
-void
-tether_window_toast_replace (TetherWindow *self,
-                             const char   *tag,
-                             const char   *title,
-                             const char   *body)
-{
-  AdwToast *toast, *old;
+  AdwToast *toast;
 
   g_return_if_fail (TETHER_IS_WINDOW (self));
 
-  if (tag == NULL)
-    {
-      tether_window_toast (self, title, body);
-      return;
-    }
-  old = g_hash_table_lookup (self->tagged_toasts, tag);
-  if (old != NULL)
-    adw_toast_dismiss (old);
-
+  if (self->last_toast != NULL)
+    adw_toast_dismiss (self->last_toast);
   toast = new_toast (title, body);
-  g_object_set_data_full (G_OBJECT (toast), "tether-tag", g_strdup (tag), g_free);
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_tagged_toast_dismissed), self, 0);
-  g_hash_table_replace (self->tagged_toasts, g_strdup (tag), g_object_ref (toast));
+  g_set_weak_pointer (&self->last_toast, toast);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -1959,7 +1932,7 @@ tether_window_dispose (GObject *object)
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->pool);
   g_clear_object (&self->supervisor);
-  g_clear_pointer (&self->tagged_toasts, g_hash_table_unref);
+  g_clear_weak_pointer (&self->last_toast);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
@@ -2290,7 +2263,6 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_pool), self);
   g_signal_group_connect_swapped (self->pool_signals, "notify::problem",
                                   G_CALLBACK (update_pool), self);
-  self->tagged_toasts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
   /* The spin button's text entry: Enter resizes at once. */
   g_signal_connect_swapped (gtk_editable_get_delegate (GTK_EDITABLE (self->workers_spin)), "activate",
