@@ -35,25 +35,7 @@ TARGET_REPLY_S = 0.25     # the slowest reply of the window during the stop
 
 
 def marked(marker):
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/cmdline', 'rb') as f:
-                if marker.encode() not in f.read():
-                    continue
-            with open(f'/proc/{entry}/comm') as f:
-                if f.read().startswith('tether-shim'):
-                    continue
-            with open(f'/proc/{entry}/stat') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-            if fields[0] == 'Z' or int(fields[6]) & 0x4:
-                continue
-        except OSError:
-            continue
-        pids.append(int(entry))
-    return pids
+    return t.marked_pids(marker)
 
 
 def action(name):
