@@ -700,6 +700,9 @@ process_update (TetherSampler *self,
     process->changes |= TETHER_PROCESS_CHANGED_STATE;
   process->state = st->state;
 
+  /* Reparented (to a subreaper) though its place in the tree may stay. */
+  if (st->ppid != process->ppid)
+    process->changes |= TETHER_PROCESS_CHANGED_PARENT;
   process->ppid = st->ppid;
 
   if (st->nice != process->nice)
