@@ -408,8 +408,8 @@ with tap.step('Stop on it shows the countdown; Force Now ends it'):
     t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
     state_is(app, 'Stopped')
 
-with tap.step('during the SIGTERM countdown the processes that ignore it are marked "Still running after '
-              'SIGTERM"; the mark goes once the stop is over'):
+with tap.step('no row is marked while the backend runs; during the SIGTERM countdown the processes that '
+              'ignore it are marked "Still running after SIGTERM"'):
     termed, termed_marker = write_profile('SIGTERM-ignoring backend', ['ignore-term', '2'],
                                           {'stop': {'graceful_timeout': 1, 'term_timeout': 60}})
     gapplication_action('open-profile', f"'{termed}'")
