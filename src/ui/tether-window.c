@@ -1019,9 +1019,16 @@ on_row_menu_tick (GtkWidget     *widget,
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
   /* A frame or two after the scroll the row is laid out in view. */
-  if (item != NULL && !popup_row_menu_at_selected (self) &&
-      gdk_frame_clock_get_frame_counter (clock) < self->row_menu_frame + 3)
-    return G_SOURCE_CONTINUE;
+  if (item != NULL && !popup_row_menu_at_selected (self))
+    {
+      GdkRectangle top = { 2 * TREE_INDENT, 0, 1, 1 };
+
+      if (gdk_frame_clock_get_frame_counter (clock) < self->row_menu_frame + 3)
+        return G_SOURCE_CONTINUE;
+      /* Still not in view (a layout GTK put off): at the list's top
+       * rather than nowhere; its first line names the process. */
+      popup_row_menu (self, &top);
+    }
   self->row_menu_tick = 0;
   return G_SOURCE_REMOVE;
 }
