@@ -547,6 +547,41 @@ test_appear_and_exit (Fixture       *f,
   g_assert_cmpuint (lates->len, ==, 1);
 }
 
+/* The columns a person can add: parent pid, nice (followed when renice'd,
+ * as a change) and the user, the test's own. */
+static void
+test_nice_and_user (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GArray) nodes = NULL;
+  pid_t main_pid, child;
+  TetherProcess *p;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  start_tree (f, 100, "children", "1", NULL);
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  child = test_util_wait_role (f->pidfile, "child", 10);
+  while (tether_sampler_lookup (f->sampler, child) == NULL)
+    wait_ticks (f, 1);
+  p = tether_sampler_lookup (f->sampler, child);
+  g_assert_cmpint (tether_process_get_ppid (p), ==, main_pid);
+  g_assert_cmpint (tether_process_get_nice (p), ==, getpriority (PRIO_PROCESS, 0));
+  g_assert_cmpuint (tether_process_get_uid (p), ==, geteuid ());
+  g_assert_cmpstr (tether_process_get_user (p), ==, g_get_user_name ());
+
+  /* Lowering its priority needs no privilege. */
+  g_assert_cmpint (setpriority (PRIO_PROCESS, child, 15), ==, 0);
+  reset_log (f);
+  while (tether_process_get_nice (p) != 15)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      wait_ticks (f, 1);
+    }
+  g_assert_true (find_in (f->last_changed, child) == p);
+  g_assert_true (tether_process_get_changes (p) & TETHER_PROCESS_CHANGED_NICE);
+  g_assert_cmpstr (tether_process_get_user (p), ==, g_get_user_name ());
+}
+
 /* An exec that keeps the name (same program) still refreshes the command
  * line: the text segment moved. */
 static void
@@ -947,6 +982,7 @@ main (int    argc,
   add ("fd-limit", test_fd_limit);
   add ("appear-and-exit", test_appear_and_exit);
   add ("exec", test_exec);
+  add ("nice-and-user", test_nice_and_user);
   add ("tree-diff", test_tree_diff);
   add ("escapee", test_escapee);
   add ("pid-reuse", test_pid_reuse);

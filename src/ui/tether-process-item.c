@@ -52,6 +52,9 @@ enum {
   PROP_WORKER_TEXT,
   PROP_SUBTREE_CPU_PERCENT,
   PROP_SUBTREE_MEMORY_BYTES,
+  PROP_PPID,
+  PROP_NICE,
+  PROP_USER,
   N_PROPS
 };
 
@@ -121,7 +124,14 @@ tether_process_item_update (TetherProcessItem    *self,
   g_object_freeze_notify (G_OBJECT (self));
 
   if (changes & TETHER_PROCESS_CHANGED_PARENT)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARENT]);
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARENT]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PPID]);
+    }
+  if (changes & TETHER_PROCESS_CHANGED_NICE)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICE]);
+  if (changes & TETHER_PROCESS_CHANGED_USER)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER]);
   if (changes & TETHER_PROCESS_CHANGED_COMMAND)
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
@@ -456,6 +466,15 @@ tether_process_item_get_property (GObject    *object,
     case PROP_WORKER_TEXT:
       g_value_set_string (value, self->worker_text);
       break;
+    case PROP_PPID:
+      g_value_set_int (value, tether_process_get_ppid (p));
+      break;
+    case PROP_NICE:
+      g_value_set_int (value, tether_process_get_nice (p));
+      break;
+    case PROP_USER:
+      g_value_set_string (value, tether_process_get_user (p));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -517,6 +536,11 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
                                                               0, G_MAXDOUBLE, 0, flags);
   properties[PROP_SUBTREE_MEMORY_BYTES] = g_param_spec_uint64 ("subtree-memory-bytes", NULL, NULL,
                                                             0, G_MAXUINT64, 0, flags);
+  /* The optional columns. ppid is the kernel's parent (0 for a process
+   * whose parent is outside the pid namespace), "parent" the tree's. */
+  properties[PROP_PPID] = g_param_spec_int ("ppid", NULL, NULL, 0, G_MAXINT, 0, flags);
+  properties[PROP_NICE] = g_param_spec_int ("nice", NULL, NULL, -20, 19, 0, flags);
+  properties[PROP_USER] = g_param_spec_string ("user", NULL, NULL, NULL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

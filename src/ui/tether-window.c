@@ -68,10 +68,20 @@ struct _TetherWindow
   GtkColumnView *column_view;
   GPtrArray *wide_columns;             /* the .ui file's order */
   int wide_name_width;                 /* Name's width before it narrowed */
+  gboolean narrow_columns;             /* Name, CPU, Memory moved first */
+  GtkColumnViewColumn *name_column;
+  GtkColumnViewColumn *pid_column;
+  GtkColumnViewColumn *ppid_column;
+  GtkColumnViewColumn *role_column;
+  GtkColumnViewColumn *state_column;
   GtkColumnViewColumn *cpu_column;
   GtkColumnViewColumn *memory_column;
-  gboolean narrow_columns;             /* Name, CPU, Memory moved first */
-  GtkColumnViewColumn *role_column;
+  GtkColumnViewColumn *threads_column;
+  GtkColumnViewColumn *uptime_column;
+  GtkColumnViewColumn *user_column;
+  GtkColumnViewColumn *nice_column;
+  GtkColumnViewColumn *started_column;
+  GtkColumnViewColumn *cmdline_column;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
@@ -106,6 +116,13 @@ struct _TetherWindow
   GtkWindow *history_window;        /* weak */
   gboolean show_details;            /* the details pane, while a process is selected */
   GCancellable *saving_bundle;      /* a support bundle on its way to a file */
+  char **extra_columns;             /* the optional columns shown (GSettings extra-columns) */
+  GtkColumnViewColumn *menu_sort;   /* sorted by win.sort-by, until a header click */
+  gboolean menu_sort_reversed;
+  gboolean sorting_from_menu;
+  guint row_menu_tick;              /* the keyboard row menu, waiting for its row to scroll in */
+  gint64 row_menu_frame;            /* ... since this frame */
+  GtkWidget *pressed_widget;        /* weak: the widget right-clicked, while its menu is open */
 };
 
 enum
@@ -113,8 +130,17 @@ enum
   PROP_0,
   PROP_SHOW_DETAILS,
   PROP_FLAT_LIST,
+  PROP_EXTRA_COLUMNS,
+  PROP_SHOW_USER_COLUMN,
+  PROP_SHOW_PPID_COLUMN,
+  PROP_SHOW_NICE_COLUMN,
+  PROP_SHOW_STARTED_COLUMN,
   N_PROPS
 };
+
+/* The optional columns: their GSettings names, in the order of the
+ * PROP_SHOW_*_COLUMN properties (win.show-*-column, check items). */
+static const char * const extra_column_ids[] = { "user", "ppid", "nice", "started" };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -363,6 +389,35 @@ on_countdown_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Every row still there during a stop says what it has outlived: after
+ * SIGTERM, the processes that ignore it are the ones left marked. */
+static void
+update_stop_marker (TetherWindow *self,
+                    TetherPhase   phase)
+{
+  const char *marker = NULL;
+
+  switch (phase)
+    {
+    case TETHER_PHASE_GRACEFUL:
+      /* translators: a process row's mark while the backend is asked to exit */
+      marker = _("Still running");
+      break;
+    case TETHER_PHASE_TERM:
+      /* translators: a process row's mark: it has not exited after SIGTERM */
+      marker = _("Still running after SIGTERM");
+      break;
+    case TETHER_PHASE_KILL:
+      /* translators: a process row's mark: it has not exited after SIGKILL */
+      marker = _("Still running after SIGKILL");
+      break;
+    case TETHER_PHASE_NONE:
+    default:
+      break;
+    }
+  tether_process_tree_set_stop_marker (self->tree, marker);
+}
+
 /* The countdown redraws four times a second only while a stop is under
  * way; the phase and its deadline come from the supervisor. */
 static void
@@ -377,6 +432,7 @@ update_countdown (TetherWindow *self)
       self->countdown_started = g_get_monotonic_time ();
     }
   gtk_revealer_set_reveal_child (self->countdown_revealer, phase != TETHER_PHASE_NONE);
+  update_stop_marker (self, phase);
   if (phase == TETHER_PHASE_NONE)
     {
       g_clear_handle_id (&self->countdown_timer, g_source_remove);
@@ -965,13 +1021,110 @@ subtree_memory_tooltip (gpointer this,
   return g_strdup_printf (_("With its descendants: %s"), size);
 }
 
-/* x, y: where the menu points, in the column view's coordinates. */
-static void
-popup_row_menu (TetherWindow *self,
-                double        x,
-                double        y)
+/* The Name cell's tooltip: the kernel's name, which ps, top and kill
+ * scripts know it by, and the command line it was told from. */
+static char *
+name_tooltip (gpointer    this,
+              const char *comm,
+              const char *cmdline)
 {
-  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
+  /* translators: %s is the kernel's 15-character name of a process (comm) */
+  g_autofree char *kernel = g_strdup_printf (_("Kernel name: %s"), comm != NULL ? comm : "");
+
+  return cmdline != NULL ? g_strconcat (kernel, "\n", cmdline, NULL) : g_steal_pointer (&kernel);
+}
+
+static gboolean
+has_text (gpointer    this,
+          const char *text)
+{
+  return text != NULL && *text != '\0';
+}
+
+/* Started At: the time for today's processes, else the day too; now is
+ * the tree's clock, so the cells turn at midnight. */
+static char *
+started_text (gpointer this,
+              gint64   started_at,
+              gint64   now)
+{
+  g_autoptr(GDateTime) start = g_date_time_new_from_unix_local (started_at / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) today = now > 0 ? g_date_time_new_from_unix_local (now / G_USEC_PER_SEC)
+                                       : g_date_time_new_now_local ();
+
+  if (start == NULL || today == NULL)
+    return NULL;
+  if (g_date_time_get_year (start) == g_date_time_get_year (today) &&
+      g_date_time_get_day_of_year (start) == g_date_time_get_day_of_year (today))
+    /* translators: a process's start time today, a g_date_time_format() format */
+    return g_date_time_format (start, C_("started at", "%H:%M:%S"));
+  /* translators: a process's start before today, a g_date_time_format() format */
+  return g_date_time_format (start, C_("started at", "%b %-d %H:%M"));
+}
+
+static char *
+started_tooltip (gpointer this,
+                 gint64   started_at)
+{
+  g_autoptr(GDateTime) start = g_date_time_new_from_unix_local (started_at / G_USEC_PER_SEC);
+
+  /* translators: a process's full start date, a g_date_time_format() format */
+  return start != NULL ? g_date_time_format (start, C_("started at", "%c")) : NULL;
+}
+
+/* GTK 4.8 has no API for a column view's rows: the list view is its
+ * child, and each row widget ("row") a child of that, selected or not
+ * by state flag. */
+static GtkWidget *
+get_list_view (TetherWindow *self)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->column_view));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_LIST_VIEW (child))
+      return child;
+  return NULL;
+}
+
+/* The row widget a widget of the view is in, or NULL (the header). */
+static GtkWidget *
+get_row_of (TetherWindow *self,
+            GtkWidget    *widget)
+{
+  GtkWidget *list = get_list_view (self);
+
+  while (widget != NULL && gtk_widget_get_parent (widget) != list)
+    widget = gtk_widget_get_parent (widget);
+  return widget;
+}
+
+/* The selected row's bounds in the column view when it is in view. */
+static gboolean
+get_selected_row_bounds (TetherWindow    *self,
+                         graphene_rect_t *bounds)
+{
+  GtkWidget *list = get_list_view (self);
+  graphene_rect_t list_bounds;
+
+  if (list == NULL || !gtk_widget_compute_bounds (list, GTK_WIDGET (self->column_view), &list_bounds))
+    return FALSE;
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL; row = gtk_widget_get_next_sibling (row))
+    {
+      if (!gtk_widget_get_child_visible (row) || !gtk_widget_get_mapped (row) ||
+          !(gtk_widget_get_state_flags (row) & GTK_STATE_FLAG_SELECTED) ||
+          !gtk_widget_compute_bounds (row, GTK_WIDGET (self->column_view), bounds))
+        continue;
+      /* Rows scrolled out stay realized, above or below the viewport. */
+      return bounds->origin.y >= list_bounds.origin.y &&
+             bounds->origin.y + bounds->size.height <= gtk_widget_get_height (GTK_WIDGET (self->column_view));
+    }
+  return FALSE;
+}
+
+/* rect: what the menu points at, in the column view's coordinates. */
+static void
+popup_row_menu (TetherWindow       *self,
+                const GdkRectangle *rect)
+{
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
   /* A line without an action: shown, greyed, never activated. */
@@ -983,12 +1136,26 @@ popup_row_menu (TetherWindow *self,
                                                 tether_process_item_get_pid (item));
       g_menu_append (self->row_menu_title, title, NULL);
     }
-  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), &rect);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), rect);
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
 
-/* The view's one right-click gesture (tether-window.ui): the row under the
- * pointer selects itself, as a left click would, then its menu opens. */
+/* GTK 4.8 marks the widget under a pressed button and its ancestors
+ * :active until the button is released; the row menu's grab takes the
+ * release, so the right-clicked row and cell stayed :active for good,
+ * shaded darker than the real selection (and shaded after the selection
+ * moved on). The menu closing is that release. */
+static void
+on_row_popover_closed (TetherWindow *self)
+{
+  for (GtkWidget *w = self->pressed_widget; w != NULL; w = gtk_widget_get_parent (w))
+    gtk_widget_unset_state_flags (w, GTK_STATE_FLAG_ACTIVE);
+  g_clear_weak_pointer (&self->pressed_widget);
+}
+
+/* The view's one right-click gesture (tether-window.ui): the row under
+ * the pointer selects itself and takes the focus, as a left click does,
+ * then its menu opens there. */
 static void
 on_view_pressed (GtkGestureClick *gesture,
                  int              n_press,
@@ -997,15 +1164,59 @@ on_view_pressed (GtkGestureClick *gesture,
                  TetherWindow    *self)
 {
   GtkWidget *cell = gtk_widget_pick (GTK_WIDGET (self->column_view), x, y, GTK_PICK_DEFAULT);
+  GtkWidget *row = cell != NULL ? get_row_of (self, cell) : NULL;
+  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
 
   /* Only a row's widgets have the action; the header and the empty space
    * below the rows do not. */
-  if (cell == NULL ||
+  if (row == NULL ||
       !gtk_widget_activate_action (cell, "listitem.select", "(bb)", FALSE, FALSE) ||
       gtk_single_selection_get_selected_item (self->selection) == NULL)
     return;
-  popup_row_menu (self, x, y);
+  gtk_widget_grab_focus (row);
+  g_set_weak_pointer (&self->pressed_widget, cell);
+  popup_row_menu (self, &rect);
   gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+}
+
+/* The keyboard's row menu hangs under the selected row, at its start,
+ * as a right-click's would: never in the middle of the list, away from
+ * the process it acts on. */
+static gboolean
+popup_row_menu_at_selected (TetherWindow *self)
+{
+  graphene_rect_t bounds;
+  GdkRectangle rect;
+
+  if (!get_selected_row_bounds (self, &bounds))
+    return FALSE;
+  rect = (GdkRectangle) { (int) bounds.origin.x + 2 * TREE_INDENT, (int) bounds.origin.y,
+                          1, (int) bounds.size.height };
+  popup_row_menu (self, &rect);
+  return TRUE;
+}
+
+static gboolean
+on_row_menu_tick (GtkWidget     *widget,
+                  GdkFrameClock *clock,
+                  gpointer       user_data)
+{
+  TetherWindow *self = user_data;
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+
+  /* A frame or two after the scroll the row is laid out in view. */
+  if (item != NULL && !popup_row_menu_at_selected (self))
+    {
+      GdkRectangle top = { 2 * TREE_INDENT, 0, 1, 1 };
+
+      if (gdk_frame_clock_get_frame_counter (clock) < self->row_menu_frame + 3)
+        return G_SOURCE_CONTINUE;
+      /* Still not in view (a layout GTK put off): at the list's top
+       * rather than nowhere; its first line names the process. */
+      popup_row_menu (self, &top);
+    }
+  self->row_menu_tick = 0;
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1015,12 +1226,109 @@ row_menu_activated (GtkWidget  *widget,
 {
   TetherWindow *self = TETHER_WINDOW (widget);
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  GtkWidget *list = get_list_view (self);
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
 
-  if (item == NULL)
+  if (item == NULL || self->row_menu_tick != 0 || popup_row_menu_at_selected (self))
     return;
-  /* Keyboard: the menu points at the middle of the view. */
-  popup_row_menu (self, gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
-                  gtk_widget_get_height (GTK_WIDGET (self->column_view)) / 3.0);
+  /* Scrolled out of view: bring it in first (the menu follows once the
+   * row has been laid out, or never, if it died meanwhile). */
+  if (list == NULL || clock == NULL)
+    return;
+  gtk_widget_activate_action (list, "list.scroll-to-item", "u",
+                              gtk_single_selection_get_selected (self->selection));
+  self->row_menu_frame = gdk_frame_clock_get_frame_counter (clock);
+  self->row_menu_tick = gtk_widget_add_tick_callback (widget, on_row_menu_tick, self, NULL);
+}
+
+/* ---- the columns --------------------------------------------------------- */
+
+static GtkColumnViewColumn *
+get_extra_column (TetherWindow *self,
+                  guint         i)
+{
+  GtkColumnViewColumn *columns[] = { self->user_column, self->ppid_column, self->nice_column,
+                                     self->started_column };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (columns) == G_N_ELEMENTS (extra_column_ids));
+  return columns[i];
+}
+
+static void
+set_extra_columns (TetherWindow       *self,
+                   const char * const *ids)
+{
+  if (ids != NULL && self->extra_columns != NULL &&
+      g_strv_equal ((const char * const *) self->extra_columns, ids))
+    return;
+  g_strfreev (self->extra_columns);
+  self->extra_columns = g_strdupv ((char **) ids);
+  for (guint i = 0; i < G_N_ELEMENTS (extra_column_ids); i++)
+    {
+      gboolean show = ids != NULL && g_strv_contains (ids, extra_column_ids[i]);
+
+      if (gtk_column_view_column_get_visible (get_extra_column (self, i)) == show)
+        continue;
+      gtk_column_view_column_set_visible (get_extra_column (self, i), show);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_USER_COLUMN + i]);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EXTRA_COLUMNS]);
+}
+
+/* One check item of the Columns menu: the list of shown ones, with or
+ * without it, in the menu's order. */
+static void
+set_extra_column_shown (TetherWindow *self,
+                        guint         i,
+                        gboolean      show)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) ids = NULL;
+
+  for (guint j = 0; j < G_N_ELEMENTS (extra_column_ids); j++)
+    if (j == i ? show : gtk_column_view_column_get_visible (get_extra_column (self, j)))
+      g_strv_builder_add (builder, extra_column_ids[j]);
+  ids = g_strv_builder_end (builder);
+  set_extra_columns (self, (const char * const *) ids);
+}
+
+/* win.sort-by: the column's first order (largest first, A to Z), its
+ * reverse when chosen again. GTK 4.8 cannot say how the view is sorted
+ * (the sorter's getters are 4.10), so only a sort this action made is
+ * reversed; a header click makes the next one start over. */
+static void
+sort_by_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  const char *id = g_variant_get_string (parameter, NULL);
+  struct { const char *id; GtkColumnViewColumn *column; } columns[] = {
+    { "name", self->name_column }, { "pid", self->pid_column }, { "state", self->state_column },
+    { "cpu", self->cpu_column }, { "memory", self->memory_column },
+    { "threads", self->threads_column }, { "uptime", self->uptime_column },
+  };
+  GtkColumnViewColumn *column = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (columns); i++)
+    if (g_str_equal (id, columns[i].id))
+      column = columns[i].column;
+  if (column == NULL)
+    return;
+
+  self->menu_sort_reversed = column == self->menu_sort && !self->menu_sort_reversed;
+  self->sorting_from_menu = TRUE;
+  gtk_column_view_sort_by_column (self->column_view, column,
+                                  self->menu_sort_reversed ? GTK_SORT_DESCENDING : GTK_SORT_ASCENDING);
+  self->sorting_from_menu = FALSE;
+  self->menu_sort = column;
+}
+
+static void
+on_view_sorter_changed (TetherWindow *self)
+{
+  if (!self->sorting_from_menu)
+    self->menu_sort = NULL;
 }
 
 /* ---- the pages ---------------------------------------------------------- */
@@ -1887,6 +2195,7 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "flat-list", self, "flat-list", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "extra-columns", self, "extra-columns", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "graph-span", self->cpu_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->memory_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->selected_graph, "span", G_SETTINGS_BIND_GET);
@@ -1911,6 +2220,9 @@ tether_window_dispose (GObject *object)
   g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
   g_clear_handle_id (&self->resize_timer, g_source_remove);
   g_clear_handle_id (&self->journal_timer, g_source_remove);
+  if (self->row_menu_tick != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->row_menu_tick);
+  self->row_menu_tick = 0;
   /* The bundle's callbacks hold the window; they find it cancelled. */
   if (self->saving_bundle != NULL)
     g_cancellable_cancel (self->saving_bundle);
@@ -1924,6 +2236,7 @@ tether_window_dispose (GObject *object)
       tether_process_tree_set_pool (self->tree, NULL);
       tether_process_tree_set_sampler (self->tree, NULL);
     }
+  g_clear_weak_pointer (&self->pressed_widget);
   /* The column view unparents only the children it made itself. */
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
@@ -1945,6 +2258,7 @@ tether_window_finalize (GObject *object)
 
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
+  g_strfreev (self->extra_columns);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
@@ -1981,8 +2295,6 @@ update_column_order (TetherWindow *self)
   gboolean narrow = width > 0 && width < NARROW_COLUMNS_WIDTH;
   guint position = 0;
 
-  GtkColumnViewColumn *name_column = g_ptr_array_index (self->wide_columns, 0);
-
   if (narrow == self->narrow_columns)
     return;
   self->narrow_columns = narrow;
@@ -1990,25 +2302,25 @@ update_column_order (TetherWindow *self)
    * person may have resized it) comes back with the room. */
   if (narrow)
     {
-      self->wide_name_width = gtk_column_view_column_get_fixed_width (name_column);
-      gtk_column_view_column_set_fixed_width (name_column, MIN (self->wide_name_width, NARROW_NAME_WIDTH));
+      self->wide_name_width = gtk_column_view_column_get_fixed_width (self->name_column);
+      gtk_column_view_column_set_fixed_width (self->name_column, MIN (self->wide_name_width, NARROW_NAME_WIDTH));
     }
   else if (self->wide_name_width != 0)
-    gtk_column_view_column_set_fixed_width (name_column, self->wide_name_width);
-  /* Name (the first), then CPU and Memory, then the rest as they were. */
+    gtk_column_view_column_set_fixed_width (self->name_column, self->wide_name_width);
+  /* Name, then CPU and Memory, then the rest as they were. */
   if (narrow)
     for (guint i = 0; i < self->wide_columns->len; i++)
       {
         GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
 
-        if (i == 0 || column == self->cpu_column || column == self->memory_column)
+        if (column == self->name_column || column == self->cpu_column || column == self->memory_column)
           put_column (self, column, position++);
       }
   for (guint i = 0; i < self->wide_columns->len; i++)
     {
       GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
 
-      if (!narrow || (i != 0 && column != self->cpu_column && column != self->memory_column))
+      if (!narrow || (column != self->name_column && column != self->cpu_column && column != self->memory_column))
         put_column (self, column, position++);
     }
 }
@@ -2055,6 +2367,17 @@ tether_window_get_property (GObject    *object,
       /* Asked for by the property action before the template is there. */
       g_value_set_boolean (value, self->tree != NULL && tether_process_tree_get_flat (self->tree));
       break;
+    case PROP_EXTRA_COLUMNS:
+      g_value_set_boxed (value, self->extra_columns);
+      break;
+    case PROP_SHOW_USER_COLUMN:
+    case PROP_SHOW_PPID_COLUMN:
+    case PROP_SHOW_NICE_COLUMN:
+    case PROP_SHOW_STARTED_COLUMN:
+      /* Asked for by the property actions before the template is there. */
+      g_value_set_boolean (value, self->user_column != NULL &&
+                                  gtk_column_view_column_get_visible (get_extra_column (self, prop_id - PROP_SHOW_USER_COLUMN)));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2079,6 +2402,15 @@ tether_window_set_property (GObject      *object,
           tether_process_tree_set_flat (self->tree, g_value_get_boolean (value));
           g_object_notify_by_pspec (object, pspec);
         }
+      break;
+    case PROP_EXTRA_COLUMNS:
+      set_extra_columns (self, g_value_get_boxed (value));
+      break;
+    case PROP_SHOW_USER_COLUMN:
+    case PROP_SHOW_PPID_COLUMN:
+    case PROP_SHOW_NICE_COLUMN:
+    case PROP_SHOW_STARTED_COLUMN:
+      set_extra_column_shown (self, prop_id - PROP_SHOW_USER_COLUMN, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2110,6 +2442,23 @@ tether_window_class_init (TetherWindowClass *klass)
   properties[PROP_FLAT_LIST] =
     g_param_spec_boolean ("flat-list", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The optional columns shown (GSettings extra-columns), and each one
+   * as a toggle for the Columns menu (win.show-user-column, ...). */
+  properties[PROP_EXTRA_COLUMNS] =
+    g_param_spec_boxed ("extra-columns", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_USER_COLUMN] =
+    g_param_spec_boolean ("show-user-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_PPID_COLUMN] =
+    g_param_spec_boolean ("show-ppid-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_NICE_COLUMN] =
+    g_param_spec_boolean ("show-nice-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_STARTED_COLUMN] =
+    g_param_spec_boolean ("show-started-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/tether/Tether/tether-window.ui");
@@ -2117,8 +2466,6 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, controls_box);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_column);
-  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, tree_scroller);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_page);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, empty_log_heading);
@@ -2147,7 +2494,19 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_header);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, name_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, pid_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, ppid_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, role_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, threads_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, uptime_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, user_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, nice_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, started_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cmdline_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
@@ -2162,6 +2521,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, match_label);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, on_row_popover_closed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_unresponsive_child_revealed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
@@ -2172,6 +2532,10 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, memory_rank);
   gtk_widget_class_bind_template_callback (widget_class, subtree_cpu_tooltip);
   gtk_widget_class_bind_template_callback (widget_class, subtree_memory_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, name_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, has_text);
+  gtk_widget_class_bind_template_callback (widget_class, started_text);
+  gtk_widget_class_bind_template_callback (widget_class, started_tooltip);
   gtk_widget_class_bind_template_callback (widget_class, on_process_search_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_process_search_activate);
 
@@ -2197,6 +2561,11 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-log", NULL, show_page_activated);
   gtk_widget_class_install_action (widget_class, "win.find", NULL, find_activated);
   gtk_widget_class_install_property_action (widget_class, "win.flat-list", "flat-list");
+  gtk_widget_class_install_property_action (widget_class, "win.show-user-column", "show-user-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-ppid-column", "show-ppid-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-nice-column", "show-nice-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-started-column", "show-started-column");
+  gtk_widget_class_install_action (widget_class, "win.sort-by", "s", sort_by_activated);
 
   /* Named in the template, which the builder looks up by name. */
   g_type_ensure (TETHER_TYPE_BAR);
@@ -2221,6 +2590,8 @@ tether_window_init (TetherWindow *self)
                                                           gtk_column_view_get_sorter (self->column_view),
                                                           &self->sorter);
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_object (gtk_column_view_get_sorter (self->column_view), "changed",
+                           G_CALLBACK (on_view_sorter_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
   g_signal_connect_swapped (self->details_flap, "notify::reveal-flap",
