@@ -69,6 +69,7 @@ struct _TetherWindow
   GPtrArray *wide_columns;             /* the .ui file's order */
   int wide_name_width;                 /* Name's width before it narrowed */
   gboolean narrow_columns;             /* Name, CPU, Memory moved first */
+  guint column_order_idle;
   GtkColumnViewColumn *name_column;
   GtkColumnViewColumn *pid_column;
   GtkColumnViewColumn *ppid_column;
@@ -2241,6 +2242,7 @@ tether_window_dispose (GObject *object)
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
   g_clear_object (&self->log_signals);
+  g_clear_handle_id (&self->column_order_idle, g_source_remove);
   g_clear_pointer (&self->wide_columns, g_ptr_array_unref);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->pool);
@@ -2287,16 +2289,18 @@ put_column (TetherWindow        *self,
   g_object_unref (column);
 }
 
-static void
-update_column_order (TetherWindow *self)
+static gboolean
+update_column_order (gpointer user_data)
 {
-  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (self));
-  int width = surface != NULL ? gdk_surface_get_width (surface) : 0;
+  TetherWindow *self = user_data;
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
   gboolean narrow = width > 0 && width < NARROW_COLUMNS_WIDTH;
   guint position = 0;
 
+  self->column_order_idle = 0;
+
   if (narrow == self->narrow_columns)
-    return;
+    return G_SOURCE_REMOVE;
   self->narrow_columns = narrow;
   /* A narrower Name leaves CPU and Memory whole; its wide width (the
    * person may have resized it) comes back with the room. */
@@ -2323,17 +2327,24 @@ update_column_order (TetherWindow *self)
       if (!narrow || (column != self->name_column && column != self->cpu_column && column != self->memory_column))
         put_column (self, column, position++);
     }
+  return G_SOURCE_REMOVE;
 }
 
+/* The columns follow the width the window is given (not its surface's,
+ * which is still the default one while the window is first laid out);
+ * they move after the allocation, never during it. */
 static void
-tether_window_realize (GtkWidget *widget)
+tether_window_size_allocate (GtkWidget *widget,
+                             int        width,
+                             int        height,
+                             int        baseline)
 {
   TetherWindow *self = TETHER_WINDOW (widget);
+  gboolean narrow = width < NARROW_COLUMNS_WIDTH;
 
-  GTK_WIDGET_CLASS (tether_window_parent_class)->realize (widget);
-  g_signal_connect_object (gtk_native_get_surface (GTK_NATIVE (self)), "notify::width",
-                           G_CALLBACK (update_column_order), self, G_CONNECT_SWAPPED);
-  update_column_order (self);
+  GTK_WIDGET_CLASS (tether_window_parent_class)->size_allocate (widget, width, height, baseline);
+  if (narrow != self->narrow_columns && self->column_order_idle == 0)
+    self->column_order_idle = g_idle_add (update_column_order, self);
 }
 
 static void
@@ -2429,7 +2440,7 @@ tether_window_class_init (TetherWindowClass *klass)
   object_class->get_property = tether_window_get_property;
   object_class->set_property = tether_window_set_property;
   widget_class->map = tether_window_map;
-  widget_class->realize = tether_window_realize;
+  widget_class->size_allocate = tether_window_size_allocate;
   widget_class->unmap = tether_window_unmap;
   window_class->close_request = tether_window_close_request;
 

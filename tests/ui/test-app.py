@@ -225,8 +225,16 @@ with tap.step('right-click selects the row and leaves no shade of its own: after
         pointer_away(view)
         t.wait_until(lambda: row_colour(row_of(view, first)) == selected, 5 * t.SCALE,
                      lambda: f'the right-clicked row as selected ({selected}): {row_colour(row_of(view, first))}')
-        t.mouse_click(row_of(view, second))
-        t.find(app, 'label', re.compile(rf' \({second}\) — '))
+        # Under Xvfb with no window manager the first click after a popup
+        # closed can be lost: click until the row is selected.
+        for attempt in range(5):
+            t.mouse_click(row_of(view, second))
+            try:
+                t.find(app, 'label', re.compile(rf' \({second}\) — '), timeout=2 * t.SCALE)
+                break
+            except AssertionError:
+                if attempt == 4:
+                    raise
         pointer_away(view)
         t.wait_until(lambda: row_colour(row_of(view, first)) == plain, 5 * t.SCALE,
                      lambda: f'the once right-clicked row plain ({plain}): {row_colour(row_of(view, first))}')
