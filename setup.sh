@@ -266,6 +266,8 @@ case "${1:-}" in
     "$BUILD_DIR/bench/bench-log"
     echo
     bench/app-footprint.sh "$BUILD_DIR"
+    echo
+    tests/run-with-display.sh /usr/bin/python3 bench/ui-stop.py "$BUILD_DIR"
     ;;
   screenshot)
     install_deps "${SCREENSHOT_PACKAGES[@]}"

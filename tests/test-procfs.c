@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -16,7 +17,7 @@
 /* A comm with ") ", spaces, '(' and a newline: the kernel keeps any byte
  * but NUL (prctl PR_SET_NAME), so a backend can write a fake tail. */
 #define HOSTILE_LINE \
-  "31337 (x) R 1 2 (\n) ) S 77 31337 31337 0 -1 4194304 100 0 0 0 5 6 0 0 20 0 3 0 " \
+  "31337 (x) R 1 2 (\n) ) S 77 31337 31337 0 -1 4194304 100 0 0 0 5 6 0 0 25 5 3 0 " \
   "424242 1000000 250 18446744073709551615 4096 8192 140729 0 0 0 0 0 0 0 0 0 17 0 0 " \
   "0 0 0 0 0 0 0 0 0 0 0 0\n"
 
@@ -32,6 +33,8 @@ test_parse_stat_self (void)
   g_assert_cmpint (st.state, ==, 'R');
   g_assert_cmpint (st.num_threads, >=, 1);
   g_assert_cmpint (st.rss_pages, >, 0);
+  errno = 0;
+  g_assert_cmpint (st.nice, ==, getpriority (PRIO_PROCESS, 0));
 }
 
 static void
@@ -46,6 +49,7 @@ test_parse_stat_hostile_comm (void)
   g_assert_cmpint (st.ppid, ==, 77);
   g_assert_cmpuint (st.utime, ==, 5);
   g_assert_cmpuint (st.stime, ==, 6);
+  g_assert_cmpint (st.nice, ==, 5);
   g_assert_cmpint (st.num_threads, ==, 3);
   g_assert_cmpuint (st.starttime, ==, 424242);
   g_assert_cmpint (st.rss_pages, ==, 250);

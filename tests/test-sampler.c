@@ -399,6 +399,38 @@ test_honest_memory (Fixture       *f,
                     totals->memory_bytes);
 }
 
+/* Each process's memory is its PSS too, from the same readings (the
+ * table's Memory column): the five share their pages, so each one's PSS is
+ * below its RSS, and together they make the tree's. */
+static void
+test_process_pss (Fixture       *f,
+                  gconstpointer  data)
+{
+  const TetherSamplerTotals *totals;
+  g_autoptr(GPtrArray) processes = NULL;
+  guint64 sum = 0;
+
+  start_tree (f, 10000, "children", "4", NULL);
+  test_util_sampler_refresh (f->sampler);
+  totals = tether_sampler_get_totals (f->sampler);
+  g_assert_cmpuint (totals->n_processes, ==, 5);
+  processes = tether_sampler_get_processes (f->sampler);
+  g_assert_cmpuint (processes->len, ==, 5);
+  for (guint i = 0; i < processes->len; i++)
+    {
+      TetherProcess *p = g_ptr_array_index (processes, i);
+      gboolean is_pss = FALSE;
+      guint64 memory = tether_process_get_memory_bytes (p, &is_pss);
+
+      g_assert_true (is_pss);
+      g_assert_cmpuint (memory, >, 0);
+      g_assert_cmpuint (memory, <, tether_process_get_rss_bytes (p));
+      sum += memory;
+    }
+  if (totals->memory_source == TETHER_MEMORY_PSS)
+    g_assert_cmpuint (sum, ==, totals->memory_bytes);
+}
+
 static void
 test_rss (Fixture       *f,
           gconstpointer  data)
@@ -513,6 +545,41 @@ test_appear_and_exit (Fixture       *f,
   g_assert_cmpuint (all->len, ==, 1);
   lates = test_util_read_role (f->pidfile, "late");
   g_assert_cmpuint (lates->len, ==, 1);
+}
+
+/* The columns a person can add: parent pid, nice (followed when renice'd,
+ * as a change) and the user, the test's own. */
+static void
+test_nice_and_user (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GArray) nodes = NULL;
+  pid_t main_pid, child;
+  TetherProcess *p;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  start_tree (f, 100, "children", "1", NULL);
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  child = test_util_wait_role (f->pidfile, "child", 10);
+  while (tether_sampler_lookup (f->sampler, child) == NULL)
+    wait_ticks (f, 1);
+  p = tether_sampler_lookup (f->sampler, child);
+  g_assert_cmpint (tether_process_get_ppid (p), ==, main_pid);
+  g_assert_cmpint (tether_process_get_nice (p), ==, getpriority (PRIO_PROCESS, 0));
+  g_assert_cmpuint (tether_process_get_uid (p), ==, geteuid ());
+  g_assert_cmpstr (tether_process_get_user (p), ==, g_get_user_name ());
+
+  /* Lowering its priority needs no privilege. */
+  g_assert_cmpint (setpriority (PRIO_PROCESS, child, 15), ==, 0);
+  reset_log (f);
+  while (tether_process_get_nice (p) != 15)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      wait_ticks (f, 1);
+    }
+  g_assert_true (find_in (f->last_changed, child) == p);
+  g_assert_true (tether_process_get_changes (p) & TETHER_PROCESS_CHANGED_NICE);
+  g_assert_cmpstr (tether_process_get_user (p), ==, g_get_user_name ());
 }
 
 /* An exec that keeps the name (same program) still refreshes the command
@@ -911,9 +978,11 @@ main (int    argc,
   add ("cpu", test_cpu);
   add ("rss", test_rss);
   add ("honest-memory", test_honest_memory);
+  add ("process-pss", test_process_pss);
   add ("fd-limit", test_fd_limit);
   add ("appear-and-exit", test_appear_and_exit);
   add ("exec", test_exec);
+  add ("nice-and-user", test_nice_and_user);
   add ("tree-diff", test_tree_diff);
   add ("escapee", test_escapee);
   add ("pid-reuse", test_pid_reuse);

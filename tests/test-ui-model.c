@@ -13,6 +13,7 @@
  */
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <glib/gstdio.h>
 #include <gtk/gtk.h>
 
@@ -439,6 +440,55 @@ test_cell_properties (Fixture       *f,
   g_assert_null (tether_process_tree_lookup (f->tree, main_pid));
 }
 
+/* The optional columns (user, parent PID, nice) and the stop marker:
+ * a renice notifies "nice" of that row; the marker is one property of the
+ * tree that every row follows. */
+static void
+test_optional_columns (Fixture       *f,
+                       gconstpointer  data)
+{
+  TetherProcessItem *main_item;
+  pid_t main_pid;
+  guint nice_notifies = 0, marker_notifies = 0;
+  g_autofree char *user = NULL;
+  int ppid = 0, nice = 0;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  start_tree (f, "spawner", NULL);
+  main_pid = test_util_wait_role (f->pidfile, "main", 1);
+  test_util_sampler_refresh (f->sampler);
+  main_item = tether_process_tree_lookup (f->tree, main_pid);
+  g_assert_nonnull (main_item);
+  g_object_get (main_item, "user", &user, "ppid", &ppid, "nice", &nice, NULL);
+  g_assert_cmpstr (user, ==, g_get_user_name ());
+  g_assert_cmpint (ppid, ==, tether_process_get_ppid (tether_process_item_get_process (main_item)));
+  g_assert_cmpint (ppid, >, 0);
+  g_assert_cmpint (nice, ==, getpriority (PRIO_PROCESS, 0));
+
+  g_signal_connect (main_item, "notify::nice", G_CALLBACK (count_notify), &nice_notifies);
+  g_assert_cmpint (setpriority (PRIO_PROCESS, main_pid, 12), ==, 0);
+  while (nice_notifies == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      test_util_sampler_refresh (f->sampler);
+    }
+  g_object_get (main_item, "nice", &nice, NULL);
+  g_assert_cmpint (nice, ==, 12);
+  test_util_sampler_refresh (f->sampler);
+  g_assert_cmpuint (nice_notifies, ==, 1);
+  g_signal_handlers_disconnect_by_func (main_item, count_notify, &nice_notifies);
+
+  g_assert_null (tether_process_tree_get_stop_marker (f->tree));
+  g_signal_connect (f->tree, "notify::stop-marker", G_CALLBACK (count_notify), &marker_notifies);
+  tether_process_tree_set_stop_marker (f->tree, "Still running after SIGTERM");
+  tether_process_tree_set_stop_marker (f->tree, "Still running after SIGTERM");
+  g_assert_cmpuint (marker_notifies, ==, 1);
+  tether_process_tree_set_stop_marker (f->tree, NULL);
+  g_assert_cmpuint (marker_notifies, ==, 2);
+  g_assert_null (tether_process_tree_get_stop_marker (f->tree));
+  g_signal_handlers_disconnect_by_func (f->tree, count_notify, &marker_notifies);
+}
+
 /* Texts shown in cells: notified only when they change. */
 static int
 compare_cpu_then_pid (gconstpointer a,
@@ -536,6 +586,7 @@ main (int   argc,
   add ("selection", test_selection);
   add ("move", test_move);
   add ("cell-properties", test_cell_properties);
+  add ("optional-columns", test_optional_columns);
   add ("remove-1000", test_remove_1000);
 #undef add
 

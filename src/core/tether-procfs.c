@@ -51,6 +51,7 @@ enum
   STAT_PPID = 4,
   STAT_UTIME = 14,
   STAT_STIME = 15,
+  STAT_NICE = 19,
   STAT_NUM_THREADS = 20,
   STAT_STARTTIME = 22,
   STAT_RSS = 24,
@@ -148,6 +149,9 @@ tether_procfs_parse_stat (const char     *buf,
           break;
         case STAT_STIME:
           out->stime = parse_unsigned (p, end);
+          break;
+        case STAT_NICE:
+          out->nice = (long) parse_signed (p, end);
           break;
         case STAT_NUM_THREADS:
           out->num_threads = (long) parse_signed (p, end);

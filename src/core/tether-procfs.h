@@ -24,6 +24,7 @@ typedef struct
   char comm[64];                /* the kernel's name, at most 15 bytes for tasks */
   unsigned long long utime;     /* clock ticks in user mode */
   unsigned long long stime;     /* clock ticks in kernel mode */
+  long nice;                    /* -20 (favoured) to 19 */
   long num_threads;
   unsigned long long starttime; /* clock ticks after boot */
   long long rss_pages;          /* resident set, in pages */

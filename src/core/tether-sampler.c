@@ -20,9 +20,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tether-win32-compat.h"
@@ -50,6 +52,9 @@ struct _TetherProcess
   char state;
   gboolean alive;
   guint threads;
+  int nice;
+  uid_t uid;
+  char *user;                   /* uid's login name, or the number */
   unsigned long long starttime; /* ticks after boot: identity with the pid */
   unsigned long long startcode; /* text segment: a change means an exec */
   unsigned long long endcode;
@@ -58,6 +63,8 @@ struct _TetherProcess
   gint64 base_time;             /* ... and the monotonic time then */
   double cpu_percent;
   guint64 rss_bytes;
+  guint64 pss_bytes;            /* valid once has_pss */
+  gboolean has_pss;
   gint64 started_at;
   char *name;
   char *cmdline;
@@ -127,6 +134,7 @@ tether_process_unref (TetherProcess *process)
   g_free (process->name);
   g_free (process->cmdline);
   g_free (process->program);
+  g_free (process->user);
   g_clear_object (&process->history);
   g_free (process);
 }
@@ -179,6 +187,24 @@ tether_process_get_threads (TetherProcess *process)
   return process->threads;
 }
 
+int
+tether_process_get_nice (TetherProcess *process)
+{
+  return process->nice;
+}
+
+uid_t
+tether_process_get_uid (TetherProcess *process)
+{
+  return process->uid;
+}
+
+const char *
+tether_process_get_user (TetherProcess *process)
+{
+  return process->user;
+}
+
 double
 tether_process_get_cpu_percent (TetherProcess *process)
 {
@@ -195,6 +221,15 @@ guint64
 tether_process_get_rss_bytes (TetherProcess *process)
 {
   return process->rss_bytes;
+}
+
+guint64
+tether_process_get_memory_bytes (TetherProcess *process,
+                                 gboolean      *is_pss)
+{
+  if (is_pss != NULL)
+    *is_pss = process->has_pss;
+  return process->has_pss ? process->pss_bytes : process->rss_bytes;
 }
 
 gint64
@@ -359,6 +394,45 @@ resize_histories (TetherSampler *self)
 
 /* ---- reading one process ------------------------------------------------ */
 
+/* uid → login name, for every sampler of the process: a tree has a
+ * handful of users, and NSS may read /etc/passwd (or ask a directory
+ * server) on every lookup. Filled in the workers, hence the lock. */
+static GMutex user_names_lock;
+static GHashTable *user_names;
+
+static char *
+user_name (uid_t uid)
+{
+  const char *cached;
+  char *name = NULL;
+
+  g_mutex_lock (&user_names_lock);
+  if (user_names == NULL)
+    user_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  cached = g_hash_table_lookup (user_names, GUINT_TO_POINTER (uid));
+  if (cached != NULL)
+    name = g_strdup (cached);
+  g_mutex_unlock (&user_names_lock);
+  if (name != NULL)
+    return name;
+
+  {
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+
+    if (getpwuid_r (uid, &pw, buf, sizeof buf, &found) == 0 && found != NULL)
+      name = g_utf8_make_valid (found->pw_name, -1);
+    else
+      /* No name (a container's uid, a deleted user): the number, as ps. */
+      name = g_strdup_printf ("%u", (unsigned) uid);
+  }
+
+  g_mutex_lock (&user_names_lock);
+  g_hash_table_replace (user_names, GUINT_TO_POINTER (uid), g_strdup (name));
+  g_mutex_unlock (&user_names_lock);
+  return name;
+}
+
 static char *
 read_cmdline (pid_t   pid,
               char  **program)
@@ -414,6 +488,7 @@ typedef struct
   char comm[64];
   gboolean young;                /* hides its text segment and is young */
   gboolean may_keep_fd;          /* within the fd budget if it is new */
+  uid_t known_uid;               /* the known process's user */
 
   int r;                         /* the known process: 0, or gone */
   TetherProcStat st;
@@ -423,7 +498,11 @@ typedef struct
   char *cmdline;                 /* read (new, or after an exec) */
   char *program;                 /* the name argv tells */
   gboolean cmdline_read;
+  gboolean uid_read;
+  uid_t uid;                     /* the owner of /proc/PID: its effective user */
+  char *user;                    /* uid's name, when new or changed */
   guint64 pss;                   /* read when the batch wants PSS */
+  gboolean has_pss;
 } Reading;
 
 static void
@@ -434,6 +513,35 @@ reading_clear (Reading *reading)
     close (reading->new_fd);
   g_free (reading->cmdline);
   g_free (reading->program);
+  g_free (reading->user);
+}
+
+/* The user of a process is the owner of its /proc files: an fstat of the
+ * kept fd (no read, no path lookup; the kernel answers with the task's
+ * credentials now), else a stat of /proc/PID, done only when the process
+ * is new or has exec'd. */
+static void
+reading_read_uid (Reading *reading,
+                  int      fd)
+{
+  struct stat st;
+  int r;
+
+  if (fd >= 0)
+    r = fstat (fd, &st);
+  else
+    {
+      char path[64];
+
+      snprintf (path, sizeof path, "/proc/%d", (int) reading->pid);
+      r = stat (path, &st);
+    }
+  if (r < 0)
+    return;
+  reading->uid_read = TRUE;
+  reading->uid = st.st_uid;
+  if (!reading->known || reading->r != 0 || reading->uid != reading->known_uid)
+    reading->user = user_name (reading->uid);
 }
 
 /* In the worker: everything that touches /proc. */
@@ -458,6 +566,10 @@ reading_read (Reading *reading)
               reading->cmdline = read_cmdline (reading->pid, &reading->program);
               reading->cmdline_read = TRUE;
             }
+          /* A daemon drops its privileges without an exec: asked on every
+           * tick where that costs only an fstat. */
+          if (reading->fd != NULL || reading->cmdline_read)
+            reading_read_uid (reading, reading->fd != NULL ? *reading->fd : -1);
           return;
         }
       /* Reaped; the pid may already be someone new: read that too. */
@@ -477,6 +589,7 @@ reading_read (Reading *reading)
     {
       reading->cmdline = read_cmdline (reading->pid, &reading->program);
       reading->cmdline_read = TRUE;
+      reading_read_uid (reading, reading->new_fd);
     }
   else if (reading->new_fd >= 0)
     {
@@ -507,6 +620,9 @@ process_new (TetherSampler *self,
   process->ppid = st->ppid;
   process->state = st->state;
   process->threads = (guint) MAX (st->num_threads, 0);
+  process->nice = (int) st->nice;
+  process->uid = reading->uid_read ? reading->uid : (uid_t) -1;
+  process->user = reading->uid_read ? g_steal_pointer (&reading->user) : g_strdup ("");
   process->starttime = st->starttime;
   process->startcode = st->startcode;
   process->endcode = st->endcode;
@@ -515,6 +631,8 @@ process_new (TetherSampler *self,
   process->base_time = now;
   process->rebased = TRUE;
   process->rss_bytes = (guint64) MAX (st->rss_pages, 0) * (guint64) self->page_size;
+  process->pss_bytes = reading->pss;
+  process->has_pss = reading->has_pss;
   process->name = g_utf8_make_valid (st->comm, -1);
   process->cmdline = g_steal_pointer (&reading->cmdline);
   process->program = g_steal_pointer (&reading->program);
@@ -589,6 +707,13 @@ process_update (TetherSampler *self,
   if (rss != process->rss_bytes)
     process->changes |= TETHER_PROCESS_CHANGED_MEMORY;
   process->rss_bytes = rss;
+  if (reading->has_pss)
+    {
+      if (!process->has_pss || reading->pss != process->pss_bytes)
+        process->changes |= TETHER_PROCESS_CHANGED_MEMORY;
+      process->pss_bytes = reading->pss;
+      process->has_pss = TRUE;
+    }
 
   if (threads != process->threads)
     process->changes |= TETHER_PROCESS_CHANGED_THREADS;
@@ -598,7 +723,22 @@ process_update (TetherSampler *self,
     process->changes |= TETHER_PROCESS_CHANGED_STATE;
   process->state = st->state;
 
+  /* Reparented (to a subreaper) though its place in the tree may stay. */
+  if (st->ppid != process->ppid)
+    process->changes |= TETHER_PROCESS_CHANGED_PARENT;
   process->ppid = st->ppid;
+
+  if (st->nice != process->nice)
+    process->changes |= TETHER_PROCESS_CHANGED_NICE;
+  process->nice = (int) st->nice;
+
+  if (reading->uid_read && reading->user != NULL)
+    {
+      process->uid = reading->uid;
+      g_free (process->user);
+      process->user = g_steal_pointer (&reading->user);
+      process->changes |= TETHER_PROCESS_CHANGED_USER;
+    }
 
   if (strcmp (st->comm, process->name) != 0 ||
       st->startcode != process->startcode || st->endcode != process->endcode)
@@ -746,6 +886,7 @@ batch_new (TetherSampler *self,
           reading->endcode = process->endcode;
           g_strlcpy (reading->comm, process->name, sizeof reading->comm);
           reading->young = batch->now_real - process->started_at < YOUNG_USEC;
+          reading->known_uid = process->uid;
           /* If it was reaped and its pid reused, the newcomer may get an
            * fd too (process_new keeps to the budget). */
           reading->may_keep_fd = budget > 0;
@@ -771,7 +912,9 @@ batch_read (Batch *batch)
                       tether_owner_get_tree_cpu_usage (batch->owner, &batch->usage);
   batch->have_memory = batch->owner != NULL &&
                        tether_owner_get_tree_memory (batch->owner, &batch->memory);
-  if (batch->want_pss && !batch->have_memory)
+  /* Per process always (the table shows it); summed for the tree only
+   * where the owner has no count of its own. */
+  if (batch->want_pss)
     for (guint i = 0; i < batch->n_readings; i++)
       {
         Reading *reading = &batch->readings[i];
@@ -780,7 +923,12 @@ batch_read (Batch *batch)
         /* smaps_rollup walks every mapping: milliseconds for a big process,
          * hence only every PSS_INTERVAL_USEC. */
         if ((reading->r == 0 || reading->new_r == 0) && tether_procfs_read_pss (reading->pid, &pss) == 0)
-          batch->pss_total += pss;
+          {
+            reading->pss = pss;
+            reading->has_pss = TRUE;
+            if (!batch->have_memory)
+              batch->pss_total += pss;
+          }
       }
 }
 

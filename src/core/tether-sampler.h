@@ -40,6 +40,8 @@ typedef enum
   TETHER_PROCESS_CHANGED_MEMORY  = 1 << 3,
   TETHER_PROCESS_CHANGED_THREADS = 1 << 4,
   TETHER_PROCESS_CHANGED_COMMAND = 1 << 5,  /* name and command line (exec) */
+  TETHER_PROCESS_CHANGED_NICE    = 1 << 6,
+  TETHER_PROCESS_CHANGED_USER    = 1 << 7,  /* setuid, or an exec of a setuid program */
 } TetherProcessChanges;
 
 #define TETHER_TYPE_PROCESS (tether_process_get_type ())
@@ -64,10 +66,22 @@ const char           *tether_process_get_cmdline     (TetherProcess *process);
 /* 'R', 'S', 'D', 'Z', 'T', 't', 'I', ... as in proc(5) */
 char                  tether_process_get_state       (TetherProcess *process);
 guint                 tether_process_get_threads     (TetherProcess *process);
+/* The scheduling priority from stat, -20 (favoured) to 19. */
+int                   tether_process_get_nice        (TetherProcess *process);
+/* The effective user, as the owner of /proc/PID says: root for a process
+ * the kernel keeps from being dumped (a setuid program), as ps shows. */
+uid_t                 tether_process_get_uid         (TetherProcess *process);
+/* The user's login name, or the uid as a number when it has none. */
+const char           *tether_process_get_user        (TetherProcess *process);
 double                tether_process_get_cpu_percent (TetherProcess *process);
 /* User plus system CPU time since the process started, µs. */
 guint64               tether_process_get_cpu_time    (TetherProcess *process);
 guint64               tether_process_get_rss_bytes   (TetherProcess *process);
+/* Its memory as honestly as known: PSS (a page shared by n processes
+ * counts 1/n here), read every 5 s with the rest of the tree, else RSS
+ * until the first reading. *is_pss (may be NULL) says which. */
+guint64               tether_process_get_memory_bytes (TetherProcess *process,
+                                                       gboolean      *is_pss);
 /* Wall-clock start, µs since the epoch (g_get_real_time's clock). */
 gint64                tether_process_get_started_at  (TetherProcess *process);
 TetherProcessChanges  tether_process_get_changes     (TetherProcess *process);

@@ -134,8 +134,9 @@ tether_application_get_shown_window (TetherApplication *self)
   return window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)) ? GTK_WINDOW (window) : NULL;
 }
 
-/* tag: news of one kind that can come in bursts (workers), where the
- * newest replaces the one still shown; NULL for the backend's own. */
+/* tag: the notification's, when no window is shown (news of one kind that
+ * come in bursts, such as workers', replace each other there); NULL for
+ * the backend's own. In the window the newest toast replaces any other. */
 static void
 tell_tagged (TetherApplication *self,
              const char        *tag,
@@ -148,7 +149,7 @@ tell_tagged (TetherApplication *self,
 
   if (window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)))
     {
-      tether_window_toast_replace (window, tag, title, body);
+      tether_window_toast (window, title, body);
     }
   else
     {

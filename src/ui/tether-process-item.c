@@ -25,7 +25,7 @@ struct _TetherProcessItem
   gboolean worker_settled;  /* not a worker, or a ready one */
   gboolean has_children;
   double subtree_cpu;       /* with every descendant; set by the tree */
-  guint64 subtree_rss;
+  guint64 subtree_memory;
 };
 
 G_DEFINE_FINAL_TYPE (TetherProcessItem, tether_process_item, G_TYPE_OBJECT)
@@ -40,7 +40,7 @@ enum {
   PROP_STATE_TEXT,
   PROP_CPU_PERCENT,
   PROP_CPU_TEXT,
-  PROP_RSS_BYTES,
+  PROP_MEMORY_BYTES,
   PROP_MEMORY_TEXT,
   PROP_THREADS,
   PROP_STARTED_AT,
@@ -51,7 +51,10 @@ enum {
   PROP_ROLE_TEXT,
   PROP_WORKER_TEXT,
   PROP_SUBTREE_CPU_PERCENT,
-  PROP_SUBTREE_RSS_BYTES,
+  PROP_SUBTREE_MEMORY_BYTES,
+  PROP_PPID,
+  PROP_NICE,
+  PROP_USER,
   N_PROPS
 };
 
@@ -121,7 +124,14 @@ tether_process_item_update (TetherProcessItem    *self,
   g_object_freeze_notify (G_OBJECT (self));
 
   if (changes & TETHER_PROCESS_CHANGED_PARENT)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARENT]);
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARENT]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PPID]);
+    }
+  if (changes & TETHER_PROCESS_CHANGED_NICE)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICE]);
+  if (changes & TETHER_PROCESS_CHANGED_USER)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER]);
   if (changes & TETHER_PROCESS_CHANGED_COMMAND)
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
@@ -139,9 +149,9 @@ tether_process_item_update (TetherProcessItem    *self,
     }
   if (changes & TETHER_PROCESS_CHANGED_MEMORY)
     {
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RSS_BYTES]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MEMORY_BYTES]);
       set_text (self, &self->memory_text,
-                g_format_size_full (tether_process_get_rss_bytes (p), G_FORMAT_SIZE_IEC_UNITS),
+                g_format_size_full (tether_process_get_memory_bytes (p, NULL), G_FORMAT_SIZE_IEC_UNITS),
                 PROP_MEMORY_TEXT);
     }
   if (changes & TETHER_PROCESS_CHANGED_THREADS)
@@ -153,7 +163,7 @@ tether_process_item_update (TetherProcessItem    *self,
 void
 tether_process_item_set_subtree_totals (TetherProcessItem *self,
                                         double             cpu_percent,
-                                        guint64            rss_bytes)
+                                        guint64            memory_bytes)
 {
   g_return_if_fail (TETHER_IS_PROCESS_ITEM (self));
 
@@ -162,10 +172,10 @@ tether_process_item_set_subtree_totals (TetherProcessItem *self,
       self->subtree_cpu = cpu_percent;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUBTREE_CPU_PERCENT]);
     }
-  if (self->subtree_rss != rss_bytes)
+  if (self->subtree_memory != memory_bytes)
     {
-      self->subtree_rss = rss_bytes;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUBTREE_RSS_BYTES]);
+      self->subtree_memory = memory_bytes;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUBTREE_MEMORY_BYTES]);
     }
 }
 
@@ -177,10 +187,10 @@ tether_process_item_get_subtree_cpu_percent (TetherProcessItem *self)
 }
 
 guint64
-tether_process_item_get_subtree_rss_bytes (TetherProcessItem *self)
+tether_process_item_get_subtree_memory_bytes (TetherProcessItem *self)
 {
   g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
-  return self->subtree_rss;
+  return self->subtree_memory;
 }
 
 /* "worker 3 · recycled 2× · last: memory over the soft limit" */
@@ -271,7 +281,7 @@ tether_process_item_new (TetherProcess *process)
   self = g_object_new (TETHER_TYPE_PROCESS_ITEM, NULL);
   self->process = tether_process_ref (process);
   self->cpu_text = g_strdup_printf ("%.1f", tether_process_get_cpu_percent (process));
-  self->memory_text = g_format_size_full (tether_process_get_rss_bytes (process),
+  self->memory_text = g_format_size_full (tether_process_get_memory_bytes (process, NULL),
                                           G_FORMAT_SIZE_IEC_UNITS);
   return self;
 }
@@ -319,10 +329,10 @@ tether_process_item_get_cpu_percent (TetherProcessItem *self)
 }
 
 guint64
-tether_process_item_get_rss_bytes (TetherProcessItem *self)
+tether_process_item_get_memory_bytes (TetherProcessItem *self)
 {
   g_return_val_if_fail (TETHER_IS_PROCESS_ITEM (self), 0);
-  return tether_process_get_rss_bytes (self->process);
+  return tether_process_get_memory_bytes (self->process, NULL);
 }
 
 guint
@@ -420,8 +430,8 @@ tether_process_item_get_property (GObject    *object,
     case PROP_CPU_TEXT:
       g_value_set_string (value, self->cpu_text);
       break;
-    case PROP_RSS_BYTES:
-      g_value_set_uint64 (value, tether_process_get_rss_bytes (p));
+    case PROP_MEMORY_BYTES:
+      g_value_set_uint64 (value, tether_process_get_memory_bytes (p, NULL));
       break;
     case PROP_MEMORY_TEXT:
       g_value_set_string (value, self->memory_text);
@@ -450,11 +460,20 @@ tether_process_item_get_property (GObject    *object,
     case PROP_SUBTREE_CPU_PERCENT:
       g_value_set_double (value, self->subtree_cpu);
       break;
-    case PROP_SUBTREE_RSS_BYTES:
-      g_value_set_uint64 (value, self->subtree_rss);
+    case PROP_SUBTREE_MEMORY_BYTES:
+      g_value_set_uint64 (value, self->subtree_memory);
       break;
     case PROP_WORKER_TEXT:
       g_value_set_string (value, self->worker_text);
+      break;
+    case PROP_PPID:
+      g_value_set_int (value, tether_process_get_ppid (p));
+      break;
+    case PROP_NICE:
+      g_value_set_int (value, tether_process_get_nice (p));
+      break;
+    case PROP_USER:
+      g_value_set_string (value, tether_process_get_user (p));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -498,7 +517,9 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   properties[PROP_CPU_PERCENT] = g_param_spec_double ("cpu-percent", NULL, NULL,
                                                       0, G_MAXDOUBLE, 0, flags);
   properties[PROP_CPU_TEXT] = g_param_spec_string ("cpu-text", NULL, NULL, NULL, flags);
-  properties[PROP_RSS_BYTES] = g_param_spec_uint64 ("rss-bytes", NULL, NULL,
+  /* PSS once the sampler has read it (every 5 s), RSS before: what
+   * tether_process_get_memory_bytes says. */
+  properties[PROP_MEMORY_BYTES] = g_param_spec_uint64 ("memory-bytes", NULL, NULL,
                                                     0, G_MAXUINT64, 0, flags);
   properties[PROP_MEMORY_TEXT] = g_param_spec_string ("memory-text", NULL, NULL, NULL, flags);
   properties[PROP_THREADS] = g_param_spec_uint ("threads", NULL, NULL, 0, G_MAXUINT, 0, flags);
@@ -513,8 +534,13 @@ tether_process_item_class_init (TetherProcessItemClass *klass)
   /* The process and its descendants: what a branch ranks by in the tree. */
   properties[PROP_SUBTREE_CPU_PERCENT] = g_param_spec_double ("subtree-cpu-percent", NULL, NULL,
                                                               0, G_MAXDOUBLE, 0, flags);
-  properties[PROP_SUBTREE_RSS_BYTES] = g_param_spec_uint64 ("subtree-rss-bytes", NULL, NULL,
+  properties[PROP_SUBTREE_MEMORY_BYTES] = g_param_spec_uint64 ("subtree-memory-bytes", NULL, NULL,
                                                             0, G_MAXUINT64, 0, flags);
+  /* The optional columns. ppid is the kernel's parent (0 for a process
+   * whose parent is outside the pid namespace), "parent" the tree's. */
+  properties[PROP_PPID] = g_param_spec_int ("ppid", NULL, NULL, 0, G_MAXINT, 0, flags);
+  properties[PROP_NICE] = g_param_spec_int ("nice", NULL, NULL, -20, 19, 0, flags);
+  properties[PROP_USER] = g_param_spec_string ("user", NULL, NULL, NULL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

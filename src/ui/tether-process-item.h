@@ -30,7 +30,7 @@ int                tether_process_item_get_parent    (TetherProcessItem *self);
 const char        *tether_process_item_get_name      (TetherProcessItem *self);
 const char        *tether_process_item_get_cmdline   (TetherProcessItem *self);
 double             tether_process_item_get_cpu_percent (TetherProcessItem *self);
-guint64            tether_process_item_get_rss_bytes (TetherProcessItem *self);
+guint64            tether_process_item_get_memory_bytes (TetherProcessItem *self);
 guint              tether_process_item_get_threads   (TetherProcessItem *self);
 gint64             tether_process_item_get_started_at (TetherProcessItem *self);
 /* The children rows (TetherProcessItem), owned by this item. Never NULL,
@@ -60,9 +60,9 @@ const char        *tether_process_item_get_worker_text (TetherProcessItem *self)
  * after each tick; notified only when they change). */
 void               tether_process_item_set_subtree_totals (TetherProcessItem *self,
                                                            double             cpu_percent,
-                                                           guint64            rss_bytes);
+                                                           guint64            memory_bytes);
 double             tether_process_item_get_subtree_cpu_percent (TetherProcessItem *self);
-guint64            tether_process_item_get_subtree_rss_bytes (TetherProcessItem *self);
+guint64            tether_process_item_get_subtree_memory_bytes (TetherProcessItem *self);
 /* Re-reads the process after a tick that changed it, notifying only the
  * properties whose shown value changed. */
 void               tether_process_item_update        (TetherProcessItem *self,

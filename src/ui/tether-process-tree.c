@@ -27,6 +27,7 @@ struct _TetherProcessTree
   GtkTreeListModel *model;
   GHashTable *entries;      /* pid → Entry */
   gint64 real_time;
+  char *stop_marker;        /* what every row says during a stop, or NULL */
   TetherPool *pool;
   GSignalGroup *pool_signals;
   GHashTable *workers;      /* pids of the rows marked as workers */
@@ -56,6 +57,7 @@ enum {
   PROP_FLAT,
   PROP_SEARCH,
   PROP_N_MATCHES,
+  PROP_STOP_MARKER,
   N_PROPS
 };
 
@@ -395,7 +397,7 @@ set_real_time (TetherProcessTree *self,
 static void
 sum_subtrees (GListModel *store,
               double     *cpu_percent,
-              guint64    *rss_bytes)
+              guint64    *memory_bytes)
 {
   guint n = g_list_model_get_n_items (store);
 
@@ -404,12 +406,12 @@ sum_subtrees (GListModel *store,
       g_autoptr(TetherProcessItem) item = g_list_model_get_item (store, i);
       TetherProcess *process = tether_process_item_get_process (item);
       double cpu = tether_process_get_cpu_percent (process);
-      guint64 rss = tether_process_get_rss_bytes (process);
+      guint64 memory = tether_process_get_memory_bytes (process, NULL);
 
-      sum_subtrees (G_LIST_MODEL (tether_process_item_get_children (item)), &cpu, &rss);
-      tether_process_item_set_subtree_totals (item, cpu, rss);
+      sum_subtrees (G_LIST_MODEL (tether_process_item_get_children (item)), &cpu, &memory);
+      tether_process_item_set_subtree_totals (item, cpu, memory);
       *cpu_percent += cpu;
-      *rss_bytes += rss;
+      *memory_bytes += memory;
     }
 }
 
@@ -417,9 +419,9 @@ static void
 update_subtree_totals (TetherProcessTree *self)
 {
   double cpu = 0;
-  guint64 rss = 0;
+  guint64 memory = 0;
 
-  sum_subtrees (G_LIST_MODEL (self->roots), &cpu, &rss);
+  sum_subtrees (G_LIST_MODEL (self->roots), &cpu, &memory);
 }
 
 /* ---- search ------------------------------------------------------------ */
@@ -741,6 +743,26 @@ tether_process_tree_get_real_time (TetherProcessTree *self)
   return self->real_time;
 }
 
+void
+tether_process_tree_set_stop_marker (TetherProcessTree *self,
+                                     const char        *marker)
+{
+  g_return_if_fail (TETHER_IS_PROCESS_TREE (self));
+
+  if (g_strcmp0 (self->stop_marker, marker) == 0)
+    return;
+  g_free (self->stop_marker);
+  self->stop_marker = g_strdup (marker);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STOP_MARKER]);
+}
+
+const char *
+tether_process_tree_get_stop_marker (TetherProcessTree *self)
+{
+  g_return_val_if_fail (TETHER_IS_PROCESS_TREE (self), NULL);
+  return self->stop_marker;
+}
+
 TetherSampler *
 tether_process_tree_get_sampler (TetherProcessTree *self)
 {
@@ -859,6 +881,9 @@ tether_process_tree_get_property (GObject    *object,
     case PROP_N_MATCHES:
       g_value_set_uint (value, self->n_matches);
       break;
+    case PROP_STOP_MARKER:
+      g_value_set_string (value, self->stop_marker);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -885,6 +910,9 @@ tether_process_tree_set_property (GObject      *object,
       break;
     case PROP_SEARCH:
       tether_process_tree_set_search (self, g_value_get_string (value));
+      break;
+    case PROP_STOP_MARKER:
+      tether_process_tree_set_stop_marker (self, g_value_get_string (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -927,6 +955,7 @@ tether_process_tree_finalize (GObject *object)
   g_clear_object (&self->roots);
   g_clear_object (&self->all);
   g_clear_pointer (&self->search, g_free);
+  g_clear_pointer (&self->stop_marker, g_free);
   g_clear_pointer (&self->visible, g_hash_table_unref);
   g_clear_pointer (&self->entries, g_hash_table_unref);
   g_clear_pointer (&self->workers, g_hash_table_unref);
@@ -962,6 +991,9 @@ tether_process_tree_class_init (TetherProcessTreeClass *klass)
   properties[PROP_N_MATCHES] =
     g_param_spec_uint ("n-matches", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STOP_MARKER] =
+    g_param_spec_string ("stop-marker", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* After each tick has been applied; the argument says whether any row

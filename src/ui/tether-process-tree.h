@@ -45,6 +45,13 @@ TetherPool        *tether_process_tree_get_pool      (TetherProcessTree *self);
  * item's started-at), 0 without a sampler. The view's uptime cells follow
  * this one property: a tick notifies one object, however many rows. */
 gint64             tether_process_tree_get_real_time (TetherProcessTree *self);
+/* During a stop countdown, what every row still there says ("Still
+ * running after SIGTERM"): a process that has not exited by then is
+ * one that ignores or outlasts the signal. NULL when no stop is under
+ * way. Rows follow this one property, as they follow real-time. */
+void               tether_process_tree_set_stop_marker (TetherProcessTree *self,
+                                                        const char        *marker);
+const char        *tether_process_tree_get_stop_marker (TetherProcessTree *self);
 /* Top-level rows: the main process, and members whose parent is gone. */
 GListModel        *tether_process_tree_get_roots     (TetherProcessTree *self);
 /* The rows as a tree (items are GtkTreeListRow of TetherProcessItem). */

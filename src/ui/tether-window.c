@@ -66,7 +66,23 @@ struct _TetherWindow
   TetherGraph *memory_graph;
   GtkWidget *memory_header;
   GtkColumnView *column_view;
+  GPtrArray *wide_columns;             /* the .ui file's order */
+  int wide_name_width;                 /* Name's width before it narrowed */
+  gboolean narrow_columns;             /* Name, CPU, Memory moved first */
+  guint column_order_idle;
+  GtkColumnViewColumn *name_column;
+  GtkColumnViewColumn *pid_column;
+  GtkColumnViewColumn *ppid_column;
   GtkColumnViewColumn *role_column;
+  GtkColumnViewColumn *state_column;
+  GtkColumnViewColumn *cpu_column;
+  GtkColumnViewColumn *memory_column;
+  GtkColumnViewColumn *threads_column;
+  GtkColumnViewColumn *uptime_column;
+  GtkColumnViewColumn *user_column;
+  GtkColumnViewColumn *nice_column;
+  GtkColumnViewColumn *started_column;
+  GtkColumnViewColumn *cmdline_column;
   GtkLabel *detail_label;
   TetherGraph *selected_graph;
   GtkWidget *row_popover;           /* a GtkPopoverMenu */
@@ -83,6 +99,7 @@ struct _TetherWindow
   TetherApplication *application;   /* unowned: the application outlives its windows */
   TetherSupervisor *supervisor;
   GSignalGroup *supervisor_signals;
+  GSignalGroup *log_signals;          /* the supervisor's log: the empty state's lines */
   TetherPool *pool;                 /* the supervisor's, or NULL */
   GSignalGroup *pool_signals;
   GtkSingleSelection *selection;
@@ -94,12 +111,19 @@ struct _TetherWindow
   guint unresponsive_timer;         /* the bar's seconds, while it is shown */
   guint resize_timer;               /* the Workers spin button settling */
   gboolean syncing_spin;            /* the spin button follows the target */
-  GHashTable *tagged_toasts;        /* tag → AdwToast shown or waiting */
+  AdwToast *last_toast;             /* weak: the newest toast, shown or waiting */
   guint journal_timer;              /* until the journal has loaded earlier runs' checkpoints */
   GtkWindow *rollback_window;       /* weak: the Roll Back dialog, when open */
   GtkWindow *history_window;        /* weak */
   gboolean show_details;            /* the details pane, while a process is selected */
   GCancellable *saving_bundle;      /* a support bundle on its way to a file */
+  char **extra_columns;             /* the optional columns shown (GSettings extra-columns) */
+  GtkColumnViewColumn *menu_sort;   /* sorted by win.sort-by, until a header click */
+  gboolean menu_sort_reversed;
+  gboolean sorting_from_menu;
+  guint row_menu_tick;              /* the keyboard row menu, waiting for its row to scroll in */
+  gint64 row_menu_frame;            /* ... since this frame */
+  GtkWidget *pressed_widget;        /* weak: the widget right-clicked, while its menu is open */
 };
 
 enum
@@ -107,8 +131,17 @@ enum
   PROP_0,
   PROP_SHOW_DETAILS,
   PROP_FLAT_LIST,
+  PROP_EXTRA_COLUMNS,
+  PROP_SHOW_USER_COLUMN,
+  PROP_SHOW_PPID_COLUMN,
+  PROP_SHOW_NICE_COLUMN,
+  PROP_SHOW_STARTED_COLUMN,
   N_PROPS
 };
+
+/* The optional columns: their GSettings names, in the order of the
+ * PROP_SHOW_*_COLUMN properties (win.show-*-column, check items). */
+static const char * const extra_column_ids[] = { "user", "ppid", "nice", "started" };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -312,6 +345,13 @@ update_owner_kind (TetherWindow *self)
 }
 
 static void
+on_log_lines_added (TetherWindow *self)
+{
+  if (gtk_widget_get_visible (GTK_WIDGET (self->empty_page)))
+    update_empty_state (self);
+}
+
+static void
 update_countdown_text (TetherWindow *self)
 {
   gint64 deadline = tether_supervisor_get_phase_deadline (self->supervisor);
@@ -350,6 +390,35 @@ on_countdown_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Every row still there during a stop says what it has outlived: after
+ * SIGTERM, the processes that ignore it are the ones left marked. */
+static void
+update_stop_marker (TetherWindow *self,
+                    TetherPhase   phase)
+{
+  const char *marker = NULL;
+
+  switch (phase)
+    {
+    case TETHER_PHASE_GRACEFUL:
+      /* translators: a process row's mark while the backend is asked to exit */
+      marker = _("Still running");
+      break;
+    case TETHER_PHASE_TERM:
+      /* translators: a process row's mark: it has not exited after SIGTERM */
+      marker = _("Still running after SIGTERM");
+      break;
+    case TETHER_PHASE_KILL:
+      /* translators: a process row's mark: it has not exited after SIGKILL */
+      marker = _("Still running after SIGKILL");
+      break;
+    case TETHER_PHASE_NONE:
+    default:
+      break;
+    }
+  tether_process_tree_set_stop_marker (self->tree, marker);
+}
+
 /* The countdown redraws four times a second only while a stop is under
  * way; the phase and its deadline come from the supervisor. */
 static void
@@ -364,6 +433,7 @@ update_countdown (TetherWindow *self)
       self->countdown_started = g_get_monotonic_time ();
     }
   gtk_revealer_set_reveal_child (self->countdown_revealer, phase != TETHER_PHASE_NONE);
+  update_stop_marker (self, phase);
   if (phase == TETHER_PHASE_NONE)
     {
       g_clear_handle_id (&self->countdown_timer, g_source_remove);
@@ -765,6 +835,16 @@ on_selection_changed (TetherWindow *self)
   update_actions (self);
 }
 
+static void
+update_count_label (TetherWindow *self,
+                    guint         n_processes)
+{
+  g_autofree char *count = g_strdup_printf (ngettext ("%u process", "%u processes", n_processes),
+                                            n_processes);
+
+  gtk_label_set_label (self->count_label, count);
+}
+
 /* The machine's RAM in bytes (0 if it cannot tell). */
 static guint64
 get_total_ram (void)
@@ -834,16 +914,13 @@ on_tree_updated (TetherProcessTree *tree,
 {
   const TetherSamplerTotals *totals = tether_sampler_get_totals (tether_process_tree_get_sampler (tree));
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
-  g_autofree char *count = NULL;
 
   /* Values moved: a view sorted by CPU or memory must re-sort. Rows keep
    * their identity, so the selection stays on its process. */
   if (changed)
     gtk_sorter_changed (self->sorter, GTK_SORTER_CHANGE_DIFFERENT);
 
-  count = g_strdup_printf (ngettext ("%u process", "%u processes", totals->n_processes),
-                           totals->n_processes);
-  gtk_label_set_label (self->count_label, count);
+  update_count_label (self, totals->n_processes);
   update_memory_note (self, totals);
   update_empty_state (self);
   if (item != NULL)
@@ -913,11 +990,11 @@ cpu_rank (gpointer this,
 
 static guint64
 memory_rank (gpointer this,
-             guint64  rss_bytes,
-             guint64  subtree_rss_bytes,
+             guint64  memory_bytes,
+             guint64  subtree_memory_bytes,
              gboolean flat)
 {
-  return flat ? rss_bytes : subtree_rss_bytes;
+  return flat ? memory_bytes : subtree_memory_bytes;
 }
 
 static char *
@@ -934,24 +1011,121 @@ subtree_cpu_tooltip (gpointer this,
 static char *
 subtree_memory_tooltip (gpointer this,
                         gboolean has_children,
-                        guint64  subtree_rss_bytes)
+                        guint64  subtree_memory_bytes)
 {
   g_autofree char *size = NULL;
 
   if (!has_children)
     return NULL;
-  size = g_format_size_full (subtree_rss_bytes, G_FORMAT_SIZE_IEC_UNITS);
+  size = g_format_size_full (subtree_memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
   /* translators: %s is an amount of memory (resident, "12.5 MiB") */
   return g_strdup_printf (_("With its descendants: %s"), size);
 }
 
-/* x, y: where the menu points, in the column view's coordinates. */
-static void
-popup_row_menu (TetherWindow *self,
-                double        x,
-                double        y)
+/* The Name cell's tooltip: the kernel's name, which ps, top and kill
+ * scripts know it by, and the command line it was told from. */
+static char *
+name_tooltip (gpointer    this,
+              const char *comm,
+              const char *cmdline)
 {
-  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
+  /* translators: %s is the kernel's 15-character name of a process (comm) */
+  g_autofree char *kernel = g_strdup_printf (_("Kernel name: %s"), comm != NULL ? comm : "");
+
+  return cmdline != NULL ? g_strconcat (kernel, "\n", cmdline, NULL) : g_steal_pointer (&kernel);
+}
+
+static gboolean
+has_text (gpointer    this,
+          const char *text)
+{
+  return text != NULL && *text != '\0';
+}
+
+/* Started At: the time for today's processes, else the day too; now is
+ * the tree's clock, so the cells turn at midnight. */
+static char *
+started_text (gpointer this,
+              gint64   started_at,
+              gint64   now)
+{
+  g_autoptr(GDateTime) start = g_date_time_new_from_unix_local (started_at / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) today = now > 0 ? g_date_time_new_from_unix_local (now / G_USEC_PER_SEC)
+                                       : g_date_time_new_now_local ();
+
+  if (start == NULL || today == NULL)
+    return NULL;
+  if (g_date_time_get_year (start) == g_date_time_get_year (today) &&
+      g_date_time_get_day_of_year (start) == g_date_time_get_day_of_year (today))
+    /* translators: a process's start time today, a g_date_time_format() format */
+    return g_date_time_format (start, C_("started at", "%H:%M:%S"));
+  /* translators: a process's start before today, a g_date_time_format() format */
+  return g_date_time_format (start, C_("started at", "%b %-d %H:%M"));
+}
+
+static char *
+started_tooltip (gpointer this,
+                 gint64   started_at)
+{
+  g_autoptr(GDateTime) start = g_date_time_new_from_unix_local (started_at / G_USEC_PER_SEC);
+
+  /* translators: a process's full start date, a g_date_time_format() format */
+  return start != NULL ? g_date_time_format (start, C_("started at", "%c")) : NULL;
+}
+
+/* GTK 4.8 has no API for a column view's rows: the list view is its
+ * child, and each row widget ("row") a child of that, selected or not
+ * by state flag. */
+static GtkWidget *
+get_list_view (TetherWindow *self)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->column_view));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_LIST_VIEW (child))
+      return child;
+  return NULL;
+}
+
+/* The row widget a widget of the view is in, or NULL (the header). */
+static GtkWidget *
+get_row_of (TetherWindow *self,
+            GtkWidget    *widget)
+{
+  GtkWidget *list = get_list_view (self);
+
+  while (widget != NULL && gtk_widget_get_parent (widget) != list)
+    widget = gtk_widget_get_parent (widget);
+  return widget;
+}
+
+/* The selected row's bounds in the column view when it is in view. */
+static gboolean
+get_selected_row_bounds (TetherWindow    *self,
+                         graphene_rect_t *bounds)
+{
+  GtkWidget *list = get_list_view (self);
+  graphene_rect_t list_bounds;
+
+  if (list == NULL || !gtk_widget_compute_bounds (list, GTK_WIDGET (self->column_view), &list_bounds))
+    return FALSE;
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL; row = gtk_widget_get_next_sibling (row))
+    {
+      if (!gtk_widget_get_child_visible (row) || !gtk_widget_get_mapped (row) ||
+          !(gtk_widget_get_state_flags (row) & GTK_STATE_FLAG_SELECTED) ||
+          !gtk_widget_compute_bounds (row, GTK_WIDGET (self->column_view), bounds))
+        continue;
+      /* Rows scrolled out stay realized, above or below the viewport. */
+      return bounds->origin.y >= list_bounds.origin.y &&
+             bounds->origin.y + bounds->size.height <= gtk_widget_get_height (GTK_WIDGET (self->column_view));
+    }
+  return FALSE;
+}
+
+/* rect: what the menu points at, in the column view's coordinates. */
+static void
+popup_row_menu (TetherWindow       *self,
+                const GdkRectangle *rect)
+{
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
 
   /* A line without an action: shown, greyed, never activated. */
@@ -963,12 +1137,26 @@ popup_row_menu (TetherWindow *self,
                                                 tether_process_item_get_pid (item));
       g_menu_append (self->row_menu_title, title, NULL);
     }
-  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), &rect);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_popover), rect);
   gtk_popover_popup (GTK_POPOVER (self->row_popover));
 }
 
-/* The view's one right-click gesture (tether-window.ui): the row under the
- * pointer selects itself, as a left click would, then its menu opens. */
+/* GTK 4.8 marks the widget under a pressed button and its ancestors
+ * :active until the button is released; the row menu's grab takes the
+ * release, so the right-clicked row and cell stayed :active for good,
+ * shaded darker than the real selection (and shaded after the selection
+ * moved on). The menu closing is that release. */
+static void
+on_row_popover_closed (TetherWindow *self)
+{
+  for (GtkWidget *w = self->pressed_widget; w != NULL; w = gtk_widget_get_parent (w))
+    gtk_widget_unset_state_flags (w, GTK_STATE_FLAG_ACTIVE);
+  g_clear_weak_pointer (&self->pressed_widget);
+}
+
+/* The view's one right-click gesture (tether-window.ui): the row under
+ * the pointer selects itself and takes the focus, as a left click does,
+ * then its menu opens there. */
 static void
 on_view_pressed (GtkGestureClick *gesture,
                  int              n_press,
@@ -977,15 +1165,59 @@ on_view_pressed (GtkGestureClick *gesture,
                  TetherWindow    *self)
 {
   GtkWidget *cell = gtk_widget_pick (GTK_WIDGET (self->column_view), x, y, GTK_PICK_DEFAULT);
+  GtkWidget *row = cell != NULL ? get_row_of (self, cell) : NULL;
+  GdkRectangle rect = { (int) x, (int) y, 1, 1 };
 
   /* Only a row's widgets have the action; the header and the empty space
    * below the rows do not. */
-  if (cell == NULL ||
+  if (row == NULL ||
       !gtk_widget_activate_action (cell, "listitem.select", "(bb)", FALSE, FALSE) ||
       gtk_single_selection_get_selected_item (self->selection) == NULL)
     return;
-  popup_row_menu (self, x, y);
+  gtk_widget_grab_focus (row);
+  g_set_weak_pointer (&self->pressed_widget, cell);
+  popup_row_menu (self, &rect);
   gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+}
+
+/* The keyboard's row menu hangs under the selected row, at its start,
+ * as a right-click's would: never in the middle of the list, away from
+ * the process it acts on. */
+static gboolean
+popup_row_menu_at_selected (TetherWindow *self)
+{
+  graphene_rect_t bounds;
+  GdkRectangle rect;
+
+  if (!get_selected_row_bounds (self, &bounds))
+    return FALSE;
+  rect = (GdkRectangle) { (int) bounds.origin.x + 2 * TREE_INDENT, (int) bounds.origin.y,
+                          1, (int) bounds.size.height };
+  popup_row_menu (self, &rect);
+  return TRUE;
+}
+
+static gboolean
+on_row_menu_tick (GtkWidget     *widget,
+                  GdkFrameClock *clock,
+                  gpointer       user_data)
+{
+  TetherWindow *self = user_data;
+  g_autoptr(TetherProcessItem) item = get_selected_item (self);
+
+  /* A frame or two after the scroll the row is laid out in view. */
+  if (item != NULL && !popup_row_menu_at_selected (self))
+    {
+      GdkRectangle top = { 2 * TREE_INDENT, 0, 1, 1 };
+
+      if (gdk_frame_clock_get_frame_counter (clock) < self->row_menu_frame + 3)
+        return G_SOURCE_CONTINUE;
+      /* Still not in view (a layout GTK put off): at the list's top
+       * rather than nowhere; its first line names the process. */
+      popup_row_menu (self, &top);
+    }
+  self->row_menu_tick = 0;
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -995,12 +1227,109 @@ row_menu_activated (GtkWidget  *widget,
 {
   TetherWindow *self = TETHER_WINDOW (widget);
   g_autoptr(TetherProcessItem) item = get_selected_item (self);
+  GtkWidget *list = get_list_view (self);
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
 
-  if (item == NULL)
+  if (item == NULL || self->row_menu_tick != 0 || popup_row_menu_at_selected (self))
     return;
-  /* Keyboard: the menu points at the middle of the view. */
-  popup_row_menu (self, gtk_widget_get_width (GTK_WIDGET (self->column_view)) / 2.0,
-                  gtk_widget_get_height (GTK_WIDGET (self->column_view)) / 3.0);
+  /* Scrolled out of view: bring it in first (the menu follows once the
+   * row has been laid out, or never, if it died meanwhile). */
+  if (list == NULL || clock == NULL)
+    return;
+  gtk_widget_activate_action (list, "list.scroll-to-item", "u",
+                              gtk_single_selection_get_selected (self->selection));
+  self->row_menu_frame = gdk_frame_clock_get_frame_counter (clock);
+  self->row_menu_tick = gtk_widget_add_tick_callback (widget, on_row_menu_tick, self, NULL);
+}
+
+/* ---- the columns --------------------------------------------------------- */
+
+static GtkColumnViewColumn *
+get_extra_column (TetherWindow *self,
+                  guint         i)
+{
+  GtkColumnViewColumn *columns[] = { self->user_column, self->ppid_column, self->nice_column,
+                                     self->started_column };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (columns) == G_N_ELEMENTS (extra_column_ids));
+  return columns[i];
+}
+
+static void
+set_extra_columns (TetherWindow       *self,
+                   const char * const *ids)
+{
+  if (ids != NULL && self->extra_columns != NULL &&
+      g_strv_equal ((const char * const *) self->extra_columns, ids))
+    return;
+  g_strfreev (self->extra_columns);
+  self->extra_columns = g_strdupv ((char **) ids);
+  for (guint i = 0; i < G_N_ELEMENTS (extra_column_ids); i++)
+    {
+      gboolean show = ids != NULL && g_strv_contains (ids, extra_column_ids[i]);
+
+      if (gtk_column_view_column_get_visible (get_extra_column (self, i)) == show)
+        continue;
+      gtk_column_view_column_set_visible (get_extra_column (self, i), show);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_USER_COLUMN + i]);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EXTRA_COLUMNS]);
+}
+
+/* One check item of the Columns menu: the list of shown ones, with or
+ * without it, in the menu's order. */
+static void
+set_extra_column_shown (TetherWindow *self,
+                        guint         i,
+                        gboolean      show)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) ids = NULL;
+
+  for (guint j = 0; j < G_N_ELEMENTS (extra_column_ids); j++)
+    if (j == i ? show : gtk_column_view_column_get_visible (get_extra_column (self, j)))
+      g_strv_builder_add (builder, extra_column_ids[j]);
+  ids = g_strv_builder_end (builder);
+  set_extra_columns (self, (const char * const *) ids);
+}
+
+/* win.sort-by: the column's first order (largest first, A to Z), its
+ * reverse when chosen again. GTK 4.8 cannot say how the view is sorted
+ * (the sorter's getters are 4.10), so only a sort this action made is
+ * reversed; a header click makes the next one start over. */
+static void
+sort_by_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  const char *id = g_variant_get_string (parameter, NULL);
+  struct { const char *id; GtkColumnViewColumn *column; } columns[] = {
+    { "name", self->name_column }, { "pid", self->pid_column }, { "state", self->state_column },
+    { "cpu", self->cpu_column }, { "memory", self->memory_column },
+    { "threads", self->threads_column }, { "uptime", self->uptime_column },
+  };
+  GtkColumnViewColumn *column = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (columns); i++)
+    if (g_str_equal (id, columns[i].id))
+      column = columns[i].column;
+  if (column == NULL)
+    return;
+
+  self->menu_sort_reversed = column == self->menu_sort && !self->menu_sort_reversed;
+  self->sorting_from_menu = TRUE;
+  gtk_column_view_sort_by_column (self->column_view, column,
+                                  self->menu_sort_reversed ? GTK_SORT_DESCENDING : GTK_SORT_ASCENDING);
+  self->sorting_from_menu = FALSE;
+  self->menu_sort = column;
+}
+
+static void
+on_view_sorter_changed (TetherWindow *self)
+{
+  if (!self->sorting_from_menu)
+    self->menu_sort = NULL;
 }
 
 /* ---- the pages ---------------------------------------------------------- */
@@ -1093,6 +1422,7 @@ set_supervisor (TetherWindow     *self,
     gtk_window_destroy (self->history_window);
   g_set_object (&self->supervisor, supervisor);
   g_signal_group_set_target (self->supervisor_signals, supervisor);
+  g_signal_group_set_target (self->log_signals, supervisor != NULL ? tether_supervisor_get_log (supervisor) : NULL);
   set_pool (self, supervisor != NULL ? tether_supervisor_get_pool (supervisor) : NULL);
   update_rollback_button (self);
   if (supervisor != NULL && !tether_journal_is_loaded (tether_supervisor_get_journal (supervisor)) &&
@@ -1126,7 +1456,8 @@ set_supervisor (TetherWindow     *self,
        * the settings. */
       g_settings_bind (settings, "refresh-interval", sampler, "interval", G_SETTINGS_BIND_GET);
       g_settings_bind (settings, "graph-span", sampler, "history-span", G_SETTINGS_BIND_GET);
-      gtk_label_set_label (self->count_label, "");
+      /* What the sampler counted last (0 before it first ticks). */
+      update_count_label (self, tether_sampler_get_totals (sampler)->n_processes);
     }
   on_supervisor_changed (self);
   update_process_details (self);
@@ -1815,49 +2146,22 @@ new_toast (const char *title,
   return toast;
 }
 
+/* The newest toast replaces the one shown (or waiting): news never waits
+ * behind older news, which the History keeps. The overlay shows one toast
+ * at a time, and a toast under the pointer never times out. */
 void
 tether_window_toast (TetherWindow *self,
                      const char   *title,
                      const char   *body)
 {
-  g_return_if_fail (TETHER_IS_WINDOW (self));
-
-  adw_toast_overlay_add_toast (self->toast_overlay, new_toast (title, body));
-}
-
-static void
-on_tagged_toast_dismissed (AdwToast     *toast,
-                           TetherWindow *self)
-{
-  const char *tag = g_object_get_data (G_OBJECT (toast), "tether-tag");
-
-  if (self->tagged_toasts != NULL && g_hash_table_lookup (self->tagged_toasts, tag) == toast)
-    g_hash_table_remove (self->tagged_toasts, tag);
-}
-
-void
-tether_window_toast_replace (TetherWindow *self,
-                             const char   *tag,
-                             const char   *title,
-                             const char   *body)
-{
-  AdwToast *toast, *old;
+  AdwToast *toast;
 
   g_return_if_fail (TETHER_IS_WINDOW (self));
 
-  if (tag == NULL)
-    {
-      tether_window_toast (self, title, body);
-      return;
-    }
-  old = g_hash_table_lookup (self->tagged_toasts, tag);
-  if (old != NULL)
-    adw_toast_dismiss (old);
-
+  if (self->last_toast != NULL)
+    adw_toast_dismiss (self->last_toast);
   toast = new_toast (title, body);
-  g_object_set_data_full (G_OBJECT (toast), "tether-tag", g_strdup (tag), g_free);
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_tagged_toast_dismissed), self, 0);
-  g_hash_table_replace (self->tagged_toasts, g_strdup (tag), g_object_ref (toast));
+  g_set_weak_pointer (&self->last_toast, toast);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -1892,6 +2196,7 @@ tether_window_new (TetherApplication *application)
   g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "flat-list", self, "flat-list", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "extra-columns", self, "extra-columns", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "graph-span", self->cpu_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->memory_graph, "span", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "graph-span", self->selected_graph, "span", G_SETTINGS_BIND_GET);
@@ -1916,6 +2221,9 @@ tether_window_dispose (GObject *object)
   g_clear_handle_id (&self->unresponsive_timer, g_source_remove);
   g_clear_handle_id (&self->resize_timer, g_source_remove);
   g_clear_handle_id (&self->journal_timer, g_source_remove);
+  if (self->row_menu_tick != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->row_menu_tick);
+  self->row_menu_tick = 0;
   /* The bundle's callbacks hold the window; they find it cancelled. */
   if (self->saving_bundle != NULL)
     g_cancellable_cancel (self->saving_bundle);
@@ -1929,13 +2237,17 @@ tether_window_dispose (GObject *object)
       tether_process_tree_set_pool (self->tree, NULL);
       tether_process_tree_set_sampler (self->tree, NULL);
     }
+  g_clear_weak_pointer (&self->pressed_widget);
   /* The column view unparents only the children it made itself. */
   g_clear_pointer (&self->row_popover, gtk_widget_unparent);
   g_clear_object (&self->supervisor_signals);
+  g_clear_object (&self->log_signals);
+  g_clear_handle_id (&self->column_order_idle, g_source_remove);
+  g_clear_pointer (&self->wide_columns, g_ptr_array_unref);
   g_clear_object (&self->pool_signals);
   g_clear_object (&self->pool);
   g_clear_object (&self->supervisor);
-  g_clear_pointer (&self->tagged_toasts, g_hash_table_unref);
+  g_clear_weak_pointer (&self->last_toast);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (tether_window_parent_class)->dispose (object);
@@ -1948,11 +2260,93 @@ tether_window_finalize (GObject *object)
 
   g_clear_object (&self->selection);
   g_clear_object (&self->sorter);
+  g_strfreev (self->extra_columns);
 
   G_OBJECT_CLASS (tether_window_parent_class)->finalize (object);
 }
 
 /* The not-responding bar counts seconds only while the window is shown. */
+/* Narrower than this, Name, CPU and Memory come first: what a person
+ * looking for the process that is stuck needs, where only three columns
+ * fit (a 360 px phone window). Wider, the columns go back to the .ui
+ * file's order (wide_columns, kept at init). */
+#define NARROW_COLUMNS_WIDTH 600
+#define NARROW_NAME_WIDTH 150
+
+static void
+put_column (TetherWindow        *self,
+            GtkColumnViewColumn *column,
+            guint                position)
+{
+  GListModel *columns = gtk_column_view_get_columns (self->column_view);
+  g_autoptr(GtkColumnViewColumn) there = g_list_model_get_item (columns, position);
+
+  if (there == column)
+    return;
+  g_object_ref (column);
+  gtk_column_view_remove_column (self->column_view, column);
+  gtk_column_view_insert_column (self->column_view, position, column);
+  g_object_unref (column);
+}
+
+static gboolean
+update_column_order (gpointer user_data)
+{
+  TetherWindow *self = user_data;
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  gboolean narrow = width > 0 && width < NARROW_COLUMNS_WIDTH;
+  guint position = 0;
+
+  self->column_order_idle = 0;
+
+  if (narrow == self->narrow_columns)
+    return G_SOURCE_REMOVE;
+  self->narrow_columns = narrow;
+  /* A narrower Name leaves CPU and Memory whole; its wide width (the
+   * person may have resized it) comes back with the room. */
+  if (narrow)
+    {
+      self->wide_name_width = gtk_column_view_column_get_fixed_width (self->name_column);
+      gtk_column_view_column_set_fixed_width (self->name_column, MIN (self->wide_name_width, NARROW_NAME_WIDTH));
+    }
+  else if (self->wide_name_width != 0)
+    gtk_column_view_column_set_fixed_width (self->name_column, self->wide_name_width);
+  /* Name, then CPU and Memory, then the rest as they were. */
+  if (narrow)
+    for (guint i = 0; i < self->wide_columns->len; i++)
+      {
+        GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
+
+        if (column == self->name_column || column == self->cpu_column || column == self->memory_column)
+          put_column (self, column, position++);
+      }
+  for (guint i = 0; i < self->wide_columns->len; i++)
+    {
+      GtkColumnViewColumn *column = g_ptr_array_index (self->wide_columns, i);
+
+      if (!narrow || (column != self->name_column && column != self->cpu_column && column != self->memory_column))
+        put_column (self, column, position++);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The columns follow the width the window is given (not its surface's,
+ * which is still the default one while the window is first laid out);
+ * they move after the allocation, never during it. */
+static void
+tether_window_size_allocate (GtkWidget *widget,
+                             int        width,
+                             int        height,
+                             int        baseline)
+{
+  TetherWindow *self = TETHER_WINDOW (widget);
+  gboolean narrow = width < NARROW_COLUMNS_WIDTH;
+
+  GTK_WIDGET_CLASS (tether_window_parent_class)->size_allocate (widget, width, height, baseline);
+  if (narrow != self->narrow_columns && self->column_order_idle == 0)
+    self->column_order_idle = g_idle_add (update_column_order, self);
+}
+
 static void
 tether_window_map (GtkWidget *widget)
 {
@@ -1984,6 +2378,17 @@ tether_window_get_property (GObject    *object,
       /* Asked for by the property action before the template is there. */
       g_value_set_boolean (value, self->tree != NULL && tether_process_tree_get_flat (self->tree));
       break;
+    case PROP_EXTRA_COLUMNS:
+      g_value_set_boxed (value, self->extra_columns);
+      break;
+    case PROP_SHOW_USER_COLUMN:
+    case PROP_SHOW_PPID_COLUMN:
+    case PROP_SHOW_NICE_COLUMN:
+    case PROP_SHOW_STARTED_COLUMN:
+      /* Asked for by the property actions before the template is there. */
+      g_value_set_boolean (value, self->user_column != NULL &&
+                                  gtk_column_view_column_get_visible (get_extra_column (self, prop_id - PROP_SHOW_USER_COLUMN)));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2009,6 +2414,15 @@ tether_window_set_property (GObject      *object,
           g_object_notify_by_pspec (object, pspec);
         }
       break;
+    case PROP_EXTRA_COLUMNS:
+      set_extra_columns (self, g_value_get_boxed (value));
+      break;
+    case PROP_SHOW_USER_COLUMN:
+    case PROP_SHOW_PPID_COLUMN:
+    case PROP_SHOW_NICE_COLUMN:
+    case PROP_SHOW_STARTED_COLUMN:
+      set_extra_column_shown (self, prop_id - PROP_SHOW_USER_COLUMN, g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2026,6 +2440,7 @@ tether_window_class_init (TetherWindowClass *klass)
   object_class->get_property = tether_window_get_property;
   object_class->set_property = tether_window_set_property;
   widget_class->map = tether_window_map;
+  widget_class->size_allocate = tether_window_size_allocate;
   widget_class->unmap = tether_window_unmap;
   window_class->close_request = tether_window_close_request;
 
@@ -2037,6 +2452,23 @@ tether_window_class_init (TetherWindowClass *klass)
   /* The process list as one ranked list (win.flat-list; remembered). */
   properties[PROP_FLAT_LIST] =
     g_param_spec_boolean ("flat-list", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The optional columns shown (GSettings extra-columns), and each one
+   * as a toggle for the Columns menu (win.show-user-column, ...). */
+  properties[PROP_EXTRA_COLUMNS] =
+    g_param_spec_boxed ("extra-columns", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_USER_COLUMN] =
+    g_param_spec_boolean ("show-user-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_PPID_COLUMN] =
+    g_param_spec_boolean ("show-ppid-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_NICE_COLUMN] =
+    g_param_spec_boolean ("show-nice-column", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_STARTED_COLUMN] =
+    g_param_spec_boolean ("show-started-column", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2073,7 +2505,19 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_header);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, column_view);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, name_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, pid_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, ppid_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, role_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, state_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cpu_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, memory_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, threads_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, uptime_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, user_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, nice_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, started_column);
+  gtk_widget_class_bind_template_child (widget_class, TetherWindow, cmdline_column);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, detail_label);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, selected_graph);
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, row_popover);
@@ -2088,6 +2532,7 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherWindow, match_label);
   gtk_widget_class_bind_template_callback (widget_class, on_tree_updated);
   gtk_widget_class_bind_template_callback (widget_class, on_view_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, on_row_popover_closed);
   gtk_widget_class_bind_template_callback (widget_class, on_workers_value_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_unresponsive_child_revealed);
   gtk_widget_class_bind_template_callback (widget_class, row_if_parent);
@@ -2098,6 +2543,10 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, memory_rank);
   gtk_widget_class_bind_template_callback (widget_class, subtree_cpu_tooltip);
   gtk_widget_class_bind_template_callback (widget_class, subtree_memory_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, name_tooltip);
+  gtk_widget_class_bind_template_callback (widget_class, has_text);
+  gtk_widget_class_bind_template_callback (widget_class, started_text);
+  gtk_widget_class_bind_template_callback (widget_class, started_tooltip);
   gtk_widget_class_bind_template_callback (widget_class, on_process_search_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_process_search_activate);
 
@@ -2123,6 +2572,11 @@ tether_window_class_init (TetherWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-log", NULL, show_page_activated);
   gtk_widget_class_install_action (widget_class, "win.find", NULL, find_activated);
   gtk_widget_class_install_property_action (widget_class, "win.flat-list", "flat-list");
+  gtk_widget_class_install_property_action (widget_class, "win.show-user-column", "show-user-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-ppid-column", "show-ppid-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-nice-column", "show-nice-column");
+  gtk_widget_class_install_property_action (widget_class, "win.show-started-column", "show-started-column");
+  gtk_widget_class_install_action (widget_class, "win.sort-by", "s", sort_by_activated);
 
   /* Named in the template, which the builder looks up by name. */
   g_type_ensure (TETHER_TYPE_BAR);
@@ -2138,10 +2592,17 @@ tether_window_init (TetherWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
+  self->wide_columns = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < g_list_model_get_n_items (gtk_column_view_get_columns (self->column_view)); i++)
+    g_ptr_array_add (self->wide_columns,
+                     g_list_model_get_item (gtk_column_view_get_columns (self->column_view), i));
+
   self->selection = tether_process_tree_create_selection (self->tree,
                                                           gtk_column_view_get_sorter (self->column_view),
                                                           &self->sorter);
   gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_object (gtk_column_view_get_sorter (self->column_view), "changed",
+                           G_CALLBACK (on_view_sorter_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (on_selection_changed), self);
   g_signal_connect_swapped (self->details_flap, "notify::reveal-flap",
@@ -2157,6 +2618,10 @@ tether_window_init (TetherWindow *self)
   g_signal_connect_object (tether_process_tree_get_roots (self->tree), "items-changed",
                            G_CALLBACK (update_empty_state), self, G_CONNECT_SWAPPED);
 
+  /* A backend's last words are often read after its exit is: the empty
+   * state follows the log. */
+  self->log_signals = g_signal_group_new (TETHER_TYPE_LOG);
+  g_signal_group_connect_swapped (self->log_signals, "lines-added", G_CALLBACK (on_log_lines_added), self);
   self->supervisor_signals = g_signal_group_new (TETHER_TYPE_SUPERVISOR);
   g_signal_group_connect_swapped (self->supervisor_signals, "notify::state",
                                   G_CALLBACK (on_supervisor_changed), self);
@@ -2180,7 +2645,6 @@ tether_window_init (TetherWindow *self)
                                   G_CALLBACK (update_pool), self);
   g_signal_group_connect_swapped (self->pool_signals, "notify::problem",
                                   G_CALLBACK (update_pool), self);
-  self->tagged_toasts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 
   /* The spin button's text entry: Enter resizes at once. */
   g_signal_connect_swapped (gtk_editable_get_delegate (GTK_EDITABLE (self->workers_spin)), "activate",

@@ -16,14 +16,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (TetherWindow, tether_window, TETHER, WINDOW, AdwApplicationWindow)
 
 TetherWindow *tether_window_new           (TetherApplication *application);
+/* A toast; it replaces the one shown, if any (news show the newest, not
+ * a queue). */
 void          tether_window_toast         (TetherWindow      *self,
-                                           const char        *title,
-                                           const char        *body);
-/* The same, but a toast of the same tag still shown or waiting goes
- * first: news that come in bursts (workers) show the newest, not a queue.
- * A NULL tag is tether_window_toast. */
-void          tether_window_toast_replace (TetherWindow      *self,
-                                           const char        *tag,
                                            const char        *title,
                                            const char        *body);
 /* A dialog for what needs reading and an answer (a profile that does not

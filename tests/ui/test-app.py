@@ -40,30 +40,8 @@ workdir = tempfile.mkdtemp(prefix='tether-ui-')
 
 
 def marked(marker):
-    """Live, non-zombie backend pids whose argv carries marker (tether-shim,
-    Tether's own helper at the root of the tree, carries the backend's argv
-    too; it is not part of the backend)."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/cmdline', 'rb') as f:
-                if marker.encode() not in f.read():
-                    continue
-            with open(f'/proc/{entry}/comm') as f:
-                if f.read().startswith('tether-shim'):
-                    continue
-            with open(f'/proc/{entry}/stat') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-            # A zombie, or past the point of no return in exit (PF_EXITING
-            # in the flags field): dead, only not reaped yet.
-            if fields[0] == 'Z' or int(fields[6]) & 0x4:
-                continue
-        except OSError:
-            continue
-        pids.append(int(entry))
-    return sorted(pids)
+    """Live, non-zombie backend pids whose argv carries marker."""
+    return t.marked_pids(marker)
 
 
 def write_profile(name, mode_args, extra=None):
@@ -122,6 +100,36 @@ def screenshot(title, name):
         os.makedirs(SHOTS, exist_ok=True)
         subprocess.run(['import', '-window', 'root', '-crop', f'{m.group(1)}+0+0', '+repage',
                         os.path.join(SHOTS, name)], check=False, timeout=30)
+
+
+def row_of(view, pid):
+    """pid's row; a tick may remove other rows while they are read."""
+    return t.wait_until(lambda: next((r for r, cells in t.table_rows(view) if cells[1:2] == [str(pid)]),
+                                     None), 10 * t.SCALE, f'the row of {pid}')
+
+
+def row_colour(row):
+    """The commonest colour along a row's middle line (its background, text
+    being thin), as ImageMagick writes it ("#D9D9D9"); None without
+    ImageMagick's import."""
+    x, y, w, h = t.extents(row)
+    try:
+        out = subprocess.run(['import', '-window', 'root', '-crop', f'{w}x1+{x}+{y + h // 2}', 'txt:-'],
+                             capture_output=True, text=True, timeout=30).stdout
+    except FileNotFoundError:
+        return None
+    colours = re.findall(r'#[0-9A-Fa-f]{6}', out)
+    return max(set(colours), key=colours.count).upper() if colours else None
+
+
+def pointer_away(view):
+    """Moves the pointer off the rows (into the empty middle of the list,
+    below the few rows of these trees), so no row is shaded for the hover;
+    not to the bottom, where a toast under the pointer would never time
+    out and hold back the ones after it."""
+    x, y, w, h = t.extents(view)
+    Atspi.generate_mouse_event(x + w // 2, y + h // 2, 'abs')
+    time.sleep(0.3)
 
 
 # ---- 1. a backend that forks children: Start, the tree, Stop -------------------
@@ -189,6 +197,47 @@ with tap.step('the tree view shows the backend and its children as rows'):
     assert re.fullmatch(r'\d+\.\d', cells[3]) and re.search(r'[KM]iB$', cells[4]), cells
     assert cells[5] == '1' and re.fullmatch(r'\d+ s', cells[6]), cells
     assert forking_marker in cells[7] and ' children 3' in cells[7], cells
+    # The Name cell's tooltip (its accessible description) has the
+    # kernel's 15-byte name, and the command line.
+    main_row = next(r for r, c in t.table_rows(view) if len(c) > 1 and c[1] == str(main_pid))
+    name_label = t.find(main_row, 'label', 'tether-test-tree')
+    description = name_label.get_description() or ''
+    assert description.startswith('Kernel name: tether-test-tre\n') and forking_marker in description, description
+
+with tap.step('right-click selects the row and leaves no shade of its own: after the menu, it looks like a '
+              'row selected by a left click, and unselected like any other row'):
+    first, second, third = (p['pid'] for p in children)
+    t.mouse_click(row_of(view, second))
+    t.find(app, 'label', re.compile(rf' \({second}\) — '))
+    pointer_away(view)
+    selected = row_colour(row_of(view, second))
+    plain = row_colour(row_of(view, third))
+    if selected is None:
+        tap.diag('no ImageMagick import: colours not compared')
+    else:
+        assert selected != plain, (selected, plain)
+        t.mouse_click(row_of(view, first), button=3)
+        t.find(app, 'menu item', f'tether-test-tree ({first})', mapped=True)
+        t.find(app, 'label', re.compile(rf' \({first}\) — '))
+        t.key('Escape')
+        t.wait_until(lambda: not t.find_all(app, 'menu item', 'Stop Subtree', mapped=True),
+                     10 * t.SCALE, 'the row menu closed')
+        pointer_away(view)
+        t.wait_until(lambda: row_colour(row_of(view, first)) == selected, 5 * t.SCALE,
+                     lambda: f'the right-clicked row as selected ({selected}): {row_colour(row_of(view, first))}')
+        # Under Xvfb with no window manager the first click after a popup
+        # closed can be lost: click until the row is selected.
+        for attempt in range(5):
+            t.mouse_click(row_of(view, second))
+            try:
+                t.find(app, 'label', re.compile(rf' \({second}\) — '), timeout=2 * t.SCALE)
+                break
+            except AssertionError:
+                if attempt == 4:
+                    raise
+        pointer_away(view)
+        t.wait_until(lambda: row_colour(row_of(view, first)) == plain, 5 * t.SCALE,
+                     lambda: f'the once right-clicked row plain ({plain}): {row_colour(row_of(view, first))}')
 
 with tap.step('right-click on a child row: its menu; Kill Subtree asks, kills only that child'):
     victim = children[0]['pid']
@@ -212,6 +261,33 @@ with tap.step('the process count and graphs are there'):
     t.find(app, 'image', 'Memory')
     # Without a pool section there is no Workers control.
     assert not t.find_all(app, 'spin button', 'Workers'), 'a Workers control without a pool'
+
+def kernel_ppid(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return int(f.read().rsplit(')', 1)[1].split()[1])
+
+
+with tap.step('Columns (main menu) > Parent PID adds the column: every row shows its parent\'s pid; a '
+              'column header\'s right-click menu takes it away again'):
+    t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+    t.click(t.find(app, 'menu item', 'Columns', mapped=True))
+    t.click(t.find(app, ('check menu item', 'menu item'), 'Parent PID', mapped=True))
+    alive = marked(forking_marker)
+    want = {str(pid): str(kernel_ppid(pid)) for pid in alive}
+    assert all(ppid == str(main_pid) for pid, ppid in want.items() if pid != str(main_pid)), want
+
+    def ppid_cells():
+        # GTK 4.8 lists a column shown later after the others on AT-SPI.
+        rows = {c[1]: c for _, c in t.table_rows(view) if len(c) > 1}
+        return all(pid in rows and len(rows[pid]) == 9 and rows[pid][8] == ppid for pid, ppid in want.items())
+    t.wait_until(ppid_cells, 10 * t.SCALE, lambda: f'parent pids {want} (rows: {[c for _, c in t.table_rows(view)]})')
+    t.wait_until(lambda: not t.find_all(app, ('check menu item', 'menu item'), 'Parent PID', mapped=True),
+                 10 * t.SCALE, 'the main menu closed')
+    # GTK 4.8's column titles are not on AT-SPI as headers: their label is.
+    t.mouse_click(t.find(view, 'label', 'PID', mapped=True), button=3)
+    t.click(t.find(app, ('check menu item', 'menu item'), 'Parent PID', mapped=True))
+    t.wait_until(lambda: all(len(c) == 8 for _, c in t.table_rows(view)), 10 * t.SCALE,
+                 lambda: f'no Parent PID column (rows: {[c for _, c in t.table_rows(view)]})')
 
 with tap.step('Preferences: a new refresh interval reaches the running sampler'):
     assert tetherctl('tree', profile=forking)['interval_ms'] == 1000
@@ -314,8 +390,37 @@ with tap.step('Stop on it shows the countdown; Force Now ends it'):
     first = int(re.search(r'(\d+) second', t.name_of(countdown) or t.text_of(countdown)).group(1))
     assert 50 <= first <= 60, first
     assert len(marked(stubborn_marker)) == 3
+    # Every row still there says so, in words, beside its state.
+    view = t.find(app, 'tree table', 'Processes')
+    t.wait_until(lambda: sorted(int(c[1]) for _, c in t.table_rows(view)
+                                if len(c) > 2 and c[2].endswith(' Still running')) == marked(stubborn_marker),
+                 10 * t.SCALE, lambda: f'rows marked Still running (rows: {[c for _, c in t.table_rows(view)]})')
     t.click(t.find(app, 'push button', 'Force Now', mapped=True))
     t.wait_until(lambda: not marked(stubborn_marker), 10 * t.SCALE, 'no marked process left')
+    state_is(app, 'Stopped')
+
+with tap.step('no row is marked while the backend runs; during the SIGTERM countdown the processes that '
+              'ignore it are marked "Still running after SIGTERM"'):
+    termed, termed_marker = write_profile('SIGTERM-ignoring backend', ['ignore-term', '2'],
+                                          {'stop': {'graceful_timeout': 1, 'term_timeout': 60}})
+    gapplication_action('open-profile', f"'{termed}'")
+    t.find(app, 'label', re.compile('^SIGTERM-ignoring backend'))
+    t.click(t.find(app, 'push button', 'Start', mapped=True))
+    state_is(app, 'Running')
+    t.wait_until(lambda: len(marked(termed_marker)) == 3, 20 * t.SCALE, '3 marked processes')
+    view = t.find(app, 'tree table', 'Processes')
+    t.wait_until(lambda: len(t.table_rows(view)) == 3, 10 * t.SCALE, '3 rows')
+    assert not any('Still running' in ' '.join(c) for _, c in t.table_rows(view)), t.table_rows(view)
+    t.click(t.find(app, 'push button', 'Stop', mapped=True))
+    t.find(app, 'label', re.compile(r'^Sent SIGTERM to every process; killing them in \d+ seconds?$'),
+           timeout=10 * t.SCALE)
+    t.wait_until(lambda: sorted(int(c[1]) for _, c in t.table_rows(view)
+                                if len(c) > 2 and c[2].endswith(' Still running after SIGTERM'))
+                 == marked(termed_marker),
+                 10 * t.SCALE, lambda: f'rows marked after SIGTERM (rows: {[c for _, c in t.table_rows(view)]})')
+    screenshot('SIGTERM-ignoring backend — Tether', 'still-running.png')
+    t.click(t.find(app, 'push button', 'Force Now', mapped=True))
+    t.wait_until(lambda: not marked(termed_marker), 10 * t.SCALE, 'no marked process left')
     state_is(app, 'Stopped')
 
 with tap.step('a stop the ladder had to force says so in a toast'):
@@ -382,6 +487,9 @@ with tap.step('quitting over D-Bus stops the backend first, then the app exits 0
     t.wait_until(lambda: len(marked(stubborn_marker)) == 3, 20 * t.SCALE, '3 marked processes')
     assert tetherctl('status', profile=stubborn)['owner'] == 'cgroup'
     assert tetherctl('status', profile=stubborn)['cgroup'] is not None
+    # The window says how the tree is owned, and what that means.
+    owner = t.find(app, 'label', 'cgroup', mapped=True)
+    assert 'a cgroup of its own' in owner.get_description(), owner.get_description()
     gapplication_action('quit')
     # The ladder: SIGTERM is ignored for 60 s, so a second quit skips to
     # the forced step.
@@ -400,6 +508,8 @@ with tap.step('SIGKILL to the app (--owner=reaper): the backend tree dies with i
     t.wait_until(lambda: len(marked(forking_marker)) == 4, 20 * t.SCALE, '4 marked processes')
     status = tetherctl('status', profile=forking)
     assert status['owner'] == 'reaper' and status['cgroup'] is None, status
+    owner = t.find(app, 'label', 'helper', mapped=True)
+    assert 'detached processes are still caught' in owner.get_description(), owner.get_description()
     proc.kill()
     proc.wait(10)
     t.wait_until(lambda: not marked(forking_marker), 10 * t.SCALE, 'no marked process left')
@@ -459,6 +569,15 @@ for layout, what in ((':close', "GNOME's window buttons: close only"),
         for name in buttons:
             x, y, w, h = t.extents(t.find(app, 'push button', name, mapped=True))
             assert w > 0 and x >= 0 and x + w <= 360, (name, x, w)
+        # Name, CPU and Memory come first and fit (GTK 4.8's column titles
+        # are on AT-SPI as labels).
+        view = t.find(app, 'tree table', 'Processes')
+        xs = []
+        for title in ('Name', 'CPU %', 'Memory'):
+            x, y, w, h = t.extents(t.find(view, 'label', title, mapped=True))
+            assert w > 0 and x >= 0 and x + w <= 360, (title, x, w)
+            xs.append(x)
+        assert xs == sorted(xs), xs
         gapplication_action('quit')
         t.wait_until(lambda: proc.poll() is not None, 20 * t.SCALE, 'the app exits')
         assert not marked(forking_marker), marked(forking_marker)
@@ -474,14 +593,17 @@ with tap.step('--owner with a bad kind: said on the terminal, exit 2, nothing op
 # window after a modal dialog of it closed is lost, and the earlier steps
 # leave such dialogs behind.
 
-def row_of(view, pid):
-    """pid's row; a tick may remove other rows while they are read."""
-    return t.wait_until(lambda: next((r for r, cells in t.table_rows(view) if cells[1:2] == [str(pid)]),
-                                     None), 10 * t.SCALE, f'the row of {pid}')
-
-
 def dialog_gone(pattern):
     return lambda: not t.find_all(app, ('dialog', 'alert'), re.compile(pattern))
+
+
+def x_children():
+    """The root window's children as (id, width, height, x, y): a popover
+    has a window of its own (no window manager here)."""
+    tree = subprocess.run(['xwininfo', '-root', '-children'], capture_output=True, text=True).stdout
+    return {(w, int(width), int(height), int(x), int(y))
+            for w, width, height, x, y in re.findall(r'^\s*(0x[0-9a-f]+)\s.*?\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s',
+                                                    tree, re.M)}
 
 
 def x_window(title):
@@ -508,10 +630,18 @@ with tap.step('keyboard on the selected row: Ctrl+C, Ctrl+Shift+C, Shift+F10, Me
     t.key('ctrl+shift+c')
     t.find(app, 'label', 'PID copied')
     for combo in ('shift+F10', 'Menu'):
+        windows = x_children()
         t.key(combo)
         t.find(app, 'menu item', 'Stop Subtree', mapped=True)
         # Its first line names the process it acts on.
         t.find(app, 'menu item', f'tether-test-tree ({children[0]})', mapped=True)
+        if combo == 'shift+F10':
+            # It hangs right under that row, not in the middle of the list:
+            # its X window (AT-SPI places a popover's items in its own
+            # surface) begins, shadow margin included, at the row's bottom.
+            _, row_y, _, row_h = t.extents(row_of(view, children[0]))
+            menus = [(y, h) for _, _, h, _, y in x_children() - windows]
+            assert any(row_y + row_h - 40 <= y <= row_y + row_h + 5 for y, h in menus), (row_y, row_h, menus)
         t.key('Escape')
         t.wait_until(lambda: not t.find_all(app, 'menu item', 'Stop Subtree', mapped=True),
                      10 * t.SCALE, f'the row menu ({combo}) closed')
@@ -726,6 +856,16 @@ with tap.step('Flat List (main menu), sorted by CPU: the spinning process is row
     t.wait_until(lambda: shown_pids(view)[:1] == [hot], 10 * t.SCALE,
                  lambda: f'{hot} first (shown: {shown_pids(view)})')
     screenshot('Busy backend — Tether', 'flat.png')
+    # The keyboard's way to sort (GTK 4.8's headers take no focus): the
+    # Columns menu; PID sorts smallest first, chosen again largest first.
+    for order in (sorted, lambda pids: sorted(pids, reverse=True)):
+        t.click(t.find(app, 'push button', 'Main Menu', mapped=True))
+        t.click(t.find(app, 'menu item', 'Columns', mapped=True))
+        t.click(t.find(app, 'menu item', 'Sort by PID', mapped=True))
+        t.wait_until(lambda: shown_pids(view) == order(shown_pids(view)), 10 * t.SCALE,
+                     lambda: f'rows by pid (shown: {shown_pids(view)})')
+        t.wait_until(lambda: not t.find_all(app, 'menu item', 'Sort by PID', mapped=True),
+                     10 * t.SCALE, 'the main menu closed')
     flat_list()
     t.wait_until(lambda: not t.find_all(app, ('menu item', 'check menu item'), 'Flat List', mapped=True),
                  10 * t.SCALE, 'the main menu closed')

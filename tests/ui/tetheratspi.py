@@ -87,6 +87,33 @@ def _pump():
         ctx.iteration(False)
 
 
+def marked_pids(marker):
+    """Live, non-zombie backend pids whose argv carries marker (tether-shim,
+    Tether's own helper at the root of the tree, carries the backend's argv
+    too; it is not part of the backend)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                if marker.encode() not in f.read():
+                    continue
+            with open(f'/proc/{entry}/comm') as f:
+                if f.read().startswith('tether-shim'):
+                    continue
+            with open(f'/proc/{entry}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            # A zombie, or past the point of no return in exit (PF_EXITING
+            # in the flags field): dead, only not reaped yet.
+            if fields[0] == 'Z' or int(fields[6]) & 0x4:
+                continue
+        except OSError:
+            continue
+        pids.append(int(entry))
+    return sorted(pids)
+
+
 def role_of(acc):
     return acc.get_role_name()
 

@@ -1,0 +1,116 @@
+"""ui-stop.py BUILD_DIR: the real window while a 1000-process tree stops.
+
+Run inside tests/run-with-display.sh (private Xvfb, session bus, AT-SPI
+bus) under Debian's /usr/bin/python3, by `./setup.sh bench`. For each
+ownership mode, three times: start a backend of 1000 processes
+(tether-test-tree's `children 999`), wait until the window counts them
+all, stop it (app.stop, as Ctrl+. does) and then, every 20 ms until the state pill says Stopped,
+look at /proc (are the processes gone?) and ask the window for the pill's
+name (one round trip through the app's main loop). Printed: how long after
+the last process was gone the pill said Stopped (what a person waits for),
+and the slowest reply of the window meanwhile (how long it was frozen),
+each beside its target. The AT-SPI round trip itself is part of the reply
+time; on a shared 2-core machine expect noise.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SOURCE, 'tests', 'ui'))
+import tetheratspi as t  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(SOURCE, '_build'))
+APP = os.path.join(BUILD, 'src', 'ui', 'tether')
+TREE = os.path.join(BUILD, 'tests', 'tether-test-tree')
+RUNS = 3
+TARGET_STOPPED_S = 0.5    # from the last process gone to the pill saying Stopped
+TARGET_REPLY_S = 0.25     # the slowest reply of the window during the stop
+
+
+def marked(marker):
+    return t.marked_pids(marker)
+
+
+def action(name):
+    subprocess.run(['gapplication', 'action', 'org.tether.Tether', name], check=True, timeout=30)
+
+
+def live_name(acc):
+    t._clear_cache(acc)
+    return t.name_of(acc)
+
+
+def one_run(owner, workdir):
+    marker = f'tether-bench-{uuid.uuid4().hex[:12]}'
+    profile = os.path.join(workdir, f'{marker}.json')
+    with open(profile, 'w') as f:
+        f.write('{"name": "Big backend", "command": ["%s", "%s", "children", "999"]}' % (TREE, marker))
+    env = dict(os.environ, GSETTINGS_BACKEND='memory', TETHER_OWNER=owner)
+    proc, app = t.launch([APP, profile], 'tether', env=env)
+    try:
+        pill = t.find(app, 'label', 'State: Stopped', timeout=30)
+        try:
+            count = t.find(app, 'label', re.compile(r'^\d+ process(es)?$'), timeout=5)
+        except AssertionError:
+            count = None  # a build whose count is blank until the first sample
+        # Over D-Bus (org.gtk.Actions): keys would need the pointer over the
+        # window, there being no window manager.
+        action('start')
+        # Forking them takes about 10 s.
+        t.wait_until(lambda: len(marked(marker)) >= 999, 120, '1000 processes')
+        # The window has them all once its count says so.
+        if count is None:
+            count = t.find(app, 'label', '1000 processes', timeout=300)
+        t.wait_until(lambda: live_name(count) == '1000 processes', 120, 'the window counting 1000')
+        began = time.monotonic()
+        action('stop')
+        empty_at = stopped_at = None
+        worst = 0.0
+        while stopped_at is None and time.monotonic() - began < 120:
+            if empty_at is None and not marked(marker):
+                empty_at = time.monotonic()
+            asked = time.monotonic()
+            name = live_name(pill)
+            worst = max(worst, time.monotonic() - asked)
+            if name == 'State: Stopped':
+                stopped_at = time.monotonic()
+            time.sleep(0.02)
+        if stopped_at is None:
+            raise AssertionError('not Stopped after 120 s')
+        if empty_at is None:
+            empty_at = stopped_at
+        return empty_at - began, max(stopped_at - empty_at, 0.0), worst
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix='tether-bench-ui-')
+    print('ui-stop: the window while a 1000-process tree stops (Stop), '
+          f'{RUNS} runs per ownership mode, medians (worst)')
+    for owner in ('cgroup', 'reaper'):
+        runs = [one_run(owner, workdir) for _ in range(RUNS)]
+        gone = [r[0] for r in runs]
+        pill = [r[1] for r in runs]
+        reply = [r[2] for r in runs]
+        print(f'  {owner:7} every process gone after Stop       {statistics.median(gone):6.2f} s '
+              f'({max(gone):.2f})')
+        print(f'  {owner:7} then the pill says Stopped after   {statistics.median(pill):6.2f} s '
+              f'({max(pill):.2f})   target < {TARGET_STOPPED_S} s')
+        print(f'  {owner:7} slowest reply of the window        {statistics.median(reply) * 1000:6.0f} ms '
+              f'({max(reply) * 1000:.0f})   target < {TARGET_REPLY_S * 1000:.0f} ms')
+
+
+if __name__ == '__main__':
+    main()
