@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,17 +33,14 @@ TARGET_STOPPED_S = 0.5    # from the last process gone to the pill saying Stoppe
 TARGET_REPLY_S = 0.25     # the slowest reply of the window during the stop
 
 
-def marked(marker):
-    return t.marked_pids(marker)
+marked = t.marked_pids
 
 
 def action(name):
     subprocess.run(['gapplication', 'action', 'org.tether.Tether', name], check=True, timeout=30)
 
 
-def live_name(acc):
-    t._clear_cache(acc)
-    return t.name_of(acc)
+live_name = t.live_name
 
 
 def one_run(owner, workdir):
@@ -69,24 +65,8 @@ def one_run(owner, workdir):
         if count is None:
             count = t.find(app, 'label', '1000 processes', timeout=300)
         t.wait_until(lambda: live_name(count) == '1000 processes', 120, 'the window counting 1000')
-        began = time.monotonic()
         action('stop')
-        empty_at = stopped_at = None
-        worst = 0.0
-        while stopped_at is None and time.monotonic() - began < 120:
-            if empty_at is None and not marked(marker):
-                empty_at = time.monotonic()
-            asked = time.monotonic()
-            name = live_name(pill)
-            worst = max(worst, time.monotonic() - asked)
-            if name == 'State: Stopped':
-                stopped_at = time.monotonic()
-            time.sleep(0.02)
-        if stopped_at is None:
-            raise AssertionError('not Stopped after 120 s')
-        if empty_at is None:
-            empty_at = stopped_at
-        return empty_at - began, max(stopped_at - empty_at, 0.0), worst
+        return t.watch_stop(pill, marker, 120)
     finally:
         proc.terminate()
         try:

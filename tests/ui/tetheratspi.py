@@ -114,6 +114,37 @@ def marked_pids(marker):
     return sorted(pids)
 
 
+def live_name(acc):
+    """acc's accessible name now: one round trip to the app's main loop."""
+    _clear_cache(acc)
+    return name_of(acc)
+
+
+def watch_stop(pill, marker, timeout):
+    """Right after a stop was asked for: every 20 ms until the state pill
+    says Stopped, look at /proc for marker's processes and ask the window
+    for the pill's name. Returns (seconds until every process was gone,
+    seconds from then until the pill said Stopped, the slowest reply of the
+    window in seconds); AssertionError after timeout seconds."""
+    began = time.monotonic()
+    empty_at = stopped_at = None
+    worst = 0.0
+    while stopped_at is None and time.monotonic() - began < timeout:
+        if empty_at is None and not marked_pids(marker):
+            empty_at = time.monotonic()
+        asked = time.monotonic()
+        name = live_name(pill)
+        worst = max(worst, time.monotonic() - asked)
+        if name == 'State: Stopped':
+            stopped_at = time.monotonic()
+        time.sleep(0.02)
+    if stopped_at is None:
+        raise AssertionError(f'not Stopped after {timeout:.0f} s (the pill says {live_name(pill)!r})')
+    if empty_at is None:
+        empty_at = stopped_at  # gone between the last two looks
+    return empty_at - began, max(stopped_at - empty_at, 0.0), worst
+
+
 def role_of(acc):
     return acc.get_role_name()
 
