@@ -20,7 +20,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef G_OS_UNIX
 #include <pwd.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +418,7 @@ user_name (uid_t uid)
   if (name != NULL)
     return name;
 
+#ifdef G_OS_UNIX
   {
     struct passwd pw, *found = NULL;
     char buf[4096];
@@ -426,6 +429,10 @@ user_name (uid_t uid)
       /* No name (a container's uid, a deleted user): the number, as ps. */
       name = g_strdup_printf ("%u", (unsigned) uid);
   }
+#else
+  /* Not reached on Windows: there is no /proc/PID to stat, so no uid. */
+  name = g_strdup_printf ("%u", (unsigned) uid);
+#endif
 
   g_mutex_lock (&user_names_lock);
   g_hash_table_replace (user_names, GUINT_TO_POINTER (uid), g_strdup (name));

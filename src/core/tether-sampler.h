@@ -25,6 +25,7 @@
 
 #include "tether-history.h"
 #include "tether-owner.h"
+#include "tether-win32-compat.h"
 
 G_BEGIN_DECLS
 

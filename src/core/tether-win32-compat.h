@@ -25,6 +25,10 @@
 #define O_CLOEXEC O_NOINHERIT
 #endif
 
+/* Users are not numbers on Windows: the sampler's process uid is
+ * (uid_t) -1 there (tether-procfs-win32.c has no /proc to stat). */
+typedef unsigned int uid_t;
+
 /* Wait statuses as glibc encodes them. */
 #define WIFEXITED(status)   (((status) & 0x7f) == 0)
 #define WEXITSTATUS(status) (((status) >> 8) & 0xff)
