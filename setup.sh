@@ -313,7 +313,7 @@ case "${1:-}" in
     timeout -k 10 1500 meson test -C "$WIN_BUILD_DIR" --print-errorlogs
     ;;
   *)
-    sed -n '2,20p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
     ;;
 esac
