@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include "tether-owner-private.h"
+#include "tether-owner-protocol.h"
 
 #include <windows.h>
 
@@ -236,26 +237,6 @@ on_deadline_check (gpointer user_data)
   return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-/* Percent-encodes a field: the protocol splits lines at spaces. */
-static void
-append_field (GString    *line,
-              const char *text)
-{
-  g_string_append_c (line, ' ');
-  if (*text == '\0')
-    {
-      g_string_append_c (line, '%');
-      return;
-    }
-  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
-    {
-      if (*p < 0x21 || *p == '%' || *p == 0x7f)
-        g_string_append_printf (line, "%%%02X", *p);
-      else
-        g_string_append_c (line, (char) *p);
-    }
-}
-
 static void
 send_request (TetherOwnerWin32 *self,
               Request          *request,
@@ -342,34 +323,6 @@ flush_output (TetherOwnerWin32 *self)
 
 /* ---- replies and events --------------------------------------------------- */
 
-static char *
-decode_field (const char *field)
-{
-  GString *out = g_string_new (NULL);
-
-  if (g_str_equal (field, "%"))
-    return g_string_free (out, FALSE);
-  for (const char *p = field; *p != '\0'; p++)
-    {
-      if (*p == '%' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
-        {
-          g_string_append_c (out, (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2])));
-          p += 2;
-        }
-      else
-        g_string_append_c (out, *p);
-    }
-  return g_string_free (out, FALSE);
-}
-
-static gboolean
-parse_uint (const char *text,
-            guint64     max,
-            guint64    *out)
-{
-  return text != NULL && g_ascii_string_to_unsigned (text, 10, 0, max, out, NULL);
-}
-
 /* The core reads exits as POSIX wait statuses (tether-win32-compat.h
  * decodes them as glibc does). The helper's kill exits with 137, what a
  * shell reports for SIGKILL: "killed by SIGKILL"; an unhandled console
@@ -408,10 +361,10 @@ complete_request (TetherOwnerWin32  *self,
   if (g_str_equal (words[1], "error"))
     {
       guint64 err = 0;
-      g_autofree char *text = words[2] != NULL && words[3] != NULL ? decode_field (words[3]) : g_strdup ("?");
+      g_autofree char *text = words[2] != NULL && words[3] != NULL ? tether_owner_protocol_decode_field (words[3]) : g_strdup ("?");
 
       /* Linux errno numbers (PROTOCOL.md): 3 is ESRCH, not a member. */
-      parse_uint (words[2], G_MAXINT, &err);
+      tether_owner_protocol_parse_uint (words[2], G_MAXINT, &err);
       if (request->op == REQUEST_SPAWN)
         g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_SPAWN,
                                  _("Could not %s: %s"), request->what, text);
@@ -436,7 +389,7 @@ complete_request (TetherOwnerWin32  *self,
 
   if (request->op == REQUEST_SPAWN)
     {
-      if (!parse_uint (words[2], G_MAXINT, &a) || a == 0)
+      if (!tether_owner_protocol_parse_uint (words[2], G_MAXINT, &a) || a == 0)
         g_task_return_new_error (task, TETHER_ERROR, TETHER_ERROR_PROTOCOL,
                                  _("Could not %s: %s said something malformed"),
                                  request->what, TETHER_JOB_HELPER);
@@ -463,7 +416,7 @@ complete_request (TetherOwnerWin32  *self,
       for (guint i = 3; i < n_words; i++)
         {
           guint64 pid;
-          if (parse_uint (words[i], G_MAXINT, &pid))
+          if (tether_owner_protocol_parse_uint (words[i], G_MAXINT, &pid))
             g_array_append_val (reply->members, (pid_t) { (pid_t) pid });
         }
       reply->count.n_reached = reply->members->len;
@@ -474,8 +427,8 @@ complete_request (TetherOwnerWin32  *self,
     }
   else if (request->op != TETHER_OWNER_OP_WATCH)
     {
-      parse_uint (words[2], G_MAXUINT, &a);
-      parse_uint (words[2] != NULL ? words[3] : NULL, G_MAXUINT, &b);
+      tether_owner_protocol_parse_uint (words[2], G_MAXUINT, &a);
+      tether_owner_protocol_parse_uint (words[2] != NULL ? words[3] : NULL, G_MAXUINT, &b);
       reply->count.n_reached = (guint) a;
       reply->count.n_members = (guint) b;
     }
@@ -495,7 +448,7 @@ handle_event (TetherOwnerWin32  *self,
     {
       guint64 version = 0;
 
-      if (!parse_uint (words[1], G_MAXUINT, &version) || version != TETHER_JOB_PROTOCOL_VERSION)
+      if (!tether_owner_protocol_parse_uint (words[1], G_MAXUINT, &version) || version != TETHER_JOB_PROTOCOL_VERSION)
         {
           g_autofree char *reason =
             g_strdup_printf (_("%s speaks protocol version %s; this Tether needs version %d "
@@ -508,8 +461,8 @@ handle_event (TetherOwnerWin32  *self,
       self->greeted = TRUE;
     }
   else if (g_str_equal (words[0], "exit") &&
-           parse_uint (words[1], G_MAXINT, &a) &&
-           parse_uint (words[2], G_MAXUINT32, &code))
+           tether_owner_protocol_parse_uint (words[1], G_MAXINT, &a) &&
+           tether_owner_protocol_parse_uint (words[2], G_MAXUINT32, &code))
     tether_owner_emit_exited (TETHER_OWNER (self), (pid_t) a,
                               wait_status_from_exit_code ((guint32) code));
   else if (g_str_equal (words[0], "empty"))
@@ -546,7 +499,7 @@ process_input (TetherOwnerWin32 *self)
         {
           Request *request;
 
-          if (!parse_uint (words[0], G_MAXUINT, &id) || words[1] == NULL)
+          if (!tether_owner_protocol_parse_uint (words[0], G_MAXUINT, &id) || words[1] == NULL)
             {
               g_message ("%s sent a malformed reply: %.80s", TETHER_JOB_HELPER, line);
               continue;
@@ -726,59 +679,16 @@ tether_owner_win32_spawn_async (TetherOwner               *owner,
     own_cwd = g_get_current_dir ();
 
   g_string_append (body, spawn->console_ctrl_c ? " ctrl-c" : " -");
-  append_field (body, spawn->cwd != NULL ? spawn->cwd : own_cwd);
+  tether_owner_protocol_append_field (body, spawn->cwd != NULL ? spawn->cwd : own_cwd);
   n = g_strv_length ((char **) spawn->argv);
   g_string_append_printf (body, " %u", n);
   for (guint i = 0; i < n; i++)
-    append_field (body, spawn->argv[i]);
+    tether_owner_protocol_append_field (body, spawn->argv[i]);
   n = g_strv_length ((char **) envp);
   g_string_append_printf (body, " %u", n);
   for (guint i = 0; i < n; i++)
-    append_field (body, envp[i]);
+    tether_owner_protocol_append_field (body, envp[i]);
   send_request (self, request, body);
-}
-
-static const char *
-op_verb (TetherOwnerOp op)
-{
-  switch (op)
-    {
-    case TETHER_OWNER_OP_MEMBERS: return "members";
-    case TETHER_OWNER_OP_WATCH: return "watch";
-    case TETHER_OWNER_OP_STOP_MAIN:
-    case TETHER_OWNER_OP_SIGNAL: return "signal";
-    case TETHER_OWNER_OP_TERMINATE_ALL: return "signal-all";
-    case TETHER_OWNER_OP_SIGNAL_SUBTREE: return "signal-subtree";
-    case TETHER_OWNER_OP_KILL_SUBTREE: return "kill-subtree";
-    case TETHER_OWNER_OP_FREEZE: return "freeze";
-    case TETHER_OWNER_OP_FREEZE_EXCEPT: return "freeze-except";
-    case TETHER_OWNER_OP_THAW: return "thaw";
-    case TETHER_OWNER_OP_KILL_ALL: return "kill";
-    case TETHER_OWNER_OP_TOP_LEVEL: return "top-level";
-    default: g_return_val_if_reached ("?");
-    }
-}
-
-static char *
-op_description (TetherOwnerOp op,
-                pid_t         pid)
-{
-  switch (op)
-    {
-    case TETHER_OWNER_OP_MEMBERS: return g_strdup (_("list the backend’s processes"));
-    case TETHER_OWNER_OP_WATCH: return g_strdup_printf (_("watch process %d"), (int) pid);
-    case TETHER_OWNER_OP_STOP_MAIN: return g_strdup_printf (_("ask process %d to stop"), (int) pid);
-    case TETHER_OWNER_OP_SIGNAL: return g_strdup_printf (_("signal process %d"), (int) pid);
-    case TETHER_OWNER_OP_TERMINATE_ALL: return g_strdup (_("terminate the backend’s processes"));
-    case TETHER_OWNER_OP_SIGNAL_SUBTREE: return g_strdup_printf (_("signal process %d and its descendants"), (int) pid);
-    case TETHER_OWNER_OP_KILL_SUBTREE: return g_strdup_printf (_("kill process %d and its descendants"), (int) pid);
-    case TETHER_OWNER_OP_FREEZE: return g_strdup (_("freeze the backend"));
-    case TETHER_OWNER_OP_FREEZE_EXCEPT: return g_strdup_printf (_("freeze the backend except process %d"), (int) pid);
-    case TETHER_OWNER_OP_THAW: return g_strdup (_("thaw the backend"));
-    case TETHER_OWNER_OP_KILL_ALL: return g_strdup (_("kill the backend’s processes"));
-    case TETHER_OWNER_OP_TOP_LEVEL: return g_strdup (_("list the backend’s top processes"));
-    default: g_return_val_if_reached (g_strdup ("?"));
-    }
 }
 
 static void
@@ -791,12 +701,12 @@ tether_owner_win32_run_async (TetherOwner         *owner,
                               gpointer             user_data)
 {
   TetherOwnerWin32 *self = TETHER_OWNER_WIN32 (owner);
-  g_autoptr(GString) body = g_string_new (op_verb (op));
+  g_autoptr(GString) body = g_string_new (tether_owner_protocol_verb (op));
   Request *request = g_new0 (Request, 1);
 
   request->op = op;
   request->pid = pid;
-  request->what = op_description (op, pid);
+  request->what = tether_owner_protocol_describe (op, pid);
   request->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (request->task, tether_owner_win32_run_async);
 
