@@ -905,7 +905,9 @@ with tap.step('a 1000-process tree stops: the pill says Stopped promptly once ev
 failing = os.path.join(workdir, 'Failing-backend.json')
 with open(failing, 'w') as f:
     json.dump({'name': 'Failing backend',
-               'command': ['sh', '-c', 'echo loading settings; echo "port 8080 in use" >&2; exit 3']}, f)
+               # stderr: the app copies the backend's stdout to its own,
+               # which is this test's TAP stream.
+               'command': ['sh', '-c', 'echo loading settings >&2; echo "port 8080 in use" >&2; exit 3']}, f)
 
 with tap.step('a backend that failed: an empty state saying so, its last output and Start, '
               'instead of an empty table'):
