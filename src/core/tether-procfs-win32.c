@@ -21,8 +21,11 @@
  * but GetProcessTimes of another process answers the caller's own times
  * (every member reads the same), so CPU figures under wine are not the
  * members': only a real Windows machine shows them.
- * No command lines (another process's PEB is not read): the sampler shows
- * the program's name.
+ *   cmdline        NtQueryInformationProcess's ProcessCommandLineInformation
+ *                  (Windows 8.1 and later), else the process's parameters
+ *                  read through its PEB (wine 8 has only that way), split
+ *                  into arguments by CommandLineToArgvW, the rules
+ *                  programs themselves use
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -30,7 +33,9 @@
 
 #include <windows.h>
 #include <psapi.h>
+#include <shellapi.h>
 #include <tlhelp32.h>
+#include <winternl.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +46,12 @@
 /* 100 ns units between 1601-01-01 and 1970-01-01. */
 #define EPOCH_DIFFERENCE 116444736000000000ULL
 #define SNAPSHOT_MAX_AGE_MS 100
+/* PROCESSINFOCLASS's ProcessCommandLineInformation, which mingw-w64's
+ * winternl.h does not name. */
+#define PROCESS_COMMAND_LINE_INFORMATION 60
+/* A command line is at most 32767 UTF-16 units. */
+#define COMMAND_LINE_MAX_CHARS 32768
+#define COMMAND_LINE_MAX_BYTES (sizeof (UNICODE_STRING) + COMMAND_LINE_MAX_CHARS * sizeof (WCHAR))
 
 typedef struct
 {
@@ -173,6 +184,109 @@ tether_procfs_read_stat (pid_t           pid,
   else
     out->num_threads = 1;
   return 0;
+}
+
+/* ProcessCommandLineInformation: Windows 8.1 and later, and only the
+ * right to query limited information. Wine 8 answers "invalid class". */
+static WCHAR *
+command_line_from_query (HANDLE process)
+{
+  UNICODE_STRING *line = malloc (COMMAND_LINE_MAX_BYTES);
+  WCHAR *text = NULL;
+  ULONG needed = 0;
+
+  if (line == NULL)
+    return NULL;
+  if (NT_SUCCESS (NtQueryInformationProcess (process, (PROCESSINFOCLASS) PROCESS_COMMAND_LINE_INFORMATION,
+                                             line, COMMAND_LINE_MAX_BYTES, &needed)) &&
+      line->Length / sizeof (WCHAR) < COMMAND_LINE_MAX_CHARS)
+    {
+      text = calloc (line->Length / sizeof (WCHAR) + 1, sizeof (WCHAR));
+      if (text != NULL)
+        memcpy (text, line->Buffer, line->Length);
+    }
+  free (line);
+  return text;
+}
+
+/* Older Windows and wine: from the process's own parameters, through its
+ * PEB (the right to read its memory is needed). */
+static WCHAR *
+command_line_from_peb (HANDLE process)
+{
+  PROCESS_BASIC_INFORMATION basic;
+  PEB peb;
+  RTL_USER_PROCESS_PARAMETERS parameters;
+  ULONG needed = 0;
+  SIZE_T got = 0;
+  WCHAR *text;
+
+  if (!NT_SUCCESS (NtQueryInformationProcess (process, ProcessBasicInformation,
+                                              &basic, sizeof basic, &needed)) ||
+      !ReadProcessMemory (process, basic.PebBaseAddress, &peb, sizeof peb, &got) ||
+      !ReadProcessMemory (process, peb.ProcessParameters, &parameters, sizeof parameters, &got) ||
+      parameters.CommandLine.Length / sizeof (WCHAR) >= COMMAND_LINE_MAX_CHARS)
+    return NULL;
+  text = calloc (parameters.CommandLine.Length / sizeof (WCHAR) + 1, sizeof (WCHAR));
+  if (text != NULL &&
+      !ReadProcessMemory (process, parameters.CommandLine.Buffer, text,
+                          parameters.CommandLine.Length, &got))
+    {
+      free (text);
+      text = NULL;
+    }
+  return text;
+}
+
+ssize_t
+tether_procfs_read_cmdline (pid_t   pid,
+                            char   *buf,
+                            size_t  size)
+{
+  HANDLE process;
+  WCHAR *text;
+  WCHAR **argv;
+  int argc = 0;
+  size_t len = 0;
+
+  if (pid <= 0)
+    return -ESRCH;
+  process = OpenProcess (PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD) pid);
+  if (process == NULL)
+    return GetLastError () == ERROR_ACCESS_DENIED ? -EACCES : -ESRCH;
+  text = command_line_from_query (process);
+  CloseHandle (process);
+  if (text == NULL)
+    {
+      process = OpenProcess (PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, FALSE, (DWORD) pid);
+      if (process == NULL)
+        return GetLastError () == ERROR_ACCESS_DENIED ? -EACCES : -ESRCH;
+      text = command_line_from_peb (process);
+      CloseHandle (process);
+      if (text == NULL)
+        return -EACCES;
+    }
+  if (text[0] == L'\0')
+    {
+      free (text);
+      return 0;
+    }
+  argv = CommandLineToArgvW (text, &argc);
+  free (text);
+  if (argv == NULL)
+    return -EINVAL;
+  for (int i = 0; i < argc && len < size; i++)
+    {
+      int n = WideCharToMultiByte (CP_UTF8, 0, argv[i], -1, buf + len, (int) (size - len), NULL, NULL);
+
+      /* An argument that does not fit is left out: the arguments before
+       * it are a cut command line, as /proc/PID/cmdline gives one. */
+      if (n == 0)
+        break;
+      len += (size_t) n;
+    }
+  LocalFree (argv);
+  return (ssize_t) len;
 }
 
 int

@@ -241,6 +241,28 @@ tether_procfs_read_stat (pid_t           pid,
   return tether_procfs_parse_stat (buf, (size_t) n, out);
 }
 
+ssize_t
+tether_procfs_read_cmdline (pid_t   pid,
+                            char   *buf,
+                            size_t  size)
+{
+  char path[64];
+  ssize_t n;
+  int fd;
+
+  snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  do
+    n = read (fd, buf, size);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    n = -errno;
+  close (fd);
+  return n;
+}
+
 int
 tether_procfs_read_pss (pid_t               pid,
                         unsigned long long *pss_bytes)

@@ -60,6 +60,14 @@ int  tether_procfs_pread_stat       (int                   fd,
 int  tether_procfs_read_pss         (pid_t                 pid,
                                      unsigned long long   *pss_bytes);
 
+/* The process's arguments, each ended by a NUL byte, as /proc/PID/cmdline
+ * has them (on Windows: its command line split by Windows' own rules, in
+ * UTF-8), cut at size bytes. Returns the length read (0 for a process
+ * without arguments, such as a kernel thread) or -errno. */
+ssize_t tether_procfs_read_cmdline  (pid_t                 pid,
+                                     char                 *buf,
+                                     size_t                size);
+
 /* TRUE (1) when pid is a live descendant of ancestor, 0 when not, -errno. */
 int  tether_procfs_is_descendant    (pid_t                 pid,
                                      pid_t                 ancestor);

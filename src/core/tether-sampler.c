@@ -444,19 +444,9 @@ static char *
 read_cmdline (pid_t   pid,
               char  **program)
 {
-  char path[64];
   char buf[4096];
-  ssize_t n;
-  int fd;
+  ssize_t n = tether_procfs_read_cmdline (pid, buf, sizeof buf);
 
-  snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
-  do
-    n = read (fd, buf, sizeof buf);
-  while (n < 0 && errno == EINTR);
-  close (fd);
   if (n <= 0)
     return NULL;
 

@@ -224,6 +224,13 @@ def test_run_tree_stop_leaves_nothing():
     # the Linux process's RSS; its CPU times are not the members').
     rss = [p["rss_bytes"] for p in run.last_tree if (p.get("name") or "").lower() == "tt-tree.exe"]
     assert all(r > 1 << 20 for r in rss), "working sets: %r" % rss
+    # Command lines, read from each process (not from the profile): every
+    # process of the stand-in carries the run's marker directory.
+    cmdlines = [p.get("cmdline") or "" for p in run.last_tree if (p.get("name") or "").lower() == "tt-tree.exe"]
+    assert all(run.marker in c and "tt-tree.exe" in c.lower() for c in cmdlines), "command lines: %r" % cmdlines
+    roles = sorted(c.split()[1] for c in cmdlines)
+    assert roles == ["bootloader", "grandchild", "helper", "helper", "server"], "roles: %r" % roles
+    notes.append("a member's command line: %s" % min(cmdlines, key=len))
     status = run.ctl_json("status")
     assert status["state"] == "running", "state %r" % status["state"]
     assert status["owner"] == "job", "owner %r" % status["owner"]
