@@ -142,15 +142,22 @@ class Wine:
 
 
 class Probe:
-    """tt-tree.exe's probes: what wine itself says about processes and ports."""
+    """tt-tree.exe's probes: what wine itself says about processes and ports.
+    A probe that did not run is a failure, never an empty answer: "nothing
+    left" would pass by itself."""
 
     def __init__(self, wine, tt):
         self.wine = wine
         self.tt = tt
 
+    def _run(self, *args, ok=(0,)):
+        rc, out, err = self.wine.run(self.tt, *args)
+        assert rc in ok, "probe tt-tree.exe %s: exit %d %s" % (" ".join(args), rc, (out + err).strip()[-300:])
+        return rc, out
+
     def tree(self):
         """Every tt-tree.exe inside wine: pid -> parent pid."""
-        _, out, _ = self.wine.run(self.tt, "list")
+        _, out = self._run("list")
         found = {}
         for line in out.splitlines():
             parts = line.split()
@@ -162,16 +169,20 @@ class Probe:
         """Which of these Windows pids are alive."""
         if not pids:
             return set()
-        _, out, _ = self.wine.run(self.tt, "alive", *[str(p) for p in pids])
-        return {int(line.split()[0]) for line in out.splitlines() if line.endswith(" alive")}
+        _, out = self._run("alive", *[str(p) for p in pids])
+        answers = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        assert sorted(answers) == sorted(str(p) for p in set(pids)), "probe alive %s: %r" % (pids, out)
+        return {int(p) for p, state in answers.items() if state == "alive"}
 
     def port_free(self, port):
-        rc, out, _ = self.wine.run(self.tt, "port-free", str(port))
-        return rc == 0 and out.strip() == "free"
+        """Whether PORT can be bound again (exit 1: it cannot)."""
+        rc, out = self._run("port-free", str(port), ok=(0, 1))
+        assert out.strip() == ("free" if rc == 0 else "in-use"), "probe port-free %s: %r" % (port, out)
+        return rc == 0
 
     def terminate(self, pid):
         """TerminateProcess, as Task Manager would."""
-        rc, _, _ = self.wine.run(self.tt, "terminate", str(pid))
+        rc, _ = self._run("terminate", str(pid), ok=(0, 1))
         return rc == 0
 
 
