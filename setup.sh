@@ -16,7 +16,9 @@
 #                      in /var/cache/tether-mingw: packaging/windows/build-deps.sh)
 #   ./setup.sh windows  those, then the Windows cross build of the core,
 #                      tetherctl and tether-job.exe in _build-win, staged with
-#                      their DLLs in _build-win/stage, and its tests under wine
+#                      their DLLs in _build-win/stage, the MSI made of that
+#                      (_build-win/tether-VERSION-x64.msi), and the tests
+#                      under wine
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -214,7 +216,20 @@ windows_build () {
   # GLib spawns through gspawn-win64-helper*.exe, which must sit beside it.
   cp "$WIN_BUILD_DIR/src/cli/tetherctl.exe" "$WIN_BUILD_DIR/src/win32/tether-job.exe" \
      "$MINGW_PREFIX"/bin/*.dll "$MINGW_PREFIX"/bin/gspawn-win64-helper*.exe "$WIN_BUILD_DIR/stage/"
+  # The bundled example: the onefile stand-in and a profile that runs it.
+  mkdir -p "$WIN_BUILD_DIR/stage/examples"
+  cp packaging/windows/README.txt "$WIN_BUILD_DIR/stage/"
+  cp "$WIN_BUILD_DIR/tests/windows/tt-tree.exe" packaging/windows/examples/*.json "$WIN_BUILD_DIR/stage/examples/"
   echo "setup.sh: Windows programs and their DLLs staged in $WIN_BUILD_DIR/stage"
+  windows_msi
+}
+
+# The installer: everything staged, installed in the same layout.
+windows_msi () {
+  local version
+  version=$(meson introspect --projectinfo "$WIN_BUILD_DIR" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+  packaging/windows/build-msi.py "$WIN_BUILD_DIR/stage" "$version" "$WIN_BUILD_DIR/tether-$version-x64.msi"
 }
 
 have_display () {
@@ -313,7 +328,7 @@ case "${1:-}" in
     timeout -k 10 1500 meson test -C "$WIN_BUILD_DIR" --print-errorlogs
     ;;
   *)
-    sed -n '2,19p' "$0" >&2
+    sed -n '2,21p' "$0" >&2
     exit 2
     ;;
 esac

@@ -15,7 +15,7 @@
 # as an installation has them. The wine prefix is $TETHER_WINEPREFIX_CLI,
 # else /var/cache/tether-wine-cli (or ~/.cache/tether-wine-cli): never the
 # user's WINEPREFIX, since the run ends by stopping the prefix's
-# wineserver.
+# wineserver (../windows/winetest.py).
 #
 # Under wine only CTRL_C_EVENT is delivered (no CTRL_BREAK), so the
 # profiles stop with "SIGINT": the graceful path proven here is CTRL_C's.
@@ -27,120 +27,38 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-WINE_TIMEOUT = 60
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "windows"))
+from winetest import WINE_TIMEOUT, Probe, Wine, default_prefix, run_tap, select, wait_for, winpath  # noqa: E402
+
 FORCED_STOP_LIMIT_S = 0.100
 
-
-def default_prefix():
-    if os.environ.get("TETHER_WINEPREFIX_CLI"):
-        return os.environ["TETHER_WINEPREFIX_CLI"]
-    shared = "/var/cache/tether-wine-cli"
-    if os.access(shared if os.path.isdir(shared) else "/var/cache", os.W_OK):
-        return shared
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(cache, "tether-wine-cli")
-
-
-PREFIX = default_prefix()
 notes = []
 
 
 class Ctx:
     stage = None
     work = None
+    wine = None
+    probe = None
     n_profiles = 0
-
-
-def winpath(path):
-    """A Linux path as wine sees it (drive Z: is /)."""
-    return "Z:" + os.path.abspath(path).replace("/", "\\")
-
-
-def wine_env():
-    env = dict(os.environ)
-    env["WINEPREFIX"] = PREFIX
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
-    env.setdefault("WINEDEBUG", "-all")
-    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
-    # The test's GLib warnings are failures, as in every test of Tether.
-    env["G_DEBUG"] = "fatal-criticals"
-    return env
 
 
 def exe(name):
     return os.path.join(Ctx.stage, name)
 
 
-def wine_run(*args, timeout=WINE_TIMEOUT):
-    """A wine program to completion: (exit status, stdout, stderr), through
-    files, since wine's background processes keep a call's pipes."""
-    with tempfile.TemporaryFile(dir=Ctx.work) as out, tempfile.TemporaryFile(dir=Ctx.work) as err:
-        proc = subprocess.run(["timeout", str(timeout), "wine"] + list(args), stdin=subprocess.DEVNULL,
-                              stdout=out, stderr=err, env=wine_env(), cwd=Ctx.work)
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode("utf-8", "replace").replace("\r\n", "\n"),
-                err.read().decode("utf-8", "replace").replace("\r\n", "\n"))
-
-
 def tetherctl(*args, timeout=WINE_TIMEOUT):
-    return wine_run(exe("tetherctl.exe"), *args, timeout=timeout)
+    return Ctx.wine.run(exe("tetherctl.exe"), *args, timeout=timeout)
 
 
 def tetherctl_json(*args, timeout=WINE_TIMEOUT):
     rc, out, err = tetherctl(*args, "--json", timeout=timeout)
     assert rc == 0, "tetherctl %s: exit %d: %s" % (" ".join(args), rc, err.strip()[-400:])
     return json.loads(out)
-
-
-def linux_processes(marker):
-    """The tt-tree.exe processes of this run, seen from Linux: pid ->
-    command line. Wine runs each Windows process as a Linux process with
-    the Windows command line for its own; every process of the stand-in
-    carries the run's directory (the marker) on it, and only this test
-    uses this prefix."""
-    found = {}
-    prefix = ("WINEPREFIX=" + PREFIX).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % entry, "rb") as f:
-                if f.read().strip() != b"tt-tree.exe":
-                    continue
-            with open("/proc/%s/environ" % entry, "rb") as f:
-                env = f.read().split(b"\0")
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if prefix in env and marker in cmdline:
-            found[int(entry)] = cmdline.strip()
-    return found
-
-
-def wine_alive(pids):
-    """Which of these Windows pids are alive, asked inside wine."""
-    if not pids:
-        return []
-    rc, out, _ = wine_run(exe("tt-tree.exe"), "alive", *[str(p) for p in pids])
-    return [int(line.split()[0]) for line in out.splitlines() if line.endswith(" alive")]
-
-
-def wait_for(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 class Run:
@@ -164,9 +82,8 @@ class Run:
             }, f)
         self.out = open(os.path.join(self.dir, "run.out"), "wb")
         self.err = open(os.path.join(self.dir, "run.err"), "wb")
-        self.proc = subprocess.Popen(["wine", exe("tetherctl.exe"), "run", "--json", winpath(self.profile)],
-                                     stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
-                                     env=wine_env(), cwd=self.dir)
+        self.proc = Ctx.wine.popen([exe("tetherctl.exe"), "run", "--json", winpath(self.profile)],
+                                   stdout=self.out, stderr=self.err, cwd=self.dir)
         server = os.path.join(self.marker_dir, "server.txt")
         if not wait_for(lambda: os.path.exists(server) and os.path.getsize(server) > 0, 60):
             raise AssertionError("the server did not start within 60 s: %s" % self.log_tail())
@@ -191,7 +108,10 @@ class Run:
         return sorted(p["pid"] for p in tree["processes"] if (p.get("name") or "").lower() == "tt-tree.exe")
 
     def linux(self):
-        return linux_processes(self.marker)
+        """The tree's processes from Linux: wine runs each Windows process as
+        a Linux process with the Windows command line for its own, and
+        every process of the stand-in carries the run's marker on it."""
+        return Ctx.wine.linux_processes("tt-tree.exe", self.marker)
 
     def events(self):
         self.out.flush()
@@ -244,7 +164,7 @@ def test_run_tree_stop_leaves_nothing():
     assert os.path.exists(os.path.join(run.marker_dir, "polite.txt")), \
         "the server never saw CTRL_C (no polite.txt)"
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
-    assert not wine_alive(members), "alive in wine: %r" % wine_alive(members)
+    assert not Ctx.probe.alive(members), "alive in wine: %r" % Ctx.probe.alive(members)
     ended = [e for e in run.events() if e.get("event") == "stopped"]
     assert ended and ended[-1]["graceful"] >= 5 and not ended[-1]["forced"], \
         "not a graceful stop: %r" % (ended or run.events()[-3:])
@@ -256,15 +176,14 @@ def test_killed_bootloader_rest_listed_then_stopped():
     members = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(run.members()), 20)
     assert members and len(members) == 5, "members %r" % members
     bootloader = run.ctl_json("status")["main_pid"]
-    rc, _, _ = wine_run(exe("tt-tree.exe"), "terminate", str(bootloader))
-    assert rc == 0, "could not terminate the bootloader"
+    assert Ctx.probe.terminate(bootloader), "could not terminate the bootloader"
     rest = wait_for(lambda: (lambda m: m if bootloader not in m else None)(run.members()), 10)
     assert rest and len(rest) == 4 and run.server_pid in rest, "after the bootloader died: %r" % rest
     notes.append("bootloader %d killed; still members: %s" % (bootloader, rest))
     rc, out, err = run.ctl("stop", timeout=90)
     assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
-    assert not wine_alive(rest)
+    assert not Ctx.probe.alive(rest)
     run.finish()
 
 
@@ -278,7 +197,7 @@ def test_tetherctl_killed_tree_dies():
     gone = wait_for(lambda: not run.linux(), 10, step=0.02)
     took = time.monotonic() - started
     assert gone, "left on Linux 10 s after tetherctl was killed: %r" % run.linux()
-    assert not wine_alive(members), "alive in wine: %r" % wine_alive(members)
+    assert not Ctx.probe.alive(members), "alive in wine: %r" % Ctx.probe.alive(members)
     notes.append("tetherctl.exe SIGKILLed: %d Linux processes gone within %.3f s" % (before, took))
 
 
@@ -293,14 +212,13 @@ def test_forced_stop_within_100ms():
     assert report["forced"], "not reported as forced: %r" % report
     assert elapsed <= FORCED_STOP_LIMIT_S, "forced stop took %.3f s" % elapsed
     assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
-    assert not wine_alive(members)
+    assert not Ctx.probe.alive(members)
     run.finish()
 
 
 def test_outsider_untouched():
     outsider_out = open(os.path.join(Ctx.work, "outsider.out"), "wb")
-    outsider = subprocess.Popen(["wine", exe("tt-tree.exe"), "outsider"], stdin=subprocess.DEVNULL,
-                                stdout=outsider_out, stderr=subprocess.DEVNULL, env=wine_env(), cwd=Ctx.work)
+    outsider = Ctx.wine.popen([exe("tt-tree.exe"), "outsider"], stdout=outsider_out)
     try:
         def outsider_pid():
             with open(os.path.join(Ctx.work, "outsider.out")) as f:
@@ -315,7 +233,7 @@ def test_outsider_untouched():
         assert rc != 0, "tetherctl signalled a process outside the tree: %s" % out
         run.ctl_json("kill")
         run.finish()
-        assert wine_alive([pid]) == [pid], "the outsider %d died with the tree" % pid
+        assert Ctx.probe.alive([pid]) == {pid}, "the outsider %d died with the tree" % pid
     finally:
         outsider.kill()
         outsider.wait(10)
@@ -331,14 +249,13 @@ def test_list_and_control_endpoint():
     where = control[0]["socket"]
     assert where.lower().startswith("c:\\users\\") and "\\appdata\\local\\tether\\" in where.lower(), \
         "the endpoint is not in the user's local application data: %s" % where
-    endpoint = os.path.join(PREFIX, "drive_c", *where[3:].split("\\"))
+    endpoint = os.path.join(Ctx.wine.prefix, "drive_c", *where[3:].split("\\"))
     notes.append("control endpoint: %s" % where)
     with open(endpoint) as f:
         lines = f.read().split("\n")
     port, client_token, server_token = lines[1].split()
     assert len(client_token) == 64 and len(server_token) == 64 and client_token != server_token
-    rc, out, _ = wine_run(exe("tt-tree.exe"), "port-free", port)
-    assert rc != 0, "the control port %s is not in use" % port
+    assert not Ctx.probe.port_free(port), "the control port %s is not in use" % port
     # Without the secret, nothing is served: a wrong first line is hung up on.
     import socket
     with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as sock:
@@ -381,18 +298,6 @@ def stage(args):
         shutil.copy(path, Ctx.stage)
 
 
-def ensure_prefix():
-    if not os.path.exists(os.path.join(PREFIX, "system.reg")):
-        os.makedirs(PREFIX, exist_ok=True)
-        subprocess.run(["timeout", "180", "wineboot", "-i"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=wine_env())
-    # The server first, its output nowhere: whatever a first wine call
-    # starts in the background keeps that call's stdout.
-    subprocess.run(["wineserver", "-p"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env=wine_env())
-    wine_run(exe("tt-tree.exe"), "list", timeout=180)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tetherctl", required=True)
@@ -403,34 +308,12 @@ def main():
     args = parser.parse_args()
 
     Ctx.work = tempfile.mkdtemp(prefix="tether-cli-win-")
-    tests = [t for t in TESTS if not args.only or t.__name__[5:] in args.only.split(",")]
-    print("1..%d" % len(tests), flush=True)
-    failed = 0
-    try:
-        stage(args)
-        started = time.monotonic()
-        ensure_prefix()
-        print("# wine prefix %s ready in %.1f s" % (PREFIX, time.monotonic() - started), flush=True)
-        for number, test in enumerate(tests, 1):
-            started = time.monotonic()
-            try:
-                test()
-                status, detail = "ok", ""
-            except Exception as e:
-                failed += 1
-                status, detail = "not ok", " # %s" % str(e).replace("\n", " ")[:500]
-                for line in traceback.format_exc().splitlines():
-                    print("#   " + line)
-            print("%s %d - %s (%.1f s)%s" % (status, number, test.__name__[5:], time.monotonic() - started,
-                                             detail), flush=True)
-            for note in notes:
-                print("# " + note, flush=True)
-            notes.clear()
-    finally:
-        subprocess.run(["wineserver", "-k"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env=wine_env())
-        shutil.rmtree(Ctx.work, ignore_errors=True)
-    return 1 if failed else 0
+    # The test's GLib warnings are failures, as in every test of Tether.
+    Ctx.wine = Wine(default_prefix("TETHER_WINEPREFIX_CLI", "tether-wine-cli"), Ctx.work,
+                    env={"G_DEBUG": "fatal-criticals"})
+    stage(args)
+    Ctx.probe = Probe(Ctx.wine, exe("tt-tree.exe"))
+    return run_tap(Ctx.wine, select(TESTS, args.only), [exe("tt-tree.exe"), "list"], notes)
 
 
 if __name__ == "__main__":

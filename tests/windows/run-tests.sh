@@ -4,7 +4,10 @@
 # status 0 only when every test passed (77, meson's "skipped", when the
 # tools are missing: a skip is never a pass).
 #
-#   tests/windows/run-tests.sh [--msi] [--only NAME,...]
+#   tests/windows/run-tests.sh [--only NAME,...]
+#
+# (The MSI's test, test-msi.py, needs the whole cross build: ./setup.sh
+# windows runs it.)
 #
 # Environment:
 #   TETHER_WINEPREFIX   the wine prefix the tests own (created when missing,
@@ -15,8 +18,7 @@
 #   TETHER_WIN32_BIN    where to build (default: a temporary directory)
 #   CC_MINGW            the cross compiler (default x86_64-w64-mingw32-gcc)
 #
-# Needs: gcc-mingw-w64-x86-64, wine (wine64) 8, python3; --msi also wixl
-# and msitools.
+# Needs: gcc-mingw-w64-x86-64, wine (wine64) 8, python3.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -u
@@ -29,13 +31,11 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 # No display: console programs only, and no dialog can wait for a click.
 unset DISPLAY WAYLAND_DISPLAY
 
-msi=0
 only=
 while [ $# -gt 0 ]; do
   case $1 in
-    --msi) msi=1 ;;
     --only) only=$2; shift ;;
-    *) echo "usage: $0 [--msi] [--only NAME,...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--only NAME,...]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -44,13 +44,8 @@ missing=
 for tool in "$cc" wine wineserver python3 timeout; do
   command -v "$tool" > /dev/null 2>&1 || missing="$missing $tool"
 done
-if [ $msi = 1 ]; then
-  for tool in wixl msiinfo; do
-    command -v "$tool" > /dev/null 2>&1 || missing="$missing $tool"
-  done
-fi
 if [ -n "$missing" ]; then
-  echo "1..0 # SKIP missing:$missing (apt-get install gcc-mingw-w64-x86-64 wine wine64 wixl msitools)"
+  echo "1..0 # SKIP missing:$missing (apt-get install gcc-mingw-w64-x86-64 wine wine64)"
   exit 77
 fi
 
@@ -72,5 +67,4 @@ fi
 
 args=(--bin "$bin")
 [ -n "$only" ] && args+=(--only "$only")
-[ $msi = 1 ] && args+=(--extra "test_msi:test_msi_install_run_uninstall")
 python3 "$here/test-job.py" "${args[@]}"

@@ -8,13 +8,11 @@
 # tt-tree.exe list / alive / port-free). Output is TAP.
 #
 # Usage: test-job.py (--bin DIR | --job EXE --tt EXE) [--only NAME,...]
-#                    [--extra test_msi:test_msi_install_run_uninstall]
 #   DIR holds tether-job.exe and tt-tree.exe (run-tests.sh builds them).
-#   The MSI test also needs wixl and msitools.
 # The wine prefix is $TETHER_WINEPREFIX, else /var/cache/tether-wine-job
 # (~/.cache/tether-wine-job where that is not writable); created when
 # missing, reused when present. It must be the tests' own: the end of the
-# run stops that prefix's wineserver, and nothing else.
+# run stops that prefix's wineserver, and nothing else (winetest.py).
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -29,34 +27,12 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
-WINE_TIMEOUT = 60          # one wine call, cold prefix included
+from winetest import WINE_TIMEOUT, Probe, Wine, default_prefix, run_tap, select, wait_for, winpath
+
 FORCED_STOP_LIMIT_MS = 100  # the design's promise: kill -> empty
 
-
-def default_prefix():
-    """The tests' own prefix: never the user's WINEPREFIX, since the run
-    ends by stopping the prefix's wineserver."""
-    if os.environ.get("TETHER_WINEPREFIX"):
-        return os.environ["TETHER_WINEPREFIX"]
-    shared = "/var/cache/tether-wine-job"
-    if os.access(shared if os.path.isdir(shared) else "/var/cache", os.W_OK):
-        return shared
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(cache, "tether-wine-job")
-
-
-PREFIX = default_prefix()
-os.environ["WINEPREFIX"] = PREFIX
-
-results = []
 notes = []
-
-
-def winpath(path):
-    """A Linux path as wine sees it (drive Z: is /)."""
-    return "Z:" + os.path.abspath(path).replace("/", "\\")
 
 
 def enc(text):
@@ -75,104 +51,28 @@ def enc(text):
     return "".join(out)
 
 
-def wine_env():
-    env = dict(os.environ)
-    # Console programs only: no window may wait for a click on a desktop.
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
-    env.setdefault("WINEDEBUG", "-all")
-    # In the helper's environment, never in a child's (spawn passes exactly ENV).
-    env["TETHER_JOB_TEST_OWN"] = "leaked"
-    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
-    return env
-
-
 class Ctx:
     bin = None
     work = None
     tt = None
     job = None
-
-
-def wine_run(*args, timeout=WINE_TIMEOUT, check=True):
-    """Runs a wine program to completion; its output through a file, since
-    wine's background processes keep whatever stdout the call had."""
-    with tempfile.TemporaryFile(dir=Ctx.work) as out:
-        proc = subprocess.run(["timeout", str(timeout), "wine"] + list(args), stdin=subprocess.DEVNULL,
-                              stdout=out, stderr=subprocess.DEVNULL, env=wine_env())
-        out.seek(0)
-        text = out.read().decode("utf-8", "replace")
-    if check and proc.returncode == 124:
-        raise AssertionError("wine %s timed out" % " ".join(args))
-    return proc.returncode, text
+    wine = None
+    probe = None
 
 
 def linux_tree_processes():
     """Our prefix's tt-tree.exe processes, seen from Linux: pid -> command line."""
-    found = {}
-    marker = ("WINEPREFIX=" + PREFIX).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % entry, "rb") as f:
-                if f.read().strip() != b"tt-tree.exe":
-                    continue
-            with open("/proc/%s/environ" % entry, "rb") as f:
-                if marker not in f.read().split(b"\0"):
-                    continue
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                found[int(entry)] = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            pass
-    return found
-
-
-def wine_tree_processes():
-    """Our prefix's tt-tree.exe processes, seen from inside wine: pid -> ppid."""
-    _, text = wine_run(Ctx.tt, "list")
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            out[int(parts[0])] = int(parts[1])
-    return out
-
-
-def wine_alive(pids):
-    _, text = wine_run(Ctx.tt, "alive", *[str(p) for p in pids])
-    alive = set()
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "alive":
-            alive.add(int(parts[0]))
-    return alive
-
-
-def port_free(port):
-    rc, text = wine_run(Ctx.tt, "port-free", str(port))
-    return rc == 0 and text.strip() == "free"
-
-
-def wait_for(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(step)
+    return Ctx.wine.linux_processes("tt-tree.exe")
 
 
 class JobHelper:
     """tether-job.exe, with Tether's side of the protocol."""
 
-    def __init__(self, exe=None):
+    def __init__(self):
         self.err_path = os.path.join(Ctx.work, "job-stderr-%d.txt" % time.monotonic_ns())
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(["wine", exe or Ctx.job], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, env=wine_env(), cwd=Ctx.work)
+        self.proc = Ctx.wine.popen([Ctx.job], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=self.err)
         self.lines = queue.Queue()
         self.events = []
         self.next_id = 1
@@ -286,11 +186,11 @@ def new_run_dir():
     return d
 
 
-def start_tree(helper, mode="ignore", flags="-", tt=None):
+def start_tree(helper, mode="ignore", flags="-"):
     """Spawns the onefile stand-in and waits for the whole tree: bootloader,
     its console host, server, two helpers, one grandchild."""
     run = new_run_dir()
-    boot = helper.spawn([tt or winpath(Ctx.tt), "bootloader", mode, winpath(run)], flags=flags)
+    boot = helper.spawn([winpath(Ctx.tt), "bootloader", mode, winpath(run)], flags=flags)
     server_txt = os.path.join(run, "server.txt")
 
     def ready():
@@ -311,12 +211,12 @@ def assert_tree_gone(members, port, keep_linux=(), keep_wine=()):
         return {p: c for p, c in linux_tree_processes().items() if p not in keep_linux}
     wait_for(lambda: not linux_left(), 5)
     assert not linux_left(), "tree processes still alive (Linux /proc): %r" % linux_left()
-    alive = wine_alive(members)
+    alive = Ctx.probe.alive(members)
     assert not alive, "members still alive (inside wine): %r" % sorted(alive)
-    left = {p: pp for p, pp in wine_tree_processes().items() if p not in keep_wine}
+    left = {p: pp for p, pp in Ctx.probe.tree().items() if p not in keep_wine}
     assert not left, "tt-tree.exe still listed inside wine: %r" % left
     if port is not None:
-        assert port_free(port), "port %d still held" % port
+        assert Ctx.probe.port_free(port), "port %d still held" % port
 
 
 def cleanup_strays():
@@ -337,7 +237,7 @@ def test_hello_and_tree_listed():
     h = JobHelper()
     try:
         run, boot, server, port, members = start_tree(h)
-        wine_view = wine_tree_processes()
+        wine_view = Ctx.probe.tree()
         tree = set(wine_view)
         assert tree <= set(members), "tt-tree processes outside the job: %r" % (tree - set(members))
         assert len(tree) == 5, "expected 5 tt-tree.exe inside wine, got %r" % wine_view
@@ -347,7 +247,7 @@ def test_hello_and_tree_listed():
             linux_tree_processes()
         top = h.ok("top-level")
         assert top == ["1", str(boot)], "top-level: %r (bootloader %d)" % (top, boot)
-        assert not port_free(port), "the server's port is not held"
+        assert not Ctx.probe.port_free(port), "the server's port is not held"
         h.ok("kill")
         assert h.wait_event(lambda f: f == ["empty"], 5), "no empty after kill"
         assert_tree_gone(members, port)
@@ -367,10 +267,10 @@ def test_kill_bootloader_alone():
         assert ev and ev[1].split()[2] == "137", "bootloader exit event: %r" % (ev,)
         left = wait_for(lambda: (lambda m: m if boot not in m else None)(h.members()), 5)
         assert left and len(left) == 5 and server in left, "after the bootloader: %r" % (left,)
-        assert set(wine_tree_processes()) == set(members) & set(wine_tree_processes()) and \
-            len(wine_tree_processes()) == 4, "inside wine: %r" % wine_tree_processes()
+        assert set(Ctx.probe.tree()) == set(members) & set(Ctx.probe.tree()) and \
+            len(Ctx.probe.tree()) == 4, "inside wine: %r" % Ctx.probe.tree()
         assert len(linux_tree_processes()) == 4, "from Linux: %r" % linux_tree_processes()
-        assert not port_free(port), "the orphaned server no longer holds its port?"
+        assert not Ctx.probe.port_free(port), "the orphaned server no longer holds its port?"
         top = h.ok("top-level")
         assert str(server) in top[1:], "the orphaned server is not top-level: %r" % top
         sent, rep = h.request("kill")
@@ -437,8 +337,7 @@ def test_helper_terminateprocess_ends_tree():
     h = JobHelper()
     try:
         run, boot, server, port, members = start_tree(h)
-        rc, _ = wine_run(Ctx.tt, "terminate", str(h.pid))
-        assert rc == 0, "TerminateProcess of the helper failed"
+        assert Ctx.probe.terminate(h.pid), "TerminateProcess of the helper failed"
         h.proc.wait(10)
         assert_tree_gone(members, port)
     finally:
@@ -448,8 +347,7 @@ def test_helper_terminateprocess_ends_tree():
 def test_outsider_untouched():
     """A process outside the job is never signalled or killed, even named."""
     out_path = os.path.join(Ctx.work, "outsider.txt")
-    outsider = subprocess.Popen(["wine", Ctx.tt, "outsider"], stdin=subprocess.DEVNULL,
-                                stdout=open(out_path, "wb"), stderr=subprocess.DEVNULL, env=wine_env())
+    outsider = Ctx.wine.popen([Ctx.tt, "outsider"], stdout=open(out_path, "wb"))
     h = JobHelper()
     try:
         text = wait_for(lambda: open(out_path).read().strip(), 20)
@@ -465,7 +363,7 @@ def test_outsider_untouched():
         assert h.wait_event(lambda f: f == ["empty"], 5), "no empty after signal-all 9"
         h.ok("kill")
         assert_tree_gone(members, port, keep_linux=(outsider.pid,), keep_wine=(opid,))
-        assert wine_alive([opid]) == {opid}, "the outsider was killed"
+        assert Ctx.probe.alive([opid]) == {opid}, "the outsider was killed"
         assert outsider.poll() is None, "the outsider's wine process ended"
     finally:
         h.close()
@@ -489,7 +387,7 @@ def test_ctrl_c_polite_stop():
         assert ev[1].split()[2] == "0", "bootloader exit code %r: the server did not exit politely" % ev[1]
         assert os.path.exists(os.path.join(run, "polite.txt")), "the server's handler did not run"
         assert h.wait_event(lambda f: f == ["empty"], 10), "no empty after the polite stop; members %r, " \
-            "events %r, inside wine %r" % (h.members(), h.events, wine_tree_processes())
+            "events %r, inside wine %r" % (h.members(), h.events, Ctx.probe.tree())
         assert_tree_gone(members, port)
     finally:
         h.close()
@@ -543,7 +441,7 @@ def test_subtree_and_watch():
     h = JobHelper()
     try:
         run, boot, server, port, members = start_tree(h)
-        view = wine_tree_processes()
+        view = Ctx.probe.tree()
         with_child = [p for p, pp in view.items() if pp == server and any(q == p for q in view.values())]
         assert len(with_child) == 1, "cannot find the helper with a child: %r" % view
         helper_pid = with_child[0]
@@ -721,25 +619,12 @@ TESTS = [
 ]
 
 
-def ensure_prefix():
-    if not os.path.exists(os.path.join(PREFIX, "system.reg")):
-        os.makedirs(PREFIX, exist_ok=True)
-        subprocess.run(["timeout", "180", "wineboot", "-i"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=wine_env())
-    # The server first, its output nowhere: whatever a first wine call
-    # starts in the background keeps that call's stdout.
-    subprocess.run(["wineserver", "-p"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env=wine_env())
-    wine_run(Ctx.tt, "list", timeout=180)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", help="directory holding tether-job.exe and tt-tree.exe")
     parser.add_argument("--job", help="tether-job.exe (default: BIN/tether-job.exe)")
     parser.add_argument("--tt", help="tt-tree.exe (default: BIN/tt-tree.exe)")
     parser.add_argument("--only", default="")
-    parser.add_argument("--extra", action="append", default=[], help="module:function of more tests")
     args = parser.parse_args()
 
     if not args.bin and not (args.job and args.tt):
@@ -748,45 +633,11 @@ def main():
     Ctx.tt = os.path.abspath(args.tt or os.path.join(args.bin, "tt-tree.exe"))
     Ctx.bin = os.path.dirname(Ctx.tt)
     Ctx.work = tempfile.mkdtemp(prefix="tether-job-test-")
-    tests = list(TESTS)
-    for extra in args.extra:
-        module, _, func = extra.partition(":")
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        tests.append(getattr(__import__(module), func))
-    if args.only:
-        wanted = set(args.only.split(","))
-        tests = [t for t in tests if t.__name__ in wanted or t.__name__[5:] in wanted]
-
-    print("1..%d" % len(tests), flush=True)
-    failed = 0
-    try:
-        started = time.monotonic()
-        ensure_prefix()
-        print("# wine prefix %s ready in %.1f s" % (PREFIX, time.monotonic() - started), flush=True)
-        for number, test in enumerate(tests, 1):
-            started = time.monotonic()
-            try:
-                test()
-                status = "ok"
-                detail = ""
-            except Exception as e:
-                failed += 1
-                status = "not ok"
-                detail = " # %s" % str(e).replace("\n", " ")[:400]
-                for line in traceback.format_exc().splitlines():
-                    print("#   " + line)
-            finally:
-                cleanup_strays()
-            print("%s %d - %s (%.1f s)%s" % (status, number, test.__name__[5:], time.monotonic() - started,
-                                             detail), flush=True)
-            for note in notes:
-                print("# " + note, flush=True)
-            notes.clear()
-    finally:
-        subprocess.run(["wineserver", "-k"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env=wine_env())
-        shutil.rmtree(Ctx.work, ignore_errors=True)
-    return 1 if failed else 0
+    # In the helper's environment, never in a child's (spawn passes exactly ENV).
+    Ctx.wine = Wine(default_prefix("TETHER_WINEPREFIX", "tether-wine-job"), Ctx.work,
+                    env={"TETHER_JOB_TEST_OWN": "leaked"})
+    Ctx.probe = Probe(Ctx.wine, Ctx.tt)
+    return run_tap(Ctx.wine, select(TESTS, args.only), [Ctx.tt, "list"], notes, after_each=cleanup_strays)
 
 
 if __name__ == "__main__":

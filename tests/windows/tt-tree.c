@@ -8,7 +8,11 @@
  *
  *   tt-tree bootloader MODE DIR   starts "server", waits for it, exits with
  *                                 its code; ignores console events, as
- *                                 PyInstaller's bootloader does
+ *                                 PyInstaller's bootloader does. DIR may
+ *                                 name environment variables (%TEMP%\x)
+ *                                 and is created when missing: the
+ *                                 installed example profile cannot write
+ *                                 where it is installed
  *   tt-tree server MODE DIR       starts two helpers (one with a child),
  *                                 listens on a loopback port, writes
  *                                 DIR\server.txt "PORT PID"
@@ -136,11 +140,24 @@ tt_sleep_forever (void)
 
 static int
 tt_bootloader (const wchar_t *mode,
-               const wchar_t *dir)
+               const wchar_t *dir_template)
 {
+  wchar_t dir[MAX_PATH];
   wchar_t arguments[MAX_PATH + 32];
   HANDLE server;
   DWORD code = 1;
+  DWORD length = ExpandEnvironmentStringsW (dir_template, dir, MAX_PATH);
+
+  if (length == 0 || length > MAX_PATH)
+    {
+      fprintf (stderr, "tt-tree: cannot expand \"%ls\"\n", dir_template);
+      return 1;
+    }
+  if (!CreateDirectoryW (dir, NULL) && GetLastError () != ERROR_ALREADY_EXISTS)
+    {
+      fprintf (stderr, "tt-tree: cannot create %ls: win32 error %lu\n", dir, (unsigned long) GetLastError ());
+      return 1;
+    }
 
   /* Like PyInstaller's bootloader: the console event is for the real
    * program; the bootloader only waits and passes the exit code on. */
