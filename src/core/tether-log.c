@@ -2,27 +2,30 @@
  *
  * The thread owns the pipes' read ends, the partial lines, the file and the
  * tee; the ring is shared under the mutex. The main loop only copies lines
- * out of the ring and hears "lines-added".
+ * out of the ring and hears "lines-added". The pipes, the thread's waits
+ * on them and the tee's writes are the platform's (tether-log-private.h).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
-#include "tether-log.h"
+#include "tether-log-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
-#include <glib-unix.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tether-procfs.h"
+#include "tether-win32-compat.h"
+
+/* Windows' C runtime would turn each \n of the file into \r\n. */
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
 
 #define READ_CHUNK 65536
 /* How long a writer may be kept waiting on a nearly full pipe before its
@@ -38,19 +41,18 @@ struct _TetherLog
   guint64 max_bytes;
   guint keep;
 
-  int write_fds[2];          /* given to spawns */
-  int read_fds[2];           /* the thread's */
-  int wake_fds[2];           /* the thread's stop: a byte, or EOF */
+  TetherLogPipes *pipes;     /* the write ends given to spawns, the read ends the thread's */
   GThread *thread;
-  int notify_fds[2];         /* a byte from the thread: new lines */
   GSource *notify_source;    /* on the creator's main context */
 
   GMutex lock;               /* the fields below */
   GQueue ring;               /* TetherLogLine, oldest first */
   guint64 last_seq;
-  int tee_fds[2];
   char *file_error;
   gboolean notify_pending;
+
+  GMutex tee_lock;           /* held while a tee is written or replaced */
+  TetherLogTee *tees[2];
 
   /* The thread's alone. */
   GString *partial[2];
@@ -113,7 +115,7 @@ open_file (TetherLog *self)
     return;
   dir = g_path_get_dirname (self->path);
   g_mkdir_with_parents (dir, 0700);
-  self->file_fd = open (self->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  self->file_fd = g_open (self->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_BINARY, 0600);
   if (self->file_fd < 0)
     {
       set_file_error (self, _("open"), errno);
@@ -142,15 +144,10 @@ rotate (TetherLog *self)
 /* On the main context: no reference crosses from the thread, so the log
  * can go whenever its owner lets go. */
 static gboolean
-on_notified (int          fd,
-             GIOCondition condition,
-             gpointer     user_data)
+on_notified (gpointer user_data)
 {
   TetherLog *self = user_data;
-  char drain[64];
 
-  while (read (fd, drain, sizeof drain) > 0)
-    ;
   g_mutex_lock (&self->lock);
   self->notify_pending = FALSE;
   g_mutex_unlock (&self->lock);
@@ -321,13 +318,13 @@ end_dropping (TetherLog       *self,
 static void
 write_tee (TetherLog       *self,
            TetherLogStream  stream,
-           int              tee,
+           TetherLogTee    *tee,
            const char      *data,
            gsize            length)
 {
   while (length > 0)
     {
-      ssize_t n;
+      gssize n;
 
       if (self->tee_dropped[stream] > 0)
         {
@@ -335,13 +332,11 @@ write_tee (TetherLog       *self,
           g_autofree char *marker = g_strconcat ("\n", text, "\n", NULL);
 
           /* All or nothing: a marker cut short would be worse than late. */
-          if (write (tee, marker, strlen (marker)) != (ssize_t) strlen (marker))
+          if (tether_log_tee_write (tee, marker, strlen (marker)) != (gssize) strlen (marker))
             break;
           self->tee_dropped[stream] = 0;
         }
-      n = write (tee, data, length);
-      if (n < 0 && errno == EINTR)
-        continue;
+      n = tether_log_tee_write (tee, data, length);
       if (n <= 0)
         break;
       data += n;
@@ -363,35 +358,23 @@ run_thread (gpointer data)
   open_file (self);
   for (;;)
     {
-      struct pollfd fds[3] = {
-        { .fd = self->read_fds[0], .events = POLLIN },
-        { .fd = self->read_fds[1], .events = POLLIN },
-        { .fd = self->wake_fds[0], .events = POLLIN },
-      };
+      guint ready = tether_log_pipes_wait (self->pipes);
       gboolean any = FALSE;
       gboolean full = FALSE;
 
-      if (poll (fds, 3, -1) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          break;
-        }
-      if (fds[2].revents != 0)
+      if (ready == 0)
         break;
 
       for (guint s = 0; s < 2; s++)
         {
-          ssize_t n;
-          int tee;
-
-          if (fds[s].revents == 0)
-            continue;
+          gssize n;
           const char *chunk = buffer;
           gsize length;
-          int pending = 0;
+          gsize pending = 0;
 
-          n = read (self->read_fds[s], buffer, READ_CHUNK);
+          if ((ready & (1u << s)) == 0)
+            continue;
+          n = tether_log_pipes_read (self->pipes, (TetherLogStream) s, buffer, READ_CHUNK, &pending);
           if (n <= 0)
             continue;
           any = TRUE;
@@ -401,16 +384,14 @@ run_thread (gpointer data)
 
           /* What is still waiting in the pipe says whether the writer is
            * outrunning the thread. */
-          if (ioctl (self->read_fds[s], FIONREAD, &pending) < 0)
-            pending = 0;
-          if ((gsize) pending < self->high_water[s])
+          if (pending < self->high_water[s])
             self->behind_since[s] = 0;
           else if (self->behind_since[s] == 0)
             self->behind_since[s] = g_get_monotonic_time ();
           if (!self->dropping[s] && self->behind_since[s] != 0 &&
               g_get_monotonic_time () - self->behind_since[s] >= DROP_AFTER_USEC)
             self->dropping[s] = TRUE;
-          else if (self->dropping[s] && (gsize) pending < self->high_water[s] / 8)
+          else if (self->dropping[s] && pending < self->high_water[s] / 8)
             end_dropping (self, (TetherLogStream) s, &chunk, &length, file_batch);
 
           if (self->dropping[s])
@@ -418,18 +399,17 @@ run_thread (gpointer data)
           else
             take_bytes (self, (TetherLogStream) s, chunk, length, file_batch);
 
-          g_mutex_lock (&self->lock);
-          tee = self->tee_fds[s];
-          g_mutex_unlock (&self->lock);
-          if (tee >= 0)
-            write_tee (self, (TetherLogStream) s, tee, buffer, (gsize) n);
+          g_mutex_lock (&self->tee_lock);
+          if (self->tees[s] != NULL)
+            write_tee (self, (TetherLogStream) s, self->tees[s], buffer, (gsize) n);
+          g_mutex_unlock (&self->tee_lock);
         }
       if (!any)
         continue;
 
       if (file_batch->len > 0 && self->file_fd >= 0)
         {
-          int err = tether_write_all (self->file_fd, file_batch->str, file_batch->len);
+          int err = tether_log_file_write (self->file_fd, file_batch->str, file_batch->len);
 
           if (err < 0)
             {
@@ -446,12 +426,12 @@ run_thread (gpointer data)
       if (!self->notify_pending)
         {
           self->notify_pending = TRUE;
-          tether_write_all (self->notify_fds[1], "", 1);
+          tether_log_pipes_notify (self->pipes);
         }
       g_mutex_unlock (&self->lock);
 
       /* Drained: let a busy writer fill the pipe a little before the next
-       * read, rather than be woken for every line (the pipe holds 1 MiB). */
+       * read, rather than be woken for every line (a pipe holds 1 MiB). */
       if (!full)
         g_usleep (1000);
     }
@@ -464,43 +444,19 @@ gboolean
 tether_log_start (TetherLog  *self,
                   GError    **error)
 {
-  int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-
   g_return_val_if_fail (TETHER_IS_LOG (self), FALSE);
 
   if (self->thread != NULL)
     return TRUE;
-  if (!g_unix_open_pipe (out, FD_CLOEXEC, error) || !g_unix_open_pipe (err, FD_CLOEXEC, error) ||
-      !g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, error) ||
-      !g_unix_open_pipe (self->notify_fds, FD_CLOEXEC, error))
+  self->pipes = tether_log_pipes_new (error);
+  if (self->pipes == NULL)
     {
-      for (guint i = 0; i < 2; i++)
-        {
-          if (out[i] >= 0)
-            close (out[i]);
-          if (err[i] >= 0)
-            close (err[i]);
-        }
       g_prefix_error (error, _("Could not make pipes for the backend’s output: "));
       return FALSE;
     }
-  /* Bigger pipes: a burst waits in the kernel, not in the backend. Lines
-   * are dropped once three quarters of a pipe wait. */
-  fcntl (out[1], F_SETPIPE_SZ, 1 << 20);
-  fcntl (err[1], F_SETPIPE_SZ, 1 << 20);
   for (guint i = 0; i < 2; i++)
-    {
-      int size = fcntl (i == 0 ? out[1] : err[1], F_GETPIPE_SZ);
-
-      self->high_water[i] = (gsize) (size > 0 ? size : 65536) / 4 * 3;
-    }
-  self->read_fds[0] = out[0];
-  self->read_fds[1] = err[0];
-  self->write_fds[0] = out[1];
-  self->write_fds[1] = err[1];
-  g_unix_set_fd_nonblocking (self->notify_fds[0], TRUE, NULL);
-  self->notify_source = g_unix_fd_source_new (self->notify_fds[0], G_IO_IN);
-  g_source_set_callback (self->notify_source, G_SOURCE_FUNC (on_notified), self, NULL);
+    self->high_water[i] = tether_log_pipes_high_water (self->pipes, (TetherLogStream) i);
+  self->notify_source = tether_log_pipes_notify_source_new (self->pipes, on_notified, self);
   g_source_set_static_name (self->notify_source, "[tether] log lines");
   g_source_attach (self->notify_source, g_main_context_get_thread_default ());
   self->thread = g_thread_new ("tether-log", run_thread, self);
@@ -511,34 +467,14 @@ int
 tether_log_get_stdout_fd (TetherLog *self)
 {
   g_return_val_if_fail (TETHER_IS_LOG (self), -1);
-  return self->write_fds[0];
+  return self->pipes != NULL ? tether_log_pipes_write_fd (self->pipes, TETHER_LOG_STDOUT) : -1;
 }
 
 int
 tether_log_get_stderr_fd (TetherLog *self)
 {
   g_return_val_if_fail (TETHER_IS_LOG (self), -1);
-  return self->write_fds[1];
-}
-
-/* A terminal or a pipe is reopened: a description of the tee's own can be
- * non-blocking without changing the caller's (shared with the shell). A
- * file keeps the caller's description, whose offset it shares (and never
- * blocks for long); a socket cannot be reopened. */
-static int
-open_tee (int fd)
-{
-  struct stat st;
-
-  if (fstat (fd, &st) == 0 && (S_ISCHR (st.st_mode) || S_ISFIFO (st.st_mode)))
-    {
-      g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d", fd);
-      int tee = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-
-      if (tee >= 0)
-        return tee;
-    }
-  return fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  return self->pipes != NULL ? tether_log_pipes_write_fd (self->pipes, TETHER_LOG_STDERR) : -1;
 }
 
 void
@@ -550,14 +486,13 @@ tether_log_set_tee (TetherLog *self,
 
   g_return_if_fail (TETHER_IS_LOG (self));
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->tee_lock);
   for (guint i = 0; i < 2; i++)
     {
-      if (self->tee_fds[i] >= 0)
-        close (self->tee_fds[i]);
-      self->tee_fds[i] = fds[i] >= 0 ? open_tee (fds[i]) : -1;
+      g_clear_pointer (&self->tees[i], tether_log_tee_close);
+      self->tees[i] = fds[i] >= 0 ? tether_log_tee_open (fds[i]) : NULL;
     }
-  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->tee_lock);
 }
 
 GPtrArray *
@@ -630,28 +565,22 @@ tether_log_finalize (GObject *object)
    * the main loop, so this cannot hang. */
   if (self->thread != NULL)
     {
-      close (self->wake_fds[1]);
+      tether_log_pipes_stop (self->pipes);
       g_thread_join (self->thread);
-      close (self->wake_fds[0]);
       g_source_destroy (self->notify_source);
       g_source_unref (self->notify_source);
-      for (guint i = 0; i < 2; i++)
-        {
-          close (self->read_fds[i]);
-          close (self->write_fds[i]);
-          close (self->notify_fds[i]);
-        }
+      tether_log_pipes_free (self->pipes);
     }
   for (guint i = 0; i < 2; i++)
     {
-      if (self->tee_fds[i] >= 0)
-        close (self->tee_fds[i]);
+      g_clear_pointer (&self->tees[i], tether_log_tee_close);
       g_string_free (self->partial[i], TRUE);
     }
   if (self->file_fd >= 0)
     close (self->file_fd);
   g_queue_clear_full (&self->ring, (GDestroyNotify) tether_log_line_free);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->tee_lock);
   g_free (self->file_error);
   g_free (self->path);
 
@@ -672,11 +601,8 @@ static void
 tether_log_init (TetherLog *self)
 {
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->tee_lock);
   g_queue_init (&self->ring);
-  self->write_fds[0] = self->write_fds[1] = -1;
-  self->read_fds[0] = self->read_fds[1] = -1;
-  self->tee_fds[0] = self->tee_fds[1] = -1;
-  self->notify_fds[0] = self->notify_fds[1] = -1;
   self->file_fd = -1;
   self->partial[0] = g_string_new (NULL);
   self->partial[1] = g_string_new (NULL);

@@ -7,9 +7,6 @@
  *   notify (tether-notify.c)   sd_notify needs an AF_UNIX datagram socket
  *                              and the sender's credentials: no NOTIFY_SOCKET
  *                              is given, so no READY=, STATUS= or checkpoints
- *   log (tether-log.c)         no per-backend pipes: tether-job.exe gives the
- *                              backend its own stderr, which Tether inherits
- *                              (tetherctl run prints it); no log file
  *   journal (tether-journal.c) no checkpoints arrive, so none are kept:
  *                              rollback has nothing to roll back to
  *   pool (tether-pool.c)       socket passing (LISTEN_FDS) has no equivalent;
@@ -35,7 +32,6 @@
 #include "tether-error.h"
 #include "tether-http.h"
 #include "tether-journal.h"
-#include "tether-log.h"
 #include "tether-notify.h"
 #include "tether-pidfile.h"
 #include "tether-pool.h"
@@ -115,70 +111,6 @@ tether_notify_set_sender_filter (TetherNotify             *self,
 guint tether_notify_get_n_dropped (TetherNotify *self) { return 0; }
 guint tether_notify_get_n_malformed (TetherNotify *self) { return 0; }
 guint tether_notify_get_n_rate_limited (TetherNotify *self) { return 0; }
-
-/* ---- log ------------------------------------------------------------------ */
-
-struct _TetherLog
-{
-  GObject parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TetherLog, tether_log, G_TYPE_OBJECT)
-
-static void
-tether_log_class_init (TetherLogClass *klass)
-{
-  g_signal_new ("lines-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                NULL, NULL, NULL, G_TYPE_NONE, 0);
-}
-
-static void
-tether_log_init (TetherLog *self)
-{
-}
-
-void
-tether_log_line_free (TetherLogLine *line)
-{
-  g_free (line->text);
-  g_free (line);
-}
-
-const char *
-tether_log_stream_to_string (TetherLogStream stream)
-{
-  return stream == TETHER_LOG_STDERR ? "stderr" : "stdout";
-}
-
-TetherLog *
-tether_log_new (const char *path,
-                guint       capacity,
-                guint64     max_bytes,
-                guint       keep)
-{
-  return g_object_new (TETHER_TYPE_LOG, NULL);
-}
-
-gboolean tether_log_start (TetherLog *self, GError **error) { return TRUE; }
-int tether_log_get_stdout_fd (TetherLog *self) { return -1; }
-int tether_log_get_stderr_fd (TetherLog *self) { return -1; }
-void tether_log_set_tee (TetherLog *self, int stdout_fd, int stderr_fd) { }
-guint64 tether_log_get_last_seq (TetherLog *self) { return 0; }
-const char *tether_log_get_path (TetherLog *self) { return NULL; }
-
-GPtrArray *
-tether_log_get_lines (TetherLog *self,
-                      guint      max,
-                      guint64    after)
-{
-  return g_ptr_array_new_with_free_func ((GDestroyNotify) tether_log_line_free);
-}
-
-char *
-tether_log_dup_file_error (TetherLog *self)
-{
-  return g_strdup (_("The backend’s output is not kept on Windows: it goes to Tether’s own standard error"));
-}
 
 /* ---- journal -------------------------------------------------------------- */
 
