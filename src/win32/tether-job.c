@@ -116,6 +116,7 @@ static struct
 {
   HANDLE job;
   HANDLE port;
+  HANDLE in;
   HANDLE out;
   HANDLE err;
   DWORD self_pid;
@@ -904,6 +905,7 @@ typedef struct
   size_t envc;
   char *cwd;
   bool ctrl_c;
+  unsigned long long given[2];  /* stdout=, stderr=: a handle of ours, or 0 */
 } TetherSpawnRequest;
 
 /* FLAGS CWD ARGC ARG... ENVC ENV... (fields decoded in place). */
@@ -927,6 +929,11 @@ tether_parse_spawn (char              **f,
             *next++ = '\0';
           if (strcmp (flag, "ctrl-c") == 0)
             req->ctrl_c = true;
+          else if (strncmp (flag, "stdout=", 7) == 0 || strncmp (flag, "stderr=", 7) == 0)
+            {
+              if (!tether_parse_u64 (flag + 7, 1, UINT32_MAX, &req->given[flag[3] == 'e']))
+                return "malformed handle in spawn";
+            }
           else
             return "unknown spawn flag";
         }
@@ -952,6 +959,49 @@ tether_parse_spawn (char              **f,
   return NULL;
 }
 
+/* A handle Tether put into this process (DuplicateHandle) for a child's
+ * stdout or stderr: checked to be a file, pipe or console of its own and
+ * not one of this helper's standard handles, then copied inheritable for
+ * the child. NULL once the error was answered. */
+static HANDLE
+tether_job_take_given (unsigned long long  id,
+                       const char         *which,
+                       unsigned long long  value,
+                       bool               *ours_to_close)
+{
+  HANDLE given = (HANDLE) (uintptr_t) value;
+  HANDLE copy = NULL;
+  char text[160];
+  DWORD error;
+
+  *ours_to_close = false;
+  if (given == job.in || given == job.out || given == job.err)
+    {
+      snprintf (text, sizeof text, "%s handle %llu is one of the helper's own", which, value);
+      tether_job_send_error (id, TETHER_EINVAL, text);
+      return NULL;
+    }
+  /* Files, pipes and consoles only: never the job, a process or a thread
+   * (a child holding the job could end it or leave it). */
+  SetLastError (NO_ERROR);
+  if (GetFileType (given) == FILE_TYPE_UNKNOWN && (error = GetLastError ()) != NO_ERROR)
+    {
+      snprintf (text, sizeof text, "%s handle %llu is not a file or pipe of the helper: win32 error %lu",
+                which, value, (unsigned long) error);
+      tether_job_send_error (id, TETHER_EINVAL, text);
+      return NULL;
+    }
+  *ours_to_close = true;
+  if (!DuplicateHandle (GetCurrentProcess (), given, GetCurrentProcess (), &copy, 0, TRUE,
+                        DUPLICATE_SAME_ACCESS))
+    {
+      snprintf (text, sizeof text, "DuplicateHandle (%s)", which);
+      tether_job_send_win32_error (id, text, GetLastError ());
+      return NULL;
+    }
+  return copy;
+}
+
 static void
 tether_job_spawn (unsigned long long id,
                   char             **f,
@@ -962,12 +1012,14 @@ tether_job_spawn (unsigned long long id,
   WCHAR *cmdline = NULL, *wcwd = NULL, *program = NULL, *env = NULL, *env_path = NULL, *warg0 = NULL;
   size_t cmd_len = 0, cmd_cap = 0, env_len = 0;
   HANDLE nul = INVALID_HANDLE_VALUE, output = NULL;
+  HANDLE given_copy[2] = { NULL, NULL };
+  bool close_given[2] = { false, false };
   LPPROC_THREAD_ATTRIBUTE_LIST attributes = NULL;
   SIZE_T attributes_size = 0;
   STARTUPINFOEXW si;
   PROCESS_INFORMATION pi = { 0 };
   SECURITY_ATTRIBUTES inheritable = { sizeof inheritable, NULL, TRUE };
-  HANDLE inherit[2];
+  HANDLE inherit[4];
   DWORD n_inherit = 0, flags, error = 0;
   TetherBuf reply = { 0 };
   TetherRoot *roots;
@@ -978,6 +1030,12 @@ tether_job_spawn (unsigned long long id,
       tether_job_send_error (id, TETHER_EINVAL, problem);
       return;
     }
+  /* First, so that whatever else fails, what was given is closed. */
+  for (int i = 0; i < 2; i++)
+    if (req.given[i] != 0 &&
+        (given_copy[i] = tether_job_take_given (id, i == 0 ? "stdout" : "stderr", req.given[i],
+                                                &close_given[i])) == NULL)
+      goto out;
 
   /* The environment block: exactly what Tether sent, UTF-16, each entry
    * NUL-terminated, the block ended by one more NUL. */
@@ -1081,8 +1139,9 @@ tether_job_spawn (unsigned long long id,
     }
 
   /* stdin NUL: the helper's stdin is the protocol. stdout and stderr the
-   * helper's stderr: what Tether captures. Only these two are inherited
-   * (the handle list), so no backend process ever holds a protocol pipe. */
+   * handles Tether gave (stdout=, stderr=), else the helper's stderr. Only
+   * these are inherited (the handle list), so no backend process ever
+   * holds a protocol pipe. */
   nul = CreateFileW (L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
                      &inheritable, OPEN_EXISTING, 0, NULL);
   if (nul == INVALID_HANDLE_VALUE)
@@ -1090,12 +1149,14 @@ tether_job_spawn (unsigned long long id,
       tether_job_send_win32_error (id, "CreateFileW (NUL)", GetLastError ());
       goto out;
     }
-  if (job.err == NULL || job.err == INVALID_HANDLE_VALUE ||
-      !DuplicateHandle (GetCurrentProcess (), job.err, GetCurrentProcess (), &output, 0, TRUE,
-                        DUPLICATE_SAME_ACCESS))
-    output = NULL;
   inherit[n_inherit++] = nul;
-  if (output != NULL)
+  for (int i = 0; i < 2; i++)
+    if (given_copy[i] != NULL)
+      inherit[n_inherit++] = given_copy[i];
+  if ((req.given[0] == 0 || req.given[1] == 0) &&
+      job.err != NULL && job.err != INVALID_HANDLE_VALUE &&
+      DuplicateHandle (GetCurrentProcess (), job.err, GetCurrentProcess (), &output, 0, TRUE,
+                       DUPLICATE_SAME_ACCESS))
     inherit[n_inherit++] = output;
 
   InitializeProcThreadAttributeList (NULL, 1, 0, &attributes_size);
@@ -1116,8 +1177,8 @@ tether_job_spawn (unsigned long long id,
   si.StartupInfo.dwFlags = STARTF_USESTDHANDLES | STARTF_USESHOWWINDOW;
   si.StartupInfo.wShowWindow = SW_HIDE;
   si.StartupInfo.hStdInput = nul;
-  si.StartupInfo.hStdOutput = output != NULL ? output : nul;
-  si.StartupInfo.hStdError = output != NULL ? output : nul;
+  si.StartupInfo.hStdOutput = given_copy[0] != NULL ? given_copy[0] : output != NULL ? output : nul;
+  si.StartupInfo.hStdError = given_copy[1] != NULL ? given_copy[1] : output != NULL ? output : nul;
   si.lpAttributeList = attributes;
 
   /* Suspended, so it is in the job before its first instruction. A console
@@ -1203,6 +1264,14 @@ out:
     CloseHandle (nul);
   if (output != NULL)
     CloseHandle (output);
+  for (int i = 0; i < 2; i++)
+    {
+      if (given_copy[i] != NULL)
+        CloseHandle (given_copy[i]);
+      /* Tether's copies are the helper's to close, once answered. */
+      if (close_given[i] && (i == 0 || req.given[1] != req.given[0]))
+        CloseHandle ((HANDLE) (uintptr_t) req.given[i]);
+    }
   free (cmdline);
   free (wcwd);
   free (program);
@@ -1707,7 +1776,7 @@ main (int    argc,
   job.self_pid = GetCurrentProcessId ();
   if (GetModuleFileNameW (NULL, job.self_path, MAX_PATH) == 0)
     job.self_path[0] = L'\0';
-  in = GetStdHandle (STD_INPUT_HANDLE);
+  in = job.in = GetStdHandle (STD_INPUT_HANDLE);
   job.out = GetStdHandle (STD_OUTPUT_HANDLE);
   job.err = GetStdHandle (STD_ERROR_HANDLE);
   /* The protocol pipes stay ours: a backend holding them would keep

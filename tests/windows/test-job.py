@@ -505,6 +505,37 @@ def test_spawn_arguments_env_exit_code():
         h.close()
 
 
+def test_spawn_given_output_handles():
+    """spawn stdout=H,stderr=H: the child writes into handles put into the
+    helper (as Tether puts its log pipes), not into the helper's stderr; a
+    handle that is not a file or pipe of the helper is refused, naming it."""
+    h = JobHelper()
+    try:
+        out, err = os.path.join(Ctx.work, "given-out.txt"), os.path.join(Ctx.work, "given-err.txt")
+        rc, text, _ = Ctx.wine.run(Ctx.tt, "give", str(h.pid), winpath(out), winpath(err), "event")
+        assert rc == 0, "tt-tree give: exit %d" % rc
+        v_out, v_err, v_event = text.split()
+        pid = h.spawn(["tt-tree.exe", "talk", winpath(Ctx.work), "1000", "exit"],
+                      flags="stdout=%s,stderr=%s" % (v_out, v_err))
+        ev = h.wait_event(lambda f: f[:2] == ["exit", str(pid)], 20)
+        assert ev and ev[1] == "exit %d 0" % pid, "talk child: %r" % (ev,)
+        assert h.wait_event(lambda f: f == ["empty"], 10), "no empty after the talk child"
+        with open(out, "rb") as f:
+            lines = f.read().split(b"\n")
+        assert lines[0] == b"hello stdout" and lines[1] == b"L" * 40000 and len(lines) == 1003, \
+            "stdout file: %d lines, %r" % (len(lines), lines[:1])
+        with open(err, "rb") as f:
+            assert f.read() == b"hello stderr\ndone\n", "stderr file"
+        assert "hello" not in h.stderr_text(), "the child wrote to the helper's stderr"
+        for flags, named in (("stdout=%s" % v_event, "stdout handle %s" % v_event),
+                             ("stderr=999996", "stderr handle 999996")):
+            _, rep = h.request("spawn", flags, "%", 1, enc(Ctx.tt), 0)
+            assert rep[:2] == ["error", "22"] and named.replace(" ", "%20") in rep[2], "%s: %r" % (flags, rep)
+        assert h.members() == [], "helper no longer answers, or a child is left"
+    finally:
+        h.close()
+
+
 def test_malformed_requests():
     """Hostile and malformed lines: each gets its error reply, in order, with
     the right id (0 when none), and the helper keeps answering."""
@@ -542,6 +573,10 @@ def test_malformed_requests():
             (b"28 spawn - % 1 " + b"A" * 40000 + b" 0\n", "28", "7"),
             (b"30 spawn - % 1 no-such-program-at-all 0\n", "30", "2"),
             (b"29 spawn - % 3 x " + b"y" * 33000 + b" z 0\n", "29", "7"),
+            (b"31 spawn stdout=abc % 1 x 0\n", "31", "22"),
+            (b"32 spawn ctrl-c,stderr=0 % 1 x 0\n", "32", "22"),
+            (b"33 spawn stdout=4294967296 % 1 x 0\n", "33", "22"),
+            (b"34 spawn stderr=1000000 % 1 x 0\n", "34", "22"),
         ]
         for line, rid, errnum in cases:
             h.send_raw(line)
@@ -615,6 +650,7 @@ TESTS = [
     test_ctrl_c_ignored_then_kill,
     test_subtree_and_watch,
     test_spawn_arguments_env_exit_code,
+    test_spawn_given_output_handles,
     test_malformed_requests,
 ]
 

@@ -38,6 +38,18 @@
  *   tt-tree terminate PID         TerminateProcess (PID), as Task Manager would
  *   tt-tree exit CODE             exits with CODE
  *   tt-tree env NAME              prints NAME's value, or "(unset)"
+ *   tt-tree talk DIR N [exit]     output for the log: "hello stdout" and
+ *                                 "hello stderr", a line of 40000 "L" on
+ *                                 stdout, N lines of 100 bytes on stdout as
+ *                                 fast as the pipe takes them (64 KiB
+ *                                 writes), DIR\talked.txt "N MS" (MS: the
+ *                                 flood's time), "done" on stderr; then
+ *                                 sleeps, or exits 0 with "exit"
+ *   tt-tree give PID FILE...      what Tether does for tether-job's spawn
+ *                                 stdout=/stderr=: each FILE created for
+ *                                 writing ("event": a new event instead)
+ *                                 and put into process PID with
+ *                                 DuplicateHandle; prints the values there
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -364,6 +376,73 @@ tt_env (const wchar_t *name)
   return 0;
 }
 
+static void
+tt_put (HANDLE      handle,
+        const char *data,
+        size_t      length)
+{
+  DWORD n;
+
+  while (length > 0 && WriteFile (handle, data, (DWORD) length, &n, NULL) && n > 0)
+    data += n, length -= n;
+}
+
+static int
+tt_talk (const wchar_t *dir,
+         unsigned long  n,
+         bool           then_exit)
+{
+  HANDLE out = GetStdHandle (STD_OUTPUT_HANDLE), err = GetStdHandle (STD_ERROR_HANDLE);
+  static char buffer[65536], long_line[40001];
+  size_t length = 0;
+  ULONGLONG started;
+  char text[64];
+
+  tt_put (out, "hello stdout\n", 13);
+  tt_put (err, "hello stderr\n", 13);
+  memset (long_line, 'L', 40000);
+  long_line[40000] = '\n';
+  tt_put (out, long_line, sizeof long_line);
+  started = GetTickCount64 ();
+  for (unsigned long i = 1; i <= n; i++)
+    {
+      if (length + 100 > sizeof buffer)
+        tt_put (out, buffer, length), length = 0;
+      snprintf (buffer + length, 101, "flood %08lu %086d", i, 0);
+      buffer[length + 99] = '\n';
+      length += 100;
+    }
+  tt_put (out, buffer, length);
+  snprintf (text, sizeof text, "%lu %llu", n, (unsigned long long) (GetTickCount64 () - started));
+  tt_write_file (dir, L"talked.txt", text);
+  tt_put (err, "done\n", 5);
+  if (!then_exit)
+    tt_sleep_forever ();
+  return 0;
+}
+
+static int
+tt_give (int       argc,
+         wchar_t **argv)
+{
+  HANDLE target = OpenProcess (PROCESS_DUP_HANDLE, FALSE, (DWORD) wcstoul (argv[2], NULL, 10));
+
+  for (int i = 3; i < argc; i++)
+    {
+      HANDLE local = wcscmp (argv[i], L"event") == 0
+        ? CreateEventW (NULL, TRUE, FALSE, NULL)
+        : CreateFileW (argv[i], GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, CREATE_ALWAYS, 0, NULL);
+      HANDLE remote = NULL;
+
+      if (target == NULL || local == NULL || local == INVALID_HANDLE_VALUE ||
+          !DuplicateHandle (GetCurrentProcess (), local, target, &remote, 0, FALSE, DUPLICATE_SAME_ACCESS))
+        return 1;
+      printf ("%s%llu", i > 3 ? " " : "", (unsigned long long) (uintptr_t) remote);
+    }
+  printf ("\n");
+  return 0;
+}
+
 /* The wide entry point (-municode): arguments as UTF-16, as Windows has them. */
 int wmain (int argc, wchar_t **argv);
 
@@ -412,6 +491,10 @@ wmain (int       argc,
     return (int) wcstoul (argv[2], NULL, 10);
   if (wcscmp (role, L"env") == 0 && argc == 3)
     return tt_env (argv[2]);
-  fprintf (stderr, "usage: tt-tree bootloader|server|helper|grandchild|outsider|alive|list|port-free|args|terminate|exit|env ...\n");
+  if (wcscmp (role, L"talk") == 0 && (argc == 4 || argc == 5))
+    return tt_talk (argv[2], wcstoul (argv[3], NULL, 10), argc == 5);
+  if (wcscmp (role, L"give") == 0 && argc >= 4)
+    return tt_give (argc, argv);
+  fprintf (stderr, "usage: tt-tree bootloader|server|helper|grandchild|outsider|alive|list|port-free|args|terminate|exit|env|talk|give ...\n");
   return 2;
 }
