@@ -32,6 +32,7 @@
 #include <windows.h>
 
 #include <glib/gi18n-lib.h>
+#include <io.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,6 +625,49 @@ start_helper (TetherOwnerWin32  *self,
 
 /* ---- TetherOwner ---------------------------------------------------------- */
 
+/* The log's pipes for the spawn (PROTOCOL.md, spawn's stdout= and
+ * stderr=): copies of their write ends put into the helper's process,
+ * named by their handle values there; the helper closes them once the
+ * spawn is answered. Nothing is inherited from Tether. */
+static gboolean
+append_output_handles (TetherOwnerWin32         *self,
+                       const TetherSpawnRequest *spawn,
+                       GString                  *flags,
+                       GError                  **error)
+{
+  const int fds[2] = { spawn->stdout_fd, spawn->stderr_fd };
+  HANDLE helper = OpenProcess (PROCESS_DUP_HANDLE, FALSE, (DWORD) self->helper_pid);
+  DWORD failure = 0;
+
+  for (guint i = 0; i < 2 && helper != NULL && failure == 0; i++)
+    {
+      HANDLE given = NULL;
+
+      if (fds[i] < 0)
+        continue;
+      if (!DuplicateHandle (GetCurrentProcess (), (HANDLE) _get_osfhandle (fds[i]), helper, &given,
+                            0, FALSE, DUPLICATE_SAME_ACCESS))
+        failure = GetLastError ();
+      else
+        g_string_append_printf (flags, "%s%s=%" G_GUINT64_FORMAT, flags->len > 0 ? "," : "",
+                                i == 0 ? "stdout" : "stderr", (guint64) (guintptr) given);
+    }
+  if (helper == NULL)
+    failure = GetLastError ();
+  else
+    CloseHandle (helper);
+  if (failure != 0)
+    {
+      g_autofree char *message = g_win32_error_message ((int) failure);
+
+      g_set_error (error, TETHER_ERROR, TETHER_ERROR_SPAWN,
+                   _("Could not give %s the pipes for the backend’s output: %s"),
+                   TETHER_JOB_HELPER, message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 tether_owner_win32_spawn_async (TetherOwner               *owner,
                                 const TetherSpawnRequest  *spawn,
@@ -636,6 +680,7 @@ tether_owner_win32_spawn_async (TetherOwner               *owner,
   g_auto(GStrv) own_env = NULL;
   g_autofree char *own_cwd = NULL;
   g_autofree char *name = g_path_get_basename (spawn->argv[0]);
+  g_autoptr(GString) flags = g_string_new (spawn->console_ctrl_c ? "ctrl-c" : "");
   const char * const *envp = spawn->envp;
   Request *request;
   GError *error = NULL;
@@ -661,9 +706,8 @@ tether_owner_win32_spawn_async (TetherOwner               *owner,
       request_free (request);
       return;
     }
-  /* No descriptors travel on Windows: a pool's sockets, LISTEN_PID and a
-   * per-process log pipe have no equivalent here (the backend's output is
-   * the helper's stderr). */
+  /* No sockets travel on Windows: a pool's sockets and LISTEN_PID have no
+   * equivalent here. */
   if (spawn->n_fds > 0 || spawn->listen_pid)
     {
       fail_request (request, g_error_new (TETHER_ERROR, TETHER_ERROR_SPAWN,
@@ -678,7 +722,14 @@ tether_owner_win32_spawn_async (TetherOwner               *owner,
   if (spawn->cwd == NULL)
     own_cwd = g_get_current_dir ();
 
-  g_string_append (body, spawn->console_ctrl_c ? " ctrl-c" : " -");
+  if (spawn->redirect_stdio && !append_output_handles (self, spawn, flags, &error))
+    {
+      g_prefix_error (&error, _("Could not %s: "), request->what);
+      fail_request (request, error);
+      request_free (request);
+      return;
+    }
+  g_string_append_printf (body, " %s", flags->len > 0 ? flags->str : "-");
   tether_owner_protocol_append_field (body, spawn->cwd != NULL ? spawn->cwd : own_cwd);
   n = g_strv_length ((char **) spawn->argv);
   g_string_append_printf (body, " %u", n);

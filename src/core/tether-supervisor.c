@@ -3040,8 +3040,7 @@ tether_supervisor_set_stdio (TetherSupervisor *self,
   self->stdout_fd = stdout_fd >= 0 ? fcntl (stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
   self->stderr_fd = stderr_fd >= 0 ? fcntl (stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
 #else
-  /* Kept for the log's tee, which Windows has not (the backend writes to
-   * Tether's stderr itself). */
+  /* Not inherited: GSubprocess hands a child only what it is told to. */
   self->stdout_fd = stdout_fd >= 0 ? dup (stdout_fd) : -1;
   self->stderr_fd = stderr_fd >= 0 ? dup (stderr_fd) : -1;
 #endif
