@@ -31,6 +31,8 @@
 #define PIPE_SIZE (1 << 20)
 #define IDLE_WAIT_MAX_MS 20
 #define TEE_BUFFER (256 * 1024)
+/* How long closing a tee waits for what it still holds to be written. */
+#define TEE_CLOSE_WAIT_USEC (1000 * 1000)
 
 struct _TetherLogPipes
 {
@@ -49,8 +51,10 @@ struct _TetherLogTee
   GMutex lock;
   GCond cond;
   GByteArray *queue;         /* at most TEE_BUFFER bytes */
+  gboolean writing;          /* the thread holds bytes taken from queue */
   gboolean closing;
   gboolean broken;
+  gint refs;                 /* the log's and the thread's */
 };
 
 TetherLogPipes *
@@ -214,8 +218,10 @@ tether_log_pipes_notify (TetherLogPipes *pipes)
 /* ---- the tee -------------------------------------------------------------- */
 
 static void
-tee_free (TetherLogTee *tee)
+tee_unref (TetherLogTee *tee)
 {
+  if (!g_atomic_int_dec_and_test (&tee->refs))
+    return;
   if (tee->handle != NULL)
     CloseHandle (tee->handle);
   g_byte_array_unref (tee->queue);
@@ -224,9 +230,8 @@ tee_free (TetherLogTee *tee)
   g_free (tee);
 }
 
-/* Writes until the tee is closed and emptied; after close it owns the
- * tee: a console or pipe that never takes the bytes holds only this
- * thread, never the log. */
+/* Writes until the tee is closed and emptied: a console or pipe that
+ * never takes the bytes holds only this thread, never the log. */
 static gpointer
 run_tee (gpointer data)
 {
@@ -247,6 +252,7 @@ run_tee (gpointer data)
       length = tee->queue->len;
       memcpy (chunk, tee->queue->data, length);
       g_byte_array_set_size (tee->queue, 0);
+      tee->writing = TRUE;
       g_mutex_unlock (&tee->lock);
       while (done < length)
         {
@@ -257,11 +263,13 @@ run_tee (gpointer data)
           done += n;
         }
       g_mutex_lock (&tee->lock);
+      tee->writing = FALSE;
       if (done < length)
         tee->broken = TRUE;
+      g_cond_broadcast (&tee->cond);
     }
   g_mutex_unlock (&tee->lock);
-  tee_free (tee);
+  tee_unref (tee);
   return NULL;
 }
 
@@ -273,6 +281,7 @@ tether_log_tee_open (int fd)
 
   g_mutex_init (&tee->lock);
   g_cond_init (&tee->cond);
+  tee->refs = 1;
   tee->queue = g_byte_array_sized_new (TEE_BUFFER);
   if (handle == INVALID_HANDLE_VALUE ||
       !DuplicateHandle (GetCurrentProcess (), handle, GetCurrentProcess (), &tee->handle, 0, FALSE,
@@ -282,6 +291,7 @@ tether_log_tee_open (int fd)
       tee->broken = TRUE;
       return tee;
     }
+  tee->refs = 2;
   tee->thread = g_thread_new ("tether-log-tee", run_tee, tee);
   return tee;
 }
@@ -301,27 +311,28 @@ tether_log_tee_write (TetherLogTee *tee,
     }
   taken = MIN (length, TEE_BUFFER - tee->queue->len);
   g_byte_array_append (tee->queue, (const guint8 *) data, (guint) taken);
-  g_cond_signal (&tee->cond);
+  g_cond_broadcast (&tee->cond);
   g_mutex_unlock (&tee->lock);
   return (gssize) taken;
 }
 
-/* What is buffered is still written, by the tee's thread. */
+/* What the tee holds is still written: waited for a moment (the last
+ * lines of a backend that ended, before tetherctl run exits), then left
+ * to the tee's thread. */
 void
 tether_log_tee_close (TetherLogTee *tee)
 {
-  GThread *thread = tee->thread;
+  gint64 deadline = g_get_monotonic_time () + TEE_CLOSE_WAIT_USEC;
 
-  if (thread == NULL)
-    {
-      tee_free (tee);
-      return;
-    }
   g_mutex_lock (&tee->lock);
   tee->closing = TRUE;
-  g_cond_signal (&tee->cond);
+  g_cond_broadcast (&tee->cond);
+  while (tee->thread != NULL && !tee->broken && (tee->queue->len > 0 || tee->writing) &&
+         g_cond_wait_until (&tee->cond, &tee->lock, deadline))
+    ;
   g_mutex_unlock (&tee->lock);
-  g_thread_unref (thread);
+  g_clear_pointer (&tee->thread, g_thread_unref);
+  tee_unref (tee);
 }
 
 /* Through the C runtime, which moves to the end before each write of a
