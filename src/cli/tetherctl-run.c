@@ -33,6 +33,7 @@
 #include "tether-control.h"
 #include "tether-enum-types.h"
 #include "tether-json.h"
+#include "tether-log.h"
 #ifdef G_OS_UNIX
 #include "tether-leftovers.h"
 #include "tether-reaper.h"
@@ -69,6 +70,7 @@ struct _Run
   int exit_code;
   gint64 t0;
   Output outputs[2];
+  guint64 log_seq;             /* Windows: the last line passed on */
 };
 
 /* ---- events -------------------------------------------------------------- */
@@ -381,8 +383,7 @@ on_started (GObject      *source,
 }
 
 /* Linux only: on Windows nothing of an earlier run can be left -- its job
- * object ended every process when its tetherctl went away -- and the
- * backend's output is tetherctl's stderr, not a pipe of its own. */
+ * object ended every process when its tetherctl went away. */
 #ifdef G_OS_UNIX
 /* ---- leftovers of an earlier run -------------------------------------------- */
 
@@ -486,6 +487,8 @@ on_leftovers_found (GObject      *source,
   tether_leftovers_end_async (run->profile, leftovers, NULL, on_leftovers_ended, run);
 }
 
+#endif /* G_OS_UNIX */
+
 /* ---- the backend's output (--json) ---------------------------------------- */
 
 static void
@@ -501,6 +504,7 @@ emit_output (Output     *output,
   emit (output->run, "output", fields);
 }
 
+#ifdef G_OS_UNIX
 static gboolean
 on_output (int           fd,
            GIOCondition  condition,
@@ -596,7 +600,52 @@ release_output (Run *run)
     }
 }
 
-#endif /* G_OS_UNIX */
+#else
+/* Windows: the lines as the log keeps them. A pipe of tetherctl's own as
+ * the log's tee would need a thread to read it here (GLib's main loop
+ * cannot wait on an anonymous pipe), and the ring has the lines already. */
+static void
+on_log_lines (TetherLog *log,
+              Run       *run)
+{
+  g_autoptr(GPtrArray) lines = tether_log_get_lines (log, G_MAXUINT, run->log_seq);
+
+  for (guint i = 0; i < lines->len; i++)
+    {
+      TetherLogLine *line = g_ptr_array_index (lines, i);
+
+      emit_output (&run->outputs[line->stream], line->text, strlen (line->text));
+      run->log_seq = line->seq;
+    }
+}
+
+static gboolean
+capture_output (Run     *run,
+                GError **error)
+{
+  TetherLog *log = tether_supervisor_get_log (run->supervisor);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      run->outputs[i].run = run;
+      run->outputs[i].stream = tether_log_stream_to_string ((TetherLogStream) i);
+    }
+  run->log_seq = tether_log_get_last_seq (log);
+  g_signal_connect (log, "lines-added", G_CALLBACK (on_log_lines), run);
+  return TRUE;
+}
+
+static void
+release_output (Run *run)
+{
+  TetherLog *log = tether_supervisor_get_log (run->supervisor);
+
+  if (run->outputs[0].run == NULL)
+    return;
+  on_log_lines (log, run);
+  g_signal_handlers_disconnect_by_func (log, on_log_lines, run);
+}
+#endif
 
 /* ---- run ------------------------------------------------------------------- */
 
@@ -656,7 +705,6 @@ tetherctl_run (const char *path,
     }
 
   /* stdout carries the events alone. */
-#ifdef G_OS_UNIX
   if (json)
     {
       if (!capture_output (&run, &error))
@@ -667,7 +715,6 @@ tetherctl_run (const char *path,
     }
   else
     tether_supervisor_set_stdio (supervisor, STDERR_FILENO, STDERR_FILENO);
-#endif
 
   run.loop = g_main_loop_new (NULL, FALSE);
   g_signal_connect (supervisor, "notify::state", G_CALLBACK (on_state_changed), &run);
@@ -718,9 +765,7 @@ tetherctl_run (const char *path,
   g_signal_handlers_disconnect_by_data (supervisor, &run);
   if (tether_supervisor_get_pool (supervisor) != NULL)
     g_signal_handlers_disconnect_by_data (tether_supervisor_get_pool (supervisor), &run);
-#ifdef G_OS_UNIX
   release_output (&run);
-#endif
   g_object_run_dispose (G_OBJECT (control));
   g_object_run_dispose (G_OBJECT (supervisor));
   g_main_loop_unref (run.loop);

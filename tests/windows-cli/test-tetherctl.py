@@ -64,7 +64,7 @@ def tetherctl_json(*args, timeout=WINE_TIMEOUT):
 class Run:
     """tetherctl.exe run PROFILE in the background, as a person runs it."""
 
-    def __init__(self, mode):
+    def __init__(self, mode, talk=None):
         Ctx.n_profiles += 1
         self.dir = os.path.join(Ctx.work, "run%d" % Ctx.n_profiles)
         os.makedirs(self.dir)
@@ -76,7 +76,8 @@ class Run:
         with open(self.profile, "w") as f:
             json.dump({
                 "name": "Bootloader stand-in %d" % Ctx.n_profiles,
-                "command": [winpath(exe("tt-tree.exe")), "bootloader", mode, winpath(self.marker_dir)],
+                "command": [winpath(exe("tt-tree.exe"))] + (["bootloader", mode, winpath(self.marker_dir)]
+                                                            if talk is None else ["talk", winpath(self.marker_dir), talk]),
                 "cwd": winpath(self.dir),
                 "stop": {"signal": "SIGINT", "graceful_timeout": 10, "term_timeout": 5},
             }, f)
@@ -84,8 +85,8 @@ class Run:
         self.err = open(os.path.join(self.dir, "run.err"), "wb")
         self.proc = Ctx.wine.popen([exe("tetherctl.exe"), "run", "--json", winpath(self.profile)],
                                    stdout=self.out, stderr=self.err, cwd=self.dir)
-        server = os.path.join(self.marker_dir, "server.txt")
-        if not wait_for(lambda: os.path.exists(server) and os.path.getsize(server) > 0, 60):
+        server = os.path.join(self.marker_dir, "server.txt" if talk is None else "talked.txt")
+        if not wait_for(lambda: os.path.exists(server) and os.path.getsize(server) > 0, 120):
             raise AssertionError("the server did not start within 60 s: %s" % self.log_tail())
         with open(server) as f:
             self.port, self.server_pid = [int(x) for x in f.read().split()[:2]]
@@ -216,6 +217,59 @@ def test_forced_stop_within_100ms():
     run.finish()
 
 
+def test_output_logged_flood_bounded():
+    """The backend's stdout and stderr reach the log through tether-job.exe:
+    tetherctl logs shows each line with its stream (a long line cut at 16384
+    bytes), the log file holds them, --json passes them on as output events,
+    a flood of 100 MB is kept or counted (every line one or the other) while
+    tetherctl's memory stays bounded, stop leaves nothing; without --json
+    tetherctl run copies the output to its stderr."""
+    n = 1000000
+    run = Run("talk", talk=str(n))
+    logs = lambda: [json.loads(l) for l in run.ctl("logs", "-n", "10000", "--json")[1].splitlines()]
+    assert wait_for(lambda: [l for l in logs() if l["text"] == "done"], 30), "no \"done\" in tetherctl logs"
+    said = [(l["stream"], l["text"]) for l in logs()]
+    assert ("stdout", "hello stdout") in said and ("stderr", "hello stderr") in said, said[-8:]
+    assert [t for s, t in said if t.startswith("L")] == ["L" * 16384] * 2 + ["L" * 7232], "the long line"
+    rc, out, _ = run.ctl("logs", "-n", "3")
+    assert rc == 0 and " E done" in out, "tetherctl logs: %r" % out
+    events = [(e["stream"], e["text"]) for e in run.events() if e.get("event") == "output"]
+    assert ("stderr", "hello stderr") in events and ("stdout", "hello stdout") in events, events[-5:]
+    endpoint = [e for e in run.events() if e.get("event") == "control"][0]["socket"]
+    path = os.path.join(Ctx.wine.prefix, "drive_c", *endpoint[3:-len(".endpoint")].split("\\"), "backend.log")
+    with open(path, encoding="utf-8") as f:
+        kept = [line.split(" ", 2) for line in f.read().splitlines()]
+    assert ["stdout", "hello stdout"] in [k[1:] for k in kept], "not in %s" % path
+    flood = [k for k in kept if k[2].startswith("flood ")]
+    dropped = sum(int(k[2].split()[1]) for k in kept if " dropped: " in k[2])
+    assert len(flood) + dropped == n, "kept %d + dropped %d != %d" % (len(flood), dropped, n)
+    with open("/proc/%d/status" % run.proc.pid) as f:
+        peak_kb = int([l.split()[1] for l in f if l.startswith("VmHWM:")][0])
+    assert peak_kb < 80 * 1024, "tetherctl.exe's peak memory %d kB after a 100 MB flood" % peak_kb
+    first = next(i for i, k in enumerate(kept) if k[2].startswith("flood "))
+    last = next((i for i, k in enumerate(kept) if " dropped: " in k[2]), first + len(flood)) - 1
+    span = (time.mktime(time.strptime(kept[last][0][:19], "%Y-%m-%dT%H:%M:%S")) + float(kept[last][0][19:-1])
+            - time.mktime(time.strptime(kept[first][0][:19], "%Y-%m-%dT%H:%M:%S")) - float(kept[first][0][19:-1]))
+    with open(os.path.join(run.marker_dir, "talked.txt")) as f:
+        wrote_ms = int(f.read().split()[1])
+    notes.append("flood of %d lines (100 MB) written in %.1f s: %d kept, %d dropped; the drain kept %d lines "
+                 "in %.3f s before it dropped (%.0f lines/s); tetherctl.exe peak %d MB"
+                 % (n, wrote_ms / 1000, len(flood), dropped, last - first + 1, span,
+                    (last - first + 1) / max(span, 0.001), peak_kb // 1024))
+    rc, out, err = run.ctl("stop")
+    assert rc == 0, "stop: exit %d: %s" % (rc, err.strip())
+    assert wait_for(lambda: not run.linux(), 5), "left on Linux: %r" % run.linux()
+    run.finish()
+    with open(run.profile) as f:
+        profile = json.load(f)
+    profile["command"][3:] = ["0", "exit"]
+    with open(run.profile, "w") as f:
+        json.dump(profile, f)
+    rc, out, err = tetherctl("run", winpath(run.profile))
+    assert rc == 0 and "hello stdout\n" in err and "hello stderr\n" in err and "done\n" in err and err.count("L") == 40000, \
+        "tetherctl run's copy: exit %d, %r" % (rc, err[-300:])
+
+
 def test_outsider_untouched():
     outsider_out = open(os.path.join(Ctx.work, "outsider.out"), "wb")
     outsider = Ctx.wine.popen([exe("tt-tree.exe"), "outsider"], stdout=outsider_out)
@@ -283,6 +337,7 @@ TESTS = [
     test_tetherctl_killed_tree_dies,
     test_forced_stop_within_100ms,
     test_outsider_untouched,
+    test_output_logged_flood_bounded,
     test_list_and_control_endpoint,
 ]
 

@@ -38,13 +38,14 @@
  *   tt-tree terminate PID         TerminateProcess (PID), as Task Manager would
  *   tt-tree exit CODE             exits with CODE
  *   tt-tree env NAME              prints NAME's value, or "(unset)"
- *   tt-tree talk DIR N [exit]     output for the log: "hello stdout" and
- *                                 "hello stderr", a line of 40000 "L" on
- *                                 stdout, N lines of 100 bytes on stdout as
- *                                 fast as the pipe takes them (64 KiB
- *                                 writes), DIR\talked.txt "N MS" (MS: the
- *                                 flood's time), "done" on stderr; then
- *                                 sleeps, or exits 0 with "exit"
+ *   tt-tree talk DIR N [exit]     output for the log: N lines of 100 bytes
+ *                                 on stdout as fast as the pipe takes them
+ *                                 (64 KiB writes), a second's pause, then
+ *                                 "hello stdout" and "hello stderr", a line
+ *                                 of 40000 "L" on stdout, DIR\talked.txt
+ *                                 "N MS" (MS: the flood's time), "done" on
+ *                                 stderr; then sleeps, or exits 0 with
+ *                                 "exit"
  *   tt-tree give PID FILE...      what Tether does for tether-job's spawn
  *                                 stdout=/stderr=: each FILE created for
  *                                 writing ("event": a new event instead)
@@ -398,11 +399,6 @@ tt_talk (const wchar_t *dir,
   ULONGLONG started;
   char text[64];
 
-  tt_put (out, "hello stdout\n", 13);
-  tt_put (err, "hello stderr\n", 13);
-  memset (long_line, 'L', 40000);
-  long_line[40000] = '\n';
-  tt_put (out, long_line, sizeof long_line);
   started = GetTickCount64 ();
   for (unsigned long i = 1; i <= n; i++)
     {
@@ -414,6 +410,14 @@ tt_talk (const wchar_t *dir,
     }
   tt_put (out, buffer, length);
   snprintf (text, sizeof text, "%lu %llu", n, (unsigned long long) (GetTickCount64 () - started));
+  /* Time for a log that dropped lines to catch up, so the rest is kept. */
+  if (n > 0)
+    Sleep (1000);
+  tt_put (out, "hello stdout\n", 13);
+  tt_put (err, "hello stderr\n", 13);
+  memset (long_line, 'L', 40000);
+  long_line[40000] = '\n';
+  tt_put (out, long_line, sizeof long_line);
   tt_write_file (dir, L"talked.txt", text);
   tt_put (err, "done\n", 5);
   if (!then_exit)
