@@ -20,14 +20,13 @@ G_BEGIN_DECLS
 typedef struct _TetherLogPipes TetherLogPipes;
 typedef struct _TetherLogTee TetherLogTee;
 
-/* The two pipes (stdout, stderr) and what wakes the thread to stop. */
-TetherLogPipes *tether_log_pipes_new          (GError         **error);
-/* Bytes waiting in a pipe at which dropping starts: three quarters of it. */
-gsize           tether_log_pipes_high_water   (TetherLogPipes  *pipes,
-                                               TetherLogStream  stream);
-/* The write end, for spawns: a C runtime descriptor on both platforms. */
-int             tether_log_pipes_write_fd     (TetherLogPipes  *pipes,
-                                               TetherLogStream  stream);
+/* The two pipes (stdout, stderr) and what wakes the thread to stop.
+ * write_fds: the write ends, for spawns (C runtime descriptors on both
+ * platforms); high_water: the bytes waiting in a pipe at which dropping
+ * starts, three quarters of it. */
+TetherLogPipes *tether_log_pipes_new          (int              write_fds[2],
+                                               gsize            high_water[2],
+                                               GError         **error);
 /* The thread's wait: which streams have bytes to read (bit 1 << stream),
  * or 0 once tether_log_pipes_stop was called. */
 guint           tether_log_pipes_wait         (TetherLogPipes  *pipes);

@@ -27,7 +27,6 @@ struct _TetherLogPipes
   int read_fds[2];           /* the thread's */
   int wake_fds[2];           /* the thread's stop: a byte, or EOF */
   int notify_fds[2];         /* a byte from the thread: new lines */
-  gsize high_water[2];
   GSourceFunc notify_func;
   gpointer notify_data;
 };
@@ -38,7 +37,9 @@ struct _TetherLogTee
 };
 
 TetherLogPipes *
-tether_log_pipes_new (GError **error)
+tether_log_pipes_new (int      write_fds[2],
+                      gsize    high_water[2],
+                      GError **error)
 {
   TetherLogPipes *pipes = g_new0 (TetherLogPipes, 1);
   int out[2] = { -1, -1 }, err[2] = { -1, -1 };
@@ -69,28 +70,16 @@ tether_log_pipes_new (GError **error)
     {
       int size = fcntl (i == 0 ? out[1] : err[1], F_GETPIPE_SZ);
 
-      pipes->high_water[i] = (gsize) (size > 0 ? size : 65536) / 4 * 3;
+      high_water[i] = (gsize) (size > 0 ? size : 65536) / 4 * 3;
     }
   pipes->read_fds[0] = out[0];
   pipes->read_fds[1] = err[0];
   pipes->write_fds[0] = out[1];
   pipes->write_fds[1] = err[1];
+  write_fds[0] = out[1];
+  write_fds[1] = err[1];
   g_unix_set_fd_nonblocking (pipes->notify_fds[0], TRUE, NULL);
   return pipes;
-}
-
-gsize
-tether_log_pipes_high_water (TetherLogPipes  *pipes,
-                             TetherLogStream  stream)
-{
-  return pipes->high_water[stream];
-}
-
-int
-tether_log_pipes_write_fd (TetherLogPipes  *pipes,
-                           TetherLogStream  stream)
-{
-  return pipes->write_fds[stream];
 }
 
 guint

@@ -38,7 +38,6 @@ struct _TetherLogPipes
 {
   HANDLE read_handles[2];
   int write_fds[2];          /* C runtime descriptors over the write ends */
-  gsize high_water[2];
   HANDLE stop;               /* a manual-reset event */
   DWORD idle_wait_ms;
   GSource *notify_source;
@@ -58,7 +57,9 @@ struct _TetherLogTee
 };
 
 TetherLogPipes *
-tether_log_pipes_new (GError **error)
+tether_log_pipes_new (int      write_fds[2],
+                      gsize    high_water[2],
+                      GError **error)
 {
   TetherLogPipes *pipes = g_new0 (TetherLogPipes, 1);
 
@@ -81,7 +82,7 @@ tether_log_pipes_new (GError **error)
       /* What the pipe really holds (the size asked for is a hint). */
       if (!GetNamedPipeInfo (pipes->read_handles[i], NULL, NULL, &in_size, NULL) || in_size == 0)
         in_size = PIPE_SIZE;
-      pipes->high_water[i] = (gsize) in_size / 4 * 3;
+      high_water[i] = (gsize) in_size / 4 * 3;
     }
   if (pipes->stop == NULL || pipes->write_fds[0] < 0 || pipes->write_fds[1] < 0)
     {
@@ -91,21 +92,9 @@ tether_log_pipes_new (GError **error)
       tether_log_pipes_free (pipes);
       return NULL;
     }
+  write_fds[0] = pipes->write_fds[0];
+  write_fds[1] = pipes->write_fds[1];
   return pipes;
-}
-
-gsize
-tether_log_pipes_high_water (TetherLogPipes  *pipes,
-                             TetherLogStream  stream)
-{
-  return pipes->high_water[stream];
-}
-
-int
-tether_log_pipes_write_fd (TetherLogPipes  *pipes,
-                           TetherLogStream  stream)
-{
-  return pipes->write_fds[stream];
 }
 
 static gsize

@@ -41,7 +41,8 @@ struct _TetherLog
   guint64 max_bytes;
   guint keep;
 
-  TetherLogPipes *pipes;     /* the write ends given to spawns, the read ends the thread's */
+  TetherLogPipes *pipes;     /* the read ends are the thread's */
+  int write_fds[2];          /* given to spawns */
   GThread *thread;
   GSource *notify_source;    /* on the creator's main context */
 
@@ -448,14 +449,12 @@ tether_log_start (TetherLog  *self,
 
   if (self->thread != NULL)
     return TRUE;
-  self->pipes = tether_log_pipes_new (error);
+  self->pipes = tether_log_pipes_new (self->write_fds, self->high_water, error);
   if (self->pipes == NULL)
     {
       g_prefix_error (error, _("Could not make pipes for the backend’s output: "));
       return FALSE;
     }
-  for (guint i = 0; i < 2; i++)
-    self->high_water[i] = tether_log_pipes_high_water (self->pipes, (TetherLogStream) i);
   self->notify_source = tether_log_pipes_notify_source_new (self->pipes, on_notified, self);
   g_source_set_static_name (self->notify_source, "[tether] log lines");
   g_source_attach (self->notify_source, g_main_context_get_thread_default ());
@@ -467,14 +466,14 @@ int
 tether_log_get_stdout_fd (TetherLog *self)
 {
   g_return_val_if_fail (TETHER_IS_LOG (self), -1);
-  return self->pipes != NULL ? tether_log_pipes_write_fd (self->pipes, TETHER_LOG_STDOUT) : -1;
+  return self->write_fds[0];
 }
 
 int
 tether_log_get_stderr_fd (TetherLog *self)
 {
   g_return_val_if_fail (TETHER_IS_LOG (self), -1);
-  return self->pipes != NULL ? tether_log_pipes_write_fd (self->pipes, TETHER_LOG_STDERR) : -1;
+  return self->write_fds[1];
 }
 
 void
@@ -603,6 +602,7 @@ tether_log_init (TetherLog *self)
   g_mutex_init (&self->lock);
   g_mutex_init (&self->tee_lock);
   g_queue_init (&self->ring);
+  self->write_fds[0] = self->write_fds[1] = -1;
   self->file_fd = -1;
   self->partial[0] = g_string_new (NULL);
   self->partial[1] = g_string_new (NULL);
