@@ -628,7 +628,8 @@ start_helper (TetherOwnerWin32  *self,
 /* The log's pipes for the spawn (PROTOCOL.md, spawn's stdout= and
  * stderr=): copies of their write ends put into the helper's process,
  * named by their handle values there; the helper closes them once the
- * spawn is answered. Nothing is inherited from Tether. */
+ * spawn is answered. Nothing is inherited from Tether. The GSubprocess
+ * holds the helper's process handle, so its pid names no other process. */
 static gboolean
 append_output_handles (TetherOwnerWin32         *self,
                        const TetherSpawnRequest *spawn,
