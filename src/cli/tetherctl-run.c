@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #ifdef G_OS_UNIX
 #include <glib-unix.h>
 #endif
@@ -613,7 +614,19 @@ on_log_lines (TetherLog *log,
   for (guint i = 0; i < lines->len; i++)
     {
       TetherLogLine *line = g_ptr_array_index (lines, i);
+      guint64 missed = line->seq - run->log_seq - 1;
 
+      /* Lines that left the ring (log.lines) before this loop came round:
+       * still in the log file. */
+      if (i == 0 && missed > 0)
+        {
+          g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                                "… %" PRIu64 " line not passed on: it left the log’s memory first (it is in the log file)",
+                                                                "… %" PRIu64 " lines not passed on: they left the log’s memory first (they are in the log file)",
+                                                                missed), (uint64_t) missed);
+
+          emit_output (&run->outputs[TETHER_LOG_STDOUT], text, strlen (text));
+        }
       emit_output (&run->outputs[line->stream], line->text, strlen (line->text));
       run->log_seq = line->seq;
     }
