@@ -13,32 +13,12 @@
 #include "tether-error.h"
 #include "tether-owner-client.h"
 #include "tether-owner-private.h"
+#include "test-bare-owner.h"
 
 #define PROTOCOL_VERSION 2
 #define HELPER_NAME "test-helper"
 /* The client's limit on a line it reads (tether-owner-client.c). */
 #define MAX_INPUT_LINE (64 * 1024 * 1024)
-
-/* A TetherOwner with no verbs of its own: the client is what runs them. */
-#define TEST_TYPE_CLIENT_OWNER (test_client_owner_get_type ())
-G_DECLARE_FINAL_TYPE (TestClientOwner, test_client_owner, TEST, CLIENT_OWNER, TetherOwner)
-
-struct _TestClientOwner
-{
-  TetherOwner parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestClientOwner, test_client_owner, TETHER_TYPE_OWNER)
-
-static void
-test_client_owner_class_init (TestClientOwnerClass *klass)
-{
-}
-
-static void
-test_client_owner_init (TestClientOwner *self)
-{
-}
 
 typedef struct
 {
@@ -140,7 +120,7 @@ fixture_set_up (Fixture       *f,
   g_source_set_callback (f->helper_source, G_SOURCE_FUNC (on_helper_readable), f, NULL);
   g_source_attach (f->helper_source, NULL);
 
-  f->owner = g_object_new (TEST_TYPE_CLIENT_OWNER, NULL);
+  f->owner = g_object_new (TEST_TYPE_BARE_OWNER, NULL);
   f->client = tether_owner_client_new (f->owner, HELPER_NAME, PROTOCOL_VERSION);
   g_signal_connect (f->client, "spawned", G_CALLBACK (on_spawned), f);
   g_signal_connect (f->client, "listed", G_CALLBACK (on_listed), f);
