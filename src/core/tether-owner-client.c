@@ -358,7 +358,27 @@ send_with_fds (TetherOwnerClient *self,
   return TRUE;
 }
 
-/* One line at a time, in order: the helper answers in the order it reads. */
+/* The lines queued behind out go with it in one write, up to one that
+ * carries descriptors. */
+static void
+take_following_lines (TetherOwnerClient *self,
+                      Outgoing          *out)
+{
+  g_autoptr(GByteArray) batch = NULL;
+  Outgoing *next;
+
+  while ((next = g_queue_peek_head (&self->outq)) != NULL && next->fds == NULL)
+    {
+      if (batch == NULL)
+        batch = g_bytes_unref_to_array (g_steal_pointer (&out->data));
+      g_byte_array_append (batch, g_bytes_get_data (next->data, NULL), g_bytes_get_size (next->data));
+      outgoing_free (g_queue_pop_head (&self->outq));
+    }
+  if (batch != NULL)
+    out->data = g_byte_array_free_to_bytes (g_steal_pointer (&batch));
+}
+
+/* One write at a time, in order: the helper answers in the order it reads. */
 static void
 flush_output (TetherOwnerClient *self)
 {
@@ -370,6 +390,8 @@ flush_output (TetherOwnerClient *self)
     {
       if (out->fds != NULL && !send_with_fds (self, out))
         return;
+      if (out->offset == 0)
+        take_following_lines (self, out);
       data = g_bytes_get_data (out->data, &size);
       if (out->offset == size)
         {
