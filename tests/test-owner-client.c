@@ -400,6 +400,44 @@ test_deadline (Fixture       *f,
 }
 
 static void
+on_timed_out_ask_again (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  Fixture *f = user_data;
+
+  g_ptr_array_add (f->results, g_object_ref (result));
+  tether_owner_client_run (f->client, new_task (f), TETHER_OWNER_OP_MEMBERS, 0, 0);
+}
+
+/* A request's failure asks again: one deadline source stays, for the new
+ * request, and hanging up removes it (a second one started from the
+ * callback used to keep running, and fired after its owner was gone). */
+static void
+test_deadline_ask_again (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) e1 = NULL, e2 = NULL;
+
+  tether_owner_client_set_timeout (f->client, 200);
+  start_tree (f);
+  tether_owner_client_run (f->client, g_task_new (f->owner, NULL, on_timed_out_ask_again, f),
+                           TETHER_OWNER_OP_MEMBERS, 0, 0);
+  g_free (helper_hear (f));
+  wait_for_results (f, 2);
+  g_assert_nonnull (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, f->client));
+  g_free (helper_hear (f));
+
+  tether_owner_client_hang_up (f->client, "Tether let go");
+  wait_for_results (f, 3);
+  g_assert_null (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, f->client));
+  g_assert_null (take_reply (f, 1, &e1));
+  g_assert_nonnull (strstr (e1->message, HELPER_NAME " did not answer"));
+  g_assert_null (take_reply (f, 2, &e2));
+  g_assert_cmpstr (e2->message, ==, "Could not list the backend’s processes: Tether let go");
+}
+
+static void
 on_long_line_written (GObject      *source,
                       GAsyncResult *result,
                       gpointer      user_data)
@@ -421,6 +459,8 @@ test_long_line (Fixture       *f,
   g_autoptr(GError) error = NULL;
   gboolean written = FALSE;
 
+  /* Reading 64 MiB may take longer than a reply may (under wine). */
+  tether_owner_client_set_timeout (f->client, 300 * 1000);
   start_tree (f);
   tether_owner_client_run (f->client, new_task (f), TETHER_OWNER_OP_MEMBERS, 0, 0);
   g_free (helper_hear (f));
@@ -470,6 +510,7 @@ main (int   argc,
   g_test_add ("/owner-client/malformed", Fixture, NULL, fixture_set_up, test_malformed, fixture_tear_down);
   g_test_add ("/owner-client/helper-dies", Fixture, NULL, fixture_set_up, test_helper_dies, fixture_tear_down);
   g_test_add ("/owner-client/deadline", Fixture, NULL, fixture_set_up, test_deadline, fixture_tear_down);
+  g_test_add ("/owner-client/deadline-ask-again", Fixture, NULL, fixture_set_up, test_deadline_ask_again, fixture_tear_down);
   g_test_add ("/owner-client/long-line", Fixture, NULL, fixture_set_up, test_long_line, fixture_tear_down);
   g_test_add ("/owner-client/wrong-version", Fixture, NULL, fixture_set_up, test_wrong_version, fixture_tear_down);
 
