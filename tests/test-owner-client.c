@@ -33,6 +33,7 @@ typedef struct
   guint n_listed;
   guint n_emptied;
   gboolean gone;
+  gboolean let_go;
 } Fixture;
 
 static gboolean
@@ -86,9 +87,11 @@ on_emptied (TetherOwnerClient *client,
 
 static void
 on_gone (TetherOwnerClient *client,
+         gboolean           let_go,
          Fixture           *f)
 {
   f->gone = TRUE;
+  f->let_go = let_go;
 }
 
 static void
@@ -354,6 +357,7 @@ test_helper_dies (Fixture       *f,
   wait_for_results (f, 3);
 
   g_assert_true (f->gone);
+  g_assert_false (f->let_go);
   g_assert_false (tether_owner_client_is_connected (f->client));
   g_assert_null (take_reply (f, 1, &e1));
   g_assert_error (e1, TETHER_ERROR, TETHER_ERROR_OWNER);
@@ -411,7 +415,7 @@ on_timed_out_ask_again (GObject      *source,
 }
 
 /* A request's failure asks again: one deadline source stays, for the new
- * request, and hanging up removes it (a second one started from the
+ * request, and letting go removes it (a second one started from the
  * callback used to keep running, and fired after its owner was gone). */
 static void
 test_deadline_ask_again (Fixture       *f,
@@ -428,13 +432,16 @@ test_deadline_ask_again (Fixture       *f,
   g_assert_nonnull (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, f->client));
   g_free (helper_hear (f));
 
-  tether_owner_client_hang_up (f->client, "Tether let go");
+  tether_owner_client_let_go (f->client);
   wait_for_results (f, 3);
   g_assert_null (g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, f->client));
   g_assert_null (take_reply (f, 1, &e1));
   g_assert_nonnull (strstr (e1->message, HELPER_NAME " did not answer"));
   g_assert_null (take_reply (f, 2, &e2));
-  g_assert_cmpstr (e2->message, ==, "Could not list the backend’s processes: Tether let go");
+  g_assert_cmpstr (e2->message, ==, "Could not list the backend’s processes: Tether let go of the backend");
+  while (!f->gone)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (f->let_go);
 }
 
 static void

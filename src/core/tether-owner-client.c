@@ -81,6 +81,7 @@ struct _TetherOwnerClient
   gboolean read_done;    /* the stream reached its end (or we hung up) */
   gboolean exited;
   gboolean gone;         /* both */
+  gboolean let_go;       /* the owner hung up first */
 };
 
 enum {
@@ -642,7 +643,7 @@ maybe_gone (TetherOwnerClient *self)
     : g_strdup_printf (_("%s exited without greeting (is it from another installation?)"), self->helper_name);
   g_object_ref (self);
   tether_owner_client_hang_up (self, reason);
-  g_signal_emit (self, signals[GONE], 0);
+  g_signal_emit (self, signals[GONE], 0, self->let_go);
   if (self->holds_owner)
     {
       self->holds_owner = FALSE;
@@ -726,6 +727,15 @@ tether_owner_client_start (TetherOwnerClient *self,
     }
   else
     self->exited = TRUE;
+}
+
+void
+tether_owner_client_let_go (TetherOwnerClient *self)
+{
+  g_return_if_fail (TETHER_IS_OWNER_CLIENT (self));
+
+  self->let_go = TRUE;
+  tether_owner_client_hang_up (self, _("Tether let go of the backend"));
 }
 
 gboolean
@@ -906,7 +916,7 @@ tether_owner_client_class_init (TetherOwnerClientClass *klass)
   signals[EMPTIED] = g_signal_new ("emptied", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[GONE] = g_signal_new ("gone", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+                                0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 }
 
 static void

@@ -19,9 +19,10 @@
  *       helper wrote it (a wait status, or a Windows exit code)
  *   "emptied" (): an "empty" event, emitted before the owner hears of it
  *       (tether_owner_tree_emptied)
- *   "gone" (): the helper has exited and all it wrote was read (or, with no
- *       helper process given, the stream ended): every request failed, and
- *       nothing will be heard again
+ *   "gone" (gboolean let_go): the helper has exited and all it wrote was
+ *       read (or, with no helper process given, the stream ended): every
+ *       request failed, and nothing will be heard again; let_go is TRUE
+ *       when the owner let go first (tether_owner_client_let_go)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -57,6 +58,9 @@ gboolean           tether_owner_client_is_connected (TetherOwnerClient          
  * every request in flight with reason. */
 void               tether_owner_client_hang_up      (TetherOwnerClient          *self,
                                                      const char                 *reason);
+/* Hangs up because Tether lets go of the tree (tether_owner_abandon): the
+ * helper ends it, and "gone" says it was expected. */
+void               tether_owner_client_let_go       (TetherOwnerClient          *self);
 /* How long a request sent from now on may wait for its reply (15 s
  * unless set; set it before the first). */
 void               tether_owner_client_set_timeout  (TetherOwnerClient          *self,

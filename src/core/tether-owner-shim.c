@@ -52,7 +52,6 @@ struct _TetherOwnerShim
   pid_t shim_pid;
   TetherOwnerClient *client;
 
-  gboolean abandoned;
 
   /* Reaper mode, for when the shim is killed and this process (a child
    * subreaper) inherits its orphans: which of its children were members. */
@@ -169,6 +168,7 @@ on_orphans_ended (GObject      *source,
  * request in flight. */
 static void
 on_gone (TetherOwnerClient *client,
+         gboolean           let_go,
          TetherOwnerShim   *self)
 {
   if (tether_owner_empty_was_emitted (TETHER_OWNER (self)))
@@ -180,14 +180,14 @@ on_gone (TetherOwnerClient *client,
   if (self->leaf != NULL)
     {
       tether_cgroup_leaf_kill (self->leaf);
-      if (!self->abandoned)
+      if (!let_go)
         g_message ("tether-shim died unexpectedly; killing what was left in %s",
                    tether_cgroup_leaf_get_path (self->leaf));
       tether_cgroup_leaf_wait_empty_async (self->leaf, ORPHAN_KILL_TIMEOUT_MS, NULL,
                                            on_orphans_gone, g_object_ref (self));
       return;
     }
-  if (!self->abandoned && tether_reaper_is_installed ())
+  if (!let_go && tether_reaper_is_installed ())
     {
       /* This process is a subreaper: the orphans came here. */
       g_message ("tether-shim died unexpectedly; ending the processes it left behind");
@@ -195,7 +195,7 @@ on_gone (TetherOwnerClient *client,
                                        self->tree_tag, ORPHAN_KILL_TIMEOUT_MS, NULL, on_orphans_ended, g_object_ref (self));
       return;
     }
-  if (!self->abandoned)
+  if (!let_go)
     g_message ("tether-shim died unexpectedly; the backend’s processes may have been left behind");
   tether_owner_emit_empty (TETHER_OWNER (self));
 }
@@ -469,8 +469,7 @@ tether_owner_shim_abandon (TetherOwner *owner)
   TetherOwnerShim *self = TETHER_OWNER_SHIM (owner);
 
   /* Closing the socket is enough: the shim kills and reaps the tree. */
-  self->abandoned = TRUE;
-  tether_owner_client_hang_up (self->client, _("Tether let go of the backend"));
+  tether_owner_client_let_go (self->client);
 }
 
 /* ---- GObject -------------------------------------------------------------- */
@@ -485,7 +484,7 @@ tether_owner_shim_dispose (GObject *object)
    * dropping every other reference does not end the tree,
    * tether_owner_abandon does. */
   if (tether_owner_client_is_connected (self->client))
-    tether_owner_shim_abandon (TETHER_OWNER (self));
+    tether_owner_client_let_go (self->client);
 
   G_OBJECT_CLASS (tether_owner_shim_parent_class)->dispose (object);
 }

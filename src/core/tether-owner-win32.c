@@ -58,7 +58,6 @@ struct _TetherOwnerWin32
   TetherOwnerClient *client;
 
   GArray *known;         /* the members as last listed or spawned */
-  gboolean abandoned;
 };
 
 G_DEFINE_FINAL_TYPE (TetherOwnerWin32, tether_owner_win32, TETHER_TYPE_OWNER)
@@ -168,13 +167,14 @@ on_emptied (TetherOwnerClient *client,
  * every request in flight. */
 static void
 on_gone (TetherOwnerClient *client,
+         gboolean           let_go,
          TetherOwnerWin32  *self)
 {
   if (tether_owner_empty_was_emitted (TETHER_OWNER (self)))
     return;
   /* The job's last handle closed with the helper: KILL_ON_JOB_CLOSE has
    * ended every member. */
-  if (!self->abandoned)
+  if (!let_go)
     g_message ("%s died unexpectedly; its job object ended the backend’s processes with it",
                TETHER_JOB_HELPER);
   tether_owner_emit_empty (TETHER_OWNER (self));
@@ -322,8 +322,7 @@ tether_owner_win32_abandon (TetherOwner *owner)
   TetherOwnerWin32 *self = TETHER_OWNER_WIN32 (owner);
 
   /* Closing its stdin is enough: the helper terminates the job and exits. */
-  self->abandoned = TRUE;
-  tether_owner_client_hang_up (self->client, _("Tether let go of the backend"));
+  tether_owner_client_let_go (self->client);
 }
 
 /* ---- GObject -------------------------------------------------------------- */
@@ -336,7 +335,7 @@ tether_owner_win32_dispose (GObject *object)
   /* Until the helper is gone, the client holds a reference to the owner:
    * only g_object_run_dispose gets here with the helper connected. */
   if (tether_owner_client_is_connected (self->client))
-    tether_owner_win32_abandon (TETHER_OWNER (self));
+    tether_owner_client_let_go (self->client);
 
   G_OBJECT_CLASS (tether_owner_win32_parent_class)->dispose (object);
 }

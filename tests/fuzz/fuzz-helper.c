@@ -107,6 +107,7 @@ on_spawn_done (GObject      *source,
 
 static void
 on_gone (TetherOwnerClient *client,
+         gboolean           let_go,
          Run               *run)
 {
   run->gone = TRUE;
