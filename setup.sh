@@ -96,7 +96,8 @@ build () {
 # Each fuzz target (tests/fuzz/fuzz-NAME.c) and the longest input it tries:
 # a datagram is read into 4 KiB, a stat line into 1 KiB, a control line may
 # be 64 KiB (and the 65 000 '[' regression input must fit).
-FUZZ_TARGETS=(profile:65536 json:65536 control:70000 notify:4096 stat:1024 text:4096)
+# A helper's output (fuzz-helper) is tried up to 64 KiB, many lines.
+FUZZ_TARGETS=(profile:65536 json:65536 control:70000 notify:4096 stat:1024 text:4096 helper:65536)
 
 # Builds the targets in FUZZ_DIR, runs each for $1 seconds, one after the
 # other (these machines are shared), and prints one line per target.

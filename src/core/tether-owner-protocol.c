@@ -2,8 +2,7 @@
  *
  * tether-shim (Linux, src/shim/PROTOCOL.md) and tether-job.exe (Windows,
  * src/win32/PROTOCOL.md) speak the same framing and the same verbs; their
- * owners (tether-owner-shim.c, tether-owner-win32.c) encode and decode
- * with these.
+ * client (tether-owner-client.c) encodes and decodes with these.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -5,7 +5,8 @@
  * when the tree is empty. TetherOwner is the interface; a backend is a
  * subclass in a file of its own (tether-owner-shim.c: the Linux shim, with
  * a cgroup leaf or as a plain subreaper; tether-owner-win32.c: a Windows
- * job object held by tether-job.exe). The
+ * job object held by tether-job.exe; both talk to their helper through
+ * one TetherOwnerClient, tether-owner-client.c). The
  * stop ladder asks for steps -- stop the main process, terminate all, kill
  * all -- and each backend maps them to what its platform has.
  *
