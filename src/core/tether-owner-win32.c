@@ -193,8 +193,8 @@ start_helper (TetherOwnerWin32  *self,
   if (self->helper_path == NULL)
     return FALSE;
 
-  /* stdin and stdout carry the protocol; stderr is where the backend's
-   * output goes (the helper gives it to every process it starts). */
+  /* stdin and stdout carry the protocol; the helper's stderr is Tether's
+   * own (a backend gets the log's pipes through its spawn request). */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   argv[0] = self->helper_path;
   argv[1] = NULL;

@@ -11,6 +11,7 @@
  *                  ages come out as on Linux, and a reused pid is told
  *                  apart by it as on Linux
  *   rss_pages      GetProcessMemoryInfo's WorkingSetSize, in 4 KiB pages
+ *   startcode      1: there is no exec, the program never changes
  *   ppid, threads, comm   a Toolhelp snapshot (taken at most every 100 ms
  *                  and shared by the reads of one tick)
  *   state          'R' while the process runs; an exited one is -ESRCH
@@ -174,6 +175,11 @@ tether_procfs_read_stat (pid_t           pid,
   out->starttime = created_100ns > EPOCH_DIFFERENCE
     ? (created_100ns - EPOCH_DIFFERENCE) / (10000000ULL / CLOCK_TICKS) : 0;
   out->rss_pages = (long long) (counters.WorkingSetSize / PAGE_BYTES);
+  /* Windows has no exec: a process's program and command line are those
+   * it was created with. A constant text segment says so, and keeps the
+   * sampler from reading a young process's command line on every tick, as
+   * it must where Linux hides the segment (startcode 0). */
+  out->startcode = 1;
   if (lookup_snapshot ((DWORD) pid, &entry))
     {
       out->ppid = (pid_t) entry.ppid;
